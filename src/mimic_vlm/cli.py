@@ -1,0 +1,55 @@
+"""The `mimic` command: a thin typer app. Each area registers its sub-commands from `commands/`."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+from rich.console import Console
+
+from mimic_vlm.errors import MimicError
+
+app = typer.Typer(
+    name="mimic",
+    help="Controlled multi-image benchmarks, evaluation, diagnostics and fine-tuning for VLMs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# One module per area; each defines `register(app)`. Order = order in `mimic --help`.
+COMMAND_MODULES = ("data", "evaluate", "masking", "train", "probe", "benchmarks", "demo")
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"mimic_vlm.commands.{_name}").register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors become one `error:` line and exit code 2, never a traceback."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except MimicError as e:
+        Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        sys.exit(e.exit_code)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as e:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        raise
+
+
+@app.command(hidden=True)
+def version() -> None:
+    """Print the version."""
+    from mimic_vlm import __version__
+
+    print(__version__)

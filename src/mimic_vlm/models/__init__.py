@@ -1,0 +1,1 @@
+"""Models behind one protocol: transformers (hf / tiny), OpenAI-compatible servers, reference baselines."""
