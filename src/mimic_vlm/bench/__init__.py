@@ -1,1 +1,5 @@
-"""bench"""
+"""Benches on disk: `samples.jsonl` + `manifest.json` (+ images)."""
+
+from mimic_vlm.bench.store import Bench, load_bench
+
+__all__ = ["Bench", "load_bench"]
