@@ -1,7 +1,118 @@
-"""CLI commands of this area (see `commands/__init__.py`)."""
+"""`mimic eval`: run a model (hf, tiny, openai-compatible server, baseline) over a bench into a run folder."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
 
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from mimic_vlm.errors import MimicError
+from mimic_vlm.schema import TASKS
+
+
+def _csv(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _ids(value: str | None) -> list[str] | None:
+    """`--ids a,b,c` or `--ids @file` (one id per line)."""
+    if value and value.startswith("@"):
+        path = Path(value[1:])
+        try:
+            return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        except OSError as e:
+            raise MimicError(f"--ids {value}: cannot read ({e.strerror})") from None
+    return _csv(value)
+
+
+def _fmt(metric: dict[str, Any] | None) -> str:
+    if not metric or metric.get("value") is None:
+        return "-"
+    ci = metric.get("ci")
+    return f"{metric['value']:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+
+
+def summary_table(scores: dict[str, Any], title: str) -> Table:
+    """Per task: n, headline metric with its 95% interval; then the MIMIC score and the unparsed count."""
+    table = Table(title=title)
+    for col in ("task", "n", "metric", "value [95% CI]"):
+        table.add_column(col, justify="right" if col == "n" else "left")
+    tasks = scores.get("tasks", {})
+    for task in sorted(tasks, key=lambda t: (TASKS.index(t) if t in TASKS else len(TASKS), t)):
+        t = tasks[task]
+        table.add_row(task, str(t["n"]), t["headline"], _fmt(t["metrics"].get(t["headline"])))
+    overall = scores.get("overall", {})
+    if scores.get("mimic_score"):
+        table.add_row("[bold]MIMIC score[/]", str(overall.get("n", "")), "mean of headlines",
+                      _fmt(scores["mimic_score"]))
+    table.caption = f"unparsed answers: {overall.get('n_unparsed', 0)} of {overall.get('n', 0)}"
+    return table
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command("eval")
+    def eval_(
+        bench: Path = typer.Option(..., help="Bench folder (samples.jsonl + manifest.json)."),
+        model: str = typer.Option(..., help="hf:PATH_OR_ID | tiny:FAMILY | openai:MODEL@BASE_URL | chance | "
+                                            "prior | single-image | oracle"),
+        out: Path = typer.Option(..., help="Run folder; rerunning the same command resumes it."),
+        limit: int | None = typer.Option(None, help="Only the first N selected samples."),
+        tasks: str | None = typer.Option(None, help="Comma-separated tasks, e.g. counting,listing."),
+        ids: str | None = typer.Option(None, help="Comma-separated sample ids, or @FILE with one per line."),
+        batch_size: int | None = typer.Option(None, help="Requests per batch (hf/tiny default 8; outputs do not "
+                                                         "depend on it)."),
+        official: bool = typer.Option(False, help="Score exactly like the official lmms-eval MIMIC code."),
+        overwrite: bool = typer.Option(False, help="Replace a run made with other settings."),
+        system_prompt: str | None = typer.Option(None, help="System message for every request."),
+        max_new_tokens: int | None = typer.Option(None, help="Override the tasks' token budgets (16; 32 listing)."),
+        prompt_template: str | None = typer.Option(
+            None, help="Replace the task prompt: {question} {task} {options} {n_images}; '\\n' is a newline; "
+                       "one <image> per image interleaves the images."),
+        mask_layers: str | None = typer.Option(None, help="Image-block attention mask on these text layers "
+                                                          "(A-B, a,b,c, second-half, all); hf/tiny only."),
+        mask_backend: str = typer.Option("sdpa", help="Mask backend: sdpa, eager or flex."),
+        dtype: str = typer.Option("auto", help="auto, float32, bfloat16 or float16 (hf)."),
+        device: str | None = typer.Option(None, help="cpu, cuda, cuda:1 ... (default: this rank's GPU, else cpu)."),
+        device_map: str | None = typer.Option(None, help="transformers device_map, e.g. auto (hf)."),
+        attn_implementation: str | None = typer.Option(None, help="sdpa, eager, flash_attention_2 ... (hf/tiny)."),
+        max_pixels: int | None = typer.Option(None, help="Per-image pixel cap (w*h), aspect kept."),
+        adapter: str | None = typer.Option(None, help="PEFT adapter folder (its training mask is re-applied)."),
+        concurrency: int = typer.Option(8, help="Requests in flight (openai)."),
+        timeout: float = typer.Option(120.0, help="Seconds per HTTP request (openai)."),
+        retries: int = typer.Option(4, help="Retries on 429/5xx/dropped connections/timeouts (openai)."),
+        api_key_env: str | None = typer.Option(None, help="Environment variable holding the API key "
+                                                          "(default OPENAI_API_KEY)."),
+        seed: int = typer.Option(0, help="Seed of the chance baseline."),
+        progress: bool = typer.Option(True, help="Show the progress bar."),
+    ) -> None:
+        """Evaluate a model on a bench: predictions.jsonl, scores.json and run.json in --out (resumable)."""
+        from mimic_vlm.bench.store import load_bench
+        from mimic_vlm.evaluate.runner import Prompting, distributed, run_eval
+        from mimic_vlm.models.registry import load_model
+
+        loaded = load_bench(bench)
+        mask = None
+        if mask_layers:
+            if not model.startswith(("hf:", "tiny:")):
+                raise MimicError(f"--mask-layers: only hf: and tiny: models take an attention mask, not {model}")
+            from mimic_vlm.masking import mask_from_options
+
+            mask = mask_from_options(mask_layers, mask_backend)
+        prompting = Prompting(template=prompt_template.replace("\\n", "\n") if prompt_template else None,
+                              system=system_prompt, max_new_tokens=max_new_tokens)
+        if prompting.template and loaded.samples:  # a bad template fails here, before the model loads
+            prompting.text(loaded.samples[0])
+        the_model = load_model(model, bench=loaded, batch_size=batch_size, dtype=dtype, device=device,
+                               device_map=device_map, attn_implementation=attn_implementation,
+                               max_pixels=max_pixels, adapter=adapter, mask=mask, concurrency=concurrency,
+                               timeout=timeout, retries=retries, api_key_env=api_key_env, seed=seed)
+        scores = run_eval(loaded, the_model, out, limit=limit, tasks=_csv(tasks), ids=_ids(ids),
+                          batch_size=batch_size, official=official, overwrite=overwrite, prompting=prompting,
+                          command=["mimic", *sys.argv[1:]], progress=progress)
+        if distributed()[0] == 0:
+            Console().print(summary_table(scores, f"{model} on {bench}"))
+            Console().print(f"run folder: {out}")

@@ -1,7 +1,193 @@
-"""CLI commands of this area (see `commands/__init__.py`)."""
+"""Diagnostics commands: `mimic probe attention|pooling`, `mimic sweep`, `mimic pack`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mimic_vlm.errors import MimicError
+
+MODEL_HELP = "hf:PATH_OR_ID | tiny:FAMILY (a transformers VLM run locally)."
+
+
+def _hf_model(spec: str, bench: Any, *, mask: Any = None, **options: Any) -> Any:
+    from mimic_vlm.models.hf import HFModel
+    from mimic_vlm.models.registry import load_model
+
+    if not spec.startswith(("hf:", "tiny:")):
+        raise MimicError(f"--model {spec}: diagnostics need a transformers model (hf:... or tiny:...)")
+    model = load_model(spec, bench=bench, mask=mask, **options)
+    if not isinstance(model, HFModel):
+        raise MimicError(f"--model {spec}: not a transformers model")
+    return model
+
+
+def _ints(text: str, option: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise MimicError(f"{option} {text!r}: expected comma-separated integers, e.g. 1,2,4,8") from None
+
+
+def _fmt(entry: dict[str, Any]) -> str:
+    if entry.get("value") is None:
+        return "-"
+    ci = entry.get("ci")
+    return f"{entry['value']:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+
+
+def attention(
+    model: str = typer.Option(..., help=MODEL_HELP),
+    bench: Path = typer.Option(..., help="Bench folder."),
+    out: Path = typer.Option(..., help="Output folder: attention.json + vision/question/answer.png."),
+    limit: int | None = typer.Option(None, help="Only the first N samples."),
+    mask_layers: str | None = typer.Option(None, help="Attach the image-block mask (eager) on these layers "
+                                                      "(A-B, a,b,c, second-half, all)."),
+    bootstrap: int = typer.Option(1000, help="Bootstrap replicates for the intervals."),
+    dtype: str = typer.Option("float32", help="auto, float32, bfloat16 or float16."),
+    device: str | None = typer.Option(None, help="cpu, cuda, cuda:1 ..."),
+    max_pixels: int | None = typer.Option(None, help="Per-image pixel cap (w*h), aspect kept."),
+    overwrite: bool = typer.Option(False, help="Replace OUT if it exists (only after success)."),
+) -> None:
+    """Attention shares by layer: vision tokens to own image / other images / text; question tokens and the
+    answer position to target-holding vs distractor images (bootstrap intervals over samples)."""
+    from mimic_vlm.bench.store import check_images, load_bench
+    from mimic_vlm.masking import mask_from_options
+    from mimic_vlm.probe.attention import probe_bench
+    from mimic_vlm.probe.plots import attention_plots
+    from mimic_vlm.schema import atomic_dir, write_json_atomic
+
+    loaded = load_bench(bench)
+    check_images(loaded)
+    hf = _hf_model(model, loaded, mask=mask_from_options(mask_layers, "eager"), dtype=dtype, device=device,
+                   max_pixels=max_pixels)
+    n = min(limit or len(loaded.samples), len(loaded.samples))
+    with atomic_dir(out, overwrite=overwrite) as tmp, _progress() as bar:
+        job = bar.add_task("probing attention", total=n)
+        result = probe_bench(hf, loaded, limit=limit, n_boot=bootstrap, progress=lambda: bar.advance(job))
+        write_json_atomic(tmp / "attention.json", result)
+        attention_plots(result, tmp)
+    table = Table(title=f"attention shares by layer ({model}, {result['samples']} samples)")
+    for col in ("layer", "vision→own", "vision→other", "vision→text", "answer→target", "answer→distractor"):
+        table.add_column(col, justify="right")
+    for row in result["layers"]:
+        table.add_row(str(row["layer"]), *(f"{row[k]['mean']:.3f}" for k in (
+            "vision.own", "vision.other", "vision.text", "answer.target", "answer.distractor")))
+    Console().print(table)
+    Console().print(f"written: {out}/attention.json, {out}/{{vision,question,answer}}.png")
+
+
+def pooling(
+    model: str = typer.Option(..., help=MODEL_HELP + " Qwen2-VL, Qwen2.5-VL or LLaVA-OneVision."),
+    bench: Path = typer.Option(..., help="Bench folder."),
+    out: Path = typer.Option(..., help="Output folder: pooling.json, pooling.png, runs/k=K/ (resumable)."),
+    factors: str = typer.Option("1,2,4,8", help="Pooling factors k: each image's n tokens become ceil(n/k)."),
+    limit: int | None = typer.Option(None, help="Only the first N samples."),
+    dtype: str = typer.Option("auto", help="auto, float32, bfloat16 or float16."),
+    device: str | None = typer.Option(None, help="cpu, cuda, cuda:1 ..."),
+    max_pixels: int | None = typer.Option(None, help="Per-image pixel cap (w*h), aspect kept."),
+    progress: bool = typer.Option(True, help="Show progress bars."),
+) -> None:
+    """Score against vision tokens per image: 1-D average pooling of each image's tokens by k."""
+    from mimic_vlm.bench.store import load_bench
+    from mimic_vlm.probe.pooling import family_of, pooling_study
+
+    ks = _ints(factors, "--factors")
+    loaded = load_bench(bench)
+    hf = _hf_model(model, loaded, dtype=dtype, device=device, max_pixels=max_pixels)
+    family_of(hf.model)  # refuse an unsupported family before any work
+    result = pooling_study(hf, loaded, ks, out, limit=limit, progress=progress)
+    table = Table(title=f"pooling ({model})")
+    for col in ("k", "tokens / image", result["points"][0]["metric"] + " [95% CI]"):
+        table.add_column(col, justify="right")
+    for p in result["points"]:
+        table.add_row(str(p["k"]), f"{p['tokens_per_image']:.1f}", _fmt(p))
+    Console().print(table)
+    Console().print(f"written: {out}/pooling.json, {out}/pooling.png")
+
+
+def sweep(
+    model: str = typer.Option(..., help="Any --model spec of `mimic eval` (hf:, tiny:, openai:, baselines)."),
+    task: str = typer.Option(..., help="counting, listing, common or odd_one."),
+    vary: str = typer.Option(..., help="CONTROL=VALUES, e.g. n_images=2,4,6,8,10, spread=1-4 or packed=false,true."),
+    fix: list[str] = typer.Option([], help="CONTROL=VALUE held fixed (repeatable), e.g. --fix spread=2."),
+    count: int = typer.Option(50, help="Samples per value."),
+    out: Path = typer.Option(..., help="Output folder: sweep.json, sweep.png, benches/, runs/ (resumable)."),
+    source: str = typer.Option("toy", help="Annotation source: toy, coco or openimages."),
+    annotations: Path | None = typer.Option(None, help="Annotations file (toy: rendered into OUT if omitted)."),
+    images_dir: Path | None = typer.Option(None, help="Folder of the source images."),
+    class_descriptions: Path | None = typer.Option(None, help="OpenImages class descriptions CSV."),
+    hierarchy: Path | None = typer.Option(None, help="OpenImages hierarchy JSON."),
+    baselines: str = typer.Option("", help="Baselines drawn on the same plot, e.g. chance,single-image,oracle."),
+    mask_layers: str | None = typer.Option(None, help="Image-block attention mask on these text layers (hf/tiny)."),
+    mask_backend: str = typer.Option("sdpa", help="Mask backend: sdpa, eager or flex."),
+    seed: int = typer.Option(0, help="Generator seed (the same for every value)."),
+    dtype: str = typer.Option("auto", help="auto, float32, bfloat16 or float16 (hf)."),
+    device: str | None = typer.Option(None, help="cpu, cuda, ... (hf/tiny)."),
+    max_pixels: int | None = typer.Option(None, help="Per-image pixel cap (w*h), aspect kept."),
+    progress: bool = typer.Option(True, help="Show progress bars."),
+) -> None:
+    """Score against one control, everything else fixed: one generated bench and one run per value."""
+    from mimic_vlm.annotations.load import load_catalog
+    from mimic_vlm.masking import mask_from_options
+    from mimic_vlm.probe.sweep import parse_assignment, run_sweep, sweep_values
+
+    name, values = parse_assignment(vary, "--vary")
+    fixed = dict(parse_assignment(f, "--fix") for f in fix)
+    if source == "toy" and annotations is None:
+        from mimic_vlm.annotations.toyworld import ensure_toy_world
+
+        annotations = ensure_toy_world(out / "toy-world")
+        images_dir = images_dir or annotations.parent / "images"
+    extra = {k: v for k, v in (("class_descriptions", class_descriptions), ("hierarchy", hierarchy)) if v}
+    catalog = load_catalog(source, annotations, images_dir, **extra)
+    result = run_sweep(catalog, model=model, task=task, vary=name, values=sweep_values(values), fixed=fixed,
+                       count=count, out=out, seed=seed, baselines=[b for b in baselines.split(",") if b],
+                       model_options={"dtype": dtype, "device": device, "max_pixels": max_pixels,
+                                      "mask": mask_from_options(mask_layers, mask_backend)},
+                       progress=progress)
+    table = Table(title=f"{task}: {result['points'][0]['metric']} vs {name}")
+    table.add_column(name)
+    for series in (model, *result["baselines"]):
+        table.add_column(series, justify="right")
+    for i, value in enumerate(result["values"]):
+        table.add_row(value, _fmt(result["points"][i]), *(_fmt(b[i]) for b in result["baselines"].values()))
+    Console().print(table)
+    Console().print(f"written: {out}/sweep.json, {out}/sweep.png")
+
+
+def pack(
+    bench: Path = typer.Argument(..., help="Bench folder (counting or listing samples)."),
+    out: Path = typer.Option(..., help="New bench folder."),
+    overwrite: bool = typer.Option(False, help="Replace OUT if it exists (only after success)."),
+) -> None:
+    """Same information, fewer images: paste each sample's target-holding images side by side into one."""
+    from mimic_vlm.bench.store import load_bench
+    from mimic_vlm.probe.side_by_side import pack_bench
+
+    pack_bench(bench, out, overwrite=overwrite)
+    samples = load_bench(out).samples
+    before = sum(s.controls["n_images_original"] for s in samples)
+    after = sum(len(s.images) for s in samples)
+    Console().print(f"packed {len(samples)} samples: {before} -> {after} images; written: {out}")
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    probe = typer.Typer(help="Diagnostics: attention by layer, vision-token pooling.", no_args_is_help=True)
+    probe.command("attention")(attention)
+    probe.command("pooling")(pooling)
+    app.add_typer(probe, name="probe")
+    app.command("sweep")(sweep)
+    app.command("pack")(pack)
+    from mimic_vlm.probe.plots import register_sections
+
+    register_sections()

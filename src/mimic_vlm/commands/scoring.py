@@ -1,7 +1,66 @@
-"""CLI commands of this area (see `commands/__init__.py`)."""
+"""`mimic score` (score predictions made anywhere) and `mimic report` (markdown + HTML over run folders)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 import typer
+from rich.console import Console
+from rich.table import Table
+
+
+def print_scores(scores: dict[str, Any], console: Console | None = None) -> None:
+    """The summary table every scoring command ends with (the runner prints it too)."""
+    from mimic_vlm.evaluate.report import headline_rows
+
+    console = console or Console()
+    o = scores["overall"]
+    mode = (scores.get("scoring") or {}).get("mode", "default")
+    table = Table(title=f"scores ({mode} scoring, 95% bootstrap CI)")
+    for col in ("task", "n", "metric", "value [CI]", "unparsed"):
+        table.add_column(col, justify="right" if col in ("n", "unparsed") else "left")
+    for row in headline_rows(scores):
+        table.add_row(*row)
+    console.print(table)
+    missing = o.get("n_missing", 0)
+    console.print(f"{o['n']} samples, {o['n_unparsed']} unparsed, {missing} without a prediction")
+    if mode == "official":
+        console.print("official scoring reproduces lmms-eval, bugs included (scores.json: scoring.notes)")
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command()
+    def score(
+        bench: Path = typer.Option(..., "--bench", help="Bench folder (samples.jsonl + manifest.json)."),
+        predictions: Path = typer.Option(..., "--predictions", help="JSONL with 'id' and 'output' per line."),
+        official: bool = typer.Option(False, "--official", help="Reproduce the official lmms-eval scoring."),
+        out: Path | None = typer.Option(None, "--out", help="Write scores.json here."),
+        scored: Path | None = typer.Option(None, "--scored", help="Write each sample's parse and score (JSONL)."),
+        bootstrap: int = typer.Option(1000, help="Bootstrap replicates for the 95% intervals."),
+        seed: int = typer.Option(0, help="Bootstrap seed."),
+    ) -> None:
+        """Score predictions made anywhere (lmms-eval, in-house) against a bench, the same way `eval` does."""
+        from mimic_vlm.bench.store import load_bench
+        from mimic_vlm.evaluate.score import score_predictions
+        from mimic_vlm.schema import write_json_atomic, write_jsonl_atomic
+
+        rows, scores = score_predictions(load_bench(bench), predictions, official, bootstrap, seed)
+        if out is not None:
+            write_json_atomic(out, scores)
+        if scored is not None:
+            write_jsonl_atomic(scored, rows)
+        print_scores(scores)
+
+    @app.command()
+    def report(
+        runs: list[Path] = typer.Argument(..., help="Run folders (each with scores.json)."),
+        out: Path = typer.Option(..., "--out", help="Report folder: report.md, report.html, figures/."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing report folder."),
+        title: str = typer.Option("MIMIC evaluation report", help="Report title."),
+    ) -> None:
+        """Markdown and self-contained HTML report with tables and plots over one or more runs."""
+        from mimic_vlm.evaluate.report import write_report
+
+        path = write_report(runs, out, overwrite=overwrite, title=title)
+        Console().print(f"wrote {path / 'report.md'} and {path / 'report.html'}")

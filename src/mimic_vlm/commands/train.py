@@ -1,7 +1,70 @@
-"""CLI commands of this area (see `commands/__init__.py`)."""
+"""`mimic train`: fine-tune a VLM on multi-image conversations (LoRA or full LM), with the image-block mask."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import typer
+from rich.console import Console
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command("train")
+    def train_command(
+        model: str = typer.Option(..., "--model", help="hf:PATH_OR_ID or tiny:FAMILY (the base to fine-tune)."),
+        data: list[Path] = typer.Option(..., "--data", help="Training data: LLaVA .json, chat .jsonl, or a "
+                                        "mixture .yaml (datasets: [{path, sampling}]). Repeatable."),
+        out: Path = typer.Option(..., "--out", help="Output folder: adapter or weights + mimic_train.json."),
+        method: str = typer.Option("lora", help="lora | full-lm (vision tower + projector frozen) | full."),
+        lora_r: int = typer.Option(128, help="LoRA rank (official run: 128)."),
+        lora_alpha: int = typer.Option(32, help="LoRA alpha (official run: 32)."),
+        lora_dropout: float = typer.Option(0.05, help="LoRA dropout."),
+        train_projector: bool = typer.Option(False, help="Also train the projector fully (as the paper did)."),
+        mask_layers: str = typer.Option(None, help="Image-block mask layers during training, e.g. 12-23, "
+                                        "second-half, all (default: no mask)."),
+        mask_backend: str = typer.Option("sdpa", help="sdpa | eager | flex (flex trains on GPU only)."),
+        max_images: int = typer.Option(10, help="Drop samples with more images (counted and reported)."),
+        epochs: float = typer.Option(1.0, help="Epochs (ignored when --max-steps is set)."),
+        max_steps: int = typer.Option(-1, help="Stop after this many optimizer steps."),
+        batch_size: int = typer.Option(4, help="Per-device batch size."),
+        grad_accum: int = typer.Option(1, help="Gradient accumulation steps."),
+        lr: float = typer.Option(2.5e-5, help="Peak learning rate (cosine schedule)."),
+        warmup_ratio: float = typer.Option(0.03, help="Linear warm-up, as a fraction of the steps."),
+        weight_decay: float = typer.Option(0.0),
+        precision: str = typer.Option("auto", help="auto | bf16 | fp16 | fp32 (auto: bf16/fp16 on GPU, fp32 on CPU)."),
+        gradient_checkpointing: bool = typer.Option(True, help="Recompute activations to save memory."),
+        save_steps: int = typer.Option(500, help="Checkpoint every N steps (what --resume continues from)."),
+        save_total_limit: int = typer.Option(3, help="Keep at most this many checkpoints."),
+        logging_steps: int = typer.Option(10),
+        seed: int = typer.Option(0, help="Seed of initialisation, data order and dropout."),
+        resume: bool = typer.Option(False, help="Continue an interrupted run from its last checkpoint."),
+        overwrite: bool = typer.Option(False, help="Replace an existing output folder."),
+        accelerate_config: str = typer.Option(None, help="Re-launch under accelerate: single_gpu, multi_gpu, "
+                                              "zero2, zero3, fsdp2, or an accelerate YAML file."),
+        num_processes: int = typer.Option(None, help="With --accelerate-config: processes (GPUs) to use."),
+    ) -> None:
+        """Fine-tune on multi-image conversations: LoRA on the language model or the full language model."""
+        from mimic_vlm.train import engine
+        from mimic_vlm.train.finetune import LoraSettings
+
+        if accelerate_config and not os.environ.get(engine.CHILD_ENV):
+            argv = sys.argv[sys.argv.index("train") + 1:]
+            cmd = engine.launch_command(engine.accelerate_config_path(accelerate_config),
+                                        engine.strip_options(argv, ("--accelerate-config", "--num-processes")),
+                                        num_processes)
+            Console(stderr=True).print(f"[dim]$ {' '.join(cmd)}[/]", highlight=False)
+            raise typer.Exit(subprocess.call(cmd, env={**os.environ, engine.CHILD_ENV: "1"}))
+        cfg = engine.TrainConfig(
+            model=model, data=[str(p) for p in data], out=out, method=method,
+            lora=LoraSettings(lora_r, lora_alpha, lora_dropout), train_projector=train_projector,
+            mask_layers=mask_layers, mask_backend=mask_backend, max_images=max_images, epochs=epochs,
+            max_steps=max_steps, batch_size=batch_size, grad_accum=grad_accum, lr=lr, warmup_ratio=warmup_ratio,
+            weight_decay=weight_decay, precision=precision, gradient_checkpointing=gradient_checkpointing,
+            save_steps=save_steps, save_total_limit=save_total_limit, logging_steps=logging_steps, seed=seed)
+        result = engine.train(cfg, resume=resume, overwrite=overwrite)
+        s = result.settings
+        Console().print(f"[green]trained[/] {s['method']} on {s['samples']} samples ({s['dropped_too_many_images']} "
+                        f"dropped: > {s['max_images']} images), {s['steps']} steps -> {result.out}", highlight=False)

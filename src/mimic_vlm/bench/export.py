@@ -1,0 +1,167 @@
+"""`mimic export BENCH --format {hf,lmms-eval,vlmevalkit} --out DIR`: a bench in the field's formats.
+
+- `hf`: `data/<task>.parquet` with the images embedded (`List(Image())`) and a dataset card whose
+  `configs` make `datasets.load_dataset(DIR)` (or `load_dataset("parquet", data_files=...)`) work offline.
+- `lmms-eval`: a task folder for `--include_path DIR`: one task YAML per bench task over its local
+  parquet file, a group YAML, and `utils.py` whose hooks show the images, ask the task's official prompt
+  (precomputed per row) and score with this project's own scorer (so mimic-vlm must be importable in the
+  lmms-eval environment), carrying every control into the per-sample log; `vocabulary.json` beside it.
+- `vlmevalkit`: one TSV (`index`, `image` as base64 or a JSON list of base64 for several images,
+  `question`, `A`/`B`/… for multiple choice, `answer`, `category`, `control_*` columns) to drop into
+  `$LMUData`, where VLMEvalKit picks it up as a custom MCQ (options present) or VQA dataset.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+from mimic_vlm.bench.store import Bench, check_images, load_bench
+from mimic_vlm.benchmarks import mcq
+from mimic_vlm.errors import MimicError
+from mimic_vlm.evaluate.tasks import get_task
+from mimic_vlm.schema import Sample, atomic_dir, dumps, write_bytes_atomic, write_json_atomic
+
+FORMATS = ("hf", "lmms-eval", "vlmevalkit")
+_BATCH = 64
+
+
+def _features() -> Any:
+    from datasets import Features, Image, List, Value
+
+    s = Value("string")
+    return Features({"id": s, "task": s, "source": s, "images": List(Image()), "question": s, "prompt": s,
+                     "options": List(s), "answer": s, "gt": s, "controls": s, "sample": s,
+                     "max_new_tokens": Value("int32")})
+
+
+def hf_row(bench: Bench, s: Sample) -> dict[str, Any]:
+    """One row: the sample, its images' bytes, its official prompt and token budget, controls as JSON."""
+    spec = get_task(s.task)
+    return {"id": s.id, "task": s.task, "source": s.source,
+            "images": [{"bytes": p.read_bytes(), "path": p.name} for p in bench.image_paths(s)],
+            "question": s.question, "prompt": spec.prompt(s), "options": s.options or [],
+            "answer": s.gt if not isinstance(s.answer, str) else s.answer, "gt": s.gt,
+            "controls": dumps(s.controls).decode(), "sample": dumps(s.to_dict()).decode(),
+            "max_new_tokens": spec.max_new_tokens}
+
+
+def write_parquet(bench: Bench, samples: list[Sample], path: Path) -> None:
+    """Stream rows into one parquet file with the datasets schema (images decode on load)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = _features().arrow_schema
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with pq.ParquetWriter(str(path), schema) as writer:
+        for i in range(0, len(samples), _BATCH):
+            rows = [hf_row(bench, s) for s in samples[i:i + _BATCH]]
+            writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+
+
+def _by_task(bench: Bench) -> dict[str, list[Sample]]:
+    out: dict[str, list[Sample]] = {}
+    for s in bench.samples:
+        out.setdefault(s.task, []).append(s)
+    return dict(sorted(out.items()))
+
+
+def export_hf(bench: Bench, out: Path) -> None:
+    tasks = _by_task(bench)
+    for task, samples in tasks.items():
+        write_parquet(bench, samples, out / "data" / f"{task}.parquet")
+    configs = "".join(f"- config_name: {t}\n  data_files:\n  - split: test\n    path: data/{t}.parquet\n" for t in tasks)
+    card = (f"---\nconfigs:\n{configs}---\n# {bench.root.name}\n\nExported by mimic-vlm from `{bench.root.name}` "
+            f"({len(bench.samples)} samples; tasks: {', '.join(tasks)}). Columns: id, task, source, images, "
+            "question, prompt (the official prompt), options, answer, gt, controls (JSON), sample (the full "
+            "mimic-vlm sample, JSON), max_new_tokens.\n")
+    write_bytes_atomic(out / "README.md", card.encode())
+
+
+class _Function(str):
+    """A `!function utils.fn` hook in an lmms-eval YAML."""
+
+
+class _TaskDumper(yaml.SafeDumper):
+    pass
+
+
+_TaskDumper.add_representer(_Function, lambda d, v: d.represent_scalar("!function", str(v)))
+
+
+def export_lmms_eval(bench: Bench, out: Path, name: str, final: Path) -> None:
+    """Task YAMLs read the parquet files at their `final` (absolute) place: lmms-eval resolves relative
+    `data_files` against the working directory, not the YAML."""
+    tasks = _by_task(bench)
+    group = name.replace("-", "_")
+    for task, samples in tasks.items():
+        write_parquet(bench, samples, out / "data" / f"{task}.parquet")
+        spec = get_task(task)
+        config = {
+            "task": f"{group}_{task}", "dataset_path": "parquet",
+            "dataset_kwargs": {"data_files": {"test": str(final / "data" / f"{task}.parquet")}},
+            "test_split": "test", "output_type": "generate_until",
+            "doc_to_visual": _Function("utils.doc_to_visual"), "doc_to_text": _Function("utils.doc_to_text"),
+            "doc_to_target": "gt", "process_results": _Function("utils.process_results"),
+            "metric_list": [{"metric": spec.headline, "aggregation": _Function("utils.aggregate"),
+                             "higher_is_better": True}],
+            "generation_kwargs": {"max_new_tokens": spec.max_new_tokens, "temperature": 0, "do_sample": False},
+            "metadata": {"version": 0.0, "exported_from": str(bench.root), "manifest_hash": bench.manifest_hash},
+        }
+        write_bytes_atomic(out / f"{group}_{task}.yaml", _yaml(config))
+    write_bytes_atomic(out / f"{group}.yaml", _yaml({"group": group, "task": [f"{group}_{t}" for t in tasks]}))
+    write_json_atomic(out / "vocabulary.json", bench.vocabulary)
+    write_bytes_atomic(out / "utils.py", (Path(__file__).parent / "lmms_eval_utils.py").read_bytes())
+
+
+def _yaml(obj: dict[str, Any]) -> bytes:
+    return yaml.dump(obj, Dumper=_TaskDumper, sort_keys=False, allow_unicode=True).encode()
+
+
+def vlmevalkit_rows(bench: Bench, category: str | None = None) -> Iterator[dict[str, Any]]:
+    """One TSV row per sample; `category` is the control VLMEvalKit reports by (default: the task)."""
+    width = max((len(s.options or []) for s in bench.samples), default=0)
+    controls = sorted({c for s in bench.samples for c in s.controls})
+    for i, s in enumerate(bench.samples):
+        images = [base64.b64encode(p.read_bytes()).decode() for p in bench.image_paths(s)]
+        options = dict(zip(mcq.letters(width), s.options or [], strict=False))
+        yield {"index": i, "id": s.id, "task": s.task,
+               "image": images[0] if len(images) == 1 else orjson.dumps(images).decode(),
+               "question": s.question if s.options else get_task(s.task).prompt(s),
+               **{letter: options.get(letter) for letter in mcq.letters(width)},
+               "answer": s.gt if not isinstance(s.answer, str) else s.answer,
+               "category": str(s.controls.get(category, s.task)) if category else s.task,
+               **{f"control_{c}": s.controls.get(c) for c in controls}}
+
+
+def export_vlmevalkit(bench: Bench, out: Path, name: str) -> None:
+    import pandas as pd
+
+    from mimic_vlm.benchmarks.loaders import BENCHMARKS
+
+    bm = BENCHMARKS.get(bench.manifest.get("benchmark", ""))
+    frame = pd.DataFrame(list(vlmevalkit_rows(bench, bm.category if bm else None)))
+    write_bytes_atomic(out / f"{name}.tsv", frame.to_csv(sep="\t", index=False).encode())
+
+
+def export_bench(bench_path: str | Path, fmt: str, out: str | Path, *, name: str | None = None,
+                 overwrite: bool = False) -> Path:
+    """Write `bench_path` in format `fmt` into the folder `out` (atomically)."""
+    if fmt not in FORMATS:
+        raise MimicError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    bench = load_bench(bench_path)
+    check_images(bench)
+    name = name or bench.root.name
+    with atomic_dir(out, overwrite=overwrite) as tmp:
+        if fmt == "hf":
+            export_hf(bench, tmp)
+        elif fmt == "lmms-eval":
+            export_lmms_eval(bench, tmp, name, Path(out).resolve())
+        else:
+            export_vlmevalkit(bench, tmp, name)
+    return Path(out)

@@ -1,0 +1,142 @@
+"""Re-deriving every answer and control of a bench, from the annotations or from the samples themselves.
+
+The rules are DESIGN.md's ground truth, written once more independently of the composers (which build
+answers constructively): here they are recomputed from per-image object tables, so a composer bug, a
+hand-edited line or a changed annotation file shows up as a disagreement.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mimic_vlm.annotations.catalog import Catalog
+from mimic_vlm.bench.store import Bench, load_bench
+from mimic_vlm.compose.base import CatalogIndex
+from mimic_vlm.compose.templates import gt_string, question
+from mimic_vlm.schema import Sample
+
+Objects = list[dict[str, int]]
+
+
+def derive(sample: Sample, objects: Objects, uncertain: list[list[str]],
+           members: dict[str, list[str]]) -> tuple[Any, dict[str, int], list[str]]:
+    """(answer, controls, problems) of `sample` recomputed from its images' object tables.
+
+    `members`: supercategory -> categories (listing). Problems name uncertain cells used where they
+    matter and answers that are not unique.
+    """
+    task, targets = sample.task, sample.targets
+    n = len(objects)
+    problems: list[str] = []
+    maybe = [set(o) | set(u) for o, u in zip(objects, uncertain, strict=True)]
+    if task in ("counting", "listing"):
+        cats = targets if task == "counting" else sorted(c for g in targets for c in members.get(g, []))
+        if task == "listing" and not cats:
+            problems.append(f"unknown supercategory in {targets}")
+        for j, (o, u) in enumerate(zip(objects, uncertain, strict=True)):
+            bad = [c for c in cats if c in u and (task == "counting" or c not in o)]
+            if bad:
+                what = "count" if task == "counting" else "presence"
+                problems.append(f"image {j} has an uncertain {what} of {', '.join(bad)}")
+        holding = [any(c in o for c in cats) for o in objects]
+        spread = sum(holding)
+        controls = {"n_images": n, "spread": spread, "distractors": n - spread, "concepts": len(targets)}
+        if task == "counting":
+            return sum(o.get(c, 0) for o in objects for c in cats), controls, problems
+        return sorted({c for o in objects for c in cats if c in o}), controls, problems
+    if task == "common":
+        answer = sorted(set.intersection(*(set(o) for o in objects)))
+        also = sorted(set.intersection(*maybe) - set(answer))
+        if also:
+            problems.append(f"{', '.join(also)} may also be in every image (uncertain cells)")
+        a = len(answer)
+        controls = {"n_images": n, "spread": n, "distractors": 0, "concepts": a, "answers": a}
+        return (answer[0] if a == 1 else answer), controls, problems
+    # odd_one
+    certain = {c: sum(c in o for o in objects) for o in objects for c in o}
+    possible = {c: sum(c in m for m in maybe) for m in maybe for c in m}
+    answer = sorted(c for c, k in certain.items() if k == 1 and possible[c] == 1)
+    also = sorted(c for c, k in possible.items() if c not in answer and certain.get(c, 0) < 2)
+    if also:
+        problems.append(f"{', '.join(also)} may also be in only one image (uncertain cells)")
+    a = len(answer)
+    spread = sum(any(c in o for c in answer) for o in objects)
+    controls = {"n_images": n, "spread": spread, "distractors": n - spread, "concepts": a, "answers": a}
+    return (answer[0] if a == 1 else answer), controls, problems
+
+
+def check_sample(sample: Sample, objects: Objects, uncertain: list[list[str]],
+                 members: dict[str, list[str]]) -> list[str]:
+    """Disagreements between a sample and what its images' object tables imply."""
+    answer, controls, problems = derive(sample, objects, uncertain, members)
+    if len(set(sample.images)) != len(sample.images):
+        problems.append("an image is repeated")
+    if sample.answer != answer:
+        problems.append(f"answer {sample.answer!r} but the images give {answer!r}")
+    if sample.gt != gt_string(answer):
+        problems.append(f"gt {sample.gt!r} but the images give {gt_string(answer)!r}")
+    for k, v in controls.items():
+        if sample.controls.get(k) != v:
+            problems.append(f"control {k}={sample.controls.get(k)!r} but the images give {v!r}")
+    if sample.task in ("common", "odd_one"):
+        expected = answer if isinstance(answer, list) else [answer]
+        if sample.targets != expected:
+            problems.append(f"targets {sample.targets} but the answer is {expected}")
+    expected_q = question(sample.task, sample.targets, int(sample.controls.get("answers", 1)))
+    if sample.question != expected_q:
+        problems.append(f"question {sample.question!r} differs from the fixed phrasing {expected_q!r}")
+    return problems
+
+
+def validate_bench(bench: Bench | str | Path, catalog: Catalog | None = None) -> list[str]:
+    """Every disagreement found, as 'sample-id: problem' lines; empty when the bench is consistent."""
+    if not isinstance(bench, Bench):
+        bench = load_bench(bench)
+    vocabulary = catalog.vocabulary() if catalog is not None else bench.vocabulary
+    members: dict[str, list[str]] = {}
+    for c, info in sorted(vocabulary.items()):
+        members.setdefault(str(info["supercategory"]), []).append(c)
+    index = CatalogIndex(catalog) if catalog is not None else None
+    rows = _rows_by_name(catalog) if catalog is not None else {}
+    out: list[str] = []
+    seen: dict[tuple[tuple[str, ...], str], str] = {}
+    for s in bench.samples:
+        objects, uncertain = s.image_objects, s.image_uncertain
+        problems: list[str] = []
+        if len(objects) != len(s.images) or len(uncertain) != len(s.images):
+            problems.append("image_objects / image_uncertain do not match images")
+            objects, uncertain = objects[:0], uncertain[:0]
+        if index is not None:
+            found = [_find_row(rows, p) for p in s.images]
+            missing = [p for p, r in zip(s.images, found, strict=True) if r is None]
+            if missing:
+                problems.append(f"image {missing[0]} is not in the annotations")
+            else:
+                derived = [index.objects(r) for r in found if r is not None]
+                derived_u = [index.uncertain_names(r) for r in found if r is not None]
+                if (derived, derived_u) != (objects, uncertain):
+                    problems.append("image_objects / image_uncertain disagree with the annotations")
+                objects, uncertain = derived, derived_u
+        if objects or not s.images:
+            problems += check_sample(s, objects, uncertain, members)
+        key = (tuple(sorted(s.images)), s.question)
+        if key in seen:
+            problems.append(f"same images and question as {seen[key]}")
+        seen.setdefault(key, s.id)
+        out += [f"{s.id}: {p}" for p in problems]
+    return out
+
+
+def _rows_by_name(catalog: Catalog) -> dict[str, int]:
+    return {name: i for i, name in enumerate(catalog.images)}
+
+
+def _find_row(rows: dict[str, int], path: str) -> int | None:
+    """The catalog row whose name the bench path ends with (paths keep the source's own file names)."""
+    parts = Path(path).parts
+    for start in range(len(parts)):
+        r = rows.get("/".join(parts[start:]))
+        if r is not None:
+            return r
+    return None

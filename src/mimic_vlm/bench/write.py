@@ -1,0 +1,112 @@
+"""Writing a bench folder: check every image first, then build the folder atomically.
+
+Images: copied (hard-linked where the file system allows) into `BENCH/images/<catalog name>` for the
+toy world and with `copy_images`; otherwise samples point at the source images by absolute path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+
+from mimic_vlm import __version__
+from mimic_vlm.annotations.catalog import Catalog
+from mimic_vlm.bench.store import MANIFEST, SAMPLES
+from mimic_vlm.compose.controls import Controls
+from mimic_vlm.errors import MimicError
+from mimic_vlm.schema import Sample, atomic_dir, write_json_atomic, write_jsonl_atomic
+
+IMAGES = "images"
+MAX_TRAINING_IMAGES = 10
+
+
+def check_image_files(paths: list[Path]) -> None:
+    """Every image exists and decodes, before anything is written."""
+    for p in paths:
+        if not p.is_file():
+            raise MimicError(f"{p}: image missing on disk")
+        try:
+            with Image.open(p) as im:
+                im.verify()
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+            raise MimicError(f"{p}: corrupt or unreadable image ({e})") from None
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def control_counts(samples: list[Sample]) -> dict[str, dict[str, dict[str, int]]]:
+    """task -> control -> value -> number of samples."""
+    out: dict[str, dict[str, Counter[str]]] = {}
+    for s in samples:
+        per = out.setdefault(s.task, {})
+        for k, v in s.controls.items():
+            per.setdefault(k, Counter())[str(v)] += 1
+    return {t: {k: dict(sorted(c.items())) for k, c in per.items()} for t, per in out.items()}
+
+
+def _link_or_copy(src: str | Path, dst: str | Path) -> None:
+    Path(dst).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def write_bench(samples: list[Sample], catalog: Catalog, out: Path, *, controls: Controls, seed: int,
+                tasks: list[str], count: int, copy_images: bool, overwrite: bool, for_training: bool,
+                command: str, extra_files: dict[str, Path]) -> Path:
+    """samples.jsonl + manifest.json (+ images, + training files, + `extra_files`); all or nothing.
+
+    `extra_files` maps bench-relative names to files or folders linked in as they are (the default toy
+    world: its annotations and all its images, so the bench holds the whole world it was drawn from).
+    """
+    row = {name: i for i, name in enumerate(catalog.images)}
+    used = sorted({name for s in samples for name in s.images})
+    sources = {name: catalog.image_path(row[name]) for name in used}
+    check_image_files([sources[n] for n in used])
+    copy = copy_images or catalog.source == "toy"
+    where = {n: f"{IMAGES}/{n}" if copy else str(sources[n].resolve()) for n in used}
+    placed = [_placed(s, where) for s in samples]
+    manifest: dict[str, Any] = {
+        "generator": "mimic-vlm", "version": __version__, "command": command, "seed": seed, "tasks": tasks,
+        "count_per_task": count, "controls": controls.to_dict(), "source": catalog.source,
+        "source_files": {Path(p).name: sha256_file(Path(p)) for p in catalog.source_files},
+        "images": "copied" if copy else "external", "for_training": for_training,
+        "counts": {"tasks": dict(Counter(s.task for s in samples)), "controls": control_counts(samples)},
+        "vocabulary": catalog.vocabulary(),
+    }
+    with atomic_dir(out, overwrite=overwrite) as tmp:
+        for name, src in sorted(extra_files.items()):
+            if src.is_dir():
+                shutil.copytree(src, tmp / name, copy_function=_link_or_copy)
+            else:
+                _link_or_copy(src, tmp / name)
+        if copy:
+            for n in used:
+                if not (tmp / IMAGES / n).exists():
+                    _link_or_copy(sources[n], tmp / IMAGES / n)
+        write_jsonl_atomic(tmp / SAMPLES, (s.to_dict() for s in placed))
+        if for_training:
+            from mimic_vlm.bench.training import write_training
+
+            write_training(tmp, placed, seed)
+        write_json_atomic(tmp / MANIFEST, manifest)
+    return out
+
+
+def _placed(sample: Sample, where: dict[str, str]) -> Sample:
+    d = sample.to_dict()
+    d["images"] = [where[n] for n in sample.images]
+    return Sample.from_dict(d)

@@ -1,0 +1,221 @@
+"""Reading benchmarks' released files from local disk, and copying their images into a bench.
+
+Releases ship as parquet (images embedded as `{"bytes", "path"}` structs), `save_to_disk` arrow folders,
+or json/jsonl with image folders beside them. Records are read raw (pyarrow, no image decoding), so an
+import copies the released image bytes unchanged.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from PIL import Image, UnidentifiedImageError
+
+from mimic_vlm.errors import MimicError
+
+TABLE_SUFFIXES = (".parquet", ".arrow", ".json", ".jsonl")
+_SPLIT_NAME = re.compile(r"^(train|val|validation|dev|test)[-_.]", re.IGNORECASE)
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class Defect(Exception):
+    """A known data defect in one record (missing image, gold outside the options): the record is
+    reported in the manifest's warnings, not silently fixed."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One row of a released file, with its place for error messages."""
+
+    file: Path
+    index: int
+    data: dict[str, Any]
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}: row {self.index}"
+
+    def get(self, key: str) -> Any:
+        """A required field; a malformed release names the file, row and field."""
+        if key not in self.data or self.data[key] is None:
+            raise MimicError(f"{self.where}: missing field {key!r} (fields: {', '.join(sorted(self.data))})")
+        return self.data[key]
+
+    def text(self, key: str) -> str:
+        value = self.get(key)
+        if not isinstance(value, str):
+            raise MimicError(f"{self.where}: field {key!r} should be text, got {type(value).__name__}")
+        return value
+
+
+def find_tables(path: Path, split: str | None, fallback: bool = False) -> list[Path]:
+    """The data files of a release: `path` itself, or those under it; a `save_to_disk` folder counts as
+    one (it picks its split itself). Where file names carry a split (`val-00000-of-00001.parquet`,
+    `dev.json`), only `split`'s are kept; with `fallback` (a default split, not the user's), a release
+    that has exactly one other split gives that one."""
+    if not path.exists():
+        raise MimicError(f"{path}: no such file or folder")
+    if path.is_file() or _is_saved(path):
+        return [path]
+    saved = [d for d in sorted(path.rglob("*")) if d.is_dir() and _is_saved(d)]
+    saved = [d for d in saved if not any(o in d.parents for o in saved)]
+    files = sorted(p for p in path.rglob("*") if p.suffix in TABLE_SUFFIXES and p.is_file()
+                   and not p.name.startswith(".") and not any(d in p.parents for d in saved))
+    splits = {split_of(p) for p in files} - {None}
+    if split and splits:
+        if fallback and split.lower() not in splits and len(splits) == 1:
+            split = splits.pop()
+        files = [p for p in files if split_of(p) == split.lower()]
+        if not files and not saved:
+            raise MimicError(f"{path}: no {split!r} split files")
+    if not files and not saved:
+        raise MimicError(f"{path}: no data files ({', '.join(TABLE_SUFFIXES)})")
+    return sorted(files + saved)
+
+
+def _is_saved(d: Path) -> bool:
+    """A `datasets` save_to_disk folder (a Dataset or a DatasetDict)."""
+    return (d / "dataset_dict.json").is_file() or ((d / "state.json").is_file() and (d / "dataset_info.json").is_file())
+
+
+def split_of(p: Path) -> str | None:
+    """The split a data file's name gives (`val-00000-of-00001.parquet` -> val), if any."""
+    if p.stem.lower() in ("train", "val", "validation", "dev", "test"):
+        return p.stem.lower()
+    m = _SPLIT_NAME.match(p.name)
+    return m.group(1).lower() if m else None
+
+
+def read_records(files: list[Path], split: str | None = None) -> Iterator[Record]:
+    """Every record of the files, in order."""
+    for f in files:
+        for i, row in enumerate(_rows(f, split)):
+            if not isinstance(row, dict):
+                raise MimicError(f"{f}: row {i}: expected an object, got {type(row).__name__}")
+            yield Record(f, i, row)
+
+
+def _rows(f: Path, split: str | None) -> Iterator[dict[str, Any]]:
+    if f.is_dir():
+        yield from _arrow_folder(f, split)
+    elif f.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            pf = pq.ParquetFile(f)
+        except Exception as e:
+            raise MimicError(f"{f}: not a readable parquet file ({e})") from None
+        for batch in pf.iter_batches(batch_size=64):
+            yield from batch.to_pylist()
+    elif f.suffix == ".arrow":
+        import pyarrow as pa
+
+        try:
+            with pa.memory_map(str(f)) as src:
+                table = pa.ipc.open_stream(src).read_all()
+        except Exception as e:
+            raise MimicError(f"{f}: not a readable arrow stream ({e})") from None
+        yield from table.to_pylist()
+    elif f.suffix == ".jsonl":
+        yield from _json_lines(f)
+    else:
+        try:
+            data = orjson.loads(f.read_bytes())
+        except orjson.JSONDecodeError:
+            # NLVR2 ships `.json` files that are really JSON lines.
+            yield from _json_lines(f)
+            return
+        if isinstance(data, dict):  # {"data": [records]}, or one record (a one-line JSON-lines file)
+            data = next((v for v in data.values() if isinstance(v, list) and v and isinstance(v[0], dict)), [data])
+        if not isinstance(data, list):
+            raise MimicError(f"{f}: expected a list of records, got {type(data).__name__}")
+        yield from data
+
+
+def _json_lines(f: Path) -> Iterator[dict[str, Any]]:
+    for i, line in enumerate(f.read_bytes().splitlines()):
+        if line.strip():
+            try:
+                yield orjson.loads(line)
+            except orjson.JSONDecodeError as e:
+                raise MimicError(f"{f}: line {i + 1}: invalid JSON ({e})") from None
+
+
+def _arrow_folder(f: Path, split: str | None) -> Iterator[dict[str, Any]]:
+    import datasets
+
+    try:
+        ds = datasets.load_from_disk(str(f))
+    except Exception as e:
+        raise MimicError(f"{f}: not a datasets save_to_disk folder ({e})") from None
+    if isinstance(ds, datasets.DatasetDict):
+        names = list(ds)
+        name = split if split in ds else (names[0] if len(names) == 1 else None)
+        if name is None:
+            raise MimicError(f"{f}: has splits {names}; choose one with --split")
+        ds = ds[name]
+    for batch in ds.with_format("arrow").iter(batch_size=64):
+        yield from batch.to_pylist()
+
+
+class ImageSink:
+    """Copies a release's images into `BENCH/images/`, named `<sample id>-<k>-<source file name>`."""
+
+    def __init__(self, bench_root: Path):
+        self.root = bench_root
+        (bench_root / "images").mkdir(parents=True, exist_ok=True)
+        self._index: dict[Path, dict[str, Path]] = {}
+
+    def find(self, folder: Path, stem: str) -> Path:
+        """The image named `stem` (any extension) anywhere under `folder`: releases like NLVR2 spread
+        their images over sub-folders. The folder is listed once per import."""
+        if folder not in self._index:
+            self._index[folder] = {p.stem: p for p in sorted(folder.rglob("*"))
+                                   if p.suffix.lower() in (".png", ".jpg", ".jpeg")}
+        if stem not in self._index[folder]:
+            raise Defect(f"image {stem} not found under {folder}")
+        return self._index[folder][stem]
+
+    def save_all(self, values: list[Any], stem: str, base: Path) -> list[str]:
+        """Write a record's images (`{"bytes", "path"}` structs, paths relative to `base`, or raw bytes)
+        and return their bench paths. All are read before any is written, so a record dropped for a
+        missing or unreadable image leaves no files behind (`Defect`)."""
+        if not values:
+            raise Defect("no images")
+        loaded = [_readable(*_image_bytes(v, base), k) for k, v in enumerate(values)]
+        paths = []
+        for k, (data, name) in enumerate(loaded):
+            rel = f"images/{_SAFE.sub('_', stem)}-{k}-{_SAFE.sub('_', name)}"
+            (self.root / rel).write_bytes(data)
+            paths.append(rel)
+        return paths
+
+
+def _readable(data: bytes, name: str | None, k: int) -> tuple[bytes, str]:
+    try:
+        fmt = Image.open(io.BytesIO(data)).format or "png"
+    except (UnidentifiedImageError, OSError):
+        raise Defect(f"image {k + 1} ({name or 'embedded'}) is not a readable image") from None
+    return data, Path(name).name if name else f"image.{fmt.lower().replace('jpeg', 'jpg')}"
+
+
+def _image_bytes(value: Any, base: Path) -> tuple[bytes, str | None]:
+    if isinstance(value, dict):
+        if value.get("bytes"):
+            return value["bytes"], value.get("path")
+        value = value.get("path")
+    if isinstance(value, bytes | bytearray):
+        return bytes(value), None
+    if isinstance(value, str) and value:
+        p = Path(value)
+        p = p if p.is_absolute() else base / p
+        if not p.is_file():
+            raise Defect(f"image {value!r} not found (looked at {p})")
+        return p.read_bytes(), p.name
+    raise Defect(f"image slot holds no image ({type(value).__name__})")

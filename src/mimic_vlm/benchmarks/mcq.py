@@ -1,0 +1,109 @@
+"""Multiple-choice answers: option letters, the option block of a prompt, and parsing a model's reply.
+
+Parsing is restricted to the valid letters and the LAST declared answer wins, so "The correct answer is
+(B)" is B, "I think it's B, no wait, C" is C, and "Based on the images" is nothing (the anchors' BLINK
+parser read it as B). When no letter is declared, an option's own text in the reply is the fallback.
+An answer that is neither is unparsed: counted, scored wrong, never guessed.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+
+LETTERS = string.ascii_uppercase
+
+# A standalone capital letter: "(B)", "B.", "B:", "**B**", "B" at the end; never inside a word.
+_LETTER = re.compile(r"(?<![A-Za-z0-9'’])([A-Z])(?![A-Za-z0-9'’])")
+# "A" and "I" are English words: before a lower-case word ("A dog", "I think") they declare nothing.
+_WORD_LETTERS = {"A", "I"}
+_FOLLOWED_BY_WORD = re.compile(r"\s+[a-z]")
+# An option line inside a text: "A: cat", "(B) dog", "C. bird", "D) fish".
+_OPTION_LINE = re.compile(r"^\s*\(?([A-Z])\s*[\).:]\s*(.*?)\s*$")
+_LABEL = re.compile(r"^\s*(?:\(([A-Z])\)|([A-Z])[.:)])\s+")
+
+
+def letters(n: int) -> list[str]:
+    """The first `n` option letters."""
+    if n > len(LETTERS):
+        raise ValueError(f"{n} options: at most {len(LETTERS)} are supported")
+    return list(LETTERS[:n])
+
+
+def option_block(options: list[str]) -> str:
+    """Options as `(A) …` lines, the form every benchmark prompt here uses."""
+    return "\n".join(f"({letter}) {text}" for letter, text in zip(letters(len(options)), options, strict=True))
+
+
+def strip_label(option: str) -> str:
+    """'(A) cat' / 'A. cat' / 'A: cat' -> 'cat': releases that write the letter into the option text."""
+    return _LABEL.sub("", option, count=1).strip()
+
+
+def split_options(text: str) -> list[str]:
+    """MMIU-style options in one string ("A: cat\\nB: dog") -> ['cat', 'dog'].
+
+    Lines that do not start a new option continue the previous one. Letters must run A, B, C, ... in order;
+    anything else raises ValueError (the caller names the file and row).
+    """
+    options: list[str] = []
+    for line in text.strip().splitlines():
+        m = _OPTION_LINE.match(line)
+        expected = LETTERS[len(options)] if len(options) < len(LETTERS) else None
+        if m and m.group(1) == expected:
+            options.append(m.group(2))
+        elif options and line.strip():
+            options[-1] = f"{options[-1]}\n{line.strip()}"
+        elif line.strip():
+            raise ValueError(f"option text does not start with a letter label: {line.strip()[:40]!r}")
+    if not options:
+        raise ValueError("no options found")
+    return options
+
+
+def declared_letters(reply: str, valid: list[str]) -> list[str]:
+    """Every valid letter the reply declares, in order of appearance."""
+    found = []
+    for m in _LETTER.finditer(reply):
+        letter = m.group(1)
+        if letter not in valid:
+            continue
+        if letter in _WORD_LETTERS and _FOLLOWED_BY_WORD.match(reply, m.end()):
+            continue
+        found.append(letter)
+    return found
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def option_text_match(reply: str, options: list[str]) -> str | None:
+    """The letter of the option whose text the reply names last (a longer name beats one inside it)."""
+    reply_n = f" {_norm(reply)} "
+    spans = []
+    for letter, option in zip(letters(len(options)), options, strict=True):
+        name = _norm(option)
+        if not name:
+            continue
+        for m in re.finditer(re.escape(f" {name} "), reply_n):
+            spans.append((m.start(), m.end(), letter))
+    kept = [s for s in spans if not any(o[0] <= s[0] and s[1] <= o[1] and o != s for o in spans)]
+    if not kept:
+        return None
+    last_end = max(s[1] for s in kept)
+    at_end = {s[2] for s in kept if s[1] == last_end}
+    return at_end.pop() if len(at_end) == 1 else None
+
+
+def parse_choice(reply: str, options: list[str] | None, n_choices: int | None = None) -> str | None:
+    """The letter a reply chooses, or None (unparsed).
+
+    `options` are the option texts; where a benchmark writes its options into the question instead
+    (MIRB), pass `options=None` and the number of valid letters as `n_choices`.
+    """
+    valid = letters(len(options) if options is not None else (n_choices or 5))
+    declared = declared_letters(reply, valid)
+    if declared:
+        return declared[-1]
+    return option_text_match(reply, options) if options else None

@@ -1,0 +1,184 @@
+"""Controls: the knobs that shape a sample, parsed once and drawn per sample.
+
+Each integer control is a value ("5"), a range ("2-6") or a list ("2,4,8"); every sample draws one value
+from it. What the four image controls mean per task (the answer's *holders* are the images that hold a
+target: a counted category, a member of the listed supercategory, or an answer category):
+
+| task     | spread                               | distractors              | concepts                  |
+|----------|--------------------------------------|--------------------------|---------------------------|
+| counting | images holding a counted category    | images holding none      | categories counted (sum)  |
+| listing  | images holding a listed member       | images holding none      | supercategories listed    |
+| common   | n_images (the answer is in every one)| 0                        | = answers                 |
+| odd_one  | answers (each odd category has its own image) | n_images - answers | = answers             |
+
+so `spread + distractors == n_images` always holds. `answers` is the number of categories common/odd_one
+name; `balance` is `uniform` (flat answers) or `natural` (the data's own distribution).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from mimic_vlm.compose.base import Stream
+from mimic_vlm.errors import MimicError
+
+MAX_IMAGES = 16
+BALANCES = ("uniform", "natural")
+Choice = tuple[int, ...]
+Layouts = dict[int, list[tuple[int, int]]]
+T = TypeVar("T")
+
+
+def parse_choice(name: str, text: str | int | None) -> Choice | None:
+    """'5' -> (5,), '2-4' -> (2, 3, 4), '2,4,8' -> (2, 4, 8); None stays None (the control is derived)."""
+    if text is None:
+        return None
+    text = str(text).strip()
+    try:
+        if "," in text:
+            values = [int(v) for v in text.split(",") if v.strip()]
+        elif "-" in text[1:]:
+            lo, hi = (int(v) for v in text.split("-", 1))
+            if lo > hi:
+                raise MimicError(f"--{_flag(name)} {text}: range start is larger than its end")
+            values = list(range(lo, hi + 1))
+        else:
+            values = [int(text)]
+    except ValueError:
+        raise MimicError(f"--{_flag(name)} {text!r}: expected a number, a range A-B or a list a,b,c") from None
+    if not values or min(values) < 0:
+        raise MimicError(f"--{_flag(name)} {text}: values must be non-negative integers")
+    return tuple(sorted(set(values)))
+
+
+def _flag(name: str) -> str:
+    return name.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class Controls:
+    """What the user asked for; `None` means "derive it" (spread/distractors) or the task's default."""
+
+    n_images: Choice = (2, 3, 4, 5, 6)
+    spread: Choice | None = None
+    distractors: Choice | None = None
+    concepts: Choice = (1,)
+    answers: Choice = (1,)
+    balance: str = "uniform"
+
+    @classmethod
+    def parse(cls, n_images: str | int = "2-6", spread: str | int | None = None,
+              distractors: str | int | None = None, concepts: str | int = 1, answers: str | int = 1,
+              balance: str = "uniform") -> Controls:
+        """Parse command-line style values and reject what can never be satisfied."""
+        c = cls(n_images=parse_choice("n_images", n_images), spread=parse_choice("spread", spread),
+                distractors=parse_choice("distractors", distractors), concepts=parse_choice("concepts", concepts),
+                answers=parse_choice("answers", answers), balance=balance)
+        if balance not in BALANCES:
+            raise MimicError(f"--balance {balance!r}: expected one of {', '.join(BALANCES)}")
+        if c.n_images[0] < 1 or c.n_images[-1] > MAX_IMAGES:
+            raise MimicError(f"--n-images {n_images}: must lie within 1-{MAX_IMAGES}")
+        if c.concepts[0] < 1:
+            raise MimicError(f"--concepts {concepts}: must be at least 1")
+        if c.answers[0] < 1:
+            raise MimicError(f"--answers {answers}: must be at least 1")
+        return c
+
+    def to_dict(self) -> dict[str, object]:
+        """The requested controls, as recorded in the manifest."""
+        def fmt(v: Choice | None) -> str | None:
+            return None if v is None else _fmt(v)
+        return {"n_images": fmt(self.n_images), "spread": fmt(self.spread), "distractors": fmt(self.distractors),
+                "concepts": fmt(self.concepts), "answers": fmt(self.answers), "balance": self.balance}
+
+    def layouts(self, task: str) -> Layouts:
+        """n_images -> every (spread, distractors) this task can take with it under these controls.
+
+        Raises a MimicError naming the contradictory control when there is none at all.
+        """
+        answers = self.answers
+        if task in ("common", "odd_one"):
+            if self.n_images[-1] < 2:
+                raise MimicError(f"n_images={_fmt(self.n_images)}: {task} needs at least 2 images")
+        if task == "odd_one" and answers[0] + 1 > self.n_images[-1]:
+            raise MimicError(f"answers={_fmt(answers)}: odd_one puts each answer in its own image and needs one "
+                             f"more image, so n_images must reach {answers[0] + 1} (got {_fmt(self.n_images)})")
+        out: Layouts = {}
+        for n in self.n_images:
+            for s in range(0, n + 1):
+                d = n - s
+                if self.spread is not None and s not in self.spread:
+                    continue
+                if self.distractors is not None and d not in self.distractors:
+                    continue
+                if task in ("counting", "listing") and s < 1:
+                    continue
+                if task == "common" and (s != n or n < 2):
+                    continue
+                if task == "odd_one" and (n < 2 or s not in answers or s + 1 > n):
+                    continue
+                out.setdefault(n, []).append((s, d))
+        if not out:
+            raise MimicError(self._why_no_layout(task))
+        return out
+
+    def _why_no_layout(self, task: str) -> str:
+        n, s, d = self.n_images, self.spread, self.distractors
+        if s is not None and s[0] > n[-1]:
+            return f"spread={_fmt(s)} is larger than n_images={_fmt(n)}"
+        if d is not None and d[0] > n[-1]:
+            return f"distractors={_fmt(d)} is larger than n_images={_fmt(n)}"
+        if task == "common":
+            return (f"spread={_fmt(s)} distractors={_fmt(d)}: common holds its answer in every image, so "
+                    f"spread = n_images and distractors = 0 (n_images={_fmt(n)}){_TASK_ALL_HINT}")
+        if task == "odd_one":
+            return (f"spread={_fmt(s)} distractors={_fmt(d)}: odd_one puts each of answers={_fmt(self.answers)} "
+                    f"categories in its own image, so spread = answers and distractors = n_images - answers "
+                    f"(n_images={_fmt(n)}){_TASK_ALL_HINT}")
+        if d is not None and d[0] >= n[-1]:
+            return f"distractors={_fmt(d)} leaves no image for a target with n_images={_fmt(n)} (spread must be >= 1)"
+        return f"spread={_fmt(s)} + distractors={_fmt(d)} never equals n_images={_fmt(n)}"
+
+    def draw(self, task: str, layouts: Layouts, rng: Stream) -> dict[str, Any]:
+        """One concrete draw: n_images uniformly, then spread among what that n allows, then concepts/answers."""
+        n = _uniform(rng, list(layouts))
+        s, d = _uniform(rng, layouts[n])
+        drawn: dict[str, Any] = {"n_images": n, "spread": s, "distractors": d}
+        if task == "odd_one":
+            drawn["concepts"] = drawn["answers"] = s
+        elif task == "common":
+            drawn["concepts"] = drawn["answers"] = _uniform(rng, self.answers)
+        else:
+            drawn["concepts"] = _uniform(rng, self.concepts)
+        drawn["balance"] = self.balance
+        return drawn
+
+
+_TASK_ALL_HINT = "; with --task all, generate counting/listing apart to give them --spread/--distractors"
+
+
+def _uniform(rng: Stream, options: Sequence[T]) -> T:
+    return options[int(rng.random() * len(options))] if len(options) > 1 else options[0]
+
+
+def _fmt(v: Choice | None) -> str:
+    if v is None:
+        return "any"
+    if len(v) > 2 and v == tuple(range(v[0], v[-1] + 1)):
+        return f"{v[0]}-{v[-1]}"
+    return ",".join(map(str, v))
+
+
+def all_draws(controls: Controls, task: str, layouts: Layouts) -> list[dict[str, int]]:
+    """Every concrete draw `Controls.draw` can return, so impossible ones are reported before composing."""
+    out = []
+    for n, s, d in ((n, s, d) for n, options in layouts.items() for s, d in options):
+        if task == "odd_one":
+            out.append({"n_images": n, "spread": s, "distractors": d, "concepts": s, "answers": s})
+        elif task == "common":
+            out += [{"n_images": n, "spread": s, "distractors": d, "concepts": a, "answers": a} for a in controls.answers]
+        else:
+            out += [{"n_images": n, "spread": s, "distractors": d, "concepts": k} for k in controls.concepts]
+    return out

@@ -1,0 +1,193 @@
+"""Counting: how many instances of the target categories are there across all the images?
+
+Spread images hold at least one target and have a *known count* for every target; distractors hold
+certainly none of them. The answer is the sum of the target counts over the spread images.
+balance=uniform draws the answer evenly from the SPAN smallest totals spread images can hold (usually
+[spread, spread + SPAN - 1], less what the data cannot reach), then a category able to reach it;
+natural draws targets by frequency and images uniformly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from mimic_vlm.compose.base import (
+    CatalogIndex,
+    Choices,
+    Composer,
+    Stream,
+    Unsatisfiable,
+    draw_distinct,
+    from_pool,
+    make_sample,
+)
+from mimic_vlm.compose.templates import question
+from mimic_vlm.schema import Sample
+
+SPAN = 10
+"""Number of distinct answers balance=uniform spreads evenly over, per spread value."""
+
+
+def _eligible(index: CatalogIndex, s: int, d: int) -> Choices:
+    """Categories that alone can fill s spread images and d distractors."""
+    return index.memo(("count-elig", s, d), lambda: Choices.of(
+        np.flatnonzero((index.n_counted >= s) & (index.n_absent >= d)), index.n_counted))
+
+
+def _companions(index: CatalogIndex, d: int) -> Choices:
+    """Categories that can join a multi-concept query (one count-known holder, d images without them)."""
+    return index.memo(("count-comp", d), lambda: Choices.of(
+        np.flatnonzero((index.n_counted >= 1) & (index.n_absent >= d)), index.n_counted))
+
+
+def _totals(index: CatalogIndex, s: int, d: int) -> list[int]:
+    """The answers balance=uniform spreads over: the SPAN totals from the smallest that s images can hold
+    (usually s, one instance each), keeping those some eligible category reaches."""
+    def make() -> list[int]:
+        lo = min(index.bottom_sum(c, s) for c in _eligible(index, s, d).ids)
+        return [v for v in range(lo, lo + SPAN) if len(_reaching(index, s, d, v))]
+    return index.memo(("count-totals", s, d), make)
+
+
+def _reaching(index: CatalogIndex, s: int, d: int, total: int) -> Choices:
+    """Eligible categories whose s holders can add up to exactly `total` (by their count range)."""
+    return index.memo(("count-reach", s, d, total), lambda: Choices.of(
+        [c for c in _eligible(index, s, d).ids if index.bottom_sum(c, s) <= total <= index.top_sum(c, s)],
+        index.n_counted))
+
+
+def check(index: CatalogIndex, drawn: dict[str, int]) -> str | None:
+    s, d, k = drawn["spread"], drawn["distractors"], drawn["concepts"]
+    if len(_eligible(index, s, d)):
+        if k > 1 and len(_companions(index, d)) < k:
+            return (f"concepts={k} needs {k} categories with a count-known holder and {d} images without them; "
+                    f"the catalog has {len(_companions(index, d))}")
+        return None
+    best = int(np.argmax(index.n_counted))
+    if index.n_counted[best] < s:
+        return (f"spread={s} needs {s} images holding one category with uncertain counts excluded; the catalog "
+                f"has at most {index.n_counted[best]} (for {index.names[best]!r})")
+    most = int(index.n_absent[index.n_counted >= s].max())
+    return (f"distractors={d} needs {d} images certainly without a category that spread={s} images hold; "
+            f"the catalog has at most {most}")
+
+
+def compose(index: CatalogIndex, drawn: dict[str, Any], rng: Stream) -> Sample:
+    s, d, k, balance = drawn["spread"], drawn["distractors"], drawn["concepts"], drawn["balance"]
+    if balance == "uniform":
+        totals = _totals(index, s, d)
+        if not totals:
+            raise Unsatisfiable
+        total: int | None = totals[rng.pick(len(totals))]
+        first = _reaching(index, s, d, total).draw(rng, balance)
+    else:
+        total = None
+        first = _eligible(index, s, d).draw(rng, balance)
+    targets = [first]
+    companions = _companions(index, d)
+    while len(targets) < k:
+        c = companions.draw(rng, balance)
+        if c not in targets:
+            targets.append(c)
+    targets.sort(key=index.names.__getitem__)
+    used: set[int] = set()
+    spread = _spread_images(index, targets, first, s, total, used, rng)
+    t = np.array(targets)
+    absent = index.absent
+    counts = index.counts
+    answer = total if total is not None else sum(int(counts[i, c]) for i in spread for c in targets)
+    if k == 1:
+        def none_held(i: int) -> bool:
+            return bool(absent[i, first])
+    else:
+        def none_held(i: int) -> bool:
+            return bool(absent[i, t].all())
+    distractors = draw_distinct(rng, from_pool(rng, index.all_images), d, none_held, used,
+                                lambda: np.flatnonzero(absent[:, t].all(1)))
+    names = [index.names[c] for c in targets]
+    controls = {"n_images": drawn["n_images"], "spread": s, "distractors": d, "concepts": k, "balance": balance}
+    return make_sample(index, "counting", rng.shuffled(spread + distractors), question("counting", names),
+                       answer, names, controls)
+
+
+def _spread_images(index: CatalogIndex, targets: list[int], first: int, s: int, total: int | None,
+                   used: set[int], rng: Stream) -> list[int]:
+    """s images holding a target, every target's count known; summing to `total` when one is given."""
+    t = np.array(targets)
+    uncertain, counts = index.uncertain, index.counts
+    if total is None:
+        if len(targets) == 1:
+            pool = index.counted_holders[first]
+            return draw_distinct(rng, from_pool(rng, pool), s, lambda i: True, used, lambda: pool)
+        holders = [index.counted_holders[c] for c in targets]
+        cumulative = np.cumsum([len(h) for h in holders]).tolist()
+
+        def propose() -> int:
+            h = holders[rng.pick_weighted(cumulative)]
+            return int(h[rng.pick(len(h))])
+        return draw_distinct(rng, propose, s, lambda i: not uncertain[i, t].any(), used,
+                             lambda: np.flatnonzero(counts[:, t].any(1) & ~uncertain[:, t].any(1)))
+    if len(targets) == 1:  # choose per-image counts adding up to `total`, then images holding exactly those
+        buckets = index.count_buckets[first]
+        caps = index.memo(("count-caps", first, s), lambda: tuple(
+            (v, min(s, len(b))) for v, b in sorted(buckets.items())))
+        # keyed by the count profile, not the category: most categories share one
+        parts = index.memo(("count-parts", caps, s, total), lambda: partitions(caps, s, total))
+        if not parts:
+            raise Unsatisfiable
+        return _take(parts[rng.pick(len(parts))], buckets, used, rng)
+    # several targets: a candidate pool stratified over the first target's counts, then an exact split
+    buckets = index.count_buckets[first]
+    pool = {int(b[rng.pick(len(b))]) for v in sorted(buckets) for b in [buckets[v]] for _ in range(min(s, len(b)))}
+    for c in targets:
+        h = index.counted_holders[c]
+        pool.update(int(h[rng.pick(len(h))]) for _ in range(2 * s))
+    by_sum: dict[int, list[int]] = {}
+    for i in sorted(pool):
+        if not uncertain[i, t].any():
+            by_sum.setdefault(sum(int(counts[i, c]) for c in targets), []).append(i)
+    parts = partitions(tuple((v, len(by_sum[v])) for v in sorted(by_sum)), s, total)
+    if not parts:
+        raise Unsatisfiable
+    return _take(parts[rng.pick(len(parts))], by_sum, used, rng)
+
+
+def _take(part: tuple[int, ...], groups: Mapping[int, Sequence[int]], used: set[int], rng: Stream) -> list[int]:
+    """Distinct images, one per value of `part`, each from the group holding exactly that value."""
+    out = []
+    for v in sorted(set(part)):
+        pool = groups[v]
+        out += [int(pool[j]) for j in rng.sample(len(pool), part.count(v))]
+    used.update(out)
+    return out
+
+
+def partitions(caps: tuple[tuple[int, int], ...], s: int, total: int) -> list[tuple[int, ...]]:
+    """Every multiset of s values adding up to `total`, value v used at most cap times (caps ascending).
+
+    Few exist for the totals uniform balance asks for (e.g. 30 ways to split 25 over 16 images), so they
+    are listed once per (category, spread, total) and drawn uniformly afterwards.
+    """
+    out: list[tuple[int, ...]] = []
+    top = caps[-1][0] if caps else 0
+
+    def grow(j: int, left: int, rest: int, acc: tuple[int, ...]) -> None:
+        if left == 0:
+            if rest == 0:
+                out.append(acc)
+            return
+        if j == len(caps) or caps[j][0] * left > rest or top * left < rest:
+            return
+        v, cap = caps[j]
+        for k in range(min(cap, left), -1, -1):
+            if v * k <= rest:
+                grow(j + 1, left - k, rest - v * k, acc + (v,) * k)
+
+    grow(0, s, total, ())
+    return sorted(out)
+
+
+COUNTING = Composer("counting", check, compose)

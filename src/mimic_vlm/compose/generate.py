@@ -1,0 +1,112 @@
+"""Composing a bench: draw controls, call the task's composer, keep distinct samples; then write it.
+
+Each task draws from its own generator, seeded by (seed, task number), so `--task all` gives exactly the
+union of the per-task runs, and nothing depends on dict/set order or hashing: the same catalog,
+controls and seed give byte-identical benches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mimic_vlm.annotations.catalog import Catalog
+from mimic_vlm.compose.base import CatalogIndex, Composer, Stream, Unsatisfiable
+from mimic_vlm.compose.common import COMMON
+from mimic_vlm.compose.controls import Controls, all_draws
+from mimic_vlm.compose.counting import COUNTING
+from mimic_vlm.compose.listing import LISTING
+from mimic_vlm.compose.oddone import ODD_ONE
+from mimic_vlm.errors import MimicError
+from mimic_vlm.schema import TASKS, Sample
+
+COMPOSERS: dict[str, Composer] = {c.task: c for c in (COUNTING, LISTING, COMMON, ODD_ONE)}
+ATTEMPTS = 64
+"""Failed attempts allowed per sample (on average over a task) before the request is declared unsatisfiable."""
+DUPLICATE_SLACK = 20
+"""A task gives up after this many duplicate draws per requested sample: the data has too few distinct ones."""
+
+
+def task_rng(seed: int, task: str) -> np.random.Generator:
+    return np.random.default_rng([seed, TASKS.index(task)])
+
+
+def compose_task(index: CatalogIndex, task: str, count: int, controls: Controls, seed: int,
+                 advance: Callable[[], None] | None = None) -> list[Sample]:
+    """`count` distinct samples of one task, ids `<task>-000000`...; MimicError when controls can't be met."""
+    composer = COMPOSERS[task]
+    layouts = controls.layouts(task)
+    for drawn in all_draws(controls, task, layouts):
+        why = composer.check(index, drawn)
+        if why:
+            raise MimicError(f"{task}: {why}")
+    rng = Stream(task_rng(seed, task))
+    samples: list[Sample] = []
+    seen: set[tuple[tuple[str, ...], str]] = set()
+    duplicates = failures = 0
+    while len(samples) < count:
+        drawn = controls.draw(task, layouts, rng)
+        while True:  # the same controls until they succeed: redrawing them would bias their distribution
+            try:
+                sample = composer.compose(index, drawn, rng)
+                break
+            except Unsatisfiable:
+                failures += 1
+                if failures > ATTEMPTS * (len(samples) + 1):
+                    raise MimicError(_give_up(task, drawn, failures, len(samples))) from None
+        key = (tuple(sorted(sample.images)), sample.question)
+        if key in seen:
+            duplicates += 1
+            if duplicates > DUPLICATE_SLACK * count + 100:
+                raise MimicError(f"{task}: --count {count} is more than the data allows under these controls; "
+                                 f"only {len(samples)} distinct samples were found")
+            continue
+        seen.add(key)
+        sample.id = f"{task}-{len(samples):06d}"
+        samples.append(sample)
+        if advance:
+            advance()
+    return samples
+
+
+def _give_up(task: str, drawn: dict[str, Any], failures: int, done: int) -> str:
+    shown = " ".join(f"{k}={v}" for k, v in drawn.items())
+    return (f"{task}: the catalog barely holds image sets with {shown} ({failures} failed attempts for {done} "
+            f"samples); lower spread/distractors/n_images/concepts/answers or --count")
+
+
+def compose_bench(catalog: Catalog, tasks: Sequence[str], count: int, controls: Controls, seed: int,
+                  advance: Callable[[], None] | None = None) -> list[Sample]:
+    """All samples of a bench, task by task in the given order."""
+    for t in tasks:
+        if t not in COMPOSERS:
+            raise MimicError(f"--task {t!r}: expected one of {', '.join(TASKS)} or all")
+    if count < 1:
+        raise MimicError(f"--count {count}: must be at least 1")
+    index = CatalogIndex(catalog)
+    return [s for t in tasks for s in compose_task(index, t, count, controls, seed, advance)]
+
+
+def generate_bench(catalog: Catalog, tasks: Sequence[str], count: int, controls: Controls, seed: int,
+                   out: str | Path, copy_images: bool = False, overwrite: bool = False, for_training: bool = False,
+                   command: str = "", advance: Callable[[], None] | None = None,
+                   extra_files: dict[str, Path] | None = None) -> Path:
+    """Compose and write a bench (or training set) atomically; returns its folder.
+
+    `extra_files` (bench-relative name -> file or folder) are linked in too (the default toy world).
+    """
+    from mimic_vlm.bench.write import MAX_TRAINING_IMAGES, write_bench
+
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise MimicError(f"{out}: output folder exists (use --overwrite to replace it)")
+    if for_training and controls.n_images[-1] > MAX_TRAINING_IMAGES:
+        raise MimicError(f"n_images={controls.to_dict()['n_images']}: training conversations hold at most "
+                         f"{MAX_TRAINING_IMAGES} images")
+    samples = compose_bench(catalog, tasks, count, controls, seed, advance)
+    return write_bench(samples, catalog, out, controls=controls, seed=seed, tasks=list(tasks), count=count,
+                       copy_images=copy_images, overwrite=overwrite, for_training=for_training,
+                       command=command, extra_files=extra_files or {})

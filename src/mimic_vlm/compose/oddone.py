@@ -1,0 +1,153 @@
+"""Odd one: which category (or categories) appear in exactly one image?
+
+Each answer category is certainly present in exactly one image (its own: spread = answers) and certainly
+absent from every other image (distractors = n_images - answers). Uniqueness is strict: every other
+category that is present or of unknown presence anywhere in the set is *certainly* present in at least
+two images, so no unknown cell could create a second odd one.
+
+Images are added greedily: each new image is drawn from the holders of a category that still needs a
+second certain holder, and accepted only if what it leaves uncovered can still be covered by the slots
+left; a dead end retries the whole sample (bounded by the framework).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mimic_vlm.compose.base import (
+    CatalogIndex,
+    Choices,
+    Composer,
+    Stream,
+    Unsatisfiable,
+    draw_distinct,
+    from_pool,
+    make_sample,
+)
+from mimic_vlm.compose.templates import question
+from mimic_vlm.schema import Sample
+
+TRIES = 32
+"""Candidates examined per image slot."""
+ODD_CANDIDATES = 4
+"""Candidate images examined for each odd category's own image."""
+
+
+class _Tally:
+    """Certain and possible holders per category over the images chosen so far; `needy` still lack a pair."""
+
+    def __init__(self, index: CatalogIndex, odd: set[int]) -> None:
+        self.index, self.odd = index, odd
+        self.certain: dict[int, int] = {}
+        self.possible: dict[int, int] = {}
+        self.needy: set[int] = set()
+
+    def _changes(self, i: int) -> list[tuple[int, int, int]]:
+        held, unknown = self.index.cats(i)
+        return [(c, 1, 1) for c in held if c not in self.odd] + [(c, 0, 1) for c in unknown if c not in self.odd]
+
+    def needy_after(self, i: int) -> int:
+        """How many categories would still lack a second certain holder after adding image i."""
+        n = len(self.needy)
+        for c, dc, dp in self._changes(i):
+            before = c in self.needy
+            after = self.certain.get(c, 0) + dc < 2 and self.possible.get(c, 0) + dp > 0
+            n += after - before
+        return n
+
+    def add(self, i: int) -> None:
+        for c, dc, dp in self._changes(i):
+            self.certain[c] = self.certain.get(c, 0) + dc
+            self.possible[c] = self.possible.get(c, 0) + dp
+            if self.certain[c] < 2:
+                self.needy.add(c)
+            else:
+                self.needy.discard(c)
+
+
+def _stocked(index: CatalogIndex, n: int) -> Choices:
+    """Categories that can be odd: one holder, and n - 1 images certainly without them."""
+    return index.memo(("odd-elig", n), lambda: Choices.of(
+        np.flatnonzero((index.n_holders >= 1) & (index.n_absent >= n - 1)), index.n_holders))
+
+
+def check(index: CatalogIndex, drawn: dict[str, int]) -> str | None:
+    n, a = drawn["n_images"], drawn["answers"]
+    if len(_stocked(index, n)) < a:
+        return (f"answers={a} needs {a} categories each held by an image and certainly absent from n_images-1="
+                f"{n - 1} others; the catalog has {len(_stocked(index, n))}")
+    return None
+
+
+def compose(index: CatalogIndex, drawn: dict[str, Any], rng: Stream) -> Sample:
+    n, a, balance = drawn["n_images"], drawn["answers"], drawn["balance"]
+    stocked = _stocked(index, n)
+    odd: list[int] = []
+    while len(odd) < a:
+        c = stocked.draw(rng, balance)
+        if c not in odd:
+            odd.append(c)
+    odd.sort(key=index.names.__getitem__)
+    ids = np.array(odd)
+    absent = index.absent
+    tally = _Tally(index, set(odd))
+    used: set[int] = set()
+    images: list[int] = []
+    for o in odd:  # each odd category's own image: the other odd categories certainly absent there
+        others = ids[ids != o]
+
+        def ok(i: int, others: np.ndarray = others) -> bool:
+            return bool(absent[i, others].all())
+
+        # the fewest companions make the easiest odd image: best of a few candidates
+        options = [draw_distinct(rng, from_pool(rng, index.holders[o]), 1, ok, set(used), lambda o=o, others=others:
+                                 np.flatnonzero(index.present[:, o] & absent[:, others].all(1)))[0]
+                   for _ in range(ODD_CANDIDATES)]
+        j = min(options, key=tally.needy_after)
+        used.add(j)
+        images.append(j)
+        tally.add(j)
+
+    def lacks_odd(i: int) -> bool:
+        return bool(absent[i, ids].all())
+
+    for slots_left in range(n - a - 1, -1, -1):
+        images.append(_next_image(index, tally, lacks_odd, used, slots_left, rng))
+    if tally.needy:
+        raise Unsatisfiable
+    names = [index.names[c] for c in odd]
+    controls = {"n_images": n, "spread": a, "distractors": n - a, "concepts": a, "answers": a, "balance": balance}
+    return make_sample(index, "odd_one", rng.shuffled(images), question("odd_one", names, a),
+                       names[0] if a == 1 else names, names, controls)
+
+
+def _next_image(index: CatalogIndex, tally: _Tally, lacks_odd: Any, used: set[int], slots_left: int,
+                rng: Stream) -> int:
+    """An image without the odd categories whose uncovered categories the remaining slots can still pair."""
+    if tally.needy:
+        needy = sorted(tally.needy)
+        pools = [index.holders[needy[rng.pick(len(needy))]]]
+    else:
+        held = sorted(c for c, k in tally.certain.items() if k)
+        pools = [index.holders[c] for c in held] or [index.all_images]
+    best, best_needy = -1, 2 * slots_left + 1  # accept at most two uncovered categories per open slot
+    for _ in range(TRIES):
+        pool = pools[rng.pick(len(pools))]
+        i = int(pool[rng.pick(len(pool))])
+        if i in used or not lacks_odd(i):
+            continue
+        needy = tally.needy_after(i)
+        if needy < best_needy:
+            best, best_needy = i, needy
+            if needy == 0:
+                break
+    if best < 0:
+        raise Unsatisfiable
+    used.add(best)
+    tally.add(best)
+    return best
+
+
+ODD_ONE = Composer("odd_one", check, compose)

@@ -1,0 +1,115 @@
+"""Question and answer phrasing.
+
+The evaluation phrasing (`question`, `gt`) is fixed: every bench asks the same question for the same
+targets, so scores stay comparable. Training conversations (`training_question`, `training_answer`) draw
+from several paraphrases so a fine-tuned model learns the task, not one sentence.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mimic_vlm.schema import Answer
+
+_IRREGULAR = {"person": "people", "man": "men", "woman": "women", "child": "children", "mouse": "mice",
+              "foot": "feet", "tooth": "teeth", "goose": "geese", "knife": "knives", "leaf": "leaves",
+              "shelf": "shelves", "wolf": "wolves", "loaf": "loaves", "scarf": "scarves", "ox": "oxen",
+              "tv": "tvs", "cactus": "cacti", "dice": "dice", "louse": "lice"}
+_UNCHANGED = {"sheep", "deer", "fish", "skis", "scissors", "broccoli", "glasses", "sunglasses", "jeans",
+              "shorts", "trousers", "pants", "goggles", "binoculars", "headphones", "moose", "bison",
+              "squid", "shrimp", "swine", "cattle", "seafood", "luggage", "furniture", "footwear",
+              "clothing", "sushi", "pasta", "popcorn", "bread", "cheese", "salad", "food", "jewelry"}
+
+
+def plural(name: str) -> str:
+    """English plural of a category name; compounds inflect their last word ("wine glass" -> "wine glasses")."""
+    head, _, last = name.rpartition(" ")
+    low = last.lower()
+    if low in _UNCHANGED:
+        word = last
+    elif low in _IRREGULAR:
+        word = _IRREGULAR[low]
+    elif low.endswith(("s", "x", "z", "ch", "sh")):
+        word = last + "es"
+    elif low.endswith("y") and len(low) > 1 and low[-2] not in "aeiou":
+        word = last[:-1] + "ies"
+    else:
+        word = last + "s"
+    return f"{head} {word}" if head else word
+
+
+def join_words(words: list[str], conj: str = "and") -> str:
+    """['a'] -> 'a'; ['a', 'b'] -> 'a and b'; ['a', 'b', 'c'] -> 'a, b and c'."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} {conj} {words[-1]}"
+
+
+def question(task: str, targets: list[str], answers: int = 1) -> str:
+    """The fixed evaluation question."""
+    if task == "counting":
+        return f"How many {join_words([plural(t) for t in targets])} are there in total across all the images?"
+    if task == "listing":
+        return f"Which kinds of {join_words(targets)} appear across these images?"
+    if task == "common":
+        if answers == 1:
+            return "Which object category appears in every image?"
+        return f"Which {answers} object categories appear in every image?"
+    if task == "odd_one":
+        if answers == 1:
+            return "Which object category appears in only one of the images?"
+        return f"Which {answers} object categories each appear in only one of the images?"
+    raise ValueError(task)
+
+
+def gt_string(answer: Answer) -> str:
+    """The answer as the released MIMIC dataset writes it: str(n) or names joined by ', '."""
+    return ", ".join(answer) if isinstance(answer, list) else str(answer)
+
+
+_TRAIN_QUESTIONS = {
+    "counting": ["How many {things} are there in total across all the images?",
+                 "Count the {things} in all of these images together. How many are there?",
+                 "Across the whole set of images, what is the total number of {things}?",
+                 "Add up the {things} you see in every image. What is the total?",
+                 "How many {things} can you find in these pictures altogether?"],
+    "listing": ["Which kinds of {kinds} appear across these images?",
+                "List every type of {kinds} that shows up in any of these images.",
+                "What {kinds} categories can be seen across all of the pictures?",
+                "Name all the different kinds of {kinds} present in this set of images."],
+    "common": ["Which object {category} appear{s} in every image?",
+               "What object {category} {is_are} present in all of these images?",
+               "Look at all the images. Which {category} of object can be found in each one?",
+               "Name the object {category} shared by every picture."],
+    "odd_one": ["Which object {category} appear{s} in only one of the images?",
+                "Which object {category} can be found in exactly one of these pictures?",
+                "One image holds something none of the others do. Which object {category} {is_are} it?",
+                "Find the object {category} that occur{s} in a single image only."],
+}
+
+_TRAIN_ANSWERS = {
+    "counting": ["{n}", "There are {n} {things} in total.", "I count {n} {things} across the images.",
+                 "Altogether there are {n} {things}."],
+    "listing": ["{items}", "The {kinds} in these images: {items}.", "I can see these kinds of {kinds}: {items}."],
+    "common": ["{items}", "{Items} appear{s} in every image.", "Every image contains {items_and}."],
+    "odd_one": ["{items}", "{Items} appear{s} in only one image.", "Only one image contains {items_and}."],
+}
+
+
+def training_question(task: str, targets: list[str], answers: int, rng: np.random.Generator) -> str:
+    """A paraphrased question for fine-tuning conversations (drawn with `rng`)."""
+    options = _TRAIN_QUESTIONS[task]
+    text = options[int(rng.integers(len(options)))]
+    many = answers > 1
+    return text.format(things=join_words([plural(t) for t in targets]), kinds=join_words(targets),
+                       category=f"{answers} categories" if many else "category", s="" if many else "s",
+                       is_are="are" if many else "is")
+
+
+def training_answer(task: str, targets: list[str], answer: Answer, rng: np.random.Generator) -> str:
+    """A natural answer sentence (or the bare answer) for fine-tuning conversations."""
+    options = _TRAIN_ANSWERS[task]
+    text = options[int(rng.integers(len(options)))]
+    items = answer if isinstance(answer, list) else [str(answer)]
+    joined = ", ".join(items)
+    return text.format(n=answer, things=join_words([plural(t) for t in targets]), kinds=join_words(targets),
+                       items=joined, Items=joined[:1].upper() + joined[1:], items_and=join_words(items),
+                       s="" if len(items) > 1 else "s")

@@ -1,0 +1,320 @@
+"""Reading free-text answers: pure functions, no I/O. The rules, and why:
+
+Every task first cuts a made-up continuation ("3\nQuestion: ... Answer: 2" is 3; `answer_part`).
+
+Counting (`parse_count`): digits and number words ("twenty-one"; "no dogs", "none", "zero" = 0).
+Numbers that name an image ("image 2", "images 1 and 3", "the 3 images") are not answers. Among the rest,
+the number that ANSWERS is chosen: the last number that follows a conclusion word ("so", "therefore",
+"overall"), follows "total"/"answer"/"=" within a few words ("the total number of dogs is 5",
+"answer: 5", "3 + 2 = 5") or precedes "in total"/"altogether" ("5 dogs in total"). Without such a cue:
+a single value if all numbers agree; else the single value attached to a target name ("3 dogs and 2 cats"
+asked about dogs -> 3); else the LAST number, because answers end with their conclusion (the rule
+lmms-eval adopted for BLINK in PR #1435). No number -> None.
+
+Listing (`parse_list`): items split on commas, "and", "or", "&", ";", "/", newlines and bullets; a leading
+"Answer:"-style preamble is dropped. Each item is matched against the vocabulary (longest name first, on
+word boundaries, plural and synonym forms); an item that names no category is kept as an unknown item (it
+costs precision) if it is short enough to be a name (<= 3 words), else it is commentary and ignored.
+"none" / "no vehicles" -> an empty list. Nothing at all -> None.
+
+Common / odd_one (`parse_names`): every distinct category named anywhere in the answer. The caller decides:
+one name -> that answer; several where one is asked -> wrong; none -> unparsed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from mimic_vlm.evaluate.numbers import NUMBER_WORDS, official_word_to_num, read_number_words
+
+Vocabulary = dict[str, dict[str, Any]]
+
+# ---- names: normalisation, plural forms, the lexicon --------------------------------------------------
+
+_IRREGULAR = {
+    "person": ("people", "persons"), "man": ("men",), "woman": ("women",), "child": ("children",),
+    "mouse": ("mice",), "goose": ("geese",), "foot": ("feet",), "tooth": ("teeth",), "knife": ("knives",),
+    "leaf": ("leaves",), "wolf": ("wolves",), "shelf": ("shelves",), "scarf": ("scarves",),
+    "loaf": ("loaves",), "calf": ("calves",), "half": ("halves",), "life": ("lives",), "wife": ("wives",),
+    "sheep": (), "deer": (), "fish": ("fishes",), "moose": (), "bison": (), "series": (), "species": (),
+}
+
+
+def normalize(text: str) -> str:
+    """Lower case, possessives and punctuation removed, hyphens as spaces, single spaces."""
+    text = re.sub(r"['’]s\b", "", text.lower())
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
+
+
+def _plural(word: str) -> tuple[str, ...]:
+    if word in _IRREGULAR:
+        return _IRREGULAR[word]
+    if re.search(r"(s|x|z|ch|sh)$", word):
+        return (word + "es",)
+    if re.search(r"[^aeiou]y$", word):
+        return (word[:-1] + "ies",)
+    if word.endswith("o"):
+        return (word + "s", word + "es")
+    return (word + "s",)
+
+
+def surface_forms(name: str) -> set[str]:
+    """A name and the ways an answer may write it: plural of the last word; "skis" also as "ski"."""
+    name = normalize(name)
+    if not name:
+        return set()
+    *head, last = name.split()
+    lasts = {last, *_plural(last)}
+    if last.endswith("s") and not last.endswith(("ss", "us")) and len(last) > 3:
+        lasts.add(last[:-1])
+    return {" ".join([*head, w]) for w in lasts}
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Surface form -> category, and one regex that finds forms longest-first on word boundaries."""
+
+    forms: dict[str, str]
+    pattern: re.Pattern[str] | None
+
+    def find(self, normalized: str) -> list[str]:
+        """Categories named in already-normalised text, in order of mention (repeats kept)."""
+        if self.pattern is None:
+            return []
+        return [self.forms[m.group(0)] for m in self.pattern.finditer(normalized)]
+
+
+def lexicon(vocabulary: Vocabulary, names: tuple[str, ...] = ()) -> Lexicon:
+    """The lexicon of a vocabulary (with its synonyms) plus extra category names (a sample's answers).
+
+    Cached: a bench scores thousands of answers against one vocabulary, so names the vocabulary already
+    holds are left out of the key (one compiled pattern per bench, not one per distinct answer).
+    """
+    key = tuple(sorted((c, tuple(v.get("synonyms") or ())) for c, v in vocabulary.items()))
+    return _lexicon(key, tuple(sorted({n for n in names if n not in vocabulary})))
+
+
+@lru_cache(maxsize=64)
+def _lexicon(vocab: tuple[tuple[str, tuple[str, ...]], ...], names: tuple[str, ...]) -> Lexicon:
+    forms: dict[str, str] = {}
+    # Own names first, then synonyms: a synonym never steals another category's own name.
+    entries = [(c, c) for c, _ in vocab] + [(n, n) for n in names]
+    entries += [(s, c) for c, syns in vocab for s in syns]
+    for surface, category in entries:
+        for form in sorted(surface_forms(surface)):
+            forms.setdefault(form, category)
+    if not forms:
+        return Lexicon({}, None)
+    alternatives = "|".join(re.escape(f) for f in sorted(forms, key=lambda f: (-len(f), f)))
+    return Lexicon(forms, re.compile(rf"(?<![a-z0-9])(?:{alternatives})(?![a-z0-9])"))
+
+
+def parse_names(text: str, lex: Lexicon) -> list[str]:
+    """Distinct categories named in an answer, in order of first mention."""
+    return list(dict.fromkeys(lex.find(normalize(text))))
+
+
+_CONTINUATION = re.compile(r"(?:^|\n|(?<=[.!?])\s)\s*(?:question|user|human)\s*:", re.I)
+
+
+def answer_part(text: str) -> str:
+    """The answer without a made-up continuation: base models that follow "Question: ...\nAnswer:" often
+    go on with a new "Question: ... Answer: 2" whose numbers and names must not be read as the answer."""
+    match = _CONTINUATION.search(text)
+    return text[:match.start()] if match else text
+
+
+# ---- listing -------------------------------------------------------------------------------------------
+
+_NEGATION = re.compile(r"^(?:none|nothing|no\b.*|there (?:is|are) no\b.*|n a|not applicable)$")
+_BULLET = re.compile(r"^\s*(?:[-*•·]+|\(?\d+[.)]|\(?[a-z][.)](?=\s))\s*", re.M)
+_SEPARATORS = re.compile(r"\n|,|;|/|&|\+|\band\b|\bor\b|\bplus\b|(?<=[a-z])\.(?:\s|$)", re.I)
+_FILLER = {"a", "an", "the", "some", "several", "many", "few", "multiple", "various", "also", "etc",
+           "other", "more", "one", "ones", "of", "pair", "pairs", "maybe", "possibly", "probably"}
+_MAX_UNKNOWN_WORDS = 3
+
+
+def _strip_preamble(text: str, lex: Lexicon) -> str:
+    """Drop "Answer:" / "The vehicles are:" before the first colon when it names no category."""
+    head, sep, rest = text.partition(":")
+    if sep and "\n" not in head and not lex.find(normalize(head)):
+        return rest
+    return text
+
+
+def parse_list(text: str, lex: Lexicon) -> list[str] | None:
+    """Sorted distinct items: category names, plus unknown short items as written (normalised)."""
+    text = _BULLET.sub("", _strip_preamble(text, lex))
+    known: list[str] = []
+    unknown: list[str] = []
+    negated = False
+    for raw in _SEPARATORS.split(text):
+        item = normalize(raw)
+        if not item:
+            continue
+        found = lex.find(item)
+        if found:
+            known.extend(found)
+            continue
+        words = [w for w in item.split() if w not in _FILLER and w not in NUMBER_WORDS and not w.isdigit()]
+        if _NEGATION.match(item):
+            negated = True
+        elif 0 < len(words) <= _MAX_UNKNOWN_WORDS:
+            unknown.append(_crude_singular(" ".join(words)))
+    items = sorted(set(known) | set(unknown))
+    if not items and not negated:
+        return None
+    return items
+
+
+def _crude_singular(name: str) -> str:
+    """Only to merge "unicorn" with "unicorns" among unknown items."""
+    if name.endswith("s") and not name.endswith(("ss", "us")) and len(name) > 3:
+        return name[:-1]
+    return name
+
+
+# ---- counting ------------------------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"\d+(?:st|nd|rd|th)\b|\d+|[a-z]+|[=:,.;!?]")
+_IMAGE_WORDS = {"image", "images", "picture", "pictures", "photo", "photos", "img", "frame", "frames",
+                "photograph", "photographs"}
+_LIST_JOIN = {",", "and", "&", "to", "through", "or"}
+_CONCLUDE = {"so", "thus", "therefore", "hence", "overall", "altogether", "finally", "totally"}
+_PREFIX_CUE = {"total", "answer", "sum", "equals", "makes", "gives", "=", "count", "totals", "totaling",
+               "totalling"}
+_PREFIX_REACH = 5  # words between a prefix cue and its number: "the total number of dogs is 6"
+_SUFFIX_CUE = {"total", "altogether", "overall", "combined", "all"}
+_SENTENCE_END = {".", ";", "!", "?"}
+_ZERO_WORDS = {"none", "nothing", "nobody"}  # "zero" is a number word already
+_OBJECT_WORDS = {"such", "objects", "object", "instances", "instance", "items", "item", "animals", "one",
+                 "visible", "matching"}
+
+
+@dataclass(frozen=True)
+class _Number:
+    value: int
+    start: int
+    end: int
+
+
+def _numbers(tokens: list[str], lex: Lexicon | None) -> list[_Number]:
+    """Every number mention: digits, number-word phrases, and zero ("none", "zero", "no dogs").
+
+    "no" is zero only where it denies objects: before a counted category or an object word, or after
+    "there is/are" ("I have no idea" is not a count).
+    """
+    found = [_Number(int(t), i, i + 1) for i, t in enumerate(tokens) if t.isdigit()]
+    found += [_Number(v, s, e) for v, s, e in read_number_words(tokens)]
+    for i, t in enumerate(tokens):
+        if t in _ZERO_WORDS or (t == "no" and (
+                tokens[i - 1:i] in (["is"], ["are"]) or tokens[i + 1:i + 2] and tokens[i + 1] in _OBJECT_WORDS
+                or lex is not None and _names_at(tokens, i + 1, lex))):
+            found.append(_Number(0, i, i + 1))
+    return sorted(found, key=lambda n: n.start)
+
+
+def _image_references(tokens: list[str], numbers: list[_Number]) -> set[int]:
+    """Starts of numbers that name images: "image 2", "images 1, 2 and 3", "3 images"."""
+    starts = {n.start: n for n in numbers}
+    refs: set[int] = set()
+    for i, t in enumerate(tokens):
+        if t in _IMAGE_WORDS:
+            j = i + 1 + (tokens[i + 1:i + 2] == ["number"])
+            while j in starts:
+                refs.add(j)
+                j = starts[j].end
+                if j < len(tokens) and tokens[j] in _LIST_JOIN and j + 1 in starts:
+                    j += 1
+                elif j + 1 < len(tokens) and tokens[j] == "," and tokens[j + 1] == "and" and j + 2 in starts:
+                    j += 2
+    for n in numbers:
+        if n.end < len(tokens) and tokens[n.end] in _IMAGE_WORDS:
+            refs.add(n.start)
+    return refs
+
+
+def _cued(tokens: list[str], numbers: list[_Number]) -> list[_Number]:
+    """Numbers marked as the conclusion by a nearby cue (see the module docstring)."""
+    cued: list[_Number] = []
+    used: set[int] = set()  # a cue word that closes one number ("5 in total:") does not open the next
+    taken = {i for n in numbers for i in range(n.start, n.end)}
+    open_conclusion = -1
+    for n in numbers:
+        sentence_start = max([i for i in range(n.start) if tokens[i] in _SENTENCE_END], default=-1)
+        conclusions = [i for i in range(sentence_start + 1, n.start) if tokens[i] in _CONCLUDE]
+        is_cued = bool(conclusions) and conclusions[-1] > open_conclusion
+        if is_cued:
+            open_conclusion = conclusions[-1]
+        j = n.start - 1
+        while (j >= 0 and n.start - j <= _PREFIX_REACH and tokens[j] not in _PREFIX_CUE and j not in taken
+               and (tokens[j].isalpha() or tokens[j] == ":")):
+            j -= 1
+        if j >= 0 and tokens[j] in _PREFIX_CUE and j not in used:
+            is_cued = True
+        for k in range(n.end, min(n.end + 3, len(tokens))):
+            if tokens[k] in _SENTENCE_END or tokens[k] == ",":
+                break
+            if tokens[k] in _SUFFIX_CUE and (tokens[k] != "all" or tokens[k - 1] == "in"):
+                is_cued = True
+                used.add(k)
+                break
+        if is_cued:
+            cued.append(n)
+    return cued
+
+
+def parse_count(text: str, lex: Lexicon | None = None) -> int | None:
+    """The count an answer gives, or None when it gives none. `lex` names the counted categories."""
+    tokens = _TOKEN.findall(re.sub(r"(?<=\d),(?=\d{3}\b)", "", text.lower()).replace("-", " "))
+    numbers = _numbers(tokens, lex)
+    refs = _image_references(tokens, numbers)
+    numbers = [n for n in numbers if n.start not in refs]
+    if not numbers:
+        return None
+    cued = _cued(tokens, numbers)
+    if cued:
+        return cued[-1].value
+    if len({n.value for n in numbers}) == 1:
+        return numbers[0].value
+    if lex is not None:
+        attached = {n.value for n in numbers if _names_at(tokens, n.end, lex)}
+        if len(attached) == 1:
+            return attached.pop()
+    return numbers[-1].value
+
+
+def _names_at(tokens: list[str], start: int, lex: Lexicon) -> bool:
+    """Whether the words from `start` name a counted category ("3 dogs", "no hot dogs")."""
+    following = " ".join(t for t in tokens[start:start + 4] if t.isalpha())
+    return lex.pattern is not None and lex.pattern.match(following) is not None
+
+
+# ---- official lmms-eval MIMIC parsing (reproduced, bugs included; see paper.md §4) ---------------------
+
+def official_prediction(output: str) -> str:
+    """What the official filter hands to the scorer: the stripped output with a leading space."""
+    return " " + output.strip()
+
+
+def official_parse_count(prediction: str) -> str:
+    """`parse_response`: strip ,.!?;:' at both ends, int(), else w2n, else the first \\d+, else a marker."""
+    response = prediction.strip(",.!?;:'")
+    try:
+        return str(int(response))
+    except ValueError:
+        pass
+    try:
+        return str(official_word_to_num(response))
+    except (ValueError, IndexError):
+        pass
+    match = re.search(r"\d+", response)
+    return match.group() if match else "wrong answer"
+
+
+def official_list_items(text: str) -> list[str]:
+    """`.lower().split(', ')`: no stripping, so " car" (the first item after the filter) != "car"."""
+    return text.lower().split(", ")

@@ -1,0 +1,228 @@
+"""`mimic eval`: run a model over a bench into a run folder that survives kills and never mixes settings.
+
+```
+RUN/
+  run.json           settings that shape the answers (compared on every rerun) + runtime, bench, command
+  predictions.jsonl  one line per sample id: output, parsed, score fields, latency, token counts
+  scores.json        `metrics.summarize` of every prediction in the folder
+```
+
+Rerunning the same command continues where it stopped; different settings are refused unless `overwrite`.
+Requests are batched in order of (token budget, image count, prompt length) to cut padding; the finished
+`predictions.jsonl` is rewritten in bench order, so its bytes do not depend on batching or interruptions
+(except `latency_s`). Under `accelerate launch` / torchrun (RANK, WORLD_SIZE) the samples are sharded over
+the ranks and rank 0 merges.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from mimic_vlm import __version__
+from mimic_vlm.bench.store import Bench, check_images
+from mimic_vlm.errors import MimicError
+from mimic_vlm.evaluate import predictions as P
+from mimic_vlm.evaluate.score import build_scores, score_output
+from mimic_vlm.evaluate.tasks import get_task
+from mimic_vlm.models.base import Generation, Model, Request
+from mimic_vlm.schema import Sample, write_json_atomic
+
+RUN_JSON, SCORES = "run.json", "scores.json"
+
+
+@dataclass(frozen=True)
+class Prompting:
+    """How samples become prompts. Defaults = the official MIMIC protocol of each task (`tasks.py`)."""
+
+    template: str | None = None
+    """Replaces the task's prompt: `{question}`, `{task}`, `{options}`, `{n_images}`; `<image>` interleaves."""
+    system: str | None = None
+    max_new_tokens: int | None = None
+
+    def text(self, sample: Sample) -> str:
+        if self.template is None:
+            return get_task(sample.task).prompt(sample)
+        try:
+            return self.template.format(question=sample.question, task=sample.task, n_images=len(sample.images),
+                                        options=", ".join(sample.options or []))
+        except (KeyError, IndexError, ValueError) as e:
+            raise MimicError(f"--prompt-template {self.template!r}: bad placeholder ({e}); use {{question}}, "
+                             "{task}, {options}, {n_images}") from None
+
+    def tokens(self, sample: Sample) -> int:
+        return self.max_new_tokens or get_task(sample.task).max_new_tokens
+
+
+def select(samples: Sequence[Sample], *, tasks: Sequence[str] | None = None, ids: Sequence[str] | None = None,
+           limit: int | None = None) -> list[Sample]:
+    """The samples a run covers, in bench order; unknown tasks or ids are a MimicError."""
+    chosen = list(samples)
+    if tasks:
+        for t in tasks:
+            get_task(t)
+        chosen = [s for s in chosen if s.task in set(tasks)]
+    if ids:
+        known = {s.id for s in chosen}
+        missing = [i for i in ids if i not in known]
+        if missing:
+            raise MimicError(f"--ids: {len(missing)} id(s) not in the bench selection, e.g. {missing[0]!r}")
+        chosen = [s for s in chosen if s.id in set(ids)]
+    return chosen[:limit] if limit is not None else chosen
+
+
+def answer_settings(model: Model, prompting: Prompting, official: bool, bench: Bench) -> dict[str, Any]:
+    """Everything that changes a prediction line: a rerun must match it exactly to append to a run."""
+    describe = {k: v for k, v in model.describe().items() if k != "runtime"}
+    return {"model": describe, "prompting": asdict(prompting), "official": official,
+            "bench_manifest_hash": bench.manifest_hash}
+
+
+def diff(old: Any, new: Any, path: str = "") -> list[str]:
+    """Human-readable differences between two JSON values (`model.dtype: 'float32' -> 'bfloat16'`)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [d for k in sorted(old.keys() | new.keys(), key=str)
+                for d in diff(old.get(k), new.get(k), f"{path}.{k}" if path else str(k))]
+    return [] if old == new else [f"{path}: {old!r} -> {new!r}"]
+
+
+def prepare_folder(out: Path, settings: dict[str, Any], overwrite: bool) -> bool:
+    """Check a folder against the run's settings; True when it must be cleared first (`overwrite`)."""
+    run_json = out / RUN_JSON
+    if not run_json.is_file():
+        if P.prediction_files(out) and not overwrite:
+            raise MimicError(f"{out}: holds predictions but no {RUN_JSON}; use --overwrite to replace them")
+        return overwrite
+    try:
+        old = orjson.loads(run_json.read_bytes())["settings"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        raise MimicError(f"{run_json}: unreadable run settings; use --overwrite to start this run again") from None
+    changes = diff(old, orjson.loads(orjson.dumps(settings)))
+    if changes and not overwrite:
+        raise MimicError(f"{out}: holds a run with other settings ({'; '.join(changes[:3])}); "
+                         "use --overwrite to replace it or choose another --out")
+    return overwrite
+
+
+def clear(out: Path) -> None:
+    for p in [*P.prediction_files(out), out / RUN_JSON, out / SCORES]:
+        p.unlink(missing_ok=True)
+
+
+def distributed() -> tuple[int, int]:
+    """(rank, world size) from the launcher's environment (accelerate launch, torchrun); (0, 1) alone."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def barrier(world: int) -> None:
+    """Wait for every rank. The runner only needs barriers, so its own group is CPU `gloo` (works under
+    any launcher, with or without GPUs); the long timeout lets uneven shards finish."""
+    if world > 1:
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_process_group("gloo", timeout=timedelta(hours=24))
+        dist.barrier()
+
+
+def batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), max(1, size)):
+        yield items[i:i + size]
+
+
+def prediction_row(sample: Sample, gen: Generation, latency_s: float, vocabulary: dict[str, Any],
+                   official: bool) -> dict[str, Any]:
+    scored = score_output(sample, gen.text, vocabulary, official)
+    return {"id": sample.id, "task": sample.task, "output": gen.text, **scored, "latency_s": round(latency_s, 4),
+            "prompt_tokens": gen.prompt_tokens, "output_tokens": gen.output_tokens}
+
+
+class SpeedColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:.2f} samples/s" if task.speed else "", style="progress.data.speed")
+
+
+def progress_bar(disable: bool) -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), SpeedColumn(),
+                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), disable=disable)
+
+
+def run_eval(bench: Bench, model: Model, out: str | Path, *, limit: int | None = None,
+             tasks: Sequence[str] | None = None, ids: Sequence[str] | None = None, batch_size: int | None = None,
+             official: bool = False, overwrite: bool = False, prompting: Prompting = Prompting(),
+             command: Sequence[str] | None = None, progress: bool = True) -> dict[str, Any]:
+    """Predict every selected sample not yet in `out`, then merge and score; returns scores.json's content
+    (an empty dict on ranks other than 0)."""
+    out = Path(out)
+    chosen = select(bench.samples, tasks=tasks, ids=ids, limit=limit)
+    check_images(bench)
+    settings = answer_settings(model, prompting, official, bench)
+    rank, world = distributed()
+    size = batch_size or model.max_batch_size
+    must_clear = prepare_folder(out, settings, overwrite)  # every rank checks: all refuse together
+    if rank == 0:
+        if must_clear:
+            clear(out)
+        examples: dict[str, str] = {}
+        for s in chosen:
+            examples.setdefault(s.task, prompting.text(s))
+        write_json_atomic(out / RUN_JSON, {
+            "settings": settings, "runtime": {**model.describe().get("runtime", {}), "batch_size": size,
+                                              "world_size": world},
+            "prompt_examples": examples, "bench": str(bench.root), "mimic_version": __version__,
+            "command": list(command if command is not None else sys.argv)})
+    barrier(world)
+
+    own = P.rank_file(out, rank) if world > 1 else out / P.PREDICTIONS
+    done = P.done_ids(out, own)
+    mine = P.shard(chosen, rank, world)
+    todo = sorted((s for s in mine if s.id not in done),
+                  key=lambda s: (prompting.tokens(s), len(s.images), len(s.question)))
+    with P.Appender(own) as log, progress_bar(disable=not progress or rank != 0) as bar:
+        job = bar.add_task(model.name, total=len(mine), completed=len(mine) - len(todo))
+        for batch in batches(todo, size):
+            requests = [Request(id=s.id, images=tuple(bench.image_paths(s)), text=prompting.text(s),
+                                max_new_tokens=prompting.tokens(s), sample=s.to_dict(), system=prompting.system)
+                        for s in batch]
+            start = time.perf_counter()
+            generations = model.generate(requests)
+            latency = (time.perf_counter() - start) / len(batch)
+            log.write(prediction_row(s, g, latency, bench.vocabulary, official)
+                      for s, g in zip(batch, generations, strict=True))
+            bar.advance(job, len(batch))
+    barrier(world)
+    if rank != 0:
+        return {}
+    return finish(bench, out, official)
+
+
+def finish(bench: Bench, out: Path, official: bool = False) -> dict[str, Any]:
+    """Merge the prediction files and write scores.json for every prediction in the folder."""
+    rows = P.merge(out, [s.id for s in bench.samples])
+    by_id = bench.by_id()
+    unknown = [r["id"] for r in rows if r["id"] not in by_id]
+    if unknown:
+        raise MimicError(f"{out / P.PREDICTIONS}: id {unknown[0]!r} is not in the bench {bench.root}")
+    scores = build_scores([by_id[r["id"]] for r in rows], rows, official)
+    write_json_atomic(out / SCORES, scores)
+    return scores
+

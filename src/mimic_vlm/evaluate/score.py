@@ -1,0 +1,105 @@
+"""Scoring outputs against a bench: one answer (`score_output`, the runner calls it per sample) or a
+whole predictions file made anywhere else (`score_predictions`); and the notes on how the modes differ.
+
+A bench sample without a prediction is scored as an empty answer: unparsed and wrong, and counted in
+`missing`, so a partial file never looks better than the full one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from mimic_vlm.bench.store import Bench
+from mimic_vlm.errors import MimicError
+from mimic_vlm.evaluate.metrics import summarize
+from mimic_vlm.evaluate.tasks import Vocabulary, get_task
+from mimic_vlm.schema import Sample
+
+DEFAULT_NOTES = (
+    "counting: digits and number words; the number that answers (after 'so'/'total'/'answer is'/'=', "
+    "before 'in total'), never an image index; otherwise the only value given, else the one next to the "
+    "asked category ('3 dogs and 2 cats'), else the last.",
+    "listing: items split on commas, 'and', '&', newlines and bullets; plural and synonym forms mapped to "
+    "the category; duplicates removed; unknown items count against precision.",
+    "common / odd_one: the category named, with plural and synonym forms; an answer naming several "
+    "categories where one is asked is wrong.",
+    "a made-up continuation ('3\\nQuestion: ... Answer: 2') is cut before reading; an answer that cannot "
+    "be parsed is unparsed and wrong (never a random guess), and their number is reported.",
+)
+
+OFFICIAL_NOTES = (
+    "official mode reproduces lmms-eval MIMIC scoring; it differs from the default scoring as follows:",
+    "listing: the first predicted item never matches (the filter prepends a space: ' car' != 'car'), so a "
+    "perfect 3-item answer has recall 2/3; no plural/synonym mapping; duplicates count in precision.",
+    "common / odd_one: substring rule, correct if the gold name occurs anywhere in the answer: 'carrot' "
+    "counts for 'car', and naming every category is never penalised.",
+    "counting: an answer that is not a bare number goes through word2number over the whole sentence (it "
+    "adds all number words: 'two dogs and three cats' is 5), else the FIRST digit string is taken.",
+    "unparsed: only counting answers with no number at all; other tasks use the raw text.",
+)
+
+MISSING_NOTE = "a bench sample without a prediction is scored as an empty answer (wrong), counted as missing."
+
+
+def score_output(sample: Sample, output: str, vocabulary: Vocabulary,
+                 official: bool = False) -> dict[str, Any]:
+    """`{"parsed", "unparsed", metric fields...}` for one raw model output."""
+    return get_task(sample.task).score(sample, output, vocabulary, official)
+
+
+def scoring_notes(official: bool) -> dict[str, Any]:
+    """How the answers were read: the mode and the fixed list of its rules (in scores.json and reports)."""
+    return {"mode": "official" if official else "default",
+            "notes": [*(OFFICIAL_NOTES if official else DEFAULT_NOTES), MISSING_NOTE]}
+
+
+def read_predictions(bench: Bench, path: str | Path) -> dict[str, str]:
+    """id -> output from a JSONL file; an unknown or repeated id or a bad line names its line."""
+    path = Path(path)
+    known = bench.by_id()
+    outputs: dict[str, str] = {}
+    try:
+        lines = path.read_bytes().splitlines()
+    except OSError as e:
+        raise MimicError(f"{path}: cannot read ({e.strerror})") from None
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = orjson.loads(line)
+        except orjson.JSONDecodeError as e:
+            raise MimicError(f"{path}:{i}: invalid JSON ({e})") from None
+        if not (isinstance(row, dict) and all(isinstance(row.get(k), str) for k in ("id", "output"))):
+            raise MimicError(f"{path}:{i}: a prediction needs a string 'id' and a string 'output'")
+        if row["id"] not in known:
+            raise MimicError(f"{path}:{i}: id {row['id']!r} is not a sample of the bench {bench.root}")
+        if row["id"] in outputs:
+            raise MimicError(f"{path}:{i}: duplicate id {row['id']!r}")
+        outputs[row["id"]] = row["output"]
+    return outputs
+
+
+def score_predictions(bench: Bench, predictions_path: str | Path, official: bool = False,
+                      bootstrap: int = 1000, seed: int = 0) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Score a predictions file against a bench: (one row per bench sample, the scores.json content)."""
+    outputs = read_predictions(bench, predictions_path)
+    rows = []
+    for s in bench.samples:
+        output = outputs.get(s.id, "")
+        row = {"id": s.id, "output": output, **score_output(s, output, bench.vocabulary, official)}
+        if s.id not in outputs:
+            row["missing"] = True
+        rows.append(row)
+    return rows, build_scores(bench.samples, rows, official, bootstrap, seed)
+
+
+def build_scores(samples: list[Sample], rows: list[dict[str, Any]], official: bool = False,
+                 bootstrap: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """The content of scores.json: `metrics.summarize` (layout documented there) plus `official`,
+    `scoring` ({"mode", "notes"}: how answers were read) and `overall.n_missing` (rows flagged `missing`)."""
+    summary = summarize(samples, rows, bootstrap=bootstrap, seed=seed)
+    summary["overall"]["n_missing"] = sum(bool(r.get("missing")) for r in rows)
+    return {**summary, "official": official, "scoring": scoring_notes(official)}

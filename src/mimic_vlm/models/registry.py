@@ -1,0 +1,104 @@
+"""`--model SPEC` -> a `Model`. One registry of builders keyed by the spec's kind (the part before `:`).
+
+Options a kind does not use are ignored, so one command line serves every kind:
+`hf:PATH_OR_ID`, `tiny:FAMILY`, `openai:MODEL@BASE_URL`, `chance`, `prior`, `single-image`, `oracle`.
+Heavy imports (torch, transformers) happen only for the kinds that need them: baselines start instantly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+from mimic_vlm.bench.store import Bench
+from mimic_vlm.errors import MimicError
+from mimic_vlm.models.base import Model
+
+
+@dataclass
+class ModelOptions:
+    bench: Bench | None = None
+    batch_size: int | None = None
+    dtype: str = "auto"
+    device: str | None = None
+    device_map: str | None = None
+    attn_implementation: str | None = None
+    max_pixels: int | None = None
+    adapter: str | None = None
+    mask: Any = None
+    concurrency: int = 8
+    timeout: float = 120.0
+    retries: int = 4
+    api_key_env: str | None = None
+    seed: int = 0
+
+
+def _hf(path: str, o: ModelOptions) -> Model:
+    from pathlib import Path
+
+    from mimic_vlm.models.hf import load_hf
+
+    local = Path(path).expanduser()
+    if path.startswith((".", "/", "~")) and not local.is_dir():
+        raise MimicError(f"hf:{path}: no such model folder")
+    return load_hf(str(local) if local.is_dir() else path, dtype=o.dtype, device=o.device,
+                   device_map=o.device_map, attn_implementation=o.attn_implementation, max_pixels=o.max_pixels,
+                   adapter=o.adapter, mask=o.mask, batch_size=o.batch_size or 8)
+
+
+def _tiny(family: str, o: ModelOptions) -> Model:
+    from mimic_vlm.models import tiny
+    from mimic_vlm.models.hf import HFModel, default_device, describe_mask, torch_dtype
+
+    model, processor = tiny.build(family, attn_implementation=o.attn_implementation or "sdpa")
+    model = model.to(o.device or default_device())
+    if o.dtype != "auto":
+        model = model.to(torch_dtype(o.dtype))
+    if o.mask is not None:
+        o.mask.attach(model)
+    settings = {"kind": "tiny", "attn_implementation": o.attn_implementation or "sdpa",
+                "mask": describe_mask(o.mask)}
+    return HFModel(model, processor, name=f"tiny:{family}", max_batch_size=o.batch_size or 8,
+                   max_pixels=o.max_pixels, settings=settings)
+
+
+def _openai(spec: str, o: ModelOptions) -> Model:
+    from mimic_vlm.models.openai_api import load_openai
+
+    return load_openai(spec, api_key_env=o.api_key_env, concurrency=o.concurrency, timeout=o.timeout,
+                       retries=o.retries, max_pixels=o.max_pixels)
+
+
+def _baseline(kind: str) -> Callable[[str, ModelOptions], Model]:
+    def build(_: str, o: ModelOptions) -> Model:
+        from mimic_vlm.models.baselines import load_baseline
+
+        model = load_baseline(kind, o.bench, seed=o.seed)
+        if o.batch_size:
+            model.max_batch_size = o.batch_size
+        return model
+
+    return build
+
+
+BUILDERS: dict[str, Callable[[str, ModelOptions], Model]] = {
+    "hf": _hf, "tiny": _tiny, "openai": _openai,
+    **{kind: _baseline(kind) for kind in ("chance", "prior", "single-image", "oracle")},
+}
+"""kind -> builder(argument after `kind:`, options). Other packages may add kinds here."""
+
+
+def load_model(spec: str, **options: Any) -> Model:
+    """Build the model a `--model` spec names; unknown kinds and options are a MimicError."""
+    kind, _, arg = spec.partition(":")
+    if kind not in BUILDERS:
+        raise MimicError(f"--model {spec}: unknown model kind {kind!r}; known: "
+                         "hf:PATH_OR_ID, tiny:FAMILY, openai:MODEL@BASE_URL, " + ", ".join(
+                             k for k in BUILDERS if k not in ("hf", "tiny", "openai")))
+    unknown = set(options) - {f.name for f in fields(ModelOptions)}
+    if unknown:
+        raise MimicError(f"--model {spec}: unknown option(s) {sorted(unknown)}")
+    if kind in ("hf", "tiny", "openai") and not arg:
+        raise MimicError(f"--model {spec}: {kind}: needs an argument, e.g. {kind}:...")
+    return BUILDERS[kind](arg, ModelOptions(**options))

@@ -1,0 +1,211 @@
+"""Tiny random-weight VLMs of six families, built in code: no files, no network, no torchvision.
+
+Tests, the demo and the masking proofs need real transformers models that run in milliseconds on a CPU.
+Each family gets an offline byte-level tokenizer with the family's special tokens and a chat template, the
+PIL image processor (torchvision-free), and an image-only processor subclass (the stock processors declare a
+video processor, which cannot be built without torchvision). Weights are random but deterministic by `seed`.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import transformers as T
+from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
+
+from mimic_vlm.errors import MimicError
+
+FAMILIES = ("qwen2_vl", "qwen2_5_vl", "llava_onevision", "idefics3", "smolvlm", "internvl")
+
+HIDDEN, HEADS, KV_HEADS = 64, 4, 2
+PAD, IM_START, IM_END = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
+
+
+def _byte_symbols() -> list[str]:
+    """GPT-2's printable stand-ins for the 256 bytes, so every UTF-8 text encodes without merges."""
+    bs = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    cs, n = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return [chr(c) for _, c in sorted(zip(bs, cs, strict=True))]
+
+
+def build_tokenizer(specials: list[str], *, eos: str, bos: str | None = None, chat_template: str,
+                    extra: dict[str, str] | None = None) -> T.PreTrainedTokenizerFast:
+    """A byte-level tokenizer (256 byte tokens, no merges) plus the family's special tokens."""
+    tok = Tokenizer(models.BPE(vocab={s: i for i, s in enumerate(_byte_symbols())}, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.decoder = decoders.ByteLevel()
+    tok.add_special_tokens([AddedToken(s, special=True, normalized=False) for s in [PAD, *specials]])
+    kw: dict[str, Any] = {"tokenizer_object": tok, "eos_token": eos, "pad_token": PAD}
+    if bos:
+        kw["bos_token"] = bos
+    if extra:
+        kw["extra_special_tokens"] = extra
+    hf = T.PreTrainedTokenizerFast(**kw)
+    hf.chat_template = chat_template
+    return hf
+
+
+def chat_template(image: str, *, turn: str = "<|im_start|>{{ m['role'] }}\n", eot: str = "<|im_end|>\n",
+                  assistant: str = "<|im_start|>assistant\n", bos: str = "") -> str:
+    """A Jinja chat template: `turn` opens each message `m`, `image` stands for each image item."""
+    return (
+        bos + "{% for m in messages %}" + turn + "{% if m['content'] is string %}{{ m['content'] }}{% else %}"
+        "{% for c in m['content'] %}{% if c['type'] == 'image' %}" + image + "{% elif c['type'] == 'text' %}"
+        "{{ c['text'] }}{% endif %}{% endfor %}{% endif %}" + eot + "{% endfor %}"
+        "{% if add_generation_prompt %}" + assistant + "{% endif %}"
+    )
+
+
+def _image_only(base: type) -> type:
+    """`base` without its video processor: v5 derives a processor's parts from its `__init__` signature."""
+
+    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):  # noqa: N807
+        base.__init__(self, image_processor=image_processor, tokenizer=tokenizer, video_processor=None,
+                      chat_template=chat_template, **kwargs)
+
+    name = base.__name__.replace("Processor", "ImageOnlyProcessor")
+    return type(name, (base,), {"__init__": __init__, "__module__": __name__, "__qualname__": name})
+
+
+Qwen2VLImageOnlyProcessor = _image_only(T.Qwen2VLProcessor)
+Qwen2_5_VLImageOnlyProcessor = _image_only(T.Qwen2_5_VLProcessor)
+LlavaOnevisionImageOnlyProcessor = _image_only(T.LlavaOnevisionProcessor)
+SmolVLMImageOnlyProcessor = _image_only(T.SmolVLMProcessor)
+InternVLImageOnlyProcessor = _image_only(T.InternVLProcessor)
+
+
+def _text_config(tok: T.PreTrainedTokenizerFast, num_layers: int, **overrides: Any) -> dict[str, Any]:
+    cfg = dict(vocab_size=len(tok), hidden_size=HIDDEN, intermediate_size=2 * HIDDEN, num_hidden_layers=num_layers,
+               num_attention_heads=HEADS, num_key_value_heads=KV_HEADS, max_position_embeddings=32768,
+               bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    return cfg | overrides
+
+
+SMALL_VISION = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                    image_size=56, patch_size=14)
+
+
+def _qwen(variant: str, num_layers: int, max_pixels: int = 224 * 224, **text: Any):
+    """Qwen2-VL / Qwen2.5-VL: 64 image tokens for a 224 px image (patch 14, merge 2)."""
+    tpl = chat_template("<|vision_start|><|image_pad|><|vision_end|>")
+    tok = build_tokenizer([IM_START, IM_END, "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"],
+                          eos=IM_END, chat_template=tpl,
+                          extra={"image_token": "<|image_pad|>", "video_token": "<|video_pad|>"})
+    ip = T.Qwen2VLImageProcessorPil(min_pixels=56 * 56, max_pixels=max_pixels, patch_size=14, merge_size=2,
+                                    temporal_patch_size=2)
+    tc = _text_config(tok, num_layers, **text)
+    hd = tc["hidden_size"] // tc["num_attention_heads"]
+    a = hd // 8
+    b = (hd // 2 - a) // 2  # the M-RoPE sections must sum to head_dim / 2
+    tc["rope_parameters"] = {"rope_type": "default", "mrope_section": [a, b, hd // 2 - a - b], "rope_theta": 10000.0}
+    ids = tok.convert_tokens_to_ids(["<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>"])
+    common = dict(text_config=tc, image_token_id=ids[0], video_token_id=ids[1], vision_start_token_id=ids[2],
+                  vision_end_token_id=ids[3])
+    if variant == "qwen2_vl":
+        cfg = T.Qwen2VLConfig(vision_config=dict(depth=2, embed_dim=32, hidden_size=tc["hidden_size"], num_heads=2,
+                                                 mlp_ratio=2, patch_size=14, spatial_merge_size=2,
+                                                 temporal_patch_size=2), **common)
+        return T.Qwen2VLForConditionalGeneration, cfg, Qwen2VLImageOnlyProcessor(ip, tok, chat_template=tpl)
+    cfg = T.Qwen2_5_VLConfig(vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2,
+                                                out_hidden_size=tc["hidden_size"], patch_size=14, spatial_merge_size=2,
+                                                temporal_patch_size=2, window_size=56, fullatt_block_indexes=[1]),
+                             **common)
+    return T.Qwen2_5_VLForConditionalGeneration, cfg, Qwen2_5_VLImageOnlyProcessor(ip, tok, chat_template=tpl)
+
+
+def _llava_onevision(num_layers: int, **text: Any):
+    """LLaVA-OneVision: SigLIP 56 px / 14 -> 16 tokens + 1 newline per image in multi-image prompts."""
+    tpl = chat_template("<image>\n")
+    tok = build_tokenizer([IM_START, IM_END, "<image>", "<video>"], eos=IM_END, chat_template=tpl,
+                          extra={"image_token": "<image>", "video_token": "<video>"})
+    pins = [[56, 56], [56, 112], [112, 56], [112, 112]]
+    ip = T.LlavaOnevisionImageProcessorPil(size={"height": 56, "width": 56}, image_grid_pinpoints=pins)
+    proc = LlavaOnevisionImageOnlyProcessor(ip, tok, chat_template=tpl, num_image_tokens=16,
+                                            vision_feature_select_strategy="full",
+                                            vision_aspect_ratio="anyres_max_9")
+    cfg = T.LlavaOnevisionConfig(vision_config=dict(model_type="siglip_vision_model", **SMALL_VISION),
+                                 text_config=dict(model_type="qwen2", **_text_config(tok, num_layers, **text)),
+                                 image_token_index=tok.image_token_id, video_token_index=tok.video_token_id,
+                                 vision_feature_select_strategy="full", vision_feature_layer=-1,
+                                 image_grid_pinpoints=pins)
+    return T.LlavaOnevisionForConditionalGeneration, cfg, proc
+
+
+def _idefics(variant: str, num_layers: int, **text: Any):
+    """Idefics3 / SmolVLM: each image = 2x2 crops + a global view, 4 tokens each (image_seq_len)."""
+    tpl = chat_template("<image>", turn="{{ m['role'] | capitalize }}:", eot="<end_of_utterance>\n", assistant="Assistant:",
+                        bos="<|im_start|>")
+    rowcol = [f"<row_{i + 1}_col_{j + 1}>" for i in range(6) for j in range(6)]
+    tok = build_tokenizer([IM_START, "<fake_token_around_image>", "<image>", "<end_of_utterance>", "<global-img>",
+                           *rowcol], eos="<end_of_utterance>", bos=IM_START, chat_template=tpl,
+                          extra={"image_token": "<image>", "fake_image_token": "<fake_token_around_image>",
+                                 "global_image_token": "<global-img>", "end_of_utterance_token": "<end_of_utterance>"})
+    ip_cls, cfg_cls, model_cls = (
+        (T.Idefics3ImageProcessorPil, T.Idefics3Config, T.Idefics3ForConditionalGeneration) if variant == "idefics3"
+        else (T.SmolVLMImageProcessorPil, T.SmolVLMConfig, T.SmolVLMForConditionalGeneration))
+    ip = ip_cls(size={"longest_edge": 112}, max_image_size={"longest_edge": 56}, do_image_splitting=True)
+    if variant == "idefics3":
+        proc = T.Idefics3Processor(image_processor=ip, tokenizer=tok, image_seq_len=4, chat_template=tpl)
+    else:
+        proc = SmolVLMImageOnlyProcessor(ip, tok, chat_template=tpl, image_seq_len=4)
+        proc.video_processor = types.SimpleNamespace(num_frames=None, fps=None)  # read by apply_chat_template
+    cfg = cfg_cls(vision_config=dict(model_type=f"{variant}_vision", **SMALL_VISION),
+                  text_config=dict(model_type="llama", **_text_config(tok, num_layers, **text)),
+                  image_token_id=tok.image_token_id, scale_factor=2)  # 16 patches / 2^2 = 4 tokens per view
+    return model_cls, cfg, proc
+
+
+def _internvl(num_layers: int, **text: Any):
+    """InternVL (transformers-native): `<img><IMG_CONTEXT>x4</img>` per tile, at most 2 tiles + thumbnail."""
+    tpl = chat_template("<IMG_CONTEXT>\n")
+    tok = build_tokenizer([IM_START, IM_END, "<img>", "</img>", "<IMG_CONTEXT>", "<video>"], eos=IM_END,
+                          chat_template=tpl,
+                          extra={"start_image_token": "<img>", "end_image_token": "</img>",
+                                 "context_image_token": "<IMG_CONTEXT>", "video_token": "<video>"})
+    ip = T.GotOcr2ImageProcessorPil(size={"height": 56, "width": 56}, crop_to_patches=True, max_patches=2)
+    proc = InternVLImageOnlyProcessor(ip, tok, chat_template=tpl, image_seq_length=4)
+    cfg = T.InternVLConfig(vision_config=dict(model_type="internvl_vision", hidden_size=32, intermediate_size=64,
+                                              num_hidden_layers=2, num_attention_heads=2, image_size=[56, 56],
+                                              patch_size=[14, 14]),
+                           text_config=dict(model_type="qwen2", **_text_config(tok, num_layers, **text)),
+                           image_token_id=tok.context_image_token_id, image_seq_length=4, downsample_ratio=0.5)
+    return T.InternVLForConditionalGeneration, cfg, proc
+
+
+BUILDERS: dict[str, Callable[..., tuple]] = {
+    "qwen2_vl": lambda n, **kw: _qwen("qwen2_vl", n, **kw),
+    "qwen2_5_vl": lambda n, **kw: _qwen("qwen2_5_vl", n, **kw),
+    "llava_onevision": _llava_onevision,
+    "idefics3": lambda n, **kw: _idefics("idefics3", n, **kw),
+    "smolvlm": lambda n, **kw: _idefics("smolvlm", n, **kw),
+    "internvl": _internvl,
+}
+
+
+def build(family: str, *, attn_implementation: str | dict[str, str] = "sdpa", seed: int = 0, num_layers: int = 4,
+          **overrides: Any) -> tuple[T.PreTrainedModel, T.ProcessorMixin]:
+    """A tiny random-weight `(model, processor)` of `family`, in eval mode, identical for equal `seed`.
+
+    `overrides` go to the text config (e.g. `hidden_size=128`, `num_attention_heads=8`); Qwen families also
+    take `max_pixels` (per image, default 224*224 = 64 image tokens). `attn_implementation` may be a dict
+    such as `{"text_config": "sdpa", "vision_config": "eager"}`.
+    """
+    if family not in BUILDERS:
+        raise MimicError(f"tiny:{family}: unknown tiny model family; choose one of {', '.join(FAMILIES)}")
+    model_cls, cfg, proc = BUILDERS[family](num_layers, **overrides)
+    torch.manual_seed(seed)
+    model = model_cls._from_config(cfg, attn_implementation=attn_implementation)
+    return model.eval(), proc
+
+
+def tiny_spec_to_model(spec: str, **kwargs: Any) -> tuple[T.PreTrainedModel, T.ProcessorMixin]:
+    """`tiny:FAMILY` (or just `FAMILY`) -> `build(FAMILY, **kwargs)`."""
+    return build(spec.removeprefix("tiny:"), **kwargs)

@@ -1,0 +1,119 @@
+"""Same information, fewer images: the target-holding images of a sample pasted side by side into one image.
+
+The paper's control for "more images" versus "longer input" (official `doc_to_visual_test`, paper.md §3.2):
+the needles are white-padded to a common height and concatenated left to right; distractors stay separate.
+The packed image takes the place of the first target-holding image, so the order of everything else is kept,
+and its `image_objects` are the sum of the packed images' objects, so every answer (count, listed members)
+is unchanged. Only tasks whose answer does not depend on image boundaries can be packed: counting and
+listing. Common (the answer is in every image) and odd-one (in exactly one) would change their answer.
+
+Controls: `packed: true`, `n_images` and `spread` describe the new sample (spread becomes 1), and
+`n_images_original` / `spread_original` keep the sample it came from, so reports can split by either.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from mimic_vlm.bench.store import MANIFEST, SAMPLES, load_bench
+from mimic_vlm.errors import MimicError
+from mimic_vlm.probe import target_images
+from mimic_vlm.schema import Sample, atomic_dir, write_json_atomic, write_jsonl_atomic
+
+PACKABLE = ("counting", "listing")
+IMAGES = "images"
+
+
+def side_by_side(images: list[Image.Image]) -> Image.Image:
+    """Images left to right on white, each top-aligned, the canvas as tall as the tallest."""
+    canvas = Image.new("RGB", (sum(im.width for im in images), max(im.height for im in images)), "white")
+    x = 0
+    for im in images:
+        canvas.paste(im.convert("RGB"), (x, 0))
+        x += im.width
+    return canvas
+
+
+def pack_targets(sample: Sample, bench_root: str | Path, out_images_dir: str | Path,
+                 vocabulary: dict[str, dict[str, Any]] | None = None) -> Sample:
+    """`sample` with its target-holding images replaced by one side-by-side image written to `out_images_dir`.
+
+    Image paths of the result are relative to the parent of `out_images_dir` (the new bench folder) for the
+    packed image, and as given (relative to `bench_root`, or absolute) for the others.
+    """
+    where = f"sample {sample.id!r}"
+    if sample.task not in PACKABLE:
+        raise MimicError(f"{where}: a {sample.task} sample cannot be packed (its answer depends on image "
+                         f"boundaries); pack {' or '.join(PACKABLE)} samples")
+    if sample.controls.get("packed"):
+        raise MimicError(f"{where}: already packed")
+    holds = target_images(sample, vocabulary or {})
+    if holds is None:
+        raise MimicError(f"{where}: no per-image objects (image_objects), so target images are unknown")
+    if not any(holds):
+        raise MimicError(f"{where}: no image holds a target of {sample.targets}")
+    root, out_dir = Path(bench_root), Path(out_images_dir)
+    first = holds.index(True)
+    paths = [p if (p := Path(s)).is_absolute() else root / p for s in sample.images]
+    packed = []
+    for p, h in zip(paths, holds, strict=True):
+        if h:
+            with Image.open(p) as im:
+                packed.append(im.convert("RGB"))
+    name = f"{sample.id}-packed.png"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    side_by_side(packed).save(out_dir / name)
+    objects = Counter()
+    uncertain: set[str] = set()
+    for i, h in enumerate(holds):
+        if h:
+            objects.update(sample.image_objects[i])
+            uncertain.update(sample.image_uncertain[i] if i < len(sample.image_uncertain) else [])
+    keep = [i for i, h in enumerate(holds) if not h]
+    order = sorted([first, *keep])
+    new_path = f"{out_dir.name}/{name}"
+    images = [new_path if i == first else sample.images[i] for i in order]
+    image_objects = [dict(sorted(objects.items())) if i == first else sample.image_objects[i] for i in order]
+    image_uncertain = ([sorted(uncertain) if i == first else sample.image_uncertain[i] for i in order]
+                       if sample.image_uncertain else [])
+    controls = {**sample.controls, "packed": True, "n_images": len(images), "spread": 1,
+                "n_images_original": len(sample.images), "spread_original": sum(holds)}
+    return replace(sample, images=images, image_objects=image_objects, image_uncertain=image_uncertain,
+                   controls=controls)
+
+
+def pack_bench(bench_path: str | Path, out: str | Path, overwrite: bool = False) -> Path:
+    """A new bench (written atomically) whose samples are `pack_targets` of `bench_path`'s samples.
+
+    Unpacked images that the source bench holds (relative paths) are hard-linked or copied along; absolute
+    paths stay absolute.
+    """
+    bench = load_bench(bench_path)
+    with atomic_dir(out, overwrite=overwrite) as tmp:
+        samples = [pack_targets(s, bench.root, tmp / IMAGES, bench.vocabulary) for s in bench.samples]
+        for s in samples:
+            for rel in s.images:
+                src, dst = bench.root / rel, tmp / rel
+                if not Path(rel).is_absolute() and not dst.exists():
+                    _link_or_copy(src, dst)
+        write_jsonl_atomic(tmp / SAMPLES, [s.to_dict() for s in samples])
+        write_json_atomic(tmp / MANIFEST, {**bench.manifest, "packed_from": {
+            "bench": str(bench.root), "manifest_hash": bench.manifest_hash, "transform": "pack_targets"}})
+    return Path(out)
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    if not src.is_file():
+        raise MimicError(f"{src}: image missing on disk")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)

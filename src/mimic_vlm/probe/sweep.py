@@ -1,0 +1,142 @@
+"""Controlled sweeps: one control varies, everything else is fixed, and the score is plotted against it.
+
+Each value gets its own bench (same catalog, task, count, seed and fixed controls; only the varied control
+differs; `packed=false,true` compares a bench with its side-by-side packed copy, same information in fewer
+images), the model and any baselines are evaluated on it by the runner, and the headline metric with its
+bootstrap interval goes into `sweep.json` and `sweep.png`.
+
+```
+OUT/
+  sweep.json   settings + one point per value for the model and each baseline
+  sweep.png    score against the varied control, with intervals; baselines dashed
+  benches/<control>=<value>/            the generated benches
+  runs/<model>/<control>=<value>/       run folders (predictions.jsonl, scores.json, run.json)
+```
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mimic_vlm.errors import MimicError
+from mimic_vlm.schema import write_json_atomic
+
+SWEEP_JSON, SWEEP_PNG = "sweep.json", "sweep.png"
+PACKED = "packed"
+"""Not a generator control: `packed=false,true` evaluates a bench and its side-by-side packed copy."""
+CONTROLS = ("n_images", "spread", "distractors", "concepts", "answers", "balance", PACKED)
+BASELINES = ("chance", "prior", "single-image", "oracle")
+
+
+def parse_assignment(text: str, option: str) -> tuple[str, str]:
+    """'n_images=2,4,6' -> ('n_images', '2,4,6'), checking the control's name."""
+    name, sep, value = text.partition("=")
+    name = name.strip().replace("-", "_")
+    if not sep or not value.strip():
+        raise MimicError(f"{option} {text!r}: expected CONTROL=VALUES, e.g. n_images=2,4,6")
+    if name not in CONTROLS:
+        raise MimicError(f"{option} {text!r}: unknown control {name!r}; known: {', '.join(CONTROLS)}")
+    return name, value.strip()
+
+
+def sweep_values(text: str) -> list[str]:
+    """The values a sweep visits, in the given order: '2,4,6' or a range '2-6'."""
+    if re.fullmatch(r"\d+-\d+", text):
+        lo, hi = (int(v) for v in text.split("-"))
+        return [str(v) for v in range(lo, hi + 1)]
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    if len(values) != len(set(values)):
+        raise MimicError(f"--vary values {text!r}: a value is repeated")
+    return values
+
+
+def headline(scores: dict[str, Any], task: str | None = None) -> dict[str, Any]:
+    """`{value, ci, metric, n}` from a scores.json: the task's headline metric, or, with no task, the MIMIC
+    score of a several-task bench (the headline of a one-task bench)."""
+    tasks = scores["tasks"]
+    if task is None and len(tasks) == 1:
+        task = next(iter(tasks))
+    if task is None:
+        m = scores.get("mimic_score") or {}
+        return {"value": m.get("value"), "ci": m.get("ci"), "metric": "MIMIC score", "n": scores["overall"]["n"]}
+    if task not in tasks:
+        raise MimicError(f"scores: no task {task!r} (have {', '.join(tasks)})")
+    t = tasks[task]
+    return {**t["metrics"][t["headline"]], "metric": t["headline"], "n": t["n"]}
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._=-]+", "_", name)
+
+
+def _bench(catalog: Any, task: str, count: int, controls: Any, seed: int, out: Path, vary: str, value: str) -> Path:
+    """The bench of one value (generated once, reused on reruns); `packed=true` packs the `packed=false` one."""
+    from mimic_vlm.compose.generate import generate_bench
+    from mimic_vlm.probe.side_by_side import pack_bench
+
+    path = out / "benches" / f"{vary}={value}"
+    if (path / "samples.jsonl").is_file():
+        return path
+    if vary == PACKED and value == "true":
+        pack_bench(_bench(catalog, task, count, controls, seed, out, vary, "false"), path)
+    else:
+        generate_bench(catalog, [task], count, controls, seed, path, command=f"mimic sweep --vary {vary}={value}")
+    return path
+
+
+def run_sweep(catalog: Any, *, model: str, task: str, vary: str, values: Sequence[str], fixed: dict[str, str],
+              count: int, out: str | Path, seed: int = 0, baselines: Sequence[str] = (),
+              model_options: dict[str, Any] | None = None, progress: bool = True) -> dict[str, Any]:
+    """Generate one bench per value of `vary`, evaluate `model` and `baselines` on each, write sweep.json/png."""
+    from mimic_vlm.bench.store import load_bench
+    from mimic_vlm.compose.controls import Controls
+    from mimic_vlm.evaluate.runner import run_eval
+    from mimic_vlm.models.registry import load_model
+
+    if vary in fixed:
+        raise MimicError(f"--fix {vary}=...: {vary} is the control being varied")
+    unknown = [b for b in baselines if b not in BASELINES]
+    if unknown:
+        raise MimicError(f"--baselines {','.join(unknown)}: unknown; choose from {', '.join(BASELINES)}")
+    if not values:
+        raise MimicError("--vary: no values")
+    out = Path(out)
+    if vary == PACKED and set(values) - {"false", "true"}:
+        raise MimicError(f"--vary packed={','.join(values)}: packed takes the values false,true")
+    controls = {v: Controls.parse(**{**fixed, **({} if vary == PACKED else {vary: v})}) for v in values}
+    loaded: dict[str, Any] = {}
+    points: dict[str, list[dict[str, Any]]] = {name: [] for name in (model, *baselines)}
+    for value in values:
+        bench = load_bench(_bench(catalog, task, count, controls[value], seed, out, vary, value))
+        for name in points:
+            is_baseline = name in BASELINES
+            if is_baseline or name not in loaded:
+                loaded[name] = load_model(name, bench=bench, seed=seed,
+                                          **({} if is_baseline else model_options or {}))
+            run_dir = out / "runs" / _safe(name) / f"{vary}={value}"
+            scores = run_eval(bench, loaded[name], run_dir, progress=progress, command=["mimic", "sweep"])
+            points[name].append({"value": value, **headline(scores, task), "run": str(run_dir.relative_to(out))})
+    result = {"model": model, "task": task, "vary": vary, "values": list(values), "fixed": fixed,
+              "count": count, "seed": seed, "points": points[model],
+              "baselines": {b: points[b] for b in baselines}}
+    write_json_atomic(out / SWEEP_JSON, result)
+    plot_sweep(result, out / SWEEP_PNG)
+    return result
+
+
+def plot_sweep(result: dict[str, Any], path: Path) -> Path:
+    """Score against the varied control: the model solid, baselines dashed, 95% intervals as bands."""
+    from mimic_vlm.probe.plots import as_band, line_plot
+
+    numeric = all(re.fullmatch(r"-?\d+(\.\d+)?", v) for v in result["values"])
+    x = [float(v) for v in result["values"]] if numeric else list(range(len(result["values"])))
+    series = {name: as_band(pts) for name, pts in {result["model"]: result["points"],
+                                                   **result["baselines"]}.items()}
+    metric = result["points"][0]["metric"] if result["points"] else "score"
+    return line_plot(path, x, series, xlabel=result["vary"], ylabel=metric, dashed=set(result["baselines"]),
+                     title=f"{result['task']}: {metric} vs {result['vary']}",
+                     xticks=None if numeric else result["values"], ylim=None)
+

@@ -1,0 +1,332 @@
+"""`mimic train`: a plain transformers `Trainer` with our collator, under accelerate (one device, DDP,
+DeepSpeed ZeRO-2/3, FSDP2), with checkpoints, exact resume, a rich progress bar and a `mimic_train.json`
+that lets `mimic eval --adapter OUT` rebuild the same model with the same image-block mask.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import torch
+from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
+
+from mimic_vlm.errors import MimicError
+from mimic_vlm.schema import write_json_atomic
+from mimic_vlm.train.data import ChatCollator, check_images, load_data
+from mimic_vlm.train.finetune import LoraSettings, find_parts, is_peft, lora_target_regex, prepare
+
+TRAIN_SETTINGS = "mimic_train.json"
+RUN_SETTINGS = "run.json"
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run depends on. Defaults follow the official recipe (paper.md §6) where it has one."""
+
+    model: str
+    data: list[str]
+    out: Path
+    method: str = "lora"
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    train_projector: bool = False
+    mask_layers: str | None = None
+    mask_backend: str = "sdpa"
+    max_images: int = 10
+    epochs: float = 1.0
+    max_steps: int = -1
+    batch_size: int = 4
+    grad_accum: int = 1
+    lr: float = 2.5e-5
+    warmup_ratio: float = 0.03
+    weight_decay: float = 0.0
+    precision: str = "auto"
+    gradient_checkpointing: bool = True
+    save_steps: int = 500
+    save_total_limit: int | None = 3
+    logging_steps: int = 10
+    seed: int = 0
+    base_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Extra `tiny.build` arguments for `tiny:` bases (hidden_size, num_layers, ...), recorded for rebuilding."""
+
+    def record(self) -> dict[str, Any]:
+        """The settings that must match for `--resume` to continue the same run."""
+        d = asdict(self)
+        d["out"], d["data"] = str(self.out), [str(p) for p in self.data]
+        for k in ("save_steps", "save_total_limit", "logging_steps"):
+            d.pop(k)
+        return d
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    model: torch.nn.Module
+    log: list[dict[str, Any]]
+    settings: dict[str, Any]
+
+
+# ---------------------------------------------------------------- models
+
+def resolve_precision(precision: str) -> str:
+    """`auto`: accelerate's setting when launched by it, else bf16 / fp16 on a GPU that has it, else fp32."""
+    if precision not in PRECISIONS:
+        raise MimicError(f"--precision {precision}: choose one of {', '.join(PRECISIONS)}")
+    if precision != "auto":
+        if precision != "fp32" and not torch.cuda.is_available():
+            raise MimicError(f"--precision {precision}: needs a CUDA device; use fp32 on the CPU")
+        return precision
+    launched = os.environ.get("ACCELERATE_MIXED_PRECISION", "no")
+    if launched in ("bf16", "fp16"):
+        return launched
+    if torch.cuda.is_available():
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "fp32"
+
+
+def load_base(spec: str, *, dtype: torch.dtype = torch.float32, base_kwargs: dict[str, Any] | None = None):
+    """`tiny:FAMILY` (built in code, deterministic) or `hf:PATH` -> (model, processor), sdpa attention."""
+    kind, _, arg = spec.partition(":")
+    if kind == "tiny" and arg:
+        from mimic_vlm.models import tiny
+
+        model, processor = tiny.build(arg, **(base_kwargs or {}))
+        return model.to(dtype), processor
+    if kind == "hf" and arg:
+        import transformers
+
+        from mimic_vlm.models.hf import load_processor
+
+        try:
+            processor = load_processor(arg)
+            model = transformers.AutoModelForImageTextToText.from_pretrained(arg, dtype=dtype,
+                                                                            attn_implementation="sdpa")
+        except OSError as e:
+            raise MimicError(f"--model {spec}: cannot load ({str(e).splitlines()[0]})") from None
+        return model, processor
+    raise MimicError(f"--model {spec}: expected hf:PATH_OR_ID or tiny:FAMILY")
+
+
+def load_trained(out: str | Path, *, dtype: torch.dtype = torch.float32):
+    """The model a `mimic train` folder describes, ready for inference: base + adapter (merged) or full
+    weights, with the image-block mask it was trained with attached. Returns (model, processor, settings)."""
+    out = Path(out)
+    settings = read_settings(out)
+    if settings["method"] == "lora":
+        from peft import PeftModel
+
+        model, processor = load_base(settings["base_model"], dtype=dtype, base_kwargs=settings.get("base_kwargs"))
+        model = PeftModel.from_pretrained(model, str(out)).merge_and_unload()
+    else:  # full weights and processor were saved like any transformers model
+        model, processor = load_base(f"hf:{out}", dtype=dtype)
+    from mimic_vlm.masking import mask_from_options
+
+    mask = mask_from_options(settings.get("mask_layers"), settings.get("mask_backend") or "sdpa")
+    if mask is not None:
+        mask.attach(model)
+    return model.eval(), processor, settings
+
+
+def read_settings(out: Path) -> dict[str, Any]:
+    path = out / TRAIN_SETTINGS
+    try:
+        return orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise MimicError(f"{out}: not a finished `mimic train` folder (no {TRAIN_SETTINGS})") from None
+    except orjson.JSONDecodeError as e:
+        raise MimicError(f"{path}: invalid JSON ({e})") from None
+
+
+# ---------------------------------------------------------------- progress
+
+class RichProgress(TrainerCallback):
+    """One rich progress bar with loss, learning rate and tokens/s (main process only)."""
+
+    def __init__(self) -> None:
+        self.progress = None
+        self.task = None
+        self.t0 = 0.0
+        self.tokens0 = 0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                 TextColumn("{task.fields[info]}"))
+        self.task = self.progress.add_task("train", total=state.max_steps, completed=state.global_step, info="")
+        self.progress.start()
+        self.t0, self.tokens0 = time.perf_counter(), state.num_input_tokens_seen
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.progress is not None:
+            self.progress.update(self.task, completed=state.global_step)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.progress is None or not logs or "loss" not in logs:
+            return
+        rate = (state.num_input_tokens_seen - self.tokens0) / max(time.perf_counter() - self.t0, 1e-9)
+        self.progress.update(self.task, info=f"loss {logs['loss']:.4f}  lr {logs.get('learning_rate', 0):.2e}  "
+                                             f"{rate:,.0f} tok/s")
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+
+# ---------------------------------------------------------------- the run
+
+def last_checkpoint(folder: Path) -> str | None:
+    """The newest COMPLETE checkpoint: a kill while saving leaves a folder without `trainer_state.json`
+    (the Trainer writes it last), which `get_last_checkpoint` would pick and resuming would fail on."""
+    steps = sorted((int(m.group(1)), p) for p in (folder.iterdir() if folder.is_dir() else ())
+                   if (m := re.fullmatch(r"checkpoint-(\d+)", p.name)) and p.is_dir())
+    for _, p in reversed(steps):
+        try:
+            orjson.loads((p / "trainer_state.json").read_bytes())
+            return str(p)
+        except (OSError, orjson.JSONDecodeError):
+            continue
+    return None
+
+
+def _prepare_out(cfg: TrainConfig, resume: bool, overwrite: bool) -> str | None:
+    """Refuse to clobber a run by accident; return the checkpoint to resume from (or None)."""
+    out, ckpts = cfg.out, cfg.out / "checkpoints"
+    if overwrite and out.exists():
+        shutil.rmtree(out)
+    if (out / TRAIN_SETTINGS).exists():
+        raise MimicError(f"{out}: holds a finished run (use --overwrite to replace it)")
+    last = last_checkpoint(ckpts)
+    if last and not resume:
+        raise MimicError(f"{out}: holds checkpoints of an unfinished run (use --resume to continue it, "
+                         "or --overwrite)")
+    if (out / RUN_SETTINGS).exists():
+        old = orjson.loads((out / RUN_SETTINGS).read_bytes())
+        new = orjson.loads(orjson.dumps(cfg.record()))
+        diff = sorted(k for k in new.keys() | old.keys() if old.get(k) != new.get(k))
+        if last and diff:
+            raise MimicError(f"{out}: --resume with different settings ({', '.join(diff)}) than the run had")
+    return last
+
+
+def training_arguments(cfg: TrainConfig, precision: str) -> TrainingArguments:
+    return TrainingArguments(
+        output_dir=str(cfg.out / "checkpoints"), per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum, learning_rate=cfg.lr, weight_decay=cfg.weight_decay,
+        lr_scheduler_type="cosine", warmup_steps=cfg.warmup_ratio, num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps, bf16=precision == "bf16", fp16=precision == "fp16",
+        activation_checkpointing=cfg.gradient_checkpointing,
+        activation_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing else None,
+        save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit,
+        logging_steps=cfg.logging_steps, seed=cfg.seed, data_seed=cfg.seed, remove_unused_columns=False,
+        report_to=[], disable_tqdm=True, include_num_input_tokens_seen="non_padding",
+        dataloader_num_workers=0, dataloader_pin_memory=torch.cuda.is_available(),
+    )
+
+
+def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, progress: bool = True,
+          callbacks: list[TrainerCallback] | None = None) -> TrainResult:
+    """Train, checkpointing every `save_steps`; `resume` continues from the last checkpoint exactly.
+
+    Data and images are checked before any model is loaded. The output folder gets the adapter (LoRA) or
+    the full weights, the processor, and `mimic_train.json`, written last: its presence marks a finished run.
+    """
+    data = load_data(cfg.data, max_images=cfg.max_images, seed=cfg.seed)
+    check_images(data.conversations)
+    last = _prepare_out(cfg, resume, overwrite)
+    precision = resolve_precision(cfg.precision)
+    half = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
+    model, processor = load_base(cfg.model, dtype=half if cfg.method == "lora" else torch.float32,
+                                 base_kwargs=cfg.base_kwargs)
+    from mimic_vlm.masking import mask_from_options
+
+    mask = mask_from_options(cfg.mask_layers, cfg.mask_backend)
+    if mask is not None:
+        mask.attach(model)
+    target = lora_target_regex(model, find_parts(model)) if cfg.method == "lora" else None
+    model = prepare(model, cfg.method, lora=cfg.lora, train_projector=cfg.train_projector)
+
+    args = training_arguments(cfg, precision)
+    trainer = Trainer(model=model, args=args, train_dataset=data.conversations, data_collator=ChatCollator(processor),
+                      callbacks=[*([RichProgress()] if progress else []), *(callbacks or [])])
+    trainer.remove_callback(PrinterCallback)  # the progress bar shows the logs; trainer_state.json keeps them
+    if trainer.is_world_process_zero():
+        write_json_atomic(cfg.out / RUN_SETTINGS, cfg.record())
+    trainer.train(resume_from_checkpoint=last)
+
+    trainer.save_model(str(cfg.out))
+    settings = {
+        "base_model": cfg.model, "base_kwargs": cfg.base_kwargs, "method": cfg.method,
+        "lora": {**asdict(cfg.lora), "target_modules": target, "train_projector": cfg.train_projector}
+        if cfg.method == "lora" else None,
+        "train_projector": cfg.train_projector, "mask_layers": cfg.mask_layers,
+        "mask_backend": cfg.mask_backend if cfg.mask_layers else None,
+        "data": data.files, "samples": len(data.conversations), "dropped_too_many_images": data.dropped,
+        "max_images": cfg.max_images, "seed": cfg.seed, "steps": trainer.state.global_step,
+        "epochs": cfg.epochs, "batch_size": cfg.batch_size, "grad_accum": cfg.grad_accum,
+        "world_size": args.world_size, "lr": cfg.lr, "warmup_ratio": cfg.warmup_ratio, "precision": precision,
+        "gradient_checkpointing": cfg.gradient_checkpointing, "adapter": is_peft(model),
+        "versions": _versions(),
+    }
+    if trainer.is_world_process_zero():
+        processor.save_pretrained(str(cfg.out))
+        write_json_atomic(cfg.out / TRAIN_SETTINGS, settings)
+    return TrainResult(cfg.out, model, trainer.state.log_history, settings)
+
+
+def _versions() -> dict[str, str]:
+    import peft
+    import transformers
+
+    from mimic_vlm import __version__
+
+    return {"mimic_vlm": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
+            "peft": peft.__version__}
+
+
+# ---------------------------------------------------------------- accelerate
+
+ACCELERATE_CONFIGS = ("single_gpu", "multi_gpu", "zero2", "zero3", "fsdp2")
+CHILD_ENV = "MIMIC_TRAIN_LAUNCHED"
+
+
+def accelerate_config_path(name: str) -> Path:
+    """A shipped config by name (`zero2`, ...) or a user's accelerate YAML file."""
+    if name in ACCELERATE_CONFIGS:
+        return Path(__file__).resolve().parents[1] / "configs" / "accelerate" / f"{name}.yaml"
+    if Path(name).is_file():
+        return Path(name)
+    raise MimicError(f"--accelerate-config {name}: neither a shipped config ({', '.join(ACCELERATE_CONFIGS)}) "
+                     "nor a YAML file")
+
+
+def launch_command(config: Path, train_args: list[str], num_processes: int | None = None) -> list[str]:
+    """`accelerate launch --config_file CONFIG -m mimic_vlm train ARGS` with this interpreter."""
+    import sys
+
+    procs = ["--num_processes", str(num_processes)] if num_processes else []
+    return [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config), *procs,
+            "-m", "mimic_vlm", "train", *train_args]
+
+
+def strip_options(argv: list[str], options: tuple[str, ...]) -> list[str]:
+    """`argv` without the given value-taking options (`--opt V` and `--opt=V` forms)."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in options:
+            skip = True
+        elif not a.startswith(tuple(o + "=" for o in options)):
+            out.append(a)
+    return out
