@@ -59,7 +59,10 @@ def main() -> None:
         "| task | balance | samples | samples/s | target | met |", "|---|---|---:|---:|---:|---|",
     ]
     lines += [f"| {t} | {b} | {n:,} | {r:,.0f} | {g:,} | {'yes' if r >= g else 'NO'} |" for t, b, n, r, g in rows]
-    lines.append(f"\nPython {sys.version.split()[0]}, numpy {np.__version__}.")
+    load = os.getloadavg()[0]
+    lines.append(f"\nPython {sys.version.split()[0]}, numpy {np.__version__}; {os.cpu_count()} cores, load average "
+                 f"{load:.1f} at the end of the run (other jobs share the machine; process time excludes their "
+                 "CPU but not their cache pressure).")
     with open(args.out, "w") as fh:
         fh.write("\n".join(lines) + "\n")
 

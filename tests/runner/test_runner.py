@@ -83,7 +83,7 @@ def test_selection_by_task_ids_and_limit(bench_dir: Path, tmp_path: Path) -> Non
     assert [s.id for s in select(samples, tasks=["listing"], limit=2)] == ["listing-0000", "listing-0001"]
     assert [s.id for s in select(samples, ids=["odd_one-0001", "counting-0002"])] == ["counting-0002",
                                                                                      "odd_one-0001"]
-    with pytest.raises(MimicError, match="--ids: 1 id"):
+    with pytest.raises(MimicError, match=r"--ids: 1 id\(s\) not in the bench, e.g. .nope."):
         select(samples, ids=["nope"])
     with pytest.raises(MimicError, match="unknown task 'dance'"):
         select(samples, tasks=["dance"])
@@ -157,3 +157,16 @@ def test_oracle_is_perfect_on_a_generated_toy_bench(tmp_path: Path) -> None:
             assert all(t["metrics"][t["headline"]]["value"] == 1.0 for t in scores["tasks"].values())
         else:
             assert scores["mimic_score"]["value"] < 1.0
+
+
+def test_cli_selection_options_and_summary_table(bench_dir: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "ids.txt").write_text("common-0002\nlisting-0001\n\ncounting-0000\n")
+    main(["eval", "--bench", str(bench_dir), "--model", "oracle", "--out", str(tmp_path / "a"), "--ids",
+          f"@{tmp_path / 'ids.txt'}", "--tasks", "listing,common", "--no-progress"])
+    assert [r["id"] for r in lines(tmp_path / "a")] == ["listing-0001", "common-0002"]
+    printed = capsys.readouterr().out
+    assert "MIMIC score" in printed and "unparsed answers: 0 of 2" in printed
+    main(["eval", "--bench", str(bench_dir), "--model", "prior", "--out", str(tmp_path / "b"), "--limit", "5",
+          "--no-progress"])
+    assert len(lines(tmp_path / "b")) == 5

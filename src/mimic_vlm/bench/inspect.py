@@ -76,10 +76,8 @@ def contact_sheet(bench: Bench | str | Path, out_png: str | Path, n: int = 6, th
     for r, s in enumerate(chosen):
         y = r * row_h + pad
         for j, path in enumerate(bench.image_paths(s)):
-            with Image.open(path) as im:
-                im = im.convert("RGB")
-                im.thumbnail((thumb, thumb))
-                sheet.paste(im, (pad + j * (thumb + pad) + (thumb - im.width) // 2, y + (thumb - im.height) // 2))
+            im = _thumbnail(path, thumb)
+            sheet.paste(im, (pad + j * (thumb + pad) + (thumb - im.width) // 2, y + (thumb - im.height) // 2))
         wrap = max(20, (width - 2 * pad) // 8)
         lines = textwrap.wrap(f"[{s.id}] Q: {s.question}", wrap)[:2] + textwrap.wrap(f"A: {s.gt}", wrap)[:1]
         for k, line in enumerate(lines):
@@ -89,6 +87,19 @@ def contact_sheet(bench: Bench | str | Path, out_png: str | Path, n: int = 6, th
     sheet.save(buffer, format="PNG")
     write_bytes_atomic(out_png, buffer.getvalue())
     return Path(out_png)
+
+
+def _thumbnail(path: Path, size: int) -> Image.Image:
+    """The image scaled to fit `size`; a grey tile saying so when it cannot be read (the sheet still helps)."""
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            im.thumbnail((size, size))
+            return im
+    except OSError:
+        tile = Image.new("RGB", (size, size), (200, 200, 200))
+        ImageDraw.Draw(tile).text((8, size // 2 - 7), "unreadable", fill="black", font=ImageFont.load_default(size=14))
+        return tile
 
 
 def _spread_over_tasks(bench: Bench, n: int) -> list:

@@ -61,6 +61,8 @@ class Stream:
 
     def sample(self, n: int, k: int) -> list[int]:
         """k distinct indices of [0, n), in random order."""
+        if k == 1:
+            return [self.pick(n)]
         if 2 * k >= n:
             order = list(range(n))
             for j in range(k):
@@ -221,6 +223,12 @@ def from_pool(rng: Stream, pool: np.ndarray) -> Callable[[], int]:
     """A proposal: a uniform image from `pool` (None-safe for empty pools)."""
     n = len(pool)
     return (lambda: int(pool[rng.pick(n)])) if n else (lambda: -1)
+
+
+def any_image(rng: Stream, index: CatalogIndex) -> Callable[[], int]:
+    """A proposal: a uniform image of the whole catalog (where distractors come from)."""
+    n = index.catalog.n_images
+    return lambda: rng.pick(n)
 
 
 def draw_distinct(rng: Stream, propose: Callable[[], int], k: int, accept: Callable[[int], bool],

@@ -20,6 +20,7 @@ from mimic_vlm.compose.base import (
     Composer,
     Stream,
     Unsatisfiable,
+    any_image,
     draw_distinct,
     from_pool,
     make_sample,
@@ -105,7 +106,7 @@ def compose(index: CatalogIndex, drawn: dict[str, Any], rng: Stream) -> Sample:
     else:
         def none_held(i: int) -> bool:
             return bool(absent[i, t].all())
-    distractors = draw_distinct(rng, from_pool(rng, index.all_images), d, none_held, used,
+    distractors = draw_distinct(rng, any_image(rng, index), d, none_held, used,
                                 lambda: np.flatnonzero(absent[:, t].all(1)))
     names = [index.names[c] for c in targets]
     controls = {"n_images": drawn["n_images"], "spread": s, "distractors": d, "concepts": k, "balance": balance}

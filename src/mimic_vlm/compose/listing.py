@@ -19,6 +19,7 @@ from mimic_vlm.compose.base import (
     Choices,
     Composer,
     Stream,
+    any_image,
     draw_distinct,
     from_pool,
     make_sample,
@@ -100,7 +101,7 @@ def compose(index: CatalogIndex, drawn: dict[str, Any], rng: Stream) -> Sample:
     used: set[int] = set()
     spread = draw_distinct(rng, propose, s, all_known, used,
                            lambda: np.flatnonzero(present[:, members].any(1) & ~unknown[:, members].any(1)))
-    distractors = draw_distinct(rng, from_pool(rng, index.all_images), d, none_held, used,
+    distractors = draw_distinct(rng, any_image(rng, index), d, none_held, used,
                                 lambda: np.flatnonzero(absent[:, members].all(1)))
     answer = sorted({index.names[c] for i in spread for c in cats(i)[0] if c in member_set})
     controls = {"n_images": drawn["n_images"], "spread": s, "distractors": d, "concepts": k, "balance": balance}

@@ -86,11 +86,13 @@ _TRAIN_QUESTIONS = {
 }
 
 _TRAIN_ANSWERS = {
-    "counting": ["{n}", "There are {n} {things} in total.", "I count {n} {things} across the images.",
-                 "Altogether there are {n} {things}."],
+    "counting": ["{n}", "There {are} {n} {things} in total.", "I count {n} {things} across the images.",
+                 "Altogether there {are} {n} {things}."],
     "listing": ["{items}", "The {kinds} in these images: {items}.", "I can see these kinds of {kinds}: {items}."],
-    "common": ["{items}", "{Items} appear{s} in every image.", "Every image contains {items_and}."],
-    "odd_one": ["{items}", "{Items} appear{s} in only one image.", "Only one image contains {items_and}."],
+    "common": ["{items}", "{Items} appear{s} in every image.",
+               "The object {category} in every image {is_are} {items_and}."],
+    "odd_one": ["{items}", "{Items} appear{s} in only one image.",
+                "The object {category} found in a single image {is_are} {items_and}."],
 }
 
 
@@ -110,6 +112,9 @@ def training_answer(task: str, targets: list[str], answer: Answer, rng: np.rando
     text = options[int(rng.integers(len(options)))]
     items = answer if isinstance(answer, list) else [str(answer)]
     joined = ", ".join(items)
-    return text.format(n=answer, things=join_words([plural(t) for t in targets]), kinds=join_words(targets),
+    one = answer == 1
+    things = join_words(targets, "or") if one else join_words([plural(t) for t in targets])
+    return text.format(n=answer, things=things, are="is" if one else "are", kinds=join_words(targets),
                        items=joined, Items=joined[:1].upper() + joined[1:], items_and=join_words(items),
-                       s="" if len(items) > 1 else "s")
+                       s="" if len(items) > 1 else "s", category="categories" if len(items) > 1 else "category",
+                       is_are="are" if len(items) > 1 else "is")

@@ -75,18 +75,15 @@ class Prompting:
 
 def select(samples: Sequence[Sample], *, tasks: Sequence[str] | None = None, ids: Sequence[str] | None = None,
            limit: int | None = None) -> list[Sample]:
-    """The samples a run covers, in bench order; unknown tasks or ids are a MimicError."""
-    chosen = list(samples)
-    if tasks:
-        for t in tasks:
-            get_task(t)
-        chosen = [s for s in chosen if s.task in set(tasks)]
-    if ids:
-        known = {s.id for s in chosen}
-        missing = [i for i in ids if i not in known]
-        if missing:
-            raise MimicError(f"--ids: {len(missing)} id(s) not in the bench selection, e.g. {missing[0]!r}")
-        chosen = [s for s in chosen if s.id in set(ids)]
+    """The samples a run covers (all of `tasks` and `ids` when given), in bench order; ids or tasks the
+    bench does not know are a MimicError."""
+    for t in tasks or ():
+        get_task(t)
+    wanted = set(ids or ())
+    missing = wanted - {s.id for s in samples}
+    if missing:
+        raise MimicError(f"--ids: {len(missing)} id(s) not in the bench, e.g. {sorted(missing)[0]!r}")
+    chosen = [s for s in samples if (not tasks or s.task in tasks) and (not wanted or s.id in wanted)]
     return chosen[:limit] if limit is not None else chosen
 
 
@@ -201,7 +198,7 @@ def run_eval(bench: Bench, model: Model, out: str | Path, *, limit: int | None =
         job = bar.add_task(model.name, total=len(mine), completed=len(mine) - len(todo))
         for batch in batches(todo, size):
             requests = [Request(id=s.id, images=tuple(bench.image_paths(s)), text=prompting.text(s),
-                                max_new_tokens=prompting.tokens(s), sample=s.to_dict(), system=prompting.system)
+                                max_new_tokens=prompting.tokens(s), sample=dict(vars(s)), system=prompting.system)
                         for s in batch]
             start = time.perf_counter()
             generations = model.generate(requests)
