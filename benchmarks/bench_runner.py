@@ -8,7 +8,8 @@
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_runner.py [--family qwen2_vl] [--per-task 8]
         [--max-pixels 12544]
 
-Each timing is the best of `--repeats` runs (the machines are shared; the minimum is the least disturbed).
+Each timing is the best of `--repeats` runs, wall and CPU; ratios use CPU time, which a shared machine
+disturbs least (everything runs in this one process, torch on one thread).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -35,11 +37,10 @@ def toy_bench(root: Path, per_task: int, toy_images: int) -> Bench:
     return load_bench(root)
 
 
-def bare_loop(model: HFModel, bench: Bench, batch_size: int) -> float:
+def bare_loop(model: HFModel, bench: Bench, batch_size: int) -> None:
     """What any evaluation must do at least: images, chat template, generate, decode; nothing saved."""
     prompting = Prompting()
     samples = sorted(bench.samples, key=lambda s: (prompting.tokens(s), len(s.images), len(s.question)))
-    start = time.perf_counter()
     with torch.inference_mode():
         for batch in batches(samples, batch_size):
             convs = [[{"role": "user", "content": [
@@ -51,14 +52,25 @@ def bare_loop(model: HFModel, bench: Bench, batch_size: int) -> float:
             config = GenerationConfig(**model.decoding, max_new_tokens=max(prompting.tokens(s) for s in batch))
             out = model.model.generate(**inputs, generation_config=config)  # the same greedy decoding
             model.tokenizer.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
-    return time.perf_counter() - start
 
 
-def timed_run(bench: Bench, model, batch_size: int, workdir: Path) -> float:
-    out = Path(tempfile.mkdtemp(dir=workdir))
-    start = time.perf_counter()
-    run_eval(bench, model, out, batch_size=batch_size, progress=False)
-    return time.perf_counter() - start
+def full_run(bench: Bench, model, batch_size: int | None, workdir: Path) -> None:
+    run_eval(bench, model, tempfile.mkdtemp(dir=workdir), batch_size=batch_size, progress=False)
+
+
+def measure(fn: Callable[[], None], repeats: int) -> tuple[float, float]:
+    """(wall, CPU) seconds, each the best of `repeats`; CPU time is what a shared machine disturbs least."""
+    walls, cpus = [], []
+    for _ in range(repeats):
+        wall, cpu = time.perf_counter(), time.process_time()
+        fn()
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return min(walls), min(cpus)
+
+
+def row(label: str, n: int, t: tuple[float, float], note: str = "") -> str:
+    return f"| {label} | {t[0]:.2f} | {t[1]:.2f} | {n / t[1]:.1f} | {note} |"
 
 
 def main() -> None:
@@ -74,25 +86,24 @@ def main() -> None:
         work = Path(tmp)
         bench = toy_bench(work / "bench", args.per_task, 60)
         model = load_model(f"tiny:{args.family}", device="cpu", max_pixels=args.max_pixels)
-        bare, runner, one = [], [], []
-        for _ in range(args.repeats):  # interleaved, so load changes hit all three alike
-            bare.append(bare_loop(model, bench, 8))
-            runner.append(timed_run(bench, model, 8, work))
-            one.append(timed_run(bench, model, 1, work))
         n = len(bench.samples)
-        print(f"| measurement ({n} toy samples, tiny:{args.family}, max_pixels {args.max_pixels}, 1 thread) "
-              "| seconds | samples/s | ratio |")
-        print("|---|---|---|---|")
-        print(f"| bare processor + generate loop, batch 8 | {min(bare):.2f} | {n / min(bare):.1f} | 1.00 |")
-        print(f"| `run_eval`, batch 8 | {min(runner):.2f} | {n / min(runner):.1f} | "
-              f"{min(runner) / min(bare):.3f} (overhead {100 * (min(runner) / min(bare) - 1):+.1f}%) |")
-        print(f"| `run_eval`, batch 1 | {min(one):.2f} | {n / min(one):.1f} | "
-              f"batch 8 is {min(one) / min(runner):.2f}x faster |", flush=True)
+        bare = measure(lambda: bare_loop(model, bench, 8), args.repeats)
+        runner = measure(lambda: full_run(bench, model, 8, work), args.repeats)
+        one = measure(lambda: full_run(bench, model, 1, work), args.repeats)
+        print(f"| {n} toy samples, tiny:{args.family}, max_pixels {args.max_pixels}, 1 thread | wall s | CPU s "
+              "| samples per CPU s | ratio (CPU) |")
+        print("|---|---|---|---|---|")
+        print(row("bare processor + generate loop, batch 8", n, bare, "1.00"))
+        print(row("`run_eval`, batch 8", n, runner, f"{runner[1] / bare[1]:.3f} (overhead "
+                                                     f"{100 * (runner[1] / bare[1] - 1):+.1f}%)"))
+        print(row("`run_eval`, batch 1", n, one, f"batch 8 is {one[1] / runner[1]:.2f}x faster"), flush=True)
         big = toy_bench(work / "big", args.baseline_samples // 4, 200)
         for spec in ("chance", "oracle"):
-            sec = min(timed_run(big, load_model(spec, bench=big), None, work) for _ in range(args.repeats))
-            print(f"| `{spec}` baseline, {len(big.samples)} samples (scored, scores.json) | {sec:.2f} | "
-                  f"{len(big.samples) / sec:.0f} | |", flush=True)
+            baseline = load_model(spec, bench=big)
+            t = measure(lambda b=baseline: full_run(big, b, None, work), args.repeats)
+            print(row(f"`{spec}` baseline, {len(big.samples)} samples (scored, scores.json)", len(big.samples), t),
+                  flush=True)
+
 
 if __name__ == "__main__":
     main()

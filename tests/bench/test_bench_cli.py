@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import orjson
 import pytest
 from PIL import Image
@@ -86,3 +87,55 @@ def test_real_coco_sample(coco_sample, tmp_path):
     assert all(p.startswith("images/") and p.endswith(".jpg") for s in bench.samples for p in s.images)
     assert bench.manifest["source_files"]["instances_train2017.json"]
     assert run(["validate", str(out), "--annotations", str(ann)]) == 0
+
+
+def test_openimages_boxes_end_to_end(openimages_meta, tmp_path):
+    """A small box CSV over real OpenImages classes: generate, then validate against the same files."""
+    from mimic_vlm.annotations.openimages import build_taxonomy, read_class_names, read_hierarchy
+
+    classes = openimages_meta / "oidv7-class-descriptions-boxable.csv"
+    hierarchy = openimages_meta / "bbox_labels_600_hierarchy.json"
+    tax = build_taxonomy(read_hierarchy(hierarchy), read_class_names(classes))
+    by_super: dict[str, list[str]] = {}
+    for label, sup in zip(tax.labels, tax.supercategories, strict=True):
+        by_super.setdefault(sup, []).append(label)
+    labels = [lab for sup in sorted(by_super, key=lambda g: -len(by_super[g]))[:2] for lab in by_super[sup][:4]]
+    rng = np.random.default_rng(0)
+    images = tmp_path / "images"
+    images.mkdir()
+    rows = [",".join(BOX_HEADER)]
+    for i in range(40):
+        image_id = f"{i:016x}"
+        Image.new("RGB", (8, 8), (i, 0, 0)).save(images / f"{image_id}.jpg")
+        for label in rng.choice(labels, size=int(rng.integers(1, 5))):
+            group = int(rng.random() < 0.05)
+            rows.append(f"{image_id},xclick,{label},1,0.1,0.5,0.2,0.6,0,0,{group},0,0")
+    boxes = tmp_path / "boxes.csv"
+    boxes.write_text("\n".join(rows) + "\n")
+    oi = ["--oi-classes", str(classes), "--oi-hierarchy", str(hierarchy)]
+    out = tmp_path / "oi"
+    assert run(["generate", "--source", "openimages", "--annotations", str(boxes), "--images-dir", str(images),
+                *oi, "--count", "5", "--n-images", "2-3", "--out", str(out)]) == 0
+    bench = load_bench(out)
+    assert len(bench.samples) == 20 and {s.source for s in bench.samples} == {"openimages"}
+    assert all(p.endswith(".jpg") and p.startswith(str(images.resolve())) for s in bench.samples for p in s.images)
+    assert run(["validate", str(out), "--annotations", str(boxes), *oi]) == 0
+
+
+BOX_HEADER = ("ImageID", "Source", "LabelName", "Confidence", "XMin", "XMax", "YMin", "YMax", "IsOccluded",
+              "IsTruncated", "IsGroupOf", "IsDepiction", "IsInside")
+
+
+def test_generate_pack_targets_keeps_truth_and_refuses_boundary_tasks(tmp_path, capsys):
+    out = tmp_path / "packed"
+    assert run(["generate", "--out", str(out), "--toy-images", "40", "--count", "4", "--task", "counting",
+                "--n-images", "3-4", "--pack-targets"]) == 0
+    for s in load_bench(out).samples:
+        c = s.controls
+        assert c["packed"] is True and c["n_images"] == 1 + c["distractors"] == len(s.images)
+        assert c["n_images_original"] == c["spread_original"] + c["distractors"]
+        assert s.answer == sum(n for objs in s.image_objects for k, n in objs.items() if k in s.targets)
+    assert run(["generate", "--out", str(tmp_path / "no"), "--toy-images", "40", "--count", "4",
+                "--task", "common", "--pack-targets"]) == 2
+    assert "--pack-targets: only counting and listing" in capsys.readouterr().err
+    assert not (tmp_path / "no").exists()

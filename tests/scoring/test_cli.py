@@ -116,7 +116,7 @@ def test_report_md_and_html_with_plots(bench, tmp_path, capsys):
 
 def test_report_rejects_a_folder_without_scores(tmp_path, capsys):
     assert _run(["report", str(tmp_path), "--out", str(tmp_path / "rep")]) == 2
-    assert "not a run folder (no scores.json)" in capsys.readouterr().err
+    assert "not a run folder (no scores.json, attention.json, pooling.json, sweep.json)" in capsys.readouterr().err
     (tmp_path / "scores.json").write_text('{"accuracy": 1}')
     assert _run(["report", str(tmp_path), "--out", str(tmp_path / "rep")]) == 2
     assert "scores.json: not a mimic scores file" in capsys.readouterr().err

@@ -39,9 +39,6 @@ def _print_report(report: ImportReport, what: str) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    # `mimic report` gains the table of MIMIC and these benchmarks, base vs fine-tuned (a report section).
-    import mimic_vlm.benchmarks.report_section  # noqa: F401
-
     @app.command("import")
     def import_(
         benchmark: str = typer.Argument(..., help="muirbench | blink | mantis-eval | nlvr2 | mirb | mmiu"),

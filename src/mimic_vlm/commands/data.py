@@ -56,6 +56,9 @@ def generate(
     oi_classes: Path | None = typer.Option(None, "--oi-classes", help="OpenImages class descriptions CSV."),
     oi_hierarchy: Path | None = typer.Option(None, "--oi-hierarchy", help="OpenImages label hierarchy JSON."),
     toy_images: int = typer.Option(DEFAULT_TOY_IMAGES, "--toy-images", help="Scenes of the default toy world."),
+    pack_targets: bool = typer.Option(False, "--pack-targets",
+                                      help="Put each sample's target-holding images side by side in one image "
+                                           "(distractors stay separate): same information, fewer images."),
 ) -> None:
     """Compose a controlled multi-image bench (or training set) from annotations."""
     from mimic_vlm.compose.controls import Controls
@@ -70,13 +73,17 @@ def generate(
                               answers=answers, balance=balance)
     for t in tasks:
         controls.layouts(t)  # contradictory controls fail before any toy world is rendered
+    if pack_targets and set(tasks) - {"counting", "listing"}:
+        raise MimicError(f"--pack-targets: only counting and listing samples can be packed (common and odd_one "
+                         f"answers depend on image boundaries), not --task {task}")
     if out.exists() and not overwrite:
         raise MimicError(f"{out}: output folder exists (use --overwrite to replace it)")
     command = _command(source=source, annotations=annotations, images_dir=images_dir, task=task, count=count,
                        n_images=n_images, spread=spread, distractors=distractors, concepts=concepts,
                        answers=answers, balance=balance, seed=seed, out=out, copy_images=copy_images,
                        min_area=min_area, purpose=purpose, oi_classes=oi_classes, oi_hierarchy=oi_hierarchy,
-                       toy_images=toy_images if source == "toy" and annotations is None else None)
+                       toy_images=toy_images if source == "toy" and annotations is None else None,
+                       pack_targets=pack_targets)
     console = Console()
     scratch = None
     extra: dict[str, Path] = {}
@@ -98,6 +105,10 @@ def generate(
             path = generate_bench(catalog, tasks, count, controls, seed, out, copy_images=copy_images,
                                   overwrite=overwrite, for_training=purpose == "training", command=command,
                                   advance=lambda: progress.advance(bar), extra_files=extra)
+        if pack_targets:
+            from mimic_vlm.probe.side_by_side import pack_bench
+
+            pack_bench(path, path, overwrite=True)
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -188,6 +188,3 @@ def register(app: typer.Typer) -> None:
     app.add_typer(probe, name="probe")
     app.command("sweep")(sweep)
     app.command("pack")(pack)
-    from mimic_vlm.probe.plots import register_sections
-
-    register_sections()

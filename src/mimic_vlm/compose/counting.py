@@ -10,6 +10,7 @@ natural draws targets by frequency and images uniformly.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,40 +33,41 @@ SPAN = 10
 """Number of distinct answers balance=uniform spreads evenly over, per spread value."""
 
 
-def _eligible(index: CatalogIndex, s: int, d: int) -> Choices:
-    """Categories that alone can fill s spread images and d distractors."""
-    return index.memo(("count-elig", s, d), lambda: Choices.of(
-        np.flatnonzero((index.n_counted >= s) & (index.n_absent >= d)), index.n_counted))
+@dataclass(frozen=True)
+class _Plan:
+    """What the data allows for one (spread, distractors) pair, computed once."""
+
+    eligible: Choices
+    """Categories that alone can fill the spread images and the distractors."""
+    companions: Choices
+    """Categories that can join a multi-concept query (a count-known holder, d images without them)."""
+    reaching: dict[int, Choices]
+    """balance=uniform: total -> eligible categories whose spread holders can add up to it exactly. Totals
+    are the SPAN from the smallest the spread images can hold (usually spread: one instance each)."""
 
 
-def _companions(index: CatalogIndex, d: int) -> Choices:
-    """Categories that can join a multi-concept query (one count-known holder, d images without them)."""
-    return index.memo(("count-comp", d), lambda: Choices.of(
-        np.flatnonzero((index.n_counted >= 1) & (index.n_absent >= d)), index.n_counted))
-
-
-def _totals(index: CatalogIndex, s: int, d: int) -> list[int]:
-    """The answers balance=uniform spreads over: the SPAN totals from the smallest that s images can hold
-    (usually s, one instance each), keeping those some eligible category reaches."""
-    def make() -> list[int]:
-        lo = min(index.bottom_sum(c, s) for c in _eligible(index, s, d).ids)
-        return [v for v in range(lo, lo + SPAN) if len(_reaching(index, s, d, v))]
-    return index.memo(("count-totals", s, d), make)
-
-
-def _reaching(index: CatalogIndex, s: int, d: int, total: int) -> Choices:
-    """Eligible categories whose s holders can add up to exactly `total` (by their count range)."""
-    return index.memo(("count-reach", s, d, total), lambda: Choices.of(
-        [c for c in _eligible(index, s, d).ids if index.bottom_sum(c, s) <= total <= index.top_sum(c, s)],
-        index.n_counted))
+def _plan(index: CatalogIndex, s: int, d: int) -> _Plan:
+    def make() -> _Plan:
+        ok = np.flatnonzero((index.n_counted >= s) & (index.n_absent >= d)).tolist()
+        reach = {}
+        if ok:
+            lo = min(index.bottom_sum(c, s) for c in ok)
+            for total in range(lo, lo + SPAN):
+                fits = [c for c in ok if index.bottom_sum(c, s) <= total <= index.top_sum(c, s)]
+                if fits:
+                    reach[total] = Choices.of(fits, index.n_counted)
+        companions = np.flatnonzero((index.n_counted >= 1) & (index.n_absent >= d))
+        return _Plan(Choices.of(ok, index.n_counted), Choices.of(companions, index.n_counted), reach)
+    return index.memo(("counting", s, d), make)
 
 
 def check(index: CatalogIndex, drawn: dict[str, int]) -> str | None:
     s, d, k = drawn["spread"], drawn["distractors"], drawn["concepts"]
-    if len(_eligible(index, s, d)):
-        if k > 1 and len(_companions(index, d)) < k:
+    plan = _plan(index, s, d)
+    if len(plan.eligible):
+        if k > 1 and len(plan.companions) < k:
             return (f"concepts={k} needs {k} categories with a count-known holder and {d} images without them; "
-                    f"the catalog has {len(_companions(index, d))}")
+                    f"the catalog has {len(plan.companions)}")
         return None
     best = int(np.argmax(index.n_counted))
     if index.n_counted[best] < s:
@@ -78,28 +80,27 @@ def check(index: CatalogIndex, drawn: dict[str, int]) -> str | None:
 
 def compose(index: CatalogIndex, drawn: dict[str, Any], rng: Stream) -> Sample:
     s, d, k, balance = drawn["spread"], drawn["distractors"], drawn["concepts"], drawn["balance"]
+    plan = _plan(index, s, d)
+    total: int | None = None
     if balance == "uniform":
-        totals = _totals(index, s, d)
+        totals = list(plan.reaching)
         if not totals:
             raise Unsatisfiable
-        total: int | None = totals[rng.pick(len(totals))]
-        first = _reaching(index, s, d, total).draw(rng, balance)
+        total = totals[rng.pick(len(totals))]
+        first = plan.reaching[total].draw(rng, balance)
     else:
-        total = None
-        first = _eligible(index, s, d).draw(rng, balance)
+        first = plan.eligible.draw(rng, balance)
     targets = [first]
-    companions = _companions(index, d)
     while len(targets) < k:
-        c = companions.draw(rng, balance)
+        c = plan.companions.draw(rng, balance)
         if c not in targets:
             targets.append(c)
     targets.sort(key=index.names.__getitem__)
     used: set[int] = set()
     spread = _spread_images(index, targets, first, s, total, used, rng)
-    t = np.array(targets)
-    absent = index.absent
-    counts = index.counts
+    absent, counts = index.absent, index.counts
     answer = total if total is not None else sum(int(counts[i, c]) for i in spread for c in targets)
+    t = np.array(targets)
     if k == 1:
         def none_held(i: int) -> bool:
             return bool(absent[i, first])

@@ -78,9 +78,16 @@ def _give_up(task: str, drawn: dict[str, Any], failures: int, done: int) -> str:
             f"samples); lower spread/distractors/n_images/concepts/answers or --count")
 
 
-def compose_bench(catalog: Catalog, tasks: Sequence[str], count: int, controls: Controls, seed: int,
+def task_list(tasks: str | Sequence[str]) -> list[str]:
+    if isinstance(tasks, str):
+        return list(TASKS) if tasks == "all" else [tasks]
+    return list(tasks)
+
+
+def compose_bench(catalog: Catalog, tasks: str | Sequence[str], count: int, controls: Controls, seed: int,
                   advance: Callable[[], None] | None = None) -> list[Sample]:
-    """All samples of a bench, task by task in the given order."""
+    """All samples of a bench, task by task in the given order (`tasks`: a name, several, or "all")."""
+    tasks = task_list(tasks)
     for t in tasks:
         if t not in COMPOSERS:
             raise MimicError(f"--task {t!r}: expected one of {', '.join(TASKS)} or all")
@@ -90,7 +97,7 @@ def compose_bench(catalog: Catalog, tasks: Sequence[str], count: int, controls: 
     return [s for t in tasks for s in compose_task(index, t, count, controls, seed, advance)]
 
 
-def generate_bench(catalog: Catalog, tasks: Sequence[str], count: int, controls: Controls, seed: int,
+def generate_bench(catalog: Catalog, tasks: str | Sequence[str], count: int, controls: Controls, seed: int,
                    out: str | Path, copy_images: bool = False, overwrite: bool = False, for_training: bool = False,
                    command: str = "", advance: Callable[[], None] | None = None,
                    extra_files: dict[str, Path] | None = None) -> Path:
@@ -107,6 +114,6 @@ def generate_bench(catalog: Catalog, tasks: Sequence[str], count: int, controls:
         raise MimicError(f"n_images={controls.to_dict()['n_images']}: training conversations hold at most "
                          f"{MAX_TRAINING_IMAGES} images")
     samples = compose_bench(catalog, tasks, count, controls, seed, advance)
-    return write_bench(samples, catalog, out, controls=controls, seed=seed, tasks=list(tasks), count=count,
+    return write_bench(samples, catalog, out, controls=controls, seed=seed, tasks=task_list(tasks), count=count,
                        copy_images=copy_images, overwrite=overwrite, for_training=for_training,
                        command=command, extra_files=extra_files or {})

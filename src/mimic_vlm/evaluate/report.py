@@ -75,6 +75,20 @@ def register_section(builder: SectionBuilder) -> SectionBuilder:
     return builder
 
 
+# Modules of other areas that register report sections (diagnostics, other benchmarks): imported on first use,
+# so library callers of `write_report` get the same report as the CLI.
+SECTION_MODULES = ("mimic_vlm.benchmarks.report_section", "mimic_vlm.probe.plots")
+
+
+def _load_builtin_sections() -> None:
+    import importlib
+
+    for name in SECTION_MODULES:
+        module = importlib.import_module(name)
+        if hasattr(module, "register_sections"):
+            module.register_sections()
+
+
 # ---- loading -------------------------------------------------------------------------------------------
 
 
@@ -90,7 +104,11 @@ def _read_json(path: Path) -> Any:
 def load_run(path: str | Path) -> RunData:
     path = Path(path)
     if not (path / "scores.json").is_file():
-        raise MimicError(f"{path}: not a run folder (no scores.json)")
+        from mimic_vlm.probe.plots import RESULT_FILES
+
+        if any((path / f).is_file() for f in RESULT_FILES.values()):  # a diagnostics folder: its own sections
+            return RunData(path.resolve().name, path, {"tasks": {}}, {}, [])
+        raise MimicError(f"{path}: not a run folder (no scores.json, {', '.join(RESULT_FILES.values())})")
     scores = _read_json(path / "scores.json")
     if not isinstance(scores, dict) or not isinstance(scores.get("tasks"), dict):
         raise MimicError(f"{path / 'scores.json'}: not a mimic scores file (no 'tasks')")
@@ -376,6 +394,7 @@ def _control_plot(runs: list[RunData], control: str, values: list[str]) -> bytes
 
 
 def build_sections(runs: list[RunData]) -> list[Section]:
+    _load_builtin_sections()
     return [s for builder in SECTIONS if (s := builder(runs)) is not None]
 
 

@@ -97,6 +97,9 @@ def image_only_processor(base: type[ProcessorMixin]) -> type[ProcessorMixin]:
         base.__init__(self, image_processor=image_processor, tokenizer=tokenizer, video_processor=None,
                       chat_template=chat_template, **kwargs)
 
+    signature = inspect.signature(base.__init__)  # keeps options such as image_seq_length in save_pretrained
+    __init__.__signature__ = signature.replace(
+        parameters=[p for name, p in signature.parameters.items() if name != "video_processor"])
     name = base.__name__.replace("Processor", "ImageOnlyProcessor")
     return type(name, (base,), {"__init__": __init__, "__module__": __name__, "__qualname__": name})
 
@@ -114,7 +117,11 @@ def load_processor(path: str) -> ProcessorMixin:
         raise MimicError(f"hf:{path}: no processor known for model type {model_type!r}")
     if "video_processor" in inspect.signature(cls.__init__).parameters:
         cls = image_only_processor(cls)
-    processor = cls.from_pretrained(path)
+    processor, unused = cls.from_pretrained(path, return_unused_kwargs=True)
+    options = {k: v for k, v in unused.items() if k in inspect.signature(cls.__init__).parameters}
+    if options:  # transformers passes only the options its code object names; ours hides the base's
+        processor = cls(processor.image_processor, processor.tokenizer, chat_template=processor.chat_template,
+                        **options)
     if isinstance(processor, transformers.SmolVLMProcessor):  # its chat template reads these two fields
         processor.video_processor = types.SimpleNamespace(num_frames=None, fps=None)
     return processor

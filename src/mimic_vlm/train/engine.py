@@ -76,7 +76,8 @@ class TrainResult:
 # ---------------------------------------------------------------- models
 
 def resolve_precision(precision: str) -> str:
-    """`auto`: accelerate's setting when launched by it, else bf16 / fp16 on a GPU that has it, else fp32."""
+    """`auto`: accelerate's setting when launched by it on a GPU, else bf16 / fp16 on a GPU that has it, else
+    fp32 (so the shipped GPU configs also run on a CPU-only machine)."""
     if precision not in PRECISIONS:
         raise MimicError(f"--precision {precision}: choose one of {', '.join(PRECISIONS)}")
     if precision != "auto":
@@ -84,7 +85,7 @@ def resolve_precision(precision: str) -> str:
             raise MimicError(f"--precision {precision}: needs a CUDA device; use fp32 on the CPU")
         return precision
     launched = os.environ.get("ACCELERATE_MIXED_PRECISION", "no")
-    if launched in ("bf16", "fp16"):
+    if launched in ("bf16", "fp16") and torch.cuda.is_available():
         return launched
     if torch.cuda.is_available():
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
@@ -174,8 +175,10 @@ class RichProgress(TrainerCallback):
         if self.progress is None or not logs or "loss" not in logs:
             return
         rate = (state.num_input_tokens_seen - self.tokens0) / max(time.perf_counter() - self.t0, 1e-9)
-        self.progress.update(self.task, info=f"loss {logs['loss']:.4f}  lr {logs.get('learning_rate', 0):.2e}  "
-                                             f"{rate:,.0f} tok/s")
+        info = f"loss {logs['loss']:.4f}  lr {logs.get('learning_rate', 0):.2e}  {rate:,.0f} tok/s"
+        self.progress.update(self.task, info=info)
+        if not self.progress.console.is_terminal:  # a log file gets one line per logging step instead
+            self.progress.console.print(f"step {state.global_step}/{state.max_steps}  {info}", highlight=False)
 
     def on_train_end(self, args, state, control, **kwargs):
         if self.progress is not None:
