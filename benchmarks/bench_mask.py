@@ -16,6 +16,7 @@ import argparse
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from types import SimpleNamespace
 
 import torch
@@ -82,18 +83,30 @@ class PeakMemory:
             self.bytes = max(self.peak - self.start, 0)
 
 
-def timed(fn: Callable[[], object], device: str, repeats: int) -> tuple[float, int]:
-    """(best seconds of `repeats`, the largest peak bytes): best-of resists a busy shared machine."""
-    times, peak = [], 0
-    for _ in range(repeats):
-        with PeakMemory(device) as mem:
-            start = time.perf_counter()
-            fn()
-            if device == "cuda":
-                torch.cuda.synchronize()
-            times.append(time.perf_counter() - start)
-        peak = max(peak, mem.bytes)
-    return min(times), peak
+def call(fn: Callable[[], object], device: str) -> tuple[object, float, int]:
+    """(result, seconds, peak bytes) of one call."""
+    with PeakMemory(device) as mem:
+        start = time.perf_counter()
+        out = fn()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
+    return out, seconds, mem.bytes
+
+
+def round_robin(fns: dict[str, Callable[[], object]], device: str, repeats: int) -> dict[str, dict]:
+    """Call every fn once (first call: compiles), then `repeats` rounds in turn, so load changes on a shared
+    machine hit every method alike. Per name: first output, first-call seconds, best seconds, largest peak."""
+    out: dict[str, dict] = {}
+    for round_ in range(repeats + 1):
+        for name, fn in fns.items():
+            result, seconds, peak = call(fn, device)
+            if round_ == 0:
+                out[name] = {"output": result, "first_call_s": seconds, "seconds": float("inf"), "peak_bytes": 0}
+            else:
+                r = out[name]
+                r["seconds"], r["peak_bytes"] = min(r["seconds"], seconds), max(r["peak_bytes"], peak)
+    return out
 
 
 def layer_methods(ids: torch.Tensor, heads: int, kv_heads: int, head_dim: int, dtype: torch.dtype,
@@ -134,28 +147,24 @@ def mask_bytes(mask: object) -> int:
 def bench_layer(shape: str, ids: torch.Tensor, dtype: torch.dtype, backward: bool, repeats: int) -> list[dict]:
     heads, kv_heads, head_dim = SHAPES[shape]
     device = ids.device.type
-    rows, outputs = [], {}
-    for name, (build, attend) in layer_methods(ids, heads, kv_heads, head_dim, dtype, backward).items():
-        build_s, _ = timed(build, device, 2)  # best of 2: the first may compile
-        mask = build()  # ours sdpa: what the registered function builds once per forward for all masked layers
+    methods = layer_methods(ids, heads, kv_heads, head_dim, dtype, backward)
+    masks, build_s = {}, {}
+    for name, (build, _) in methods.items():  # ours sdpa: what one forward builds once for all masked layers
+        call(build, device)  # may compile
+        masks[name], build_s[name], _ = call(build, device)
 
-        def step(mask=mask, attend=attend):
-            out = attend(mask)
-            if backward:
-                out.float().sum().backward()
-            return out
+    def step(name: str) -> torch.Tensor:
+        out = methods[name][1](masks[name])
+        if backward:
+            out.float().sum().backward()
+        return out.detach().float()
 
-        start = time.perf_counter()
-        outputs[name] = step().detach().float()  # first call (compiles flex)
-        first_s = time.perf_counter() - start
-        seconds, peak = timed(step, device, repeats)
-        official = next(o for m, o in outputs.items() if m.startswith("official")) if len(outputs) > 1 else None
-        rows.append({"shape": shape, "method": name, "mask_bytes": mask_bytes(mask), "build_s": build_s,
-                     "first_call_s": first_s, "seconds": seconds, "peak_bytes": peak,
-                     "max_diff_vs_official": None if official is None or name.startswith(("causal", "official"))
-                     else float((outputs[name] - official).abs().max())})
-        del mask
-    return rows
+    runs = round_robin({name: partial(step, name) for name in methods}, device, repeats)
+    official = next(r["output"] for name, r in runs.items() if name.startswith("official"))
+    return [{"shape": shape, "method": name, "mask_bytes": mask_bytes(masks[name]), "build_s": build_s[name],
+             "first_call_s": r["first_call_s"], "seconds": r["seconds"], "peak_bytes": r["peak_bytes"],
+             "max_diff_vs_official": None if name.startswith(("causal", "official"))
+             else float((r["output"] - official).abs().max())} for name, r in runs.items()]
 
 
 def bench_model(layers: int, ids: torch.Tensor, repeats: int, dtype: torch.dtype = torch.float32) -> list[dict]:
@@ -178,22 +187,18 @@ def bench_model(layers: int, ids: torch.Tensor, repeats: int, dtype: torch.dtype
     configs = {"no mask (sdpa)": None, f"ours sdpa, {deep}": ImageBlockMask("second-half", "sdpa"),
                f"ours flex, {deep}": ImageBlockMask("second-half", "flex"),
                "ours flex, all layers": ImageBlockMask("all", "flex")}
-    runs: dict[str, list[tuple[float, int]]] = {label: [] for label in configs}
-    for _ in range(repeats + 1):  # round-robin, so load changes on a shared machine hit every config alike
-        for label, mask in configs.items():
-            if mask is not None:
-                mask.attach(model)
-            with torch.no_grad(), PeakMemory(ids.device.type) as mem:
-                start = time.perf_counter()
-                model(input_ids=input_ids, logits_to_keep=1)
-                if ids.device.type == "cuda":
-                    torch.cuda.synchronize()
-                seconds = time.perf_counter() - start
-            runs[label].append((seconds, mem.bytes))
-            if mask is not None:
-                mask.detach(model)
-    rows = [{"method": label, "layers": layers, "tokens": n, "first_call_s": r[0][0],
-             "seconds": min(t for t, _ in r[1:]), "peak_bytes": max(m for _, m in r[1:])} for label, r in runs.items()]
+
+    def prefill(mask: ImageBlockMask | None) -> None:
+        if mask is not None:
+            mask.attach(model)
+        with torch.no_grad():
+            model(input_ids=input_ids, logits_to_keep=1)
+        if mask is not None:
+            mask.detach(model)
+
+    runs = round_robin({label: partial(prefill, mask) for label, mask in configs.items()}, ids.device.type, repeats)
+    rows = [{"method": label, "layers": layers, "tokens": n, "first_call_s": r["first_call_s"],
+             "seconds": r["seconds"], "peak_bytes": r["peak_bytes"]} for label, r in runs.items()]
     return rows
 
 

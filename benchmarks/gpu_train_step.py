@@ -39,8 +39,8 @@ def build(text: dict, device: str, dtype: torch.dtype) -> torch.nn.Module:
         vision_config=dict(model_type="siglip_vision_model", hidden_size=32, intermediate_size=64,
                            num_hidden_layers=1, num_attention_heads=2, image_size=28, patch_size=14))
     torch.manual_seed(0)
-    return T.LlavaOnevisionForConditionalGeneration._from_config(cfg, attn_implementation="sdpa",
-                                                                  dtype=dtype).to(device)
+    with torch.device(device):  # initialise on the GPU: random init of 0.5B parameters on a CPU is slow
+        return T.LlavaOnevisionForConditionalGeneration._from_config(cfg, attn_implementation="sdpa", dtype=dtype)
 
 
 def layout(n_images: int, per_image: int, text: int) -> torch.Tensor:

@@ -168,6 +168,13 @@ def evaluate(name: str, eval_bench: Path, base: Path, adapter: Path | None = Non
     return out
 
 
+def baseline(kind: str, eval_bench: Path) -> None:
+    """The runner's answer-prior baseline: what knowing the answer distribution alone scores."""
+    out = ROOT / "evals" / f"baseline-{kind}"
+    if not (out / "scores.json").exists():
+        run([*MIMIC, "eval", "--model", kind, "--bench", eval_bench, "--out", out, "--no-progress"])
+
+
 # ---------------------------------------------------------------- 5. summary
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -263,6 +270,7 @@ def main() -> None:
     base_data = training_file(bench("base", ROOT / "world" / "train", 24000, "2-4", seed=0))
     extra_data = training_file(bench("extra", ROOT / "world" / "train", 8000, "2-8", seed=1))
     eval_bench = bench("eval", ROOT / "world" / "eval", 280, "2-8", seed=2)
+    baseline("prior", eval_bench)
     base = train_base(base_data)
     evaluate("base", eval_bench, base, threads=2)
     evaluate("base+mask-at-inference", eval_bench, base, mask=True, threads=2)

@@ -76,14 +76,11 @@ def test_block_ids_match_layout(family: str, side: str) -> None:
 
 def reference_mask(blocks: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
     """Loop version of the rule: causal, no padded key, and an image query sees only its own image."""
-    batch, n = blocks.shape
-    out = torch.zeros(batch, 1, n, n, dtype=torch.bool)
-    for b in range(batch):
-        for q in range(n):
-            for kv in range(q + 1):
-                own = blocks[b, q] < 0 or blocks[b, q] == blocks[b, kv]
-                out[b, 0, q, kv] = bool(attention[b, kv]) and bool(own)
-    return out
+    rows = []
+    for ids, keep in zip(blocks.tolist(), attention.tolist(), strict=True):
+        rows.append([[kv <= q and bool(keep[kv]) and (ids[q] < 0 or ids[q] == ids[kv]) for kv in range(len(ids))]
+                     for q in range(len(ids))])
+    return torch.tensor(rows)[:, None]
 
 
 @pytest.mark.parametrize("side", ["left", "right"])

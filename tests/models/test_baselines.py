@@ -68,3 +68,13 @@ def test_oracle_answers_the_ground_truth_as_text() -> None:
             Request("b", (), "", 16, sample("counting", 0, OBJECTS).to_dict())]
     assert [g.text for g in model.generate(reqs)] == ["bus, car", "0"]
     assert model.describe() == {"kind": "baseline", "model": "oracle"}
+
+
+def test_an_empty_answer_is_said_as_none_and_parses_as_the_empty_list():
+    from mimic_vlm.evaluate.score import score_output
+
+    s = sample("listing", ["cat", "dog"], [{"car": 1}, {"dog": 1, "cat": 4}], targets=["animal"])
+    said = answer_text(single_image_answer(s.to_dict(), VOCAB))
+    assert said == "none"
+    scored = score_output(s, said, VOCAB)
+    assert scored["parsed"] == [] and not scored["unparsed"] and scored["recall"] == 0.0

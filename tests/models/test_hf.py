@@ -12,7 +12,7 @@ from PIL import Image
 from mimic_vlm.errors import MimicError
 from mimic_vlm.models import tiny
 from mimic_vlm.models.base import Request
-from mimic_vlm.models.hf import HFModel, load_hf
+from mimic_vlm.models.hf import HFModel, image_only_processor, load_hf
 from mimic_vlm.models.registry import load_model
 
 
@@ -73,11 +73,29 @@ def test_max_pixels_shrinks_images_and_prompt(images: list[Path]) -> None:
     assert full.prompt_tokens - small.prompt_tokens == 64 - 16  # 224 px: 64 image tokens; 112 px: 16
 
 
-def test_hf_folder_loads_without_torchvision_and_matches(images: list[Path], tmp_path: Path) -> None:
-    model, processor = tiny.build("qwen2_vl")
-    model.save_pretrained(tmp_path / "m")
-    processor.save_pretrained(tmp_path / "m")
+def save_like_a_checkpoint(family: str, folder: Path) -> tuple:
+    """Save a tiny model as a hub checkpoint is saved: the processor's options (image_seq_len, ...) in
+    processor_config.json, the stock processor class minus its video part."""
+    import inspect
+
+    import transformers
+
+    model, processor = tiny.build(family)
+    base = next(c for c in type(processor).__mro__ if c.__module__.startswith("transformers.models"))
+    names = set(inspect.signature(base.__init__).parameters) - {"self", "image_processor", "tokenizer",
+                                                                  "video_processor", "chat_template", "kwargs"}
+    cls = image_only_processor(base) if base is not transformers.Idefics3Processor else base
+    cls(processor.image_processor, processor.tokenizer, chat_template=processor.chat_template,
+        **{n: getattr(processor, n) for n in names if hasattr(processor, n)}).save_pretrained(folder)
+    model.save_pretrained(folder)
+    return model, processor
+
+
+@pytest.mark.parametrize("family", ["qwen2_vl", "llava_onevision", "smolvlm", "internvl"])
+def test_hf_folder_loads_without_torchvision_and_matches(family: str, images: list[Path], tmp_path: Path) -> None:
+    model, processor = save_like_a_checkpoint(family, tmp_path / "m")
     loaded = load_model(f"hf:{tmp_path / 'm'}", dtype="float32", device="cpu")
+    assert "Pil" in type(loaded.processor.image_processor).__name__
     reqs = requests_for(images)[:2]
     assert [g.text for g in loaded.generate(reqs)] == [g.text for g in HFModel(model, processor, name="t").generate(reqs)]
     assert loaded.describe()["model"] == str(tmp_path / "m") and loaded.describe()["dtype"] == "float32"
@@ -98,6 +116,12 @@ def test_adapter_merges_and_reapplies_training_mask(images: list[Path], tmp_path
     plain = load_hf(str(tmp_path / "m"), dtype="float32", device="cpu")
     req = requests_for(images)[:1]
     assert adapted.generate(req)[0].text != plain.generate(req)[0].text  # the LoRA weights count
+    on_tiny = load_model("tiny:qwen2_vl", adapter=str(tmp_path / "adapter"), device="cpu")
+    assert on_tiny.describe()["mask"] == {"layers": "2-3", "backend": "sdpa"}
+    assert on_tiny.generate(req)[0].text == adapted.generate(req)[0].text  # same base, same adapter, same mask
+    (tmp_path / "m" / "mimic_train.json").write_text(json.dumps({"mask_layers": "1-3", "mask_backend": None}))
+    full = load_hf(str(tmp_path / "m"), dtype="float32", device="cpu")  # a full fine-tune's folder
+    assert full.describe()["mask"] == {"layers": "1-3", "backend": "sdpa"}
     with pytest.raises(MimicError, match="not a PEFT adapter"):
         load_hf(str(tmp_path / "m"), device="cpu", adapter=str(tmp_path))
 
@@ -120,3 +144,12 @@ def test_batched_equals_batch_size_one_with_image_block_mask(family: str, images
     assert [g.text for g in masked] == [model.generate([r])[0].text for r in reqs]
     assert [g.text for g in masked] != [g.text for g in plain.generate(reqs)]  # the mask is really on
     assert model.describe()["mask"] == {"layers": "0-3", "backend": "sdpa"}
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("family", ["qwen2_vl", "llava_onevision", "idefics3"])
+def test_batched_equals_batch_size_one_on_cuda(family: str, images: list[Path]) -> None:
+    model = load_model(f"tiny:{family}", device="cuda")
+    reqs = requests_for(images)
+    assert [g.text for g in model.generate(reqs)] == [model.generate([r])[0].text for r in reqs]

@@ -119,9 +119,12 @@ def test_merge_dedups_rank_files_in_bench_order(tmp_path: Path) -> None:
 def test_cli_faults_exit_2_before_any_output(bench_dir: Path, tmp_path: Path,
                                              capsys: pytest.CaptureFixture) -> None:
     (bench_dir / "images" / "000003.png").unlink()
-    for spec, message in [("oracle", "refers to missing image"), ("gpt9", "unknown model kind 'gpt9'")]:
+    for spec, extra, message in [("oracle", [], "refers to missing image"),
+                                 ("gpt9", [], "unknown model kind 'gpt9'"),
+                                 ("chance", ["--mask-layers", "2-3"], "only hf: and tiny: models take"),
+                                 ("oracle", ["--prompt-template", "{oops}"], "bad placeholder")]:
         with pytest.raises(SystemExit) as exc:
-            main(["eval", "--bench", str(bench_dir), "--model", spec, "--out", str(tmp_path / "run")])
+            main(["eval", "--bench", str(bench_dir), "--model", spec, "--out", str(tmp_path / "run"), *extra])
         assert exc.value.code == 2 and message in capsys.readouterr().err
         assert not (tmp_path / "run").exists()
 

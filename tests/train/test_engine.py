@@ -229,3 +229,12 @@ def test_adapter_through_mimic_eval_matches_the_trained_model(toy, tmp_path):
     assert outputs == {r["id"]: r["output"] for r in read_jsonl(tmp_path / "run-mem" / "predictions.jsonl")}
     assert len(outputs) == 4 and any(outputs.values())
     assert json.loads((tmp_path / "run" / "run.json").read_text())["settings"]["model"]["mask"]
+
+
+def test_last_checkpoint_skips_one_killed_while_saving(tmp_path):
+    for step, state in ((2, "{}"), (4, "{}"), (6, None), (10, '{"trunc')):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        if state is not None:
+            (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(state)
+    assert last_checkpoint(tmp_path) == str(tmp_path / "checkpoint-4")
+    assert last_checkpoint(tmp_path / "absent") is None

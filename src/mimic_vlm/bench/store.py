@@ -71,8 +71,13 @@ def load_bench(path: str | Path) -> Bench:
 
 
 def check_images(bench: Bench) -> None:
-    """Fail before any work starts if an image of the bench is missing."""
+    """Fail before any work starts if an image of the bench is missing (each distinct file checked once)."""
+    seen: set[str] = set()
     for s in bench.samples:
-        for p in bench.image_paths(s):
+        for name in s.images:
+            if name in seen:
+                continue
+            seen.add(name)
+            p = Path(name) if Path(name).is_absolute() else bench.root / name
             if not p.is_file():
                 raise MimicError(f"{bench.root}: sample {s.id!r} refers to missing image {p}")

@@ -3,8 +3,9 @@
 ```
 RUN/
   run.json           settings that shape the answers (compared on every rerun) + runtime, bench, command
-  predictions.jsonl  one line per sample id: output, parsed, score fields, latency, token counts
-  scores.json        `metrics.summarize` of every prediction in the folder
+  predictions.jsonl  one line per sample id: output, parsed, score fields, token counts, latency_s (the
+                     batch's wall time / its size)
+  scores.json        `score.build_scores` of every prediction in the folder (per task, per control)
 ```
 
 Rerunning the same command continues where it stopped; different settings are refused unless `overwrite`.

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import torch
@@ -81,25 +82,29 @@ class ImageBlocks:
         return getattr(module, "layer_idx", None) in self.layers and bool((self.ids[:, -q_len:] >= 0).any())
 
 
+def _restricted(module, query, key, attention_mask, image_blocks: ImageBlocks | None, additive: bool):
+    """The model's own dense mask, restricted by the image rule where this layer and these queries ask for it."""
+    q_len, kv_len = query.shape[2], key.shape[2]
+    if image_blocks is None or not image_blocks.restricts(module, q_len):
+        return attention_mask
+    restrict = partial(rules.restrict_additive, dtype=query.dtype) if additive else rules.restrict_bool
+    return image_blocks.mask_for(attention_mask, q_len, kv_len,
+                                 lambda: restrict(attention_mask, image_blocks.ids, q_len, kv_len))
+
+
 def _sdpa_attention(module, query, key, value, attention_mask, image_blocks=None, **kwargs):
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-    q_len, kv_len = query.shape[2], key.shape[2]
-    if image_blocks is not None and image_blocks.restricts(module, q_len):
-        attention_mask = image_blocks.mask_for(
-            attention_mask, q_len, kv_len, lambda: rules.restrict_bool(attention_mask, image_blocks.ids, q_len, kv_len))
-    return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+    mask = _restricted(module, query, key, attention_mask, image_blocks, additive=False)
+    return sdpa_attention_forward(module, query, key, value, mask, **kwargs)
 
 
 def _eager_attention(module, query, key, value, attention_mask, image_blocks=None, **kwargs):
+    """Eager adds the mask to the scores, so it gets an additive float mask (a bool one would be wrong)."""
     from transformers.models.llama.modeling_llama import eager_attention_forward
 
-    q_len, kv_len = query.shape[2], key.shape[2]
-    if image_blocks is not None and image_blocks.restricts(module, q_len):
-        attention_mask = image_blocks.mask_for(
-            attention_mask, q_len, kv_len,
-            lambda: rules.restrict_additive(attention_mask, image_blocks.ids, q_len, kv_len, query.dtype))
-    return eager_attention_forward(module, query, key, value, attention_mask, **kwargs)
+    mask = _restricted(module, query, key, attention_mask, image_blocks, additive=True)
+    return eager_attention_forward(module, query, key, value, mask, **kwargs)
 
 
 def _flex_attention(module, query, key, value, attention_mask, image_blocks=None, **kwargs):
@@ -112,7 +117,6 @@ def _flex_attention(module, query, key, value, attention_mask, image_blocks=None
         return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
     blocks = image_blocks.mask_for(
         None, q_len, kv_len, lambda: rules.block_mask(image_blocks.ids, image_blocks.padding, q_len, kv_len))
-    kwargs.pop("dropout", None)  # flex refuses a dropout argument even when it is 0 (eval)
     return flex_attention_forward(module, query, key, value, blocks, **kwargs)
 
 

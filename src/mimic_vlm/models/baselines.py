@@ -31,8 +31,13 @@ AnswerFn = Callable[[dict[str, Any]], Answer]
 
 
 def answer_text(answer: Answer) -> str:
-    """An answer as plain text: the number, the name, or the names joined by ', ' (the dataset's `gt`)."""
-    return ", ".join(answer) if isinstance(answer, list) else str(answer)
+    """An answer as plain text: the number, the name, or the names joined by ', ' (the dataset's `gt`).
+
+    Nothing to name is said as "none", which the parser reads as the empty list (not as an unparsed answer).
+    """
+    if isinstance(answer, list):
+        return ", ".join(answer) or "none"
+    return str(answer) or "none"
 
 
 @dataclass

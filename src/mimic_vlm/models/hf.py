@@ -47,8 +47,10 @@ class HFModel:
                          "pad_token_id": pad, "bos_token_id": gen.bos_token_id}
 
     def describe(self) -> dict[str, Any]:
+        """`runtime` (the device) does not change answers: a run may resume on another machine."""
         return {"kind": "hf", "model": self.name, "dtype": str(self.model.dtype).removeprefix("torch."),
-                "max_pixels": self.max_pixels, "decoding": "greedy", **self.settings}
+                "max_pixels": self.max_pixels, "decoding": "greedy", **self.settings,
+                "runtime": {"device": str(self.model.device)}}
 
     def conversation(self, request: Request) -> list[dict[str, Any]]:
         """Chat messages: images first then the text (the official protocol), or interleaved at `<image>`."""
@@ -117,9 +119,11 @@ def load_processor(path: str) -> ProcessorMixin:
         raise MimicError(f"hf:{path}: no processor known for model type {model_type!r}")
     if "video_processor" in inspect.signature(cls.__init__).parameters:
         cls = image_only_processor(cls)
-    processor, unused = cls.from_pretrained(path, return_unused_kwargs=True)
-    options = {k: v for k, v in unused.items() if k in inspect.signature(cls.__init__).parameters}
-    if options:  # transformers passes only the options its code object names; ours hides the base's
+    processor = cls.from_pretrained(path)
+    saved, _ = cls.get_processor_dict(path)
+    options = {k: v for k, v in saved.items() if k in inspect.signature(cls.__init__).parameters
+               and k not in ("image_processor", "tokenizer", "chat_template")}
+    if options:  # from_pretrained passes only the options the __init__ code names: ours hides the base's
         processor = cls(processor.image_processor, processor.tokenizer, chat_template=processor.chat_template,
                         **options)
     if isinstance(processor, transformers.SmolVLMProcessor):  # its chat template reads these two fields
@@ -144,8 +148,8 @@ def load_hf(path: str, *, dtype: str = "auto", device: str | None = None, device
             mask: Any = None, batch_size: int = 8) -> HFModel:
     """Load `path` (a local folder, or a hub id already in the local cache) with an optional PEFT adapter.
 
-    An adapter folder holding `mimic_train.json` gets the image-block mask it was trained with, unless
-    `mask` is given explicitly.
+    An adapter folder (or a full fine-tune at `path`) holding `mimic_train.json` gets the image-block mask it
+    was trained with, unless `mask` is given explicitly.
     """
     kwargs: dict[str, Any] = {"dtype": torch_dtype(dtype)}
     if attn_implementation:
@@ -160,34 +164,40 @@ def load_hf(path: str, *, dtype: str = "auto", device: str | None = None, device
         raise MimicError(f"hf:{path}: cannot load the model{offline}: {str(e).splitlines()[0]}") from None
     if not device_map:
         model = model.to(device or default_device())
-    train_mask = None
-    if adapter:
-        model, train_mask = _apply_adapter(model, Path(adapter))
-    mask = mask or train_mask
-    if mask is not None:
-        mask.attach(model)
+    model, mask = adapt(model, adapter=adapter, mask=mask, folder=Path(path))
     settings = {"attn_implementation": model.config._attn_implementation, "adapter": adapter,
                 "mask": describe_mask(mask)}
     return HFModel(model, processor, name=path, max_batch_size=batch_size, max_pixels=max_pixels,
                    settings=settings)
 
 
-def _apply_adapter(model: PreTrainedModel, adapter: Path) -> tuple[PreTrainedModel, Any]:
-    """Merge a PEFT adapter; return the mask recorded by training (None without one)."""
-    from peft import PeftModel
+def adapt(model: PreTrainedModel, *, adapter: str | None = None, mask: Any = None,
+          folder: Path | None = None) -> tuple[PreTrainedModel, Any]:
+    """Merge a PEFT adapter and attach the image-block mask: `mask` if given, else the one `mimic train`
+    recorded in the adapter folder (or in `folder`, a full fine-tune), so a model is evaluated as trained."""
+    trained_in = folder
+    if adapter:
+        from peft import PeftModel
 
-    if not (adapter / "adapter_config.json").is_file():
-        raise MimicError(f"--adapter {adapter}: not a PEFT adapter folder (no adapter_config.json)")
-    model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
-    if not (adapter / TRAIN_SETTINGS).is_file():
-        return model, None
+        trained_in = Path(adapter)
+        if not (trained_in / "adapter_config.json").is_file():
+            raise MimicError(f"--adapter {adapter}: not a PEFT adapter folder (no adapter_config.json)")
+        model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+    if mask is None and trained_in is not None and (trained_in / TRAIN_SETTINGS).is_file():
+        mask = training_mask(trained_in / TRAIN_SETTINGS)
+    if mask is not None:
+        mask.attach(model)
+    return model, mask
+
+
+def training_mask(path: Path) -> Any:
     try:
-        trained = json.loads((adapter / TRAIN_SETTINGS).read_text())
+        trained = json.loads(path.read_text())
     except json.JSONDecodeError as e:
-        raise MimicError(f"{adapter / TRAIN_SETTINGS}: invalid JSON ({e})") from None
+        raise MimicError(f"{path}: invalid JSON ({e})") from None
     from mimic_vlm.masking import mask_from_options
 
-    return model, mask_from_options(trained.get("mask_layers"), trained.get("mask_backend"))
+    return mask_from_options(trained.get("mask_layers"), trained.get("mask_backend") or "sdpa")
 
 
 def describe_mask(mask: Any) -> dict[str, Any] | None:

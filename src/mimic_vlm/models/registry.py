@@ -49,16 +49,15 @@ def _hf(path: str, o: ModelOptions) -> Model:
 
 def _tiny(family: str, o: ModelOptions) -> Model:
     from mimic_vlm.models import tiny
-    from mimic_vlm.models.hf import HFModel, default_device, describe_mask, torch_dtype
+    from mimic_vlm.models.hf import HFModel, adapt, default_device, describe_mask, torch_dtype
 
     model, processor = tiny.build(family, attn_implementation=o.attn_implementation or "sdpa")
     model = model.to(o.device or default_device())
     if o.dtype != "auto":
         model = model.to(torch_dtype(o.dtype))
-    if o.mask is not None:
-        o.mask.attach(model)
-    settings = {"kind": "tiny", "attn_implementation": o.attn_implementation or "sdpa",
-                "mask": describe_mask(o.mask)}
+    model, mask = adapt(model, adapter=o.adapter, mask=o.mask)
+    settings = {"kind": "tiny", "attn_implementation": o.attn_implementation or "sdpa", "adapter": o.adapter,
+                "mask": describe_mask(mask)}
     return HFModel(model, processor, name=f"tiny:{family}", max_batch_size=o.batch_size or 8,
                    max_pixels=o.max_pixels, settings=settings)
 

@@ -20,7 +20,7 @@ from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArgu
 from mimic_vlm.errors import MimicError
 from mimic_vlm.schema import write_json_atomic
 from mimic_vlm.train.data import ChatCollator, check_images, load_data
-from mimic_vlm.train.finetune import LoraSettings, find_parts, is_peft, lora_target_regex, prepare
+from mimic_vlm.train.finetune import METHODS, LoraSettings, find_parts, is_peft, lora_target_regex, prepare
 
 TRAIN_SETTINGS = "mimic_train.json"
 RUN_SETTINGS = "run.json"
@@ -203,10 +203,15 @@ def last_checkpoint(folder: Path) -> str | None:
 
 
 def _prepare_out(cfg: TrainConfig, resume: bool, overwrite: bool) -> str | None:
-    """Refuse to clobber a run by accident; return the checkpoint to resume from (or None)."""
+    """Refuse to clobber a run by accident; return the checkpoint to resume from (or None).
+
+    Under a distributed launch every rank runs this; only rank 0 deletes anything.
+    """
     out, ckpts = cfg.out, cfg.out / "checkpoints"
-    if overwrite and out.exists():
-        shutil.rmtree(out)
+    if overwrite:
+        if int(os.environ.get("RANK", "0")) == 0 and out.exists():
+            shutil.rmtree(out)
+        return None
     if (out / TRAIN_SETTINGS).exists():
         raise MimicError(f"{out}: holds a finished run (use --overwrite to replace it)")
     last = last_checkpoint(ckpts)
@@ -244,6 +249,11 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
     Data and images are checked before any model is loaded. The output folder gets the adapter (LoRA) or
     the full weights, the processor, and `mimic_train.json`, written last: its presence marks a finished run.
     """
+    from mimic_vlm.masking import mask_from_options
+
+    if cfg.method not in METHODS:
+        raise MimicError(f"--method {cfg.method}: choose one of {', '.join(METHODS)}")
+    mask = mask_from_options(cfg.mask_layers, cfg.mask_backend)  # bad options fail before the slow parts
     data = load_data(cfg.data, max_images=cfg.max_images, seed=cfg.seed)
     check_images(data.conversations)
     last = _prepare_out(cfg, resume, overwrite)
@@ -251,9 +261,6 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
     half = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
     model, processor = load_base(cfg.model, dtype=half if cfg.method == "lora" else torch.float32,
                                  base_kwargs=cfg.base_kwargs)
-    from mimic_vlm.masking import mask_from_options
-
-    mask = mask_from_options(cfg.mask_layers, cfg.mask_backend)
     if mask is not None:
         mask.attach(model)
     target = lora_target_regex(model, find_parts(model)) if cfg.method == "lora" else None
@@ -265,7 +272,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
     trainer.remove_callback(PrinterCallback)  # the progress bar shows the logs; trainer_state.json keeps them
     if trainer.is_world_process_zero():
         write_json_atomic(cfg.out / RUN_SETTINGS, cfg.record())
-    trainer.train(resume_from_checkpoint=last)
+    output = trainer.train(resume_from_checkpoint=last)
 
     trainer.save_model(str(cfg.out))
     settings = {
@@ -276,6 +283,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
         "mask_backend": cfg.mask_backend if cfg.mask_layers else None,
         "data": data.files, "samples": len(data.conversations), "dropped_too_many_images": data.dropped,
         "max_images": cfg.max_images, "seed": cfg.seed, "steps": trainer.state.global_step,
+        "train_loss": output.training_loss,
         "epochs": cfg.epochs, "batch_size": cfg.batch_size, "grad_accum": cfg.grad_accum,
         "world_size": args.world_size, "lr": cfg.lr, "warmup_ratio": cfg.warmup_ratio, "precision": precision,
         "gradient_checkpointing": cfg.gradient_checkpointing, "adapter": is_peft(model),
