@@ -68,7 +68,7 @@ def test_bad_image_leaves_nothing(png_catalog, tmp_path, damage):
     else:
         victim.write_bytes(b"\x89PNG\r\n\x1a\n not really")
     before = sorted(p.name for p in tmp_path.iterdir())
-    message = "image missing on disk" if damage == "missing" else "corrupt or unreadable image"
+    message = "image not found" if damage == "missing" else "corrupt or unreadable image"
     with pytest.raises(MimicError, match=re.escape(str(victim)) + ": " + message):
         _generate(png_catalog, tmp_path / "bench", copy_images=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no bench, no temp folder

@@ -6,20 +6,17 @@ toy world and with `copy_images`; otherwise samples point at the source images b
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
-
 from mimic_vlm import __version__
 from mimic_vlm.annotations.catalog import Catalog
+from mimic_vlm.annotations.load import file_sha256, verify_image
 from mimic_vlm.bench.store import MANIFEST, SAMPLES
 from mimic_vlm.compose.controls import Controls
-from mimic_vlm.errors import MimicError
 from mimic_vlm.schema import Sample, atomic_dir, write_json_atomic, write_jsonl_atomic
 
 IMAGES = "images"
@@ -27,23 +24,9 @@ MAX_TRAINING_IMAGES = 10
 
 
 def check_image_files(paths: list[Path]) -> None:
-    """Every image exists and decodes, before anything is written."""
+    """Every image exists and decodes fully (a truncated file too), before anything is written."""
     for p in paths:
-        if not p.is_file():
-            raise MimicError(f"{p}: image missing on disk")
-        try:
-            with Image.open(p) as im:
-                im.verify()
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-            raise MimicError(f"{p}: corrupt or unreadable image ({e})") from None
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        verify_image(p)
 
 
 def control_counts(samples: list[Sample]) -> dict[str, dict[str, dict[str, int]]]:
@@ -82,7 +65,7 @@ def write_bench(samples: list[Sample], catalog: Catalog, out: Path, *, controls:
     manifest: dict[str, Any] = {
         "generator": "mimic-vlm", "version": __version__, "command": command, "seed": seed, "tasks": tasks,
         "count_per_task": count, "controls": controls.to_dict(), "source": catalog.source,
-        "source_files": {Path(p).name: sha256_file(Path(p)) for p in catalog.source_files},
+        "source_files": {Path(p).name: file_sha256(Path(p)) for p in catalog.source_files},
         "images": "copied" if copy else "external", "for_training": for_training,
         "counts": {"tasks": dict(Counter(s.task for s in samples)), "controls": control_counts(samples)},
         "vocabulary": catalog.vocabulary(),

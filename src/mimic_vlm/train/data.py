@@ -252,8 +252,11 @@ def load_data(paths: Iterable[str | Path], *, max_images: int = 10, seed: int = 
 
 def check_images(conversations: Sequence[Conversation]) -> None:
     """Open every image once (header + integrity check) so a bad file fails now, naming file and sample."""
+    from rich.progress import track
+
     seen: set[Path] = set()
-    for conv in conversations:
+    many = sum(len(c.images) for c in conversations) > 5000
+    for conv in track(conversations, "checking images", transient=True, disable=not many):
         for p in conv.images:
             if p in seen:
                 continue
