@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -238,3 +239,48 @@ def test_last_checkpoint_skips_one_killed_while_saving(tmp_path):
             (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(state)
     assert last_checkpoint(tmp_path) == str(tmp_path / "checkpoint-4")
     assert last_checkpoint(tmp_path / "absent") is None
+
+
+class Crash(TrainerCallback):
+    """Dies right after the checkpoint of step `at` is written, as a killed run would."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.global_step == self.at:
+            raise KeyboardInterrupt
+
+
+def test_full_weights_resume_restores_every_weight(toy, tmp_path):
+    """Full-weight checkpoints are stored with the original key layout; resuming must convert them back
+    (the stock Trainer leaves the vision tower and language model at their current values)."""
+    kw = dict(method="full", max_steps=4, save_steps=2, batch_size=4, lr=1e-3)
+    reference = train(config(toy, tmp_path / "ref", **kw), progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        train(config(toy, tmp_path / "run", **kw), progress=False, callbacks=[Crash(2)])
+    resumed = train(config(toy, tmp_path / "run", **kw), resume=True, progress=False)
+    want, got = _weights(reference.model), _weights(resumed.model)
+    assert all(torch.allclose(want[k], got[k], atol=1e-6) for k in want)
+
+
+def test_ddp_two_processes_equal_one_process_with_the_global_batch(toy, tmp_path):
+    """`torchrun --nproc_per_node 2 -m mimic_vlm train` (gloo DDP on CPU): 2 x 2 samples per step give the
+    weights of one process with 4 (every toy answer has the same number of label tokens, so the means agree)."""
+    from safetensors.torch import load_file
+
+    kw = dict(lora=LoraSettings(4, 8, 0.0), max_steps=3, batch_size=4, mask_layers="second-half")
+    train(config(toy, tmp_path / "single", **kw), progress=False)
+    with socket.socket() as s:  # a free port for the rendezvous
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port,
+                    "-m", "mimic_vlm", "train", "--model", f"tiny:{FAMILY}", "--data", str(toy["llava"]),
+                    "--out", str(tmp_path / "ddp"), "--max-steps", "3", "--batch-size", "2", "--lora-r", "4",
+                    "--lora-alpha", "8", "--lora-dropout", "0", "--lr", "1e-2", "--warmup-ratio", "0.1",
+                    "--mask-layers", "second-half"], check=True, capture_output=True)
+    assert json.loads((tmp_path / "ddp" / TRAIN_SETTINGS).read_text())["world_size"] == 2
+    single = load_file(tmp_path / "single" / "adapter_model.safetensors")
+    ddp = load_file(tmp_path / "ddp" / "adapter_model.safetensors")
+    assert single.keys() == ddp.keys()
+    assert all(torch.allclose(single[k], ddp[k], atol=1e-5) for k in single)

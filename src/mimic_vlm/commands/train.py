@@ -66,5 +66,7 @@ def register(app: typer.Typer) -> None:
             save_steps=save_steps, save_total_limit=save_total_limit, logging_steps=logging_steps, seed=seed)
         result = engine.train(cfg, resume=resume, overwrite=overwrite)
         s = result.settings
-        Console().print(f"[green]trained[/] {s['method']} on {s['samples']} samples ({s['dropped_too_many_images']} "
-                        f"dropped: > {s['max_images']} images), {s['steps']} steps -> {result.out}", highlight=False)
+        if int(os.environ.get("RANK", "0")) == 0:
+                Console().print(f"[green]trained[/] {s['method']} on {s['samples']} samples ({s['dropped_too_many_images']} "
+                            f"dropped: > {s['max_images']} images), {s['steps']} steps -> {result.out}",
+                            highlight=False)

@@ -12,8 +12,12 @@ Indices are absolute sequence positions (`q_offset` = number of cached tokens be
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from torch.nn.attention.flex_attention import BlockMask
 
 MaskMod = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -84,7 +88,7 @@ def restrict_additive(base: torch.Tensor | None, block_ids: torch.Tensor, q_len:
 
 
 def block_mask(block_ids: torch.Tensor, padding: torch.Tensor | None, q_len: int, kv_len: int,
-               compile: bool = True):
+               compile: bool = True) -> BlockMask:
     """flex: a `BlockMask` of causal AND padding AND the image rule."""
     from torch.nn.attention.flex_attention import create_block_mask
 

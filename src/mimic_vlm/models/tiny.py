@@ -17,6 +17,7 @@ import transformers as T
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
 from mimic_vlm.errors import MimicError
+from mimic_vlm.models.hf import image_only_processor
 
 FAMILIES = ("qwen2_vl", "qwen2_5_vl", "llava_onevision", "idefics3", "smolvlm", "internvl")
 
@@ -64,22 +65,11 @@ def chat_template(image: str, *, turn: str = "<|im_start|>{{ m['role'] }}\n", eo
     )
 
 
-def _image_only(base: type) -> type:
-    """`base` without its video processor: v5 derives a processor's parts from its `__init__` signature."""
-
-    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):  # noqa: N807
-        base.__init__(self, image_processor=image_processor, tokenizer=tokenizer, video_processor=None,
-                      chat_template=chat_template, **kwargs)
-
-    name = base.__name__.replace("Processor", "ImageOnlyProcessor")
-    return type(name, (base,), {"__init__": __init__, "__module__": __name__, "__qualname__": name})
-
-
-Qwen2VLImageOnlyProcessor = _image_only(T.Qwen2VLProcessor)
-Qwen2_5_VLImageOnlyProcessor = _image_only(T.Qwen2_5_VLProcessor)
-LlavaOnevisionImageOnlyProcessor = _image_only(T.LlavaOnevisionProcessor)
-SmolVLMImageOnlyProcessor = _image_only(T.SmolVLMProcessor)
-InternVLImageOnlyProcessor = _image_only(T.InternVLProcessor)
+Qwen2VLImageOnlyProcessor = image_only_processor(T.Qwen2VLProcessor)
+Qwen2_5_VLImageOnlyProcessor = image_only_processor(T.Qwen2_5_VLProcessor)
+LlavaOnevisionImageOnlyProcessor = image_only_processor(T.LlavaOnevisionProcessor)
+SmolVLMImageOnlyProcessor = image_only_processor(T.SmolVLMProcessor)
+InternVLImageOnlyProcessor = image_only_processor(T.InternVLProcessor)
 
 
 def _text_config(tok: T.PreTrainedTokenizerFast, num_layers: int, **overrides: Any) -> dict[str, Any]:

@@ -188,6 +188,24 @@ class RichProgress(TrainerCallback):
 
 # ---------------------------------------------------------------- the run
 
+class VLMTrainer(Trainer):
+    """`Trainer` that resumes full-weight VLM checkpoints correctly.
+
+    transformers 5.24 writes checkpoints in the model's original key layout (`model.layers.*`, `visual.*`),
+    but `Trainer._load_from_checkpoint` loads them with `load_state_dict(strict=False)` without converting the
+    keys back: every language-model and vision weight is silently left at its current value. Loading through
+    `from_pretrained` converts them. Adapters (PEFT), DeepSpeed and FSDP checkpoints take the stock path.
+    """
+
+    def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+        model = model or self.model
+        if is_peft(model) or self.is_deepspeed_enabled or self.is_fsdp_enabled:
+            return super()._load_from_checkpoint(resume_from_checkpoint, model)
+        dtype = next(model.parameters()).dtype
+        saved = type(model).from_pretrained(resume_from_checkpoint, dtype=dtype, device_map="cpu")
+        model.load_state_dict(saved.state_dict(), strict=True)
+
+
 def last_checkpoint(folder: Path) -> str | None:
     """The newest COMPLETE checkpoint: a kill while saving leaves a folder without `trainer_state.json`
     (the Trainer writes it last), which `get_last_checkpoint` would pick and resuming would fail on."""
@@ -239,6 +257,7 @@ def training_arguments(cfg: TrainConfig, precision: str) -> TrainingArguments:
         logging_steps=cfg.logging_steps, seed=cfg.seed, data_seed=cfg.seed, remove_unused_columns=False,
         report_to=[], disable_tqdm=True, include_num_input_tokens_seen="non_padding",
         dataloader_num_workers=0, dataloader_pin_memory=torch.cuda.is_available(),
+        use_cpu=not torch.cuda.is_available(),  # also makes a CPU-only torchrun launch a real (gloo) DDP run
     )
 
 
@@ -267,8 +286,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
     model = prepare(model, cfg.method, lora=cfg.lora, train_projector=cfg.train_projector)
 
     args = training_arguments(cfg, precision)
-    trainer = Trainer(model=model, args=args, train_dataset=data.conversations, data_collator=ChatCollator(processor),
-                      callbacks=[*([RichProgress()] if progress else []), *(callbacks or [])])
+    trainer = VLMTrainer(model=model, args=args, train_dataset=data.conversations,
+                         data_collator=ChatCollator(processor),
+                         callbacks=[*([RichProgress()] if progress else []), *(callbacks or [])])
     trainer.remove_callback(PrinterCallback)  # the progress bar shows the logs; trainer_state.json keeps them
     if trainer.is_world_process_zero():
         write_json_atomic(cfg.out / RUN_SETTINGS, cfg.record())
