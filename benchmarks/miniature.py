@@ -13,8 +13,8 @@ so re-running the script continues where it stopped, and interrupted trainings `
    2-8 images, held-out eval 2-8 images. Training conversations use the runner's own prompt and the bare
    number as the answer, so training and evaluation see the same format.
 3. base: a tiny Qwen2-VL (hidden 128, 4 layers, ~0.9M parameters) trained from scratch (`--method full`)
-   without the mask on the 2-4 image data, in rounds, until it clearly learned (held-out accuracy on 2-4
-   images >= 0.5; at most 3 rounds).
+   without the mask on the 2-4 image data until it clearly learned (held-out accuracy on 2-4 images >= 0.5):
+   candidates in order (continue a plateaued run, then another seed with a larger lr; see CANDIDATES).
 4. fine-tuning from that checkpoint, LoRA (+ projector, as the paper): {no mask, mask layers 2-3} x
    {base data, base + extra 2-8 image data} x seeds.
 5. `mimic eval` of everything on the same held-out bench (base also with the mask at inference only), then
@@ -50,7 +50,12 @@ TINY = {"hidden_size": 128, "intermediate_size": 256, "num_attention_heads": 4, 
 BASE = dict(method="full", steps=1200, lr=2e-3, batch=32)
 FINETUNE = dict(steps=150, lr=1e-3, batch=32, lora_r=32, lora_alpha=32)
 MASK = "2-3"
-LEARNED, MAX_ROUNDS = 0.5, 3
+LEARNED = 0.5
+# Base candidates, tried in order: name -> (continue from, seed, lr). Learning from scratch has a long plateau
+# and then a sudden escape whose timing depends on the seed (miniature.md), so a candidate that stays on the
+# plateau is continued (a warm restart of the schedule) and a second seed with a larger lr is tried.
+CANDIDATES = {"base": (None, 0, 2e-3), "base-r2": ("base", 1, 2e-3),
+              "base-alt": (None, 1, 3e-3), "base-alt-r2": ("base-alt", 2, 3e-3), "base-r3": ("base-r2", 2, 2e-3)}
 SEEDS = (0, 1, 2)
 _SUMMARY_LOCK = threading.Lock()
 
@@ -127,32 +132,39 @@ def training_file(bench_dir: Path) -> Path:
 
 # ---------------------------------------------------------------- 3-4. training
 
-def train_base(data: Path, eval_bench: Path) -> Path:
-    """Train without the mask until the model has clearly learned: rounds of BASE steps, each continuing from
-    the previous round's weights, until held-out accuracy on 2-4 image samples (the training range) reaches
-    LEARNED or MAX_ROUNDS are done."""
+def train_candidate(name: str, data: Path, eval_bench: Path) -> float:
+    """Train one base candidate (skipped when done; resumed when interrupted), evaluate it, and return its
+    held-out accuracy on 2-4 image samples (the training range)."""
     import torch
 
     from mimic_vlm.train import TrainConfig, train
 
     torch.set_num_threads(1)  # on a shared 2-core machine one thread is faster than two (stack.md §7)
-    previous = None
-    for k in range(1, MAX_ROUNDS + 1):
-        name = "base" if k == 1 else f"base-r{k}"
-        out = ROOT / "runs" / name
-        if not (out / "mimic_train.json").exists():
-            cfg = TrainConfig(model=f"hf:{previous}" if previous else "tiny:qwen2_vl", data=[str(data)], out=out,
-                              method=BASE["method"], lr=BASE["lr"], max_steps=BASE["steps"], batch_size=BASE["batch"],
-                              warmup_ratio=0.03, precision="fp32", gradient_checkpointing=False, save_steps=250,
-                              logging_steps=25, seed=k - 1, base_kwargs={} if previous else TINY)
-            log(f"train {name}: {cfg}")
-            train(cfg, resume=True)
-        accuracy = in_range_accuracy(evaluate(name, eval_bench, out, threads=2), eval_bench)
-        log(f"{name}: held-out accuracy on 2-4 images {accuracy:.3f}")
-        if accuracy >= LEARNED:
-            break
-        previous = out
-    return out
+    start, seed, lr = CANDIDATES[name]
+    out = ROOT / "runs" / name
+    if not (out / "mimic_train.json").exists():
+        cfg = TrainConfig(model=f"hf:{ROOT / 'runs' / start}" if start else "tiny:qwen2_vl", data=[str(data)],
+                          out=out, method=BASE["method"], lr=lr, max_steps=BASE["steps"], batch_size=BASE["batch"],
+                          warmup_ratio=0.03, precision="fp32", gradient_checkpointing=False, save_steps=250,
+                          logging_steps=25, seed=seed, base_kwargs={} if start else TINY)
+        log(f"train {name}: {cfg}")
+        train(cfg, resume=True)
+    accuracy = in_range_accuracy(evaluate(name, eval_bench, out, threads=2), eval_bench)
+    log(f"{name}: held-out accuracy on 2-4 images {accuracy:.3f}")
+    return accuracy
+
+
+def train_base(data: Path, eval_bench: Path) -> Path:
+    """The base model, trained without the mask until it has clearly learned: the first of CANDIDATES (in
+    order) whose held-out accuracy on 2-4 images reaches LEARNED; the best one if none does."""
+    results = {}
+    for name, (start, _, _) in CANDIDATES.items():
+        if start and results.get(start, 0.0) >= LEARNED:
+            continue
+        results[name] = train_candidate(name, data, eval_bench)
+        if results[name] >= LEARNED:
+            return ROOT / "runs" / name
+    return ROOT / "runs" / max(results, key=results.get)
 
 
 def in_range_accuracy(run: Path, eval_bench: Path, most: int = 4) -> float:
@@ -278,9 +290,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--summary", action="store_true", help="only summarise what has finished")
     ap.add_argument("--jobs", type=int, default=2, help="fine-tuning runs in parallel (one thread each)")
+    ap.add_argument("--candidate", choices=list(CANDIDATES), help="only train and evaluate this base candidate "
+                    "(to run candidates in parallel; the data must exist)")
     args = ap.parse_args()
     if args.summary:
         print(summarize())
+        return
+    if args.candidate:
+        train_candidate(args.candidate, ROOT / "data" / "base" / "train_eval_format.json", ROOT / "data" / "eval")
         return
     ROOT.mkdir(parents=True, exist_ok=True)
     log("world")

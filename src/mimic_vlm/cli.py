@@ -7,6 +7,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from mimic_vlm.errors import MimicError
 
@@ -32,7 +33,9 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(code, int) and code:  # typer.Exit(n) is returned, not raised, in this mode
             sys.exit(code)
     except MimicError as e:
-        Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        # The message is plain text: no rich markup or emoji codes (":x:" in "nosuch:x") may be read into it.
+        Console(stderr=True, emoji=False).print(Text("error: ", style="bold red") + Text(str(e)), highlight=False,
+                                                soft_wrap=True)
         sys.exit(e.exit_code)
     except typer.Exit as e:
         sys.exit(e.exit_code)
@@ -40,13 +43,14 @@ def main(argv: list[str] | None = None) -> None:
         raise
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception as e:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        raise
+    except typer.Abort:
+        sys.exit(1)
+    except typer.TyperException as e:  # usage errors (typer vendors click: its ClickException lives here)
+        show = getattr(e, "show", None)
+        if show is None:
+            raise
+        show()
+        sys.exit(getattr(e, "exit_code", 2))
 
 
 @app.command(hidden=True)

@@ -194,6 +194,11 @@ def test_cli_trains_and_reports_errors(toy, tmp_path, capsys):
         main(["train", "--model", f"tiny:{FAMILY}", "--data", str(tmp_path / "bad.json"), "--out", str(tmp_path / "o")])
     assert e.value.code == 2 and "gone.png: image of sample 'z' not found" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+    for option, message in ((["--method", "half"], "--method half: choose one of lora, full-lm, full"),
+                            (["--mask-backend", "flash_attention_2"], "flash-attention kernels ignore custom masks")):
+        with pytest.raises(SystemExit) as e:
+            main([*args[:5], "--out", str(tmp_path / "o"), "--mask-layers", "all", *option])
+        assert e.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_accelerate_relaunch_command():

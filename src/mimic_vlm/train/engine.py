@@ -92,7 +92,8 @@ def resolve_precision(precision: str) -> str:
     return "fp32"
 
 
-def load_base(spec: str, *, dtype: torch.dtype = torch.float32, base_kwargs: dict[str, Any] | None = None):
+def load_base(spec: str, *, dtype: torch.dtype = torch.float32,
+              base_kwargs: dict[str, Any] | None = None) -> tuple[torch.nn.Module, Any]:
     """`tiny:FAMILY` (built in code, deterministic) or `hf:PATH` -> (model, processor), sdpa attention."""
     kind, _, arg = spec.partition(":")
     if kind == "tiny" and arg:
@@ -115,7 +116,7 @@ def load_base(spec: str, *, dtype: torch.dtype = torch.float32, base_kwargs: dic
     raise MimicError(f"--model {spec}: expected hf:PATH_OR_ID or tiny:FAMILY")
 
 
-def load_trained(out: str | Path, *, dtype: torch.dtype = torch.float32):
+def load_trained(out: str | Path, *, dtype: torch.dtype = torch.float32) -> tuple[torch.nn.Module, Any, dict]:
     """The model a `mimic train` folder describes, ready for inference: base + adapter (merged) or full
     weights, with the image-block mask it was trained with attached. Returns (model, processor, settings)."""
     out = Path(out)
