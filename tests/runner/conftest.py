@@ -94,7 +94,7 @@ class ChatServer:
 
     It answers each request with the number of images it received; `plan` scripts the next requests:
     "ok", "429", "500", "garbage", "nochoices", "drop" (close without answering), "sleep" (past the
-    client's timeout). `max_in_flight` records the concurrency seen.
+    client's timeout). `max_in_flight` records the concurrency seen (requests inside their delay).
     """
 
     def __init__(self) -> None:
@@ -123,8 +123,12 @@ class ChatServer:
                                             "path": self.path, "action": action})
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:  # in flight = arrived and not yet past its delay: strictly inside the client's request, so
+                    time.sleep(server.delay_s)  # a reply the client already has cannot be counted
+                finally:
+                    with server.lock:
+                        server.in_flight -= 1
                 try:
-                    time.sleep(server.delay_s)
                     if action == "drop":
                         self.close_connection = True
                         return
@@ -151,9 +155,6 @@ class ChatServer:
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
                     pass
-                finally:
-                    with server.lock:
-                        server.in_flight -= 1
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
