@@ -71,6 +71,17 @@ def dumps(obj: Any) -> bytes:
     return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
 
 
+def read_json(path: str | Path) -> Any:
+    """Read a JSON file; an unreadable or invalid one is a MimicError naming the file."""
+    path = Path(path)
+    try:
+        return orjson.loads(path.read_bytes())
+    except OSError as e:
+        raise MimicError(f"{path}: cannot read ({e.strerror})") from None
+    except orjson.JSONDecodeError as e:
+        raise MimicError(f"{path}: invalid JSON ({e})") from None
+
+
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     """Read a JSONL file; a bad line is reported with its file and line number."""
     path = Path(path)

@@ -15,10 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from mimic_vlm.errors import MimicError
-from mimic_vlm.schema import Sample, read_jsonl
+from mimic_vlm.schema import Sample, read_json, read_jsonl
 
 SAMPLES = "samples.jsonl"
 MANIFEST = "manifest.json"
@@ -55,12 +53,7 @@ def load_bench(path: str | Path) -> Bench:
     root = Path(path)
     if not (root / SAMPLES).is_file():
         raise MimicError(f"{root}: not a bench (no {SAMPLES})")
-    manifest: dict[str, Any] = {}
-    if (root / MANIFEST).is_file():
-        try:
-            manifest = orjson.loads((root / MANIFEST).read_bytes())
-        except orjson.JSONDecodeError as e:
-            raise MimicError(f"{root / MANIFEST}: invalid JSON ({e})") from None
+    manifest: dict[str, Any] = read_json(root / MANIFEST) if (root / MANIFEST).is_file() else {}
     samples = [Sample.from_dict(d) for d in read_jsonl(root / SAMPLES)]
     seen: set[str] = set()
     for s in samples:

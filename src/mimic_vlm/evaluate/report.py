@@ -19,11 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.metrics import control_order, task_order
-from mimic_vlm.schema import atomic_dir, read_jsonl, write_bytes_atomic
+from mimic_vlm.schema import atomic_dir, read_json, read_jsonl, write_bytes_atomic
 
 # ---- data and blocks -----------------------------------------------------------------------------------
 
@@ -92,15 +90,6 @@ def _load_builtin_sections() -> None:
 # ---- loading -------------------------------------------------------------------------------------------
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return orjson.loads(path.read_bytes())
-    except OSError as e:
-        raise MimicError(f"{path}: cannot read ({e.strerror})") from None
-    except orjson.JSONDecodeError as e:
-        raise MimicError(f"{path}: invalid JSON ({e})") from None
-
-
 def load_run(path: str | Path) -> RunData:
     path = Path(path)
     if not (path / "scores.json").is_file():
@@ -109,10 +98,10 @@ def load_run(path: str | Path) -> RunData:
         if any((path / f).is_file() for f in RESULT_FILES.values()):  # a diagnostics folder: its own sections
             return RunData(path.resolve().name, path, {"tasks": {}}, {}, [])
         raise MimicError(f"{path}: not a run folder (no scores.json, {', '.join(RESULT_FILES.values())})")
-    scores = _read_json(path / "scores.json")
+    scores = read_json(path / "scores.json")
     if not isinstance(scores, dict) or not isinstance(scores.get("tasks"), dict):
         raise MimicError(f"{path / 'scores.json'}: not a mimic scores file (no 'tasks')")
-    settings = _read_json(path / "run.json") if (path / "run.json").is_file() else {}
+    settings = read_json(path / "run.json") if (path / "run.json").is_file() else {}
     predictions = read_jsonl(path / "predictions.jsonl") if (path / "predictions.jsonl").is_file() else []
     return RunData(path.resolve().name, path, scores, settings, predictions)
 

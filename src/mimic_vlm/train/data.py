@@ -8,7 +8,6 @@ that inference sees, and only the assistant's answer tokens (plus its end-of-tur
 
 from __future__ import annotations
 
-import hashlib
 import math
 import random
 import re
@@ -22,6 +21,7 @@ import torch
 import yaml
 from PIL import Image
 
+from mimic_vlm.annotations.load import file_sha256
 from mimic_vlm.errors import MimicError
 from mimic_vlm.schema import read_jsonl
 
@@ -220,14 +220,6 @@ def sources_of(paths: Iterable[str | Path]) -> list[Source]:
     return out
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def load_data(paths: Iterable[str | Path], *, max_images: int = 10, seed: int = 0) -> TrainingData:
     """Read, sample and filter every source; samples with more than `max_images` images are dropped and counted.
 
@@ -242,7 +234,7 @@ def load_data(paths: Iterable[str | Path], *, max_images: int = 10, seed: int = 
         convs = [parse_record(records[i], root, f"{src.path}: sample {i}") for i in keep]
         kept = [c for c in convs if len(c.images) <= max_images]
         data.conversations += kept
-        data.files.append({"path": str(src.path), "sha256": _sha256(src.path), "sampling": src.sampling,
+        data.files.append({"path": str(src.path), "sha256": file_sha256(src.path), "sampling": src.sampling,
                            "records": len(records), "used": len(kept),
                            "dropped_too_many_images": len(convs) - len(kept)})
     if not data.conversations:
