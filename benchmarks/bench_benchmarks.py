@@ -27,8 +27,8 @@ from rich.console import Console
 from rich.table import Table
 
 from mimic_vlm.bench.export import export_bench
-from mimic_vlm.benchmarks import mcq, openqa
-from mimic_vlm.benchmarks.importer import import_benchmark
+from mimic_vlm.evaluate import mcq, openqa
+from mimic_vlm.suites.importer import import_benchmark
 
 REPLIES = ["The correct answer is (B)", "Based on the images, the answer is C.", "A", "(C) a dog",
            "I think it's B, no wait, C", "A dog appears in both images", "hot dog", "I cannot tell."]

@@ -26,8 +26,8 @@ from transformers import GenerationConfig
 from mimic_vlm.bench.store import Bench, load_bench
 from mimic_vlm.cli import main as mimic
 from mimic_vlm.evaluate.runner import Prompting, batches, run_eval
+from mimic_vlm.images import open_rgb as load_image
 from mimic_vlm.models.hf import HFModel
-from mimic_vlm.models.images import load_image
 from mimic_vlm.models.registry import load_model
 
 

@@ -20,7 +20,7 @@ app = typer.Typer(
 )
 
 # One module per area; each defines `register(app)`. Order = order in `mimic --help`.
-COMMAND_MODULES = ("annotations", "data", "evaluate", "scoring", "masking", "train", "probe", "benchmarks", "demo")
+COMMAND_MODULES = ("annotations", "data", "evaluate", "scoring", "masking", "train", "probe", "suites", "demo")
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"mimic_vlm.commands.{_name}").register(app)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,9 +67,47 @@ class Sample:
         return cls(**kwargs)
 
 
+def holds_target(objects: dict[str, int], targets: Sequence[str], vocabulary: dict[str, dict[str, Any]]) -> bool:
+    """An image holds a target when it shows a target category, or a category of a target supercategory."""
+    wanted = set(targets)
+    return any(n > 0 and (c in wanted or vocabulary.get(c, {}).get("supercategory") in wanted)
+               for c, n in objects.items())
+
+
+def target_images(sample: Sample, vocabulary: dict[str, dict[str, Any]]) -> list[bool] | None:
+    """Per image: does it hold a target? None when the sample carries no per-image objects."""
+    if len(sample.image_objects) != len(sample.images):
+        return None
+    return [holds_target(o, sample.targets, vocabulary) for o in sample.image_objects]
+
+
 def dumps(obj: Any) -> bytes:
     """Deterministic JSON bytes (sorted keys) for files that must be byte-identical across runs."""
     return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes, or a MimicError naming the file."""
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise MimicError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise MimicError(f"{path}: is a folder, expected a file") from None
+    except OSError as e:
+        raise MimicError(f"{path}: cannot read ({e.strerror})") from None
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file, streamed (annotation files reach gigabytes); recorded in bench manifests."""
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+    except OSError as e:
+        raise MimicError(f"{path}: cannot read ({e.strerror})") from None
+    return h.hexdigest()
 
 
 def read_json(path: str | Path) -> Any:

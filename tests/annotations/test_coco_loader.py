@@ -14,8 +14,10 @@ import pytest
 from pycocotools.coco import COCO
 
 from mimic_vlm.annotations.coco import load_coco
-from mimic_vlm.annotations.load import file_sha256, load_catalog, verify_image
+from mimic_vlm.annotations.load import load_catalog
 from mimic_vlm.errors import MimicError
+from mimic_vlm.images import verify_image
+from mimic_vlm.schema import file_sha256
 
 SPLITS = ("train2017", "val2017")
 

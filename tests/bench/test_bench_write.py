@@ -7,11 +7,11 @@ import re
 import orjson
 import pytest
 
+from mimic_vlm.bench.generate import generate_bench
 from mimic_vlm.bench.store import load_bench
 from mimic_vlm.bench.training import LLAVA, MESSAGES
 from mimic_vlm.bench.validate import validate_bench
 from mimic_vlm.compose.controls import Controls
-from mimic_vlm.compose.generate import generate_bench
 from mimic_vlm.errors import MimicError
 from mimic_vlm.schema import TASKS
 

@@ -10,7 +10,9 @@ import pytest
 from PIL import Image
 
 from mimic_vlm.errors import MimicError
-from mimic_vlm.models.images import data_url, fit_pixels, layout, load_image
+from mimic_vlm.images import data_url, fit_pixels
+from mimic_vlm.images import open_rgb as load_image
+from mimic_vlm.models.base import layout
 
 
 @pytest.mark.parametrize(("size", "cap", "expected"), [

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mimic_vlm.errors import MimicError
-from mimic_vlm.evaluate.metrics import count_fields, set_fields, summarize
+from mimic_vlm.evaluate.metrics import summarize
+from mimic_vlm.evaluate.mimic_tasks import count_fields, set_fields
 from mimic_vlm.evaluate.score import build_scores, score_output
 from mimic_vlm.evaluate.tasks import TaskSpec, all_tasks, get_task, register_task
 

@@ -11,7 +11,10 @@ makes its (image, category) cell uncertain and is not counted.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from operator import itemgetter, methodcaller
 from pathlib import Path
@@ -22,9 +25,10 @@ import orjson
 
 from mimic_vlm.annotations.catalog import Catalog
 from mimic_vlm.annotations.cells import count_cells
-from mimic_vlm.annotations.load import check_image_files, gc_paused, read_bytes
 from mimic_vlm.annotations.synonyms import synonyms_for
 from mimic_vlm.errors import MimicError
+from mimic_vlm.images import check_listed
+from mimic_vlm.schema import read_bytes
 
 _REQUIRED = object()
 
@@ -51,10 +55,26 @@ def load_coco(annotations: Path, images_dir: Path | None = None, min_area: float
     certain = ~c.crowd & (c.area >= min_area)
     counts, uncertain = count_cells(len(c.file_names), len(c.names), c.rows, c.cols, certain)
     if check_images and images_dir is not None:
-        check_image_files(images_dir, c.file_names)
+        check_listed(images_dir, c.file_names)
     return Catalog(source=source, images=c.file_names, categories=c.names, supercategories=c.supercategories,
                    counts=counts, uncertain=uncertain, images_dir=Path(images_dir) if images_dir else None,
                    synonyms=synonyms_for(source, c.names), source_files=[path])
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while millions of parsed containers are built.
+
+    Parsed JSON holds no reference cycles, yet every few hundred new dicts/lists trigger a collection
+    that walks all of them again; pausing halves the parse time of a 450 MB COCO file.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _read_columns(path: Path) -> _Columns:

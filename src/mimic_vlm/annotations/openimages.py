@@ -36,9 +36,10 @@ import pyarrow.csv as pacsv
 
 from mimic_vlm.annotations.catalog import Catalog
 from mimic_vlm.annotations.cells import count_cells
-from mimic_vlm.annotations.load import check_image_files, read_bytes
 from mimic_vlm.annotations.synonyms import synonyms_for
 from mimic_vlm.errors import MimicError
+from mimic_vlm.images import check_listed
+from mimic_vlm.schema import read_bytes
 
 BOX_COLUMNS = ("ImageID", "Source", "LabelName", "Confidence", "XMin", "XMax", "YMin", "YMax", "IsOccluded",
                "IsTruncated", "IsGroupOf", "IsDepiction", "IsInside")
@@ -85,7 +86,7 @@ def load_openimages(boxes_csv: Path, class_descriptions: Path, hierarchy: Path, 
     counts, uncertain = count_cells(len(images), len(taxonomy.labels), rows[box], cols, certain[box])
 
     if check_images and images_dir is not None:
-        check_image_files(images_dir, images)
+        check_listed(images_dir, images)
     return Catalog(source="openimages", images=images, categories=taxonomy.names,
                    supercategories=taxonomy.supercategories, counts=counts, uncertain=uncertain,
                    images_dir=Path(images_dir) if images_dir else None,

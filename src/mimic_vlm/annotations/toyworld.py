@@ -23,6 +23,7 @@ import orjson
 from PIL import Image, ImageDraw
 
 from mimic_vlm.errors import MimicError
+from mimic_vlm.progress import Progress, report
 from mimic_vlm.schema import atomic_dir, write_bytes_atomic
 
 SIZE = 256
@@ -368,10 +369,10 @@ def _annotations(objects: list[_Object], image_id: int, first_id: int) -> list[d
 
 
 def render_toy_world(out_dir: Path, n_images: int = 500, seed: int = 0, overwrite: bool = False,
-                     on_image: Callable[[], None] | None = None) -> Path:
+                     progress: Progress | None = None) -> Path:
     """Render `n_images` scenes into `out_dir` (built atomically); return the annotations.json path.
 
-    `on_image` is called after each image (progress display); it does not affect the output.
+    `progress` hears of each image; it does not affect the output.
     """
     if n_images < 1:
         raise MimicError(f"--images: need at least 1 image, got {n_images}")
@@ -390,8 +391,7 @@ def render_toy_world(out_dir: Path, n_images: int = 500, seed: int = 0, overwrit
             img.save(tmp / "images" / name, format="PNG", compress_level=6)
             images.append({"id": i + 1, "file_name": name, "width": SIZE, "height": SIZE, "license": 1})
             annotations += _annotations(objects, i + 1, len(annotations) + 1)
-            if on_image is not None:
-                on_image()
+            report(progress, "toy world", i + 1, n_images)
         coco = {
             "info": {"description": "mimic-vlm toy world", "version": "1.0", "year": 2026,
                      "contributor": "mimic-vlm", "seed": seed},

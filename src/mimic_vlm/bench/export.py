@@ -22,8 +22,8 @@ import orjson
 import yaml
 
 from mimic_vlm.bench.store import Bench, check_images, load_bench
-from mimic_vlm.benchmarks import mcq
 from mimic_vlm.errors import MimicError
+from mimic_vlm.evaluate import mcq
 from mimic_vlm.evaluate.tasks import get_task
 from mimic_vlm.schema import Sample, atomic_dir, dumps, write_bytes_atomic, write_json_atomic
 
@@ -142,7 +142,7 @@ def vlmevalkit_rows(bench: Bench, category: str | None = None) -> Iterator[dict[
 def export_vlmevalkit(bench: Bench, out: Path, name: str) -> None:
     import pandas as pd
 
-    from mimic_vlm.benchmarks.loaders import BENCHMARKS
+    from mimic_vlm.suites.loaders import BENCHMARKS
 
     bm = BENCHMARKS.get(bench.manifest.get("benchmark", ""))
     frame = pd.DataFrame(list(vlmevalkit_rows(bench, bm.category if bm else None)))

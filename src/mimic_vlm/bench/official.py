@@ -21,10 +21,10 @@ import orjson
 
 from mimic_vlm import __version__
 from mimic_vlm.bench.store import MANIFEST, SAMPLES
-from mimic_vlm.benchmarks.files import Defect, ImageSink, Record, find_tables, read_records
-from mimic_vlm.benchmarks.importer import ImportReport, _describe
 from mimic_vlm.errors import MimicError
 from mimic_vlm.schema import Answer, Sample, atomic_dir, write_json_atomic, write_jsonl_atomic
+from mimic_vlm.suites.files import Defect, ImageSink, Record, find_tables, read_records
+from mimic_vlm.suites.importer import ImportReport, _describe
 
 HUB_REPO = "anurag4446/mimic"
 CONFIGS = {"counting_unbalanced": "counting", "counting": "counting", "common": "common", "oddone": "odd_one",

@@ -11,6 +11,8 @@ BENCH/
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from mimic_vlm.schema import Sample, read_json, read_jsonl
 
 SAMPLES = "samples.jsonl"
 MANIFEST = "manifest.json"
+IMAGES = "images"
 
 
 @dataclass
@@ -74,3 +77,14 @@ def check_images(bench: Bench) -> None:
             p = Path(name) if Path(name).is_absolute() else bench.root / name
             if not p.is_file():
                 raise MimicError(f"{bench.root}: sample {s.id!r} refers to missing image {p}")
+
+
+def link_or_copy(src: str | Path, dst: str | Path) -> None:
+    """Put `src` at `dst` as a hard link where the file system allows, else as a copy."""
+    if not Path(src).is_file():
+        raise MimicError(f"{src}: image missing on disk")
+    Path(dst).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)

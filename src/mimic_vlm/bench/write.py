@@ -6,7 +6,6 @@ toy world and with `copy_images`; otherwise samples point at the source images b
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -14,19 +13,11 @@ from typing import Any
 
 from mimic_vlm import __version__
 from mimic_vlm.annotations.catalog import Catalog
-from mimic_vlm.annotations.load import file_sha256, verify_image
-from mimic_vlm.bench.store import MANIFEST, SAMPLES
-from mimic_vlm.compose.controls import Controls
-from mimic_vlm.schema import Sample, atomic_dir, write_json_atomic, write_jsonl_atomic
+from mimic_vlm.bench.store import IMAGES, MANIFEST, SAMPLES, link_or_copy
+from mimic_vlm.images import verify_image
+from mimic_vlm.schema import Sample, atomic_dir, file_sha256, write_json_atomic, write_jsonl_atomic
 
-IMAGES = "images"
 MAX_TRAINING_IMAGES = 10
-
-
-def check_image_files(paths: list[Path]) -> None:
-    """Every image exists and decodes fully (a truncated file too), before anything is written."""
-    for p in paths:
-        verify_image(p)
 
 
 def control_counts(samples: list[Sample]) -> dict[str, dict[str, dict[str, int]]]:
@@ -39,15 +30,7 @@ def control_counts(samples: list[Sample]) -> dict[str, dict[str, dict[str, int]]
     return {t: {k: dict(sorted(c.items())) for k, c in per.items()} for t, per in out.items()}
 
 
-def _link_or_copy(src: str | Path, dst: str | Path) -> None:
-    Path(dst).parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
-
-
-def write_bench(samples: list[Sample], catalog: Catalog, out: Path, *, controls: Controls, seed: int,
+def write_bench(samples: list[Sample], catalog: Catalog, out: Path, *, controls: dict[str, Any], seed: int,
                 tasks: list[str], count: int, copy_images: bool, overwrite: bool, for_training: bool,
                 command: str, extra_files: dict[str, Path]) -> Path:
     """samples.jsonl + manifest.json (+ images, + training files, + `extra_files`); all or nothing.
@@ -58,13 +41,14 @@ def write_bench(samples: list[Sample], catalog: Catalog, out: Path, *, controls:
     row = {name: i for i, name in enumerate(catalog.images)}
     used = sorted({name for s in samples for name in s.images})
     sources = {name: catalog.image_path(row[name]) for name in used}
-    check_image_files([sources[n] for n in used])
+    for n in used:  # every image exists and decodes fully (a truncated file too), before anything is written
+        verify_image(sources[n])
     copy = copy_images or catalog.source == "toy"
     where = {n: f"{IMAGES}/{n}" if copy else str(sources[n].resolve()) for n in used}
     placed = [_placed(s, where) for s in samples]
     manifest: dict[str, Any] = {
         "generator": "mimic-vlm", "version": __version__, "command": command, "seed": seed, "tasks": tasks,
-        "count_per_task": count, "controls": controls.to_dict(), "source": catalog.source,
+        "count_per_task": count, "controls": controls, "source": catalog.source,
         "source_files": {Path(p).name: file_sha256(Path(p)) for p in catalog.source_files},
         "images": "copied" if copy else "external", "for_training": for_training,
         "counts": {"tasks": dict(Counter(s.task for s in samples)), "controls": control_counts(samples)},
@@ -73,13 +57,13 @@ def write_bench(samples: list[Sample], catalog: Catalog, out: Path, *, controls:
     with atomic_dir(out, overwrite=overwrite) as tmp:
         for name, src in sorted(extra_files.items()):
             if src.is_dir():
-                shutil.copytree(src, tmp / name, copy_function=_link_or_copy)
+                shutil.copytree(src, tmp / name, copy_function=link_or_copy)
             else:
-                _link_or_copy(src, tmp / name)
+                link_or_copy(src, tmp / name)
         if copy:
             for n in used:
                 if not (tmp / IMAGES / n).exists():
-                    _link_or_copy(sources[n], tmp / IMAGES / n)
+                    link_or_copy(sources[n], tmp / IMAGES / n)
         write_jsonl_atomic(tmp / SAMPLES, (s.to_dict() for s in placed))
         if for_training:
             from mimic_vlm.bench.training import write_training

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import Progress
 from rich.table import Table
+
+from mimic_vlm.commands.progress import RichProgress
 
 
 def register(app: typer.Typer) -> None:
@@ -26,9 +27,8 @@ def toy(
     from mimic_vlm.annotations.toyworld import render_toy_world
 
     start = time.perf_counter()
-    with Progress(transient=True) as progress:
-        task = progress.add_task("rendering", total=images)
-        ann = render_toy_world(out, images, seed, overwrite=overwrite, on_image=lambda: progress.advance(task))
+    with RichProgress(transient=True) as progress:
+        ann = render_toy_world(out, images, seed, overwrite=overwrite, progress=progress)
     elapsed = time.perf_counter() - start
     catalog = load_catalog("toy", ann, out / "images")
     table = Table(title=f"toy world in {out}", show_header=False)

@@ -36,11 +36,11 @@ def demo(
     """Render a toy world, generate and validate a MIMIC bench, evaluate baselines and a tiny VLM, report."""
     from mimic_vlm.annotations.load import load_catalog
     from mimic_vlm.annotations.toyworld import render_toy_world
+    from mimic_vlm.bench.generate import generate_bench
     from mimic_vlm.bench.inspect import contact_sheet, print_summary
     from mimic_vlm.bench.store import load_bench
     from mimic_vlm.bench.validate import validate_bench
     from mimic_vlm.compose.controls import Controls
-    from mimic_vlm.compose.generate import generate_bench
     from mimic_vlm.evaluate.report import write_report
     from mimic_vlm.evaluate.runner import run_eval
     from mimic_vlm.models.registry import load_model

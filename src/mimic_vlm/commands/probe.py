@@ -167,8 +167,8 @@ def pack(
     overwrite: bool = typer.Option(False, help="Replace OUT if it exists (only after success)."),
 ) -> None:
     """Same information, fewer images: paste each sample's target-holding images side by side into one."""
+    from mimic_vlm.bench.pack import pack_bench
     from mimic_vlm.bench.store import load_bench
-    from mimic_vlm.probe.side_by_side import pack_bench
 
     pack_bench(bench, out, overwrite=overwrite)
     samples = load_bench(out).samples

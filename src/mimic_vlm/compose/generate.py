@@ -1,4 +1,5 @@
-"""Composing a bench: draw controls, call the task's composer, keep distinct samples; then write it.
+"""Composing a bench's samples: draw controls, call the task's composer, keep distinct samples (written by
+`bench/generate.py`).
 
 Each task draws from its own generator, seeded by (seed, task number), so `--task all` gives exactly the
 union of the per-task runs, and nothing depends on dict/set order or hashing: the same catalog,
@@ -7,8 +8,7 @@ controls and seed give byte-identical benches.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ from mimic_vlm.compose.counting import COUNTING
 from mimic_vlm.compose.listing import LISTING
 from mimic_vlm.compose.oddone import ODD_ONE
 from mimic_vlm.errors import MimicError
+from mimic_vlm.progress import Progress, report
 from mimic_vlm.schema import TASKS, Sample
 
 COMPOSERS: dict[str, Composer] = {c.task: c for c in (COUNTING, LISTING, COMMON, ODD_ONE)}
@@ -35,7 +36,7 @@ def task_rng(seed: int, task: str) -> np.random.Generator:
 
 
 def compose_task(index: CatalogIndex, task: str, count: int, controls: Controls, seed: int,
-                 advance: Callable[[], None] | None = None) -> list[Sample]:
+                 progress: Progress | None = None) -> list[Sample]:
     """`count` distinct samples of one task, ids `<task>-000000`...; MimicError when controls can't be met."""
     composer = COMPOSERS[task]
     layouts = controls.layouts(task)
@@ -67,8 +68,7 @@ def compose_task(index: CatalogIndex, task: str, count: int, controls: Controls,
         seen.add(key)
         sample.id = f"{task}-{len(samples):06d}"
         samples.append(sample)
-        if advance:
-            advance()
+        report(progress, f"composing {task}", len(samples), count)
     return samples
 
 
@@ -85,7 +85,7 @@ def task_list(tasks: str | Sequence[str]) -> list[str]:
 
 
 def compose_bench(catalog: Catalog, tasks: str | Sequence[str], count: int, controls: Controls, seed: int,
-                  advance: Callable[[], None] | None = None) -> list[Sample]:
+                  progress: Progress | None = None) -> list[Sample]:
     """All samples of a bench, task by task in the given order (`tasks`: a name, several, or "all")."""
     tasks = task_list(tasks)
     for t in tasks:
@@ -94,26 +94,4 @@ def compose_bench(catalog: Catalog, tasks: str | Sequence[str], count: int, cont
     if count < 1:
         raise MimicError(f"--count {count}: must be at least 1")
     index = CatalogIndex(catalog)
-    return [s for t in tasks for s in compose_task(index, t, count, controls, seed, advance)]
-
-
-def generate_bench(catalog: Catalog, tasks: str | Sequence[str], count: int, controls: Controls, seed: int,
-                   out: str | Path, copy_images: bool = False, overwrite: bool = False, for_training: bool = False,
-                   command: str = "", advance: Callable[[], None] | None = None,
-                   extra_files: dict[str, Path] | None = None) -> Path:
-    """Compose and write a bench (or training set) atomically; returns its folder.
-
-    `extra_files` (bench-relative name -> file or folder) are linked in too (the default toy world).
-    """
-    from mimic_vlm.bench.write import MAX_TRAINING_IMAGES, write_bench
-
-    out = Path(out)
-    if out.exists() and not overwrite:
-        raise MimicError(f"{out}: output folder exists (use --overwrite to replace it)")
-    if for_training and controls.n_images[-1] > MAX_TRAINING_IMAGES:
-        raise MimicError(f"n_images={controls.to_dict()['n_images']}: training conversations hold at most "
-                         f"{MAX_TRAINING_IMAGES} images")
-    samples = compose_bench(catalog, tasks, count, controls, seed, advance)
-    return write_bench(samples, catalog, out, controls=controls, seed=seed, tasks=task_list(tasks), count=count,
-                       copy_images=copy_images, overwrite=overwrite, for_training=for_training,
-                       command=command, extra_files=extra_files or {})
+    return [s for t in tasks for s in compose_task(index, t, count, controls, seed, progress)]

@@ -26,80 +26,16 @@ order where they are numbers. `value` is None where the denominator is zero.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from mimic_vlm.errors import MimicError
-from mimic_vlm.evaluate.tasks import TaskSpec, get_task
-from mimic_vlm.schema import Sample
-
-MIMIC_TASKS = ("counting", "listing", "common", "odd_one")
-
-# ---- per-sample fields ---------------------------------------------------------------------------------
-
-
-def count_fields(pred: int | None, gt: int) -> dict[str, Any]:
-    """Counting: exact match, absolute error (None when unparsed), off by exactly one."""
-    if pred is None:
-        return {"correct": False, "abs_error": None, "off_by_one": False}
-    err = abs(pred - gt)
-    return {"correct": err == 0, "abs_error": err, "off_by_one": err == 1}
-
-
-def set_fields(pred: Sequence[str] | None, gt: Sequence[str], dedupe: bool = True) -> dict[str, Any]:
-    """Listing: P/R/F1 of one answer, exact-set match, and the raw counts that micro averages sum.
-
-    `dedupe=False` is the official behaviour: a repeated predicted item counts again in `n_pred`.
-    Empty prediction and empty truth agree perfectly (P = R = F1 = 1).
-    """
-    pred, gold = list(pred or []), list(gt)
-    if dedupe:
-        pred, gold = list(dict.fromkeys(pred)), list(dict.fromkeys(gold))
-    predicted = set(pred)
-    tp = sum(1 for g in gold if g in predicted)
-    n_pred, n_gt = len(pred), len(gold)
-    precision = tp / n_pred if n_pred else float(n_gt == 0)
-    recall = tp / n_gt if n_gt else float(n_pred == 0)
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1, "exact": predicted == set(gold),
-            "tp": tp, "n_pred": n_pred, "n_gt": n_gt}
-
-
-# ---- aggregates ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Aggregate:
-    """A group metric: `scale * sum(num fields) / sum(den fields)` over the group's samples."""
-
-    num: tuple[str, ...]
-    den: tuple[str, ...]
-    scale: float = 1.0
-
-
-def mean(field: str) -> Aggregate:
-    """Mean of a per-sample field over the samples where it is not None."""
-    return Aggregate((field,), (_present(field),))
-
-
-MICRO = {
-    "micro_precision": Aggregate(("tp",), ("n_pred",)),
-    "micro_recall": Aggregate(("tp",), ("n_gt",)),
-    "micro_f1": Aggregate(("tp",), ("n_pred", "n_gt"), 2.0),
-}
-
-
-def task_aggregates(spec: TaskSpec) -> dict[str, Aggregate]:
-    """A task's group metrics: means of `spec.metrics`, `spec.extra["aggregates"]`, the unparsed rate."""
-    return {**{m: mean(m) for m in spec.metrics}, **spec.extra.get("aggregates", {}),
-            "unparsed_rate": mean("unparsed")}
-
-
-def _present(field: str) -> str:
-    return f"{field}?"
+from mimic_vlm.evaluate.tasks import get_task
+from mimic_vlm.evaluate.taskspec import Aggregate
+from mimic_vlm.schema import TASKS, Sample
 
 
 def _columns(rows: list[dict[str, Any]], aggs: dict[str, Aggregate]) -> tuple[np.ndarray, dict[str, int]]:
@@ -183,7 +119,7 @@ def control_order(key: str) -> tuple[int, float, str]:
 def task_order(names: Iterable[str]) -> list[str]:
     """MIMIC's four tasks in their usual order, then the others by name."""
     names = set(names)
-    return [t for t in MIMIC_TASKS if t in names] + sorted(names - set(MIMIC_TASKS))
+    return [t for t in TASKS if t in names] + sorted(names - set(TASKS))
 
 
 _Headlines = dict[str, tuple[float | None, np.ndarray]]  # group key -> (headline value, its replicates)
@@ -217,7 +153,7 @@ def _task_summary(task: str, pairs: list[tuple[Sample, dict[str, Any]]], bootstr
                   seed: int) -> tuple[dict[str, Any], _Headlines]:
     """One task's entry of scores.json, and its headline per group ("" = all, "control=value")."""
     spec = get_task(task)
-    aggs = task_aggregates(spec)
+    aggs = spec.aggregates()
     x, col = _columns([r for _, r in pairs], aggs)
     whole = _group(x, col, aggs, bootstrap, seed, task)
     headlines = {"": (whole.metrics[spec.headline]["value"], whole.replicates[spec.headline])}
@@ -245,7 +181,7 @@ def _mean_of(parts: list[tuple[float | None, np.ndarray]]) -> dict[str, Any]:
 
 def _mimic_score(headlines: dict[str, _Headlines]) -> dict[str, Any] | None:
     """Mean of the headline metrics of the MIMIC tasks present, overall and per control value."""
-    present = [t for t in MIMIC_TASKS if t in headlines]
+    present = [t for t in TASKS if t in headlines]
     if not present:
         return None
     by_control: dict[str, dict[str, dict[str, list[Any]]]] = {}

@@ -7,9 +7,9 @@ scores stay comparable with published numbers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from mimic_vlm.evaluate.metrics import MICRO, count_fields, set_fields
 from mimic_vlm.evaluate.parse import (
     Lexicon,
     answer_part,
@@ -22,8 +22,38 @@ from mimic_vlm.evaluate.parse import (
     parse_list,
     parse_names,
 )
-from mimic_vlm.evaluate.tasks import TaskSpec, Vocabulary, register_task
+from mimic_vlm.evaluate.taskspec import MICRO, TaskSpec, Vocabulary
 from mimic_vlm.schema import Sample
+
+# ---- per-sample metric fields ---------------------------------------------------------------------------
+
+
+def count_fields(pred: int | None, gt: int) -> dict[str, Any]:
+    """Counting: exact match, absolute error (None when unparsed), off by exactly one."""
+    if pred is None:
+        return {"correct": False, "abs_error": None, "off_by_one": False}
+    err = abs(pred - gt)
+    return {"correct": err == 0, "abs_error": err, "off_by_one": err == 1}
+
+
+def set_fields(pred: Sequence[str] | None, gt: Sequence[str], dedupe: bool = True) -> dict[str, Any]:
+    """Listing: P/R/F1 of one answer, exact-set match, and the raw counts that micro averages sum.
+
+    `dedupe=False` is the official behaviour: a repeated predicted item counts again in `n_pred`.
+    Empty prediction and empty truth agree perfectly (P = R = F1 = 1).
+    """
+    pred, gold = list(pred or []), list(gt)
+    if dedupe:
+        pred, gold = list(dict.fromkeys(pred)), list(dict.fromkeys(gold))
+    predicted = set(pred)
+    tp = sum(1 for g in gold if g in predicted)
+    n_pred, n_gt = len(pred), len(gold)
+    precision = tp / n_pred if n_pred else float(n_gt == 0)
+    recall = tp / n_gt if n_gt else float(n_pred == 0)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "exact": predicted == set(gold),
+            "tp": tp, "n_pred": n_pred, "n_gt": n_gt}
+
 
 LISTING_SUFFIX = ". Please provide the list of category names directly."
 
@@ -99,8 +129,9 @@ def score_choice(sample: Sample, output: str, vocabulary: Vocabulary, official: 
 COUNT_METRICS = ("correct", "abs_error", "off_by_one")
 LIST_METRICS = ("precision", "recall", "f1", "exact")
 
-register_task(TaskSpec("counting", prompt, 16, score_counting, COUNT_METRICS, "correct"))
-register_task(TaskSpec("listing", listing_prompt, 32, score_listing, LIST_METRICS, "micro_f1",
-                       extra={"aggregates": MICRO}))
-register_task(TaskSpec("common", prompt, 16, score_choice, ("correct",), "correct"))
-register_task(TaskSpec("odd_one", prompt, 16, score_choice, ("correct",), "correct"))
+SPECS = (
+    TaskSpec("counting", prompt, 16, score_counting, COUNT_METRICS, "correct"),
+    TaskSpec("listing", listing_prompt, 32, score_listing, LIST_METRICS, "micro_f1", extra={"aggregates": MICRO}),
+    TaskSpec("common", prompt, 16, score_choice, ("correct",), "correct"),
+    TaskSpec("odd_one", prompt, 16, score_choice, ("correct",), "correct"),
+)

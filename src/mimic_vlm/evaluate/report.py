@@ -75,7 +75,7 @@ def register_section(builder: SectionBuilder) -> SectionBuilder:
 
 # Modules of other areas that register report sections (diagnostics, other benchmarks): imported on first use,
 # so library callers of `write_report` get the same report as the CLI.
-SECTION_MODULES = ("mimic_vlm.benchmarks.report_section", "mimic_vlm.probe.plots")
+SECTION_MODULES = ("mimic_vlm.suites.section", "mimic_vlm.probe.plots")
 
 
 def _load_builtin_sections() -> None:

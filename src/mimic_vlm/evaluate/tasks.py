@@ -1,37 +1,19 @@
-"""Task registry: how each task is prompted and scored. The runner and scorer dispatch on `sample.task`.
+"""The task table: how each task is prompted and scored. The runner and scorer dispatch on `sample.task`.
 
-MIMIC's four tasks register in `evaluate/mimic_tasks.py`; other benchmarks (multiple choice, open answers)
-register their own. A registry is the one kind of global state this project allows.
+The built-in tasks are MIMIC's four (`mimic_tasks.py`) and the existing benchmarks' multiple-choice and open
+answers (`suite_tasks.py`). `register_task` adds another (a registry is the one kind of global state this
+project allows).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
-
 from mimic_vlm.errors import MimicError
-from mimic_vlm.schema import Sample
+from mimic_vlm.evaluate import mimic_tasks, suite_tasks
+from mimic_vlm.evaluate.taskspec import TaskSpec, Vocabulary
 
-Vocabulary = dict[str, dict[str, Any]]
+__all__ = ["TaskSpec", "Vocabulary", "all_tasks", "get_task", "register_task"]
 
-
-@dataclass(frozen=True)
-class TaskSpec:
-    name: str
-    prompt: Callable[[Sample], str]
-    """The user text that follows the images (the evaluation protocol's fixed phrasing)."""
-    max_new_tokens: int
-    score: Callable[[Sample, str, Vocabulary, bool], dict[str, Any]]
-    """(sample, raw output, vocabulary, official) -> {"parsed": ..., "unparsed": bool, metric fields...}."""
-    metrics: tuple[str, ...]
-    """Per-sample numeric fields that `summarize` averages (with bootstrap intervals)."""
-    headline: str
-    """The metric that stands for the task in tables and in the MIMIC score."""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-_TASKS: dict[str, TaskSpec] = {}
+_TASKS: dict[str, TaskSpec] = {s.name: s for s in (*mimic_tasks.SPECS, *suite_tasks.SPECS)}
 
 
 def register_task(spec: TaskSpec) -> TaskSpec:
@@ -40,7 +22,6 @@ def register_task(spec: TaskSpec) -> TaskSpec:
 
 
 def get_task(name: str) -> TaskSpec:
-    _load_builtin()
     try:
         return _TASKS[name]
     except KeyError:
@@ -48,17 +29,4 @@ def get_task(name: str) -> TaskSpec:
 
 
 def all_tasks() -> dict[str, TaskSpec]:
-    _load_builtin()
     return dict(_TASKS)
-
-
-def _load_builtin() -> None:
-    """Import the modules that register the built-in tasks (idempotent)."""
-    import importlib
-
-    for mod in ("mimic_vlm.evaluate.mimic_tasks", "mimic_vlm.benchmarks.tasks"):
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            if e.name != mod:
-                raise

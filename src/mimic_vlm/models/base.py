@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from mimic_vlm.errors import MimicError
+
 
 @dataclass(frozen=True)
 class Request:
@@ -38,3 +40,24 @@ class Model(Protocol):
     def describe(self) -> dict[str, Any]:
         """Settings recorded in the run folder (model id, dtype, attention, adapter, ...)."""
         ...
+
+
+IMAGE_MARKER = "<image>"
+"""A prompt holding one `<image>` per image gets its images at those places; otherwise images come first."""
+
+
+def layout(text: str, n_images: int, where: str = "prompt") -> list[str | int]:
+    """The order of a prompt's parts: text pieces and image indices (images first, or at `<image>` markers).
+
+    Images first, then the question, is the official MIMIC protocol; markers let a template interleave.
+    """
+    pieces = text.split(IMAGE_MARKER)
+    if len(pieces) == 1:
+        return [*range(n_images), text]
+    if len(pieces) != n_images + 1:
+        raise MimicError(f"{where}: {len(pieces) - 1} {IMAGE_MARKER} markers for {n_images} images")
+    parts: list[str | int] = []
+    for i, piece in enumerate(pieces):
+        parts += [i - 1] if i else []
+        parts += [piece] if piece else []
+    return parts

@@ -20,8 +20,8 @@ import transformers
 from transformers import GenerationConfig, PreTrainedModel, ProcessorMixin
 
 from mimic_vlm.errors import MimicError
-from mimic_vlm.models.base import Generation, Request
-from mimic_vlm.models.images import layout, load_image
+from mimic_vlm.images import open_rgb
+from mimic_vlm.models.base import Generation, Request, layout
 
 TRAIN_SETTINGS = "mimic_train.json"
 """Written by `mimic train` into an adapter folder: the image-block mask the adapter was trained with."""
@@ -54,7 +54,7 @@ class HFModel:
 
     def conversation(self, request: Request) -> list[dict[str, Any]]:
         """Chat messages: images first then the text (the official protocol), or interleaved at `<image>`."""
-        images = [load_image(p, self.max_pixels) for p in request.images]
+        images = [open_rgb(p, self.max_pixels) for p in request.images]
         content = [{"type": "text", "text": part} if isinstance(part, str) else {"type": "image", "image": images[part]}
                    for part in layout(request.text, len(images), f"sample {request.id!r}")]
         messages = [{"role": "user", "content": content}]

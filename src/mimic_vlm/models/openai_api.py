@@ -19,8 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from mimic_vlm.errors import MimicError
-from mimic_vlm.models.base import Generation, Request
-from mimic_vlm.models.images import data_url, layout
+from mimic_vlm.images import data_url
+from mimic_vlm.models.base import Generation, Request, layout
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 MAX_WAIT_S = 60.0

@@ -30,8 +30,7 @@ from transformers import PreTrainedModel
 
 from mimic_vlm.errors import MimicError
 from mimic_vlm.masking.layout import image_block_ids, layout_of
-from mimic_vlm.probe import target_images
-from mimic_vlm.schema import Sample
+from mimic_vlm.schema import Sample, target_images
 
 VISION = ("own", "other", "text")
 """Shares of attention from vision tokens (sum to 1)."""

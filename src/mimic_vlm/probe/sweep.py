@@ -74,8 +74,8 @@ def _safe(name: str) -> str:
 
 def _bench(catalog: Any, task: str, count: int, controls: Any, seed: int, out: Path, vary: str, value: str) -> Path:
     """The bench of one value (generated once, reused on reruns); `packed=true` packs the `packed=false` one."""
-    from mimic_vlm.compose.generate import generate_bench
-    from mimic_vlm.probe.side_by_side import pack_bench
+    from mimic_vlm.bench.generate import generate_bench
+    from mimic_vlm.bench.pack import pack_bench
 
     path = out / "benches" / f"{vary}={value}"
     if (path / "samples.jsonl").is_file():

@@ -19,11 +19,10 @@ from typing import Any
 import orjson
 import torch
 import yaml
-from PIL import Image
 
-from mimic_vlm.annotations.load import file_sha256
 from mimic_vlm.errors import MimicError
-from mimic_vlm.schema import read_jsonl
+from mimic_vlm.images import open_rgb, verify_image
+from mimic_vlm.schema import file_sha256, read_jsonl
 
 IGNORE_INDEX = -100
 ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
@@ -253,12 +252,10 @@ def check_images(conversations: Sequence[Conversation]) -> None:
             if p in seen:
                 continue
             try:
-                with Image.open(p) as im:
-                    im.verify()
-            except FileNotFoundError:
-                raise MimicError(f"{p}: image of sample {conv.id!r} not found") from None
-            except Exception as e:  # PIL raises many kinds for a damaged file
-                raise MimicError(f"{p}: image of sample {conv.id!r} cannot be read ({e})") from None
+                verify_image(p)
+            except MimicError as e:
+                problem = f"cannot be read ({e})" if p.exists() else "not found"
+                raise MimicError(f"{p}: image of sample {conv.id!r} {problem}") from None
             seen.add(p)
 
 
@@ -306,11 +303,6 @@ def answer_labels(input_ids: torch.Tensor, offsets: torch.Tensor, spans: Sequenc
     return labels
 
 
-def load_image(path: Path) -> Image.Image:
-    with Image.open(path) as im:
-        return im.convert("RGB")
-
-
 @dataclass
 class ChatCollator:
     """Batches conversations with the model's processor: right padding, answer-only labels.
@@ -323,7 +315,7 @@ class ChatCollator:
     def __call__(self, batch: Sequence[Conversation]) -> dict[str, torch.Tensor]:
         rendered = [render(self.processor, c.messages) for c in batch]
         texts = [t for t, _ in rendered]
-        images = [[load_image(p) for p in c.images] for c in batch]
+        images = [[open_rgb(p) for p in c.images] for c in batch]
         bos = getattr(self.processor.tokenizer, "bos_token", None)
         kwargs: dict[str, Any] = {"add_special_tokens": False} if bos and texts[0].startswith(bos) else {}
         enc = self.processor(text=texts, images=images if any(images) else None, padding=True,

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from mimic_vlm.benchmarks.circular import GROUP as CIRCULAR_GROUP
 from mimic_vlm.schema import Sample
+from mimic_vlm.suites.circular import GROUP as CIRCULAR_GROUP
 
 CONSISTENCY_GROUP = "consistency_group"
 

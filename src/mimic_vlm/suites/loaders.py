@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mimic_vlm.benchmarks import mcq
-from mimic_vlm.benchmarks.files import Defect, ImageSink, Record
 from mimic_vlm.errors import MimicError
+from mimic_vlm.evaluate import mcq
 from mimic_vlm.schema import Sample
+from mimic_vlm.suites.files import Defect, ImageSink, Record
 
 Converter = Callable[[Record, ImageSink], Sample]
 

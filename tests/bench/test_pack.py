@@ -7,12 +7,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from mimic_vlm.bench.pack import pack_targets, side_by_side
 from mimic_vlm.bench.store import check_images, load_bench
 from mimic_vlm.cli import main
 from mimic_vlm.errors import MimicError
-from mimic_vlm.probe import target_images
-from mimic_vlm.probe.side_by_side import pack_targets, side_by_side
-from mimic_vlm.schema import write_jsonl_atomic
+from mimic_vlm.schema import target_images, write_jsonl_atomic
 
 
 def recount(sample, vocabulary) -> int:

@@ -13,8 +13,6 @@ Controls: `packed: true`, `n_images` and `spread` describe the new sample (sprea
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -22,13 +20,11 @@ from typing import Any
 
 from PIL import Image
 
-from mimic_vlm.bench.store import MANIFEST, SAMPLES, load_bench
+from mimic_vlm.bench.store import IMAGES, MANIFEST, SAMPLES, link_or_copy, load_bench
 from mimic_vlm.errors import MimicError
-from mimic_vlm.probe import target_images
-from mimic_vlm.schema import Sample, atomic_dir, write_json_atomic, write_jsonl_atomic
+from mimic_vlm.schema import Sample, atomic_dir, target_images, write_json_atomic, write_jsonl_atomic
 
 PACKABLE = ("counting", "listing")
-IMAGES = "images"
 
 
 def side_by_side(images: list[Image.Image]) -> Image.Image:
@@ -102,18 +98,8 @@ def pack_bench(bench_path: str | Path, out: str | Path, overwrite: bool = False)
             for rel in s.images:
                 src, dst = bench.root / rel, tmp / rel
                 if not Path(rel).is_absolute() and not dst.exists():
-                    _link_or_copy(src, dst)
+                    link_or_copy(src, dst)
         write_jsonl_atomic(tmp / SAMPLES, [s.to_dict() for s in samples])
         write_json_atomic(tmp / MANIFEST, {**bench.manifest, "packed_from": {
             "bench": str(bench.root), "manifest_hash": bench.manifest_hash, "transform": "pack_targets"}})
     return Path(out)
-
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    if not src.is_file():
-        raise MimicError(f"{src}: image missing on disk")
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)

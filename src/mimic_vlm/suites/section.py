@@ -18,11 +18,11 @@ from typing import Any
 import orjson
 
 from mimic_vlm.bench.store import MANIFEST, load_bench
-from mimic_vlm.benchmarks.loaders import BENCHMARKS
-from mimic_vlm.benchmarks.metrics import Estimate, benchmark_metrics
 from mimic_vlm.errors import MimicError
-from mimic_vlm.evaluate.metrics import MIMIC_TASKS
 from mimic_vlm.evaluate.report import RunData, Section, Table, Text, label, register_section
+from mimic_vlm.schema import TASKS as MIMIC_TASKS
+from mimic_vlm.suites.loaders import BENCHMARKS
+from mimic_vlm.suites.metrics import Estimate, benchmark_metrics
 
 BASE = "base"
 

@@ -16,10 +16,10 @@ import yaml
 
 from mimic_vlm.bench.export import export_bench
 from mimic_vlm.bench.store import Bench, load_bench
-from mimic_vlm.benchmarks.importer import import_benchmark
 from mimic_vlm.cli import main
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.tasks import get_task
+from mimic_vlm.suites.importer import import_benchmark
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import pytest
 from benchmark_files import S, png, write_parquet  # noqa: F401
 from datasets import Features, Image, List
 
-from mimic_vlm.benchmarks.loaders import BLINK_SUBTASKS
+from mimic_vlm.suites.loaders import BLINK_SUBTASKS
 
 
 @pytest.fixture(scope="session")

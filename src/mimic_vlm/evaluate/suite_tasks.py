@@ -19,8 +19,8 @@ import itertools
 import re
 from typing import Any
 
-from mimic_vlm.benchmarks import mcq, openqa
-from mimic_vlm.evaluate.tasks import TaskSpec, Vocabulary, register_task
+from mimic_vlm.evaluate import mcq, openqa
+from mimic_vlm.evaluate.taskspec import TaskSpec, Vocabulary
 from mimic_vlm.schema import Sample
 
 MCQ_POST_PROMPT = "Answer with the option's letter from the given choices directly."
@@ -72,8 +72,9 @@ def open_score(sample: Sample, reply: str, vocabulary: Vocabulary, official: boo
             "correct": float(openqa.is_correct(gold, found))}
 
 
-MCQ = register_task(TaskSpec(name="mcq", prompt=mcq_prompt, max_new_tokens=16, score=mcq_score,
+MCQ = TaskSpec(name="mcq", prompt=mcq_prompt, max_new_tokens=16, score=mcq_score,
                              metrics=("correct",), headline="correct",
-                             extra={"decoding": "greedy", "post_prompt": MCQ_POST_PROMPT}))
-OPEN = register_task(TaskSpec(name="open", prompt=open_prompt, max_new_tokens=64, score=open_score,
-                              metrics=("correct",), headline="correct", extra={"decoding": "greedy"}))
+                             extra={"decoding": "greedy", "post_prompt": MCQ_POST_PROMPT})
+OPEN = TaskSpec(name="open", prompt=open_prompt, max_new_tokens=64, score=open_score,
+                              metrics=("correct",), headline="correct", extra={"decoding": "greedy"})
+SPECS = (MCQ, OPEN)

@@ -13,7 +13,7 @@ from rich.table import Table
 from mimic_vlm.errors import MimicError
 
 if TYPE_CHECKING:
-    from mimic_vlm.benchmarks.importer import ImportReport
+    from mimic_vlm.suites.importer import ImportReport
 
 MAX_WARNINGS_SHOWN = 20
 
@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists (only after success)."),
     ) -> None:
         """Import an existing multi-image benchmark's released files as a bench (offline)."""
-        from mimic_vlm.benchmarks.importer import hub_snapshot, import_benchmark
+        from mimic_vlm.suites.importer import hub_snapshot, import_benchmark
 
         if path is None and not hub:
             raise MimicError("import: give the PATH of the release on disk, or --hub to download it")

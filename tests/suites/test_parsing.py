@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mimic_vlm.benchmarks import mcq, openqa
-from mimic_vlm.benchmarks.tasks import mcq_score
+from mimic_vlm.evaluate import mcq, openqa
+from mimic_vlm.evaluate.suite_tasks import mcq_score
 from mimic_vlm.schema import Sample
 
 OPTIONS = ["a cat", "a dog", "a bird", "hot dog"]

@@ -16,11 +16,12 @@ from pathlib import Path
 
 from mimic_vlm import __version__
 from mimic_vlm.bench.store import MANIFEST, SAMPLES
-from mimic_vlm.benchmarks import circular, mcq
-from mimic_vlm.benchmarks.files import Defect, ImageSink, find_tables, read_records, split_of
-from mimic_vlm.benchmarks.loaders import Benchmark, get_benchmark
 from mimic_vlm.errors import MimicError
+from mimic_vlm.evaluate import mcq
 from mimic_vlm.schema import Sample, atomic_dir, write_json_atomic, write_jsonl_atomic
+from mimic_vlm.suites import circular
+from mimic_vlm.suites.files import Defect, ImageSink, find_tables, read_records, split_of
+from mimic_vlm.suites.loaders import Benchmark, get_benchmark
 
 
 @dataclass

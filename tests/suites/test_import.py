@@ -12,11 +12,11 @@ import pytest
 from benchmark_files import png_bytes
 
 from mimic_vlm.bench.store import check_images, load_bench
-from mimic_vlm.benchmarks.importer import import_benchmark
-from mimic_vlm.benchmarks.loaders import BLINK_SUBTASKS
 from mimic_vlm.cli import main
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.tasks import get_task
+from mimic_vlm.suites.importer import import_benchmark
+from mimic_vlm.suites.loaders import BLINK_SUBTASKS
 
 
 def manifest(bench: Path) -> dict:
@@ -195,7 +195,7 @@ def test_cli_import_prints_warnings_and_refuses_existing(mmiu_release: Path, tmp
 
 
 def test_io_helpers_accept_bytes_paths_and_structs(tmp_path: Path) -> None:
-    from mimic_vlm.benchmarks.files import Defect, ImageSink
+    from mimic_vlm.suites.files import Defect, ImageSink
 
     (tmp_path / "a.png").write_bytes(png_bytes(3))
     sink = ImageSink(tmp_path / "bench")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from mimic_vlm.benchmarks import mcq
+from mimic_vlm.evaluate import mcq
 from mimic_vlm.schema import Sample
 
 GROUP = "circular_group"

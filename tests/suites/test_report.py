@@ -10,12 +10,12 @@ import pytest
 from benchmark_files import mimic_bench
 
 from mimic_vlm.bench.store import load_bench
-from mimic_vlm.benchmarks.importer import import_benchmark
-from mimic_vlm.benchmarks.metrics import Estimate
-from mimic_vlm.benchmarks.report_section import benchmarks_section, cell, overlap
 from mimic_vlm.evaluate.report import SECTIONS, Table, load_runs, render_markdown
 from mimic_vlm.evaluate.runner import run_eval
 from mimic_vlm.models.base import Generation, Request
+from mimic_vlm.suites.importer import import_benchmark
+from mimic_vlm.suites.metrics import Estimate
+from mimic_vlm.suites.section import benchmarks_section, cell, overlap
 
 
 @dataclass
@@ -95,7 +95,7 @@ def test_cells_and_overlap() -> None:
 def test_a_moved_benchmark_bench_falls_back_to_scores_json(runs: list[Path], tmp_path: Path) -> None:
     import shutil
 
-    from mimic_vlm.benchmarks.report_section import run_entries
+    from mimic_vlm.suites.section import run_entries
 
     run = load_runs([runs[4]])[0]  # the fine-tuned model on NLVR2
     bench = Path(run.settings["bench"])

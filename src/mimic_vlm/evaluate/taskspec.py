@@ -1,0 +1,61 @@
+"""What a task is to the runner and the scorer: how it is prompted, how one answer is scored, and how scored
+answers aggregate. Pure types; the built-in specs live in `mimic_tasks.py` and `suite_tasks.py`, the lookup table
+in `tasks.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mimic_vlm.schema import Sample
+
+Vocabulary = dict[str, dict[str, Any]]
+"""Category name -> {"supercategory", "synonyms"}: what a bench knows about its names (manifest `vocabulary`)."""
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """A group metric: `scale * sum(num fields) / sum(den fields)` over the group's samples."""
+
+    num: tuple[str, ...]
+    den: tuple[str, ...]
+    scale: float = 1.0
+
+
+def present(field: str) -> str:
+    """The name of the 0/1 column telling whether a per-sample field is not None."""
+    return f"{field}?"
+
+
+def mean(field: str) -> Aggregate:
+    """Mean of a per-sample field over the samples where it is not None."""
+    return Aggregate((field,), (present(field),))
+
+
+MICRO = {
+    "micro_precision": Aggregate(("tp",), ("n_pred",)),
+    "micro_recall": Aggregate(("tp",), ("n_gt",)),
+    "micro_f1": Aggregate(("tp",), ("n_pred", "n_gt"), 2.0),
+}
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    prompt: Callable[[Sample], str]
+    """The user text that follows the images (the evaluation protocol's fixed phrasing)."""
+    max_new_tokens: int
+    score: Callable[[Sample, str, Vocabulary, bool], dict[str, Any]]
+    """(sample, raw output, vocabulary, official) -> {"parsed": ..., "unparsed": bool, metric fields...}."""
+    metrics: tuple[str, ...]
+    """Per-sample numeric fields that `summarize` averages (with bootstrap intervals)."""
+    headline: str
+    """The metric that stands for the task in tables and in the MIMIC score."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def aggregates(self) -> dict[str, Aggregate]:
+        """The task's group metrics: means of `metrics`, `extra["aggregates"]`, the unparsed rate."""
+        return {**{m: mean(m) for m in self.metrics}, **self.extra.get("aggregates", {}),
+                "unparsed_rate": mean("unparsed")}

@@ -1,0 +1,84 @@
+"""Opening and checking image files: the one place that decides how an image file is read.
+
+Every consumer (catalog loaders, bench writing and export, model back-ends, training) goes through these, so a
+missing, truncated or non-image file gives the same clear error everywhere. `max_pixels` is per image (as in
+Qwen-VL and ms-swift), not per prompt: a 10-image prompt at 1 MP per image stays within 10 MP. Resizing keeps the
+aspect ratio, so counting and category answers are unaffected.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from mimic_vlm.errors import MimicError
+
+_UNREADABLE = (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError)
+
+
+def verify_image(path: Path) -> None:
+    """Open and decode an image fully; a missing, truncated or non-image file raises MimicError."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+    except FileNotFoundError:
+        raise MimicError(f"{path}: image not found") from None
+    except _UNREADABLE as e:
+        raise MimicError(f"{path}: corrupt or unreadable image ({e})") from None
+
+
+def check_listed(images_dir: Path, names: Sequence[str]) -> None:
+    """Fail if any image is missing under `images_dir`; one directory listing instead of a stat per image."""
+    if not Path(images_dir).is_dir():
+        raise MimicError(f"{images_dir}: images folder not found")
+    listed = set(os.listdir(images_dir))
+    missing = [n for n in names if n not in listed and not (Path(images_dir) / n).is_file()]
+    if missing:
+        raise MimicError(f"{images_dir}: {len(missing)} of {len(names)} images are missing, first: {missing[0]}")
+
+
+def fit_pixels(width: int, height: int, max_pixels: int | None) -> tuple[int, int]:
+    """The largest size with the same aspect ratio and `w * h <= max_pixels` (unchanged when it fits)."""
+    if not max_pixels or width * height <= max_pixels:
+        return width, height
+    scale = math.sqrt(max_pixels / (width * height))
+    w, h = max(1, math.floor(width * scale)), max(1, math.floor(height * scale))
+    while w * h > max_pixels:  # floor rounding can still overshoot by a pixel row on extreme ratios
+        w, h = (w - 1, h) if w >= h else (w, h - 1)
+    return w, h
+
+
+def open_rgb(path: Path, max_pixels: int | None = None) -> Image.Image:
+    """An RGB image, shrunk to `max_pixels` if larger; a broken file is a MimicError naming it."""
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+    except FileNotFoundError:
+        raise MimicError(f"{path}: image not found") from None
+    except _UNREADABLE as e:
+        raise MimicError(f"{path}: cannot read image ({e})") from None
+    size = fit_pixels(*im.size, max_pixels)
+    return im if size == im.size else im.resize(size, Image.Resampling.BICUBIC)
+
+
+def data_url(path: Path, max_pixels: int | None = None) -> str:
+    """A base64 data URL for an HTTP API: the original JPEG/PNG bytes when no resize is needed (no
+    re-encoding loss), else a lossless PNG of the resized image."""
+    try:
+        with Image.open(path) as im:
+            fmt, size = im.format, im.size
+    except (OSError, ValueError) as e:
+        raise MimicError(f"{path}: cannot read image ({e})") from None
+    if fmt in ("JPEG", "PNG") and fit_pixels(*size, max_pixels) == size:
+        data, mime = path.read_bytes(), f"image/{fmt.lower()}"
+    else:
+        buf = io.BytesIO()
+        open_rgb(path, max_pixels).save(buf, format="PNG")
+        data, mime = buf.getvalue(), "image/png"
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"

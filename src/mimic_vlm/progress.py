@@ -1,0 +1,27 @@
+"""The one progress interface of the core: long jobs report `(phase, done, total)` to a callback.
+
+Library functions take `progress: Progress | None`; the commands pass a rich adapter
+(`commands/progress.py`), tests pass nothing or a list's append. Reporting never changes what a job computes.
+
+```python
+def generate(..., progress: Progress | None = None):
+    for k, sample in enumerate(samples, 1):
+        report(progress, "composing counting", k, len(samples))
+```
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Progress(Protocol):
+    def __call__(self, phase: str, done: int, total: int | None = None, info: str = "") -> None:
+        """`done` of `total` units of `phase` are finished (`total` None: unknown); `info` is a short status
+        line (e.g. the training loss)."""
+
+
+def report(progress: Progress | None, phase: str, done: int, total: int | None = None, info: str = "") -> None:
+    """Call `progress` if there is one."""
+    if progress is not None:
+        progress(phase, done, total, info)
