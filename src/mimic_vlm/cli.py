@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
+from mimic_vlm.commands import annotations, data, demo, evaluate, masking, probe, scoring, suites, train
 from mimic_vlm.errors import MimicError
 
 app = typer.Typer(
@@ -20,10 +20,8 @@ app = typer.Typer(
 )
 
 # One module per area; each defines `register(app)`. Order = order in `mimic --help`.
-COMMAND_MODULES = ("annotations", "data", "evaluate", "scoring", "masking", "train", "probe", "suites", "demo")
-
-for _name in COMMAND_MODULES:
-    importlib.import_module(f"mimic_vlm.commands.{_name}").register(app)
+for _area in (annotations, data, evaluate, scoring, masking, train, probe, suites, demo):
+    _area.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,7 +13,6 @@ import torch
 from mimic_vlm.bench.store import load_bench
 from mimic_vlm.cli import main
 from mimic_vlm.errors import MimicError
-from mimic_vlm.evaluate.report import RunData
 from mimic_vlm.masking import ImageBlockMask, image_block_ids
 from mimic_vlm.models.hf import HFModel
 from mimic_vlm.models.tiny import build
@@ -26,7 +25,8 @@ from mimic_vlm.probe.attention import (
     probe_sample,
     sample_shares,
 )
-from mimic_vlm.probe.plots import attention_section
+from mimic_vlm.probe.sections import attention_section
+from mimic_vlm.report.runs import RunData
 
 
 def tiny(family: str, **kw) -> HFModel:

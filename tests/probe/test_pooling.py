@@ -13,11 +13,9 @@ import torch
 
 from mimic_vlm.bench.store import load_bench
 from mimic_vlm.errors import MimicError
-from mimic_vlm.evaluate.report import load_run
 from mimic_vlm.models.hf import HFModel
 from mimic_vlm.models.tiny import build
 from mimic_vlm.probe.attention import encode
-from mimic_vlm.probe.plots import pooling_section
 from mimic_vlm.probe.pooling import (
     image_features,
     image_token_counts,
@@ -27,6 +25,8 @@ from mimic_vlm.probe.pooling import (
     pooled_model,
     pooling_study,
 )
+from mimic_vlm.probe.sections import pooling_section
+from mimic_vlm.report.runs import load_run
 
 
 def setup(family: str, bench_dir: Path):

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from mimic_vlm import plugins
 from mimic_vlm.cli import main
-from mimic_vlm.evaluate import report as report_mod
-from mimic_vlm.evaluate.report import Section, Text, register_section
+from mimic_vlm.report.blocks import Section, Text
 
 OUTPUTS = {"counting": "so 3 in total", "listing": "car, bus", "common": "carrot", "odd_one": "dog and cat"}
 
@@ -76,7 +76,7 @@ def test_score_cli_bad_predictions(bench, tmp_path, capsys, lines, message):
     assert not out.exists()
 
 
-def test_report_md_and_html_with_plots(bench, tmp_path, capsys):
+def test_report_md_and_html_with_plots(bench, tmp_path, capsys, monkeypatch):
     preds = _predictions(tmp_path / "p.jsonl", bench)
     runs = []
     for name, flags in (("model-a", []), ("model-a-official", ["--official"])):
@@ -89,14 +89,11 @@ def test_report_md_and_html_with_plots(bench, tmp_path, capsys):
         {"settings": {"model": {"kind": "hf", "model": "tiny:qwen2_vl", "adapter": "/x/lora-7"}}, "bench": "/b/toy"}))
     (Path(runs[0]) / "predictions.jsonl").write_text(json.dumps({"id": "x-1", "output": "hmm", "unparsed": True}))
 
-    @register_section
     def extra(runs_):
         return Section("Probe results", [Text(f"{len(runs_)} runs probed")])
 
-    try:
-        assert _run(["report", *runs, "--out", str(tmp_path / "rep")]) == 0
-    finally:
-        report_mod.SECTIONS.remove(extra)
+    monkeypatch.setattr(plugins, "REPORT_SECTIONS", (*plugins.REPORT_SECTIONS, extra))
+    assert _run(["report", *runs, "--out", str(tmp_path / "rep")]) == 0
     md = (tmp_path / "rep" / "report.md").read_text()
     html = (tmp_path / "rep" / "report.html").read_text()
     for heading in ("## Runs", "## Summary", "## Breakdown by control", "## How answers were scored",

@@ -10,9 +10,12 @@ import pytest
 from benchmark_files import mimic_bench
 
 from mimic_vlm.bench.store import load_bench
-from mimic_vlm.evaluate.report import SECTIONS, Table, load_runs, render_markdown
 from mimic_vlm.evaluate.runner import run_eval
 from mimic_vlm.models.base import Generation, Request
+from mimic_vlm.plugins import REPORT_SECTIONS
+from mimic_vlm.report.blocks import Table
+from mimic_vlm.report.render import render_markdown
+from mimic_vlm.report.runs import load_runs
 from mimic_vlm.suites.importer import import_benchmark
 from mimic_vlm.suites.metrics import Estimate
 from mimic_vlm.suites.section import benchmarks_section, cell, overlap
@@ -75,7 +78,7 @@ def test_one_table_per_model_base_and_fine_tuned_side_by_side(runs: list[Path]) 
 
 
 def test_the_section_is_registered_and_renders(runs: list[Path]) -> None:
-    assert benchmarks_section in SECTIONS
+    assert benchmarks_section in REPORT_SECTIONS
     md = render_markdown([benchmarks_section(load_runs(runs))], "report")  # type: ignore[list-item]
     assert "## MIMIC and multi-image benchmarks: base vs fine-tuned" in md
     assert "| NLVR2 consistency |" in md

@@ -41,9 +41,10 @@ def demo(
     from mimic_vlm.bench.store import load_bench
     from mimic_vlm.bench.validate import validate_bench
     from mimic_vlm.compose.controls import Controls
-    from mimic_vlm.evaluate.report import write_report
     from mimic_vlm.evaluate.runner import run_eval
     from mimic_vlm.models.registry import load_model
+    from mimic_vlm.plugins import REPORT_SECTIONS
+    from mimic_vlm.report import write_report
 
     if out.exists() and not overwrite:
         raise MimicError(f"{out}: output folder exists (use --overwrite to replace it)")
@@ -80,5 +81,5 @@ def demo(
         runs.append(run)
 
     console.print(Rule("5. report"))
-    report = write_report(runs, out / "report", overwrite=True, title="mimic-vlm demo: toy world")
+    report = write_report(runs, out / "report", REPORT_SECTIONS, overwrite=True, title="mimic-vlm demo: toy world")
     console.print(f"report: {report}  ({time.perf_counter() - start:.0f} s in all)")

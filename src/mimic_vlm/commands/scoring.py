@@ -12,7 +12,7 @@ from rich.table import Table
 
 def print_scores(scores: dict[str, Any], console: Console | None = None) -> None:
     """The summary table every scoring command ends with (the runner prints it too)."""
-    from mimic_vlm.evaluate.report import headline_rows
+    from mimic_vlm.report.blocks import headline_rows
 
     console = console or Console()
     o = scores["overall"]
@@ -60,7 +60,8 @@ def register(app: typer.Typer) -> None:
         title: str = typer.Option("MIMIC evaluation report", help="Report title."),
     ) -> None:
         """Markdown and self-contained HTML report with tables and plots over one or more runs."""
-        from mimic_vlm.evaluate.report import write_report
+        from mimic_vlm.plugins import REPORT_SECTIONS
+        from mimic_vlm.report import write_report
 
-        path = write_report(runs, out, overwrite=overwrite, title=title)
+        path = write_report(runs, out, REPORT_SECTIONS, overwrite=overwrite, title=title)
         Console().print(f"wrote {path / 'report.md'} and {path / 'report.html'}")

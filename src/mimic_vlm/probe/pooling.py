@@ -216,8 +216,8 @@ def pooling_study(hf: Any, bench: Any, factors: Sequence[int], out: str | Path, 
                   progress: bool = True) -> dict[str, Any]:
     """Evaluate `bench` with images pooled by each factor (one run folder per factor); pooling.json + png."""
     from mimic_vlm.evaluate.runner import run_eval
-    from mimic_vlm.probe.plots import as_band, line_plot
     from mimic_vlm.probe.sweep import headline
+    from mimic_vlm.report.plots import as_band, line_plot
 
     family = family_of(hf.model)
     if not factors or min(factors) < 1 or len(set(factors)) != len(factors):

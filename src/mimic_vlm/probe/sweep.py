@@ -129,7 +129,7 @@ def run_sweep(catalog: Any, *, model: str, task: str, vary: str, values: Sequenc
 
 def plot_sweep(result: dict[str, Any], path: Path) -> Path:
     """Score against the varied control: the model solid, baselines dashed, 95% intervals as bands."""
-    from mimic_vlm.probe.plots import as_band, line_plot
+    from mimic_vlm.report.plots import as_band, line_plot
 
     numeric = all(re.fullmatch(r"-?\d+(\.\d+)?", v) for v in result["values"])
     x = [float(v) for v in result["values"]] if numeric else list(range(len(result["values"])))

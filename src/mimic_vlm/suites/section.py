@@ -19,7 +19,8 @@ import orjson
 
 from mimic_vlm.bench.store import MANIFEST, load_bench
 from mimic_vlm.errors import MimicError
-from mimic_vlm.evaluate.report import RunData, Section, Table, Text, label, register_section
+from mimic_vlm.report.blocks import Section, Table, Text, label
+from mimic_vlm.report.runs import RunData
 from mimic_vlm.schema import TASKS as MIMIC_TASKS
 from mimic_vlm.suites.loaders import BENCHMARKS
 from mimic_vlm.suites.metrics import Estimate, benchmark_metrics
@@ -146,7 +147,6 @@ def _ordered(names: set[str]) -> list[str]:
     return sorted(names, key=key)
 
 
-@register_section
 def benchmarks_section(runs: list[RunData]) -> Section | None:
     """One table per model: MIMIC and the benchmarks, base vs fine-tuned; None for a single MIMIC run."""
     results = collect(runs)

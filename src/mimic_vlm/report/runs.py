@@ -1,0 +1,61 @@
+"""Run folders as a report reads them.
+
+A run folder holds `scores.json` (required), `predictions.jsonl` and `run.json` (optional; the model is read from
+`model` or `settings.model`, the bench from `bench`; without it the folder name identifies the run). A
+diagnostics folder (`mimic probe`, `mimic sweep`) holds one of `DIAGNOSTICS` instead of scores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mimic_vlm.errors import MimicError
+from mimic_vlm.schema import read_json, read_jsonl
+
+DIAGNOSTICS = {"attention": "attention.json", "pooling": "pooling.json", "sweep": "sweep.json"}
+"""Result files of the diagnostics, by kind: what makes a folder without scores.json a report input."""
+
+
+@dataclass
+class RunData:
+    name: str
+    path: Path
+    scores: dict[str, Any]
+    settings: dict[str, Any] = field(default_factory=dict)
+    predictions: list[dict[str, Any]] = field(default_factory=list)
+
+
+def load_run(path: str | Path) -> RunData:
+    path = Path(path)
+    if not (path / "scores.json").is_file():
+        if any((path / f).is_file() for f in DIAGNOSTICS.values()):  # a diagnostics folder: its own sections
+            return RunData(path.resolve().name, path, {"tasks": {}}, {}, [])
+        raise MimicError(f"{path}: not a run folder (no scores.json, {', '.join(DIAGNOSTICS.values())})")
+    scores = read_json(path / "scores.json")
+    if not isinstance(scores, dict) or not isinstance(scores.get("tasks"), dict):
+        raise MimicError(f"{path / 'scores.json'}: not a mimic scores file (no 'tasks')")
+    settings = read_json(path / "run.json") if (path / "run.json").is_file() else {}
+    predictions = read_jsonl(path / "predictions.jsonl") if (path / "predictions.jsonl").is_file() else []
+    return RunData(path.resolve().name, path, scores, settings, predictions)
+
+
+def load_runs(paths: list[str | Path]) -> list[RunData]:
+    """Runs in the given order; equal folder names get a suffix so every run has its own name."""
+    runs = [load_run(p) for p in paths]
+    seen: dict[str, int] = {}
+    for run in runs:
+        seen[run.name] = seen.get(run.name, 0) + 1
+        if seen[run.name] > 1:
+            run.name = f"{run.name}#{seen[run.name]}"
+    return runs
+
+
+def run_model(run: RunData) -> dict[str, Any]:
+    """The model settings of a run: run.json's `model`, or `settings.model` as `mimic eval` writes it."""
+    return run.settings.get("model") or (run.settings.get("settings") or {}).get("model") or {}
+
+
+def is_baseline(run: RunData) -> bool:
+    return run_model(run).get("kind") == "baseline"
