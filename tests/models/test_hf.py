@@ -12,7 +12,8 @@ from PIL import Image
 from mimic_vlm.errors import MimicError
 from mimic_vlm.models import tiny
 from mimic_vlm.models.base import Request
-from mimic_vlm.models.hf import HFModel, image_only_processor, load_hf
+from mimic_vlm.models.hf import HFModel, load_hf
+from mimic_vlm.models.processors import image_only_processor
 from mimic_vlm.models.registry import load_model
 
 

@@ -17,14 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from mimic_vlm import __version__
 from mimic_vlm.bench.store import MANIFEST, SAMPLES
 from mimic_vlm.errors import MimicError
-from mimic_vlm.schema import Answer, Sample, atomic_dir, write_json_atomic, write_jsonl_atomic
-from mimic_vlm.suites.files import Defect, ImageSink, Record, find_tables, read_records
-from mimic_vlm.suites.importer import ImportReport, _describe
+from mimic_vlm.schema import Answer, Sample, atomic_dir, read_json, write_json_atomic, write_jsonl_atomic
+from mimic_vlm.suites.files import Defect, ImageSink, Record, describe_source, find_tables, read_records
+from mimic_vlm.suites.importer import ImportReport
 
 HUB_REPO = "anurag4446/mimic"
 CONFIGS = {"counting_unbalanced": "counting", "counting": "counting", "common": "common", "oddone": "odd_one",
@@ -76,9 +74,9 @@ def coco_vocabulary(annotations: Path) -> dict[str, dict[str, Any]]:
     from mimic_vlm.annotations.synonyms import synonyms_for
 
     try:
-        cats = orjson.loads(annotations.read_bytes())["categories"]
+        cats = read_json(annotations)["categories"]
         names = {c["name"]: c["supercategory"] for c in cats}
-    except (OSError, orjson.JSONDecodeError, KeyError, TypeError) as e:
+    except (MimicError, KeyError, TypeError) as e:
         raise MimicError(f"{annotations}: not a COCO instances file with categories ({e})") from None
     syn = synonyms_for("coco", list(names))
     return {n: {"supercategory": s, "synonyms": syn.get(n, [])} for n, s in sorted(names.items())}
@@ -117,7 +115,7 @@ def import_official(source: str | Path, out: str | Path, *, split: str | None = 
         write_jsonl_atomic(tmp / SAMPLES, (s.to_dict() for s in samples))
         write_json_atomic(tmp / MANIFEST, {
             "kind": "mimic-official", "hub_repo": HUB_REPO, "split": split,
-            "source_files": [_describe(f, root) for f in files], "counts": {"samples": len(samples),
+            "source_files": [describe_source(f, root) for f in files], "counts": {"samples": len(samples),
                                                                            "by_task": by_task},
             "warnings": warnings, "generator": f"mimic-vlm {__version__}",
             **({"vocabulary": vocabulary} if vocabulary else {}),

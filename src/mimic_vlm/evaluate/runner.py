@@ -46,7 +46,7 @@ from mimic_vlm.evaluate import predictions as P
 from mimic_vlm.evaluate.score import build_scores, score_output
 from mimic_vlm.evaluate.tasks import get_task
 from mimic_vlm.models.base import Generation, Model, Request
-from mimic_vlm.schema import Sample, write_json_atomic
+from mimic_vlm.schema import Sample, read_json, write_json_atomic
 
 RUN_JSON, SCORES = "run.json", "scores.json"
 
@@ -111,8 +111,8 @@ def prepare_folder(out: Path, settings: dict[str, Any], overwrite: bool) -> bool
             raise MimicError(f"{out}: holds predictions but no {RUN_JSON}; use --overwrite to replace them")
         return overwrite
     try:
-        old = orjson.loads(run_json.read_bytes())["settings"]
-    except (orjson.JSONDecodeError, KeyError, TypeError):
+        old = read_json(run_json)["settings"]
+    except (MimicError, KeyError, TypeError):
         raise MimicError(f"{run_json}: unreadable run settings; use --overwrite to start this run again") from None
     changes = diff(old, orjson.loads(orjson.dumps(settings)))
     if changes and not overwrite:

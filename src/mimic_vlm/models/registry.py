@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mimic_vlm.bench.store import Bench
 from mimic_vlm.errors import MimicError
 from mimic_vlm.models.base import Model
+
+if TYPE_CHECKING:  # torch is imported only by the kinds that need it: baselines start instantly
+    from mimic_vlm.masking import ImageBlockMask
 
 
 @dataclass
@@ -26,7 +29,7 @@ class ModelOptions:
     attn_implementation: str | None = None
     max_pixels: int | None = None
     adapter: str | None = None
-    mask: Any = None
+    mask: ImageBlockMask | None = None
     concurrency: int = 8
     timeout: float = 120.0
     retries: int = 4
@@ -40,25 +43,19 @@ def _hf(path: str, o: ModelOptions) -> Model:
     from mimic_vlm.models.hf import load_hf
 
     local = Path(path).expanduser()
-    if path.startswith((".", "/", "~")) and not local.is_dir():
-        raise MimicError(f"hf:{path}: no such model folder")
     return load_hf(str(local) if local.is_dir() else path, dtype=o.dtype, device=o.device,
                    device_map=o.device_map, attn_implementation=o.attn_implementation, max_pixels=o.max_pixels,
                    adapter=o.adapter, mask=o.mask, batch_size=o.batch_size or 8)
 
 
 def _tiny(family: str, o: ModelOptions) -> Model:
-    from mimic_vlm.models import tiny
-    from mimic_vlm.models.hf import HFModel, adapt, default_device, describe_mask, torch_dtype
+    from mimic_vlm.models.hf import HFModel
+    from mimic_vlm.models.load import load_vlm
 
-    model, processor = tiny.build(family, attn_implementation=o.attn_implementation or "sdpa")
-    model = model.to(o.device or default_device())
-    if o.dtype != "auto":
-        model = model.to(torch_dtype(o.dtype))
-    model, mask = adapt(model, adapter=o.adapter, mask=o.mask)
-    settings = {"kind": "tiny", "attn_implementation": o.attn_implementation or "sdpa", "adapter": o.adapter,
-                "mask": describe_mask(mask)}
-    return HFModel(model, processor, name=f"tiny:{family}", max_batch_size=o.batch_size or 8,
+    loaded = load_vlm(f"tiny:{family}", dtype=o.dtype, device=o.device, attn_implementation=o.attn_implementation,
+                      adapter=o.adapter, mask=o.mask)
+    settings = {"kind": "tiny", **loaded.settings, "attn_implementation": o.attn_implementation or "sdpa"}
+    return HFModel(loaded.model, loaded.processor, name=f"tiny:{family}", max_batch_size=o.batch_size or 8,
                    max_pixels=o.max_pixels, settings=settings)
 
 

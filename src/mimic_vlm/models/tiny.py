@@ -17,7 +17,7 @@ import transformers as T
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
 from mimic_vlm.errors import MimicError
-from mimic_vlm.models.hf import image_only_processor
+from mimic_vlm.models.processors import image_only_processor
 
 FAMILIES = ("qwen2_vl", "qwen2_5_vl", "llava_onevision", "idefics3", "smolvlm", "internvl")
 

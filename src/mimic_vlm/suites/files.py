@@ -7,6 +7,7 @@ import copies the released image bytes unchanged.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 from collections.abc import Iterator
@@ -219,3 +220,15 @@ def _image_bytes(value: Any, base: Path) -> tuple[bytes, str | None]:
             raise Defect(f"image {value!r} not found (looked at {p})")
         return p.read_bytes(), p.name
     raise Defect(f"image slot holds no image ({type(value).__name__})")
+
+
+def describe_source(f: Path, source: Path) -> dict[str, object]:
+    """Name, size and sha256 of a source file (a save_to_disk folder: of its arrow files)."""
+    h, size = hashlib.sha256(), 0
+    for part in sorted(f.rglob("*.arrow")) if f.is_dir() else [f]:
+        with part.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+                size += len(chunk)
+    name = f.relative_to(source).as_posix() if f != source and source.is_dir() else f.name
+    return {"file": name, "bytes": size, "sha256": h.hexdigest()}

@@ -8,7 +8,6 @@ dropped only with `drop_defective`. The list lands in `manifest["warnings"]` and
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate import mcq
 from mimic_vlm.schema import Sample, atomic_dir, write_json_atomic, write_jsonl_atomic
 from mimic_vlm.suites import circular
-from mimic_vlm.suites.files import Defect, ImageSink, find_tables, read_records, split_of
+from mimic_vlm.suites.files import Defect, ImageSink, describe_source, find_tables, read_records, split_of
 from mimic_vlm.suites.loaders import Benchmark, get_benchmark
 
 
@@ -52,7 +51,7 @@ def import_benchmark(name: str, source: str | Path, out: str | Path, *, split: s
         write_jsonl_atomic(tmp / SAMPLES, (s.to_dict() for s in samples))
         write_json_atomic(tmp / MANIFEST, {
             "kind": "benchmark", "benchmark": bm.name, "hub_repo": bm.hub_repo, "split": split,
-            "source_files": [_describe(f, source) for f in files], "circular": circular_eval,
+            "source_files": [describe_source(f, source) for f in files], "circular": circular_eval,
             "drop_defective": drop_defective, "counts": {"samples": len(samples), "by_task": by_task},
             "warnings": warnings, "generator": f"mimic-vlm {__version__}",
         })
@@ -92,18 +91,6 @@ def _convert(bm: Benchmark, files: list[Path], split: str | None, sink: ImageSin
         first = f"; first: {warnings[0]}" if warnings else ""
         raise MimicError(f"{files[0]}: no usable {bm.name} records ({len(warnings)} dropped{first})")
     return samples, warnings
-
-
-def _describe(f: Path, source: Path) -> dict[str, object]:
-    """Name, size and sha256 of a source file (a save_to_disk folder: of its arrow files)."""
-    h, size = hashlib.sha256(), 0
-    for part in sorted(f.rglob("*.arrow")) if f.is_dir() else [f]:
-        with part.open("rb") as fh:
-            while chunk := fh.read(1 << 20):
-                h.update(chunk)
-                size += len(chunk)
-    name = f.relative_to(source).as_posix() if f != source and source.is_dir() else f.name
-    return {"file": name, "bytes": size, "sha256": h.hexdigest()}
 
 
 def hub_snapshot(name: str, cache_dir: str | None = None) -> Path:

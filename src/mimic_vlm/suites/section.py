@@ -15,13 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from mimic_vlm.bench.store import MANIFEST, load_bench
 from mimic_vlm.errors import MimicError
 from mimic_vlm.report.blocks import Section, Table, Text, label
 from mimic_vlm.report.runs import RunData
 from mimic_vlm.schema import TASKS as MIMIC_TASKS
+from mimic_vlm.schema import read_json
 from mimic_vlm.suites.loaders import BENCHMARKS
 from mimic_vlm.suites.metrics import Estimate, benchmark_metrics
 
@@ -74,7 +73,7 @@ def run_entries(run: RunData) -> dict[str, Estimate]:
     path = _bench_path(run.settings)
     manifest: dict[str, Any] = {}
     if path and (path / MANIFEST).is_file():
-        manifest = orjson.loads((path / MANIFEST).read_bytes())
+        manifest = read_json(path / MANIFEST)
     name = manifest.get("benchmark")
     if name not in BENCHMARKS:
         # a MIMIC bench, or one whose manifest is gone (then named after its folder)

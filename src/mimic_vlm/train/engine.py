@@ -18,11 +18,12 @@ import torch
 from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 
 from mimic_vlm.errors import MimicError
-from mimic_vlm.schema import write_json_atomic
+from mimic_vlm.models.load import load_vlm
+from mimic_vlm.models.trained import TRAIN_SETTINGS, TrainedSettings, read_trained
+from mimic_vlm.schema import read_json, write_json_atomic
 from mimic_vlm.train.data import ChatCollator, check_images, load_data
 from mimic_vlm.train.finetune import METHODS, LoraSettings, find_parts, is_peft, lora_target_regex, prepare
 
-TRAIN_SETTINGS = "mimic_train.json"
 RUN_SETTINGS = "run.json"
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 
@@ -94,56 +95,25 @@ def resolve_precision(precision: str) -> str:
 
 def load_base(spec: str, *, dtype: torch.dtype = torch.float32,
               base_kwargs: dict[str, Any] | None = None) -> tuple[torch.nn.Module, Any]:
-    """`tiny:FAMILY` (built in code, deterministic) or `hf:PATH` -> (model, processor), sdpa attention."""
-    kind, _, arg = spec.partition(":")
-    if kind == "tiny" and arg:
-        from mimic_vlm.models import tiny
-
-        model, processor = tiny.build(arg, **(base_kwargs or {}))
-        return model.to(dtype), processor
-    if kind == "hf" and arg:
-        import transformers
-
-        from mimic_vlm.models.hf import load_processor
-
-        try:
-            processor = load_processor(arg)
-            model = transformers.AutoModelForImageTextToText.from_pretrained(arg, dtype=dtype,
-                                                                            attn_implementation="sdpa")
-        except OSError as e:
-            raise MimicError(f"--model {spec}: cannot load ({str(e).splitlines()[0]})") from None
-        return model, processor
-    raise MimicError(f"--model {spec}: expected hf:PATH_OR_ID or tiny:FAMILY")
+    """`tiny:FAMILY` (built in code, deterministic) or `hf:PATH` -> (model, processor) on the CPU, sdpa attention
+    (the Trainer places it)."""
+    loaded = load_vlm(spec, dtype=dtype, device="cpu", attn_implementation="sdpa", base_kwargs=base_kwargs or {})
+    return loaded.model, loaded.processor
 
 
 def load_trained(out: str | Path, *, dtype: torch.dtype = torch.float32) -> tuple[torch.nn.Module, Any, dict]:
     """The model a `mimic train` folder describes, ready for inference: base + adapter (merged) or full
     weights, with the image-block mask it was trained with attached. Returns (model, processor, settings)."""
     out = Path(out)
-    settings = read_settings(out)
-    if settings["method"] == "lora":
-        from peft import PeftModel
-
-        model, processor = load_base(settings["base_model"], dtype=dtype, base_kwargs=settings.get("base_kwargs"))
-        model = PeftModel.from_pretrained(model, str(out)).merge_and_unload()
-    else:  # full weights and processor were saved like any transformers model
-        model, processor = load_base(f"hf:{out}", dtype=dtype)
-    from mimic_vlm.masking import mask_from_options
-
-    mask = mask_from_options(settings.get("mask_layers"), settings.get("mask_backend") or "sdpa")
-    if mask is not None:
-        mask.attach(model)
-    return model.eval(), processor, settings
-
-
-def read_settings(out: Path) -> dict[str, Any]:
-    path = out / TRAIN_SETTINGS
-    try:
-        return orjson.loads(path.read_bytes())
-    except FileNotFoundError:
-        raise MimicError(f"{out}: not a finished `mimic train` folder (no {TRAIN_SETTINGS})") from None
-    except orjson.JSONDecodeError as e:
-        raise MimicError(f"{path}: invalid JSON ({e})") from None
+    trained = read_trained(out)
+    if trained is None:
+        raise MimicError(f"{out}: not a finished `mimic train` folder (no {TRAIN_SETTINGS})")
+    if trained.method == "lora":
+        loaded = load_vlm(trained.base_model, dtype=dtype, device="cpu", attn_implementation="sdpa",
+                          base_kwargs=trained.base_kwargs, adapter=str(out))
+    else:  # full weights and processor were saved like any transformers model; the folder's record gives the mask
+        loaded = load_vlm(f"hf:{out}", dtype=dtype, device="cpu", attn_implementation="sdpa")
+    return loaded.model.eval(), loaded.processor, trained.to_dict()
 
 
 # ---------------------------------------------------------------- progress
@@ -214,9 +184,9 @@ def last_checkpoint(folder: Path) -> str | None:
                    if (m := re.fullmatch(r"checkpoint-(\d+)", p.name)) and p.is_dir())
     for _, p in reversed(steps):
         try:
-            orjson.loads((p / "trainer_state.json").read_bytes())
+            read_json(p / "trainer_state.json")
             return str(p)
-        except (OSError, orjson.JSONDecodeError):
+        except MimicError:
             continue
     return None
 
@@ -238,7 +208,7 @@ def _prepare_out(cfg: TrainConfig, resume: bool, overwrite: bool) -> str | None:
         raise MimicError(f"{out}: holds checkpoints of an unfinished run (use --resume to continue it, "
                          "or --overwrite)")
     if (out / RUN_SETTINGS).exists():
-        old = orjson.loads((out / RUN_SETTINGS).read_bytes())
+        old = read_json(out / RUN_SETTINGS)
         new = orjson.loads(orjson.dumps(cfg.record()))
         diff = sorted(k for k in new.keys() | old.keys() if old.get(k) != new.get(k))
         if last and diff:
@@ -296,7 +266,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
     output = trainer.train(resume_from_checkpoint=last)
 
     trainer.save_model(str(cfg.out))
-    settings = {
+    settings = TrainedSettings.from_dict({
         "base_model": cfg.model, "base_kwargs": cfg.base_kwargs, "method": cfg.method,
         "lora": {**asdict(cfg.lora), "target_modules": target, "train_projector": cfg.train_projector}
         if cfg.method == "lora" else None,
@@ -309,11 +279,11 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
         "world_size": args.world_size, "lr": cfg.lr, "warmup_ratio": cfg.warmup_ratio, "precision": precision,
         "gradient_checkpointing": cfg.gradient_checkpointing, "adapter": is_peft(model),
         "versions": _versions(),
-    }
+    })
     if trainer.is_world_process_zero():
         processor.save_pretrained(str(cfg.out))
-        write_json_atomic(cfg.out / TRAIN_SETTINGS, settings)
-    return TrainResult(cfg.out, model, trainer.state.log_history, settings)
+        settings.write(cfg.out)
+    return TrainResult(cfg.out, model, trainer.state.log_history, settings.to_dict())
 
 
 def _versions() -> dict[str, str]:

@@ -1,0 +1,124 @@
+"""Loading a transformers VLM: the one path used by evaluation, diagnostics and training.
+
+`load_vlm("hf:PATH_OR_ID" | "tiny:FAMILY", ...)` gives the model (on its device, in its dtype) and its processor,
+with a PEFT adapter merged and the image-block mask attached: the mask given, else the one the model was
+trained with (recorded in `mimic_train.json` of the adapter folder or of a full fine-tune's folder), so a model
+is always evaluated as it was trained.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import transformers
+from transformers import PreTrainedModel, ProcessorMixin
+
+from mimic_vlm.errors import MimicError
+from mimic_vlm.masking import ImageBlockMask
+from mimic_vlm.models.processors import load_processor
+from mimic_vlm.models.trained import read_trained
+
+DTYPES = {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass
+class LoadedVLM:
+    model: PreTrainedModel
+    processor: ProcessorMixin
+    mask: ImageBlockMask | None
+    settings: dict[str, Any]
+    """What shapes the answers (kind, attention, adapter, mask), for run.json."""
+
+
+def torch_dtype(name: str | torch.dtype) -> Any:
+    """`--dtype` -> what transformers takes ("auto" keeps the checkpoint's dtype)."""
+    if isinstance(name, torch.dtype):
+        return name
+    if name not in DTYPES:
+        raise MimicError(f"--dtype {name}: choose one of {', '.join(DTYPES)}")
+    return DTYPES[name]
+
+
+def default_device() -> str:
+    """This process's GPU under `accelerate launch` / torchrun (LOCAL_RANK), else the first GPU or the CPU."""
+    return f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if torch.cuda.is_available() else "cpu"
+
+
+def load_vlm(spec: str, *, dtype: str | torch.dtype = "auto", device: str | None = None,
+             device_map: str | None = None, attn_implementation: str | None = None, adapter: str | None = None,
+             mask: ImageBlockMask | None = None, base_kwargs: dict[str, Any] | None = None) -> LoadedVLM:
+    """`hf:PATH_OR_ID` (a local folder, or a hub id already in the local cache) or `tiny:FAMILY` (built in code;
+    `base_kwargs` are its sizes), with an optional PEFT adapter; see the module docstring for the mask."""
+    kind, _, arg = spec.partition(":")
+    trained = read_trained(Path(adapter)) if adapter else None
+    if kind == "tiny" and arg:
+        from mimic_vlm.models import tiny
+
+        sizes = base_kwargs if base_kwargs is not None else (trained.base_kwargs if trained else {})
+        model, processor = tiny.build(arg, attn_implementation=attn_implementation or "sdpa", **sizes)
+        if dtype != "auto":
+            model = model.to(torch_dtype(dtype))
+        folder = None
+    elif kind == "hf" and arg:
+        model, processor = _from_pretrained(arg, dtype, device_map, attn_implementation)
+        folder = Path(arg)
+    else:
+        raise MimicError(f"--model {spec}: expected hf:PATH_OR_ID or tiny:FAMILY")
+    if not device_map:
+        model = model.to(device or default_device())
+    model, mask = adapt(model, adapter=adapter, mask=mask, folder=folder)
+    settings = {"attn_implementation": model.config._attn_implementation, "adapter": adapter,
+                "mask": describe_mask(mask)}
+    return LoadedVLM(model, processor, mask, settings)
+
+
+def _from_pretrained(path: str, dtype: str | torch.dtype, device_map: str | None,
+                     attn_implementation: str | None) -> tuple[PreTrainedModel, ProcessorMixin]:
+    local = Path(path).expanduser()
+    if path.startswith((".", "/", "~")) and not local.is_dir():
+        raise MimicError(f"hf:{path}: no such model folder")
+    name = str(local) if local.is_dir() else path
+    kwargs: dict[str, Any] = {"dtype": torch_dtype(dtype)}
+    if attn_implementation:
+        kwargs["attn_implementation"] = attn_implementation
+    if device_map:
+        kwargs["device_map"] = device_map
+    try:
+        processor = load_processor(name)
+        model = transformers.AutoModelForImageTextToText.from_pretrained(name, **kwargs)
+    except OSError as e:
+        offline = " (offline mode is on: HF_HUB_OFFLINE=1)" if os.environ.get("HF_HUB_OFFLINE") == "1" else ""
+        raise MimicError(f"hf:{path}: cannot load the model{offline}: {str(e).splitlines()[0]}") from None
+    return model, processor
+
+
+def adapt(model: PreTrainedModel, *, adapter: str | None = None, mask: ImageBlockMask | None = None,
+          folder: Path | None = None) -> tuple[PreTrainedModel, ImageBlockMask | None]:
+    """Merge a PEFT adapter and attach the image-block mask: `mask` if given, else the one `mimic train`
+    recorded in the adapter folder (or in `folder`, a full fine-tune), so a model is evaluated as trained."""
+    trained_in = folder
+    if adapter:
+        from peft import PeftModel
+
+        trained_in = Path(adapter)
+        if not (trained_in / "adapter_config.json").is_file():
+            raise MimicError(f"--adapter {adapter}: not a PEFT adapter folder (no adapter_config.json)")
+        model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+    if mask is None and trained_in is not None:
+        trained = read_trained(trained_in)
+        mask = trained.mask() if trained else None
+    if mask is not None:
+        mask.attach(model)
+    return model, mask
+
+
+def describe_mask(mask: ImageBlockMask | None) -> dict[str, Any] | None:
+    """The mask's settings for run.json (None without a mask)."""
+    if mask is None:
+        return None
+    layers = mask.layers
+    return {"layers": list(layers) if isinstance(layers, tuple) else layers, "backend": mask.backend}
