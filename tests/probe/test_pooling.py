@@ -94,7 +94,7 @@ def test_unsupported_family_is_refused(bench_dir: Path) -> None:
 def test_pooling_study_runs_the_bench_per_factor(bench_dir: Path, tmp_path: Path) -> None:
     hf = HFModel(*build("qwen2_vl"), name="tiny:qwen2_vl")
     bench = load_bench(bench_dir)
-    result = pooling_study(hf, bench, [1, 4], tmp_path / "pool", progress=False)
+    result = pooling_study(hf, bench, [1, 4], tmp_path / "pool")
     assert [p["k"] for p in result["points"]] == [1, 4]
     tokens = [p["tokens_per_image"] for p in result["points"]]
     counts = image_token_counts(hf, bench, bench.samples)

@@ -48,14 +48,14 @@ def test_oracle_sweep_is_flat_at_100(toy: Path, tmp_path: Path) -> None:
 def test_packed_sweep_compares_a_bench_with_its_packed_copy(toy: Path, tmp_path: Path) -> None:
     catalog = load_catalog("toy", toy, toy.parent / "images")
     result = run_sweep(catalog, model="single-image", task="counting", vary="packed", values=["false", "true"],
-                       fixed={"n_images": "4", "spread": "2"}, count=3, out=tmp_path / "s", progress=False)
+                       fixed={"n_images": "4", "spread": "2"}, count=3, out=tmp_path / "s")
     plain, packed = (load_bench(tmp_path / "s" / "benches" / f"packed={v}").samples for v in ("false", "true"))
     assert [len(s.images) for s in plain] == [4] * 3 and [len(s.images) for s in packed] == [3] * 3
     assert [s.answer for s in plain] == [s.answer for s in packed]
     assert result["values"] == ["false", "true"] and len(result["points"]) == 2
     with pytest.raises(MimicError, match="packed takes the values false,true"):
         run_sweep(catalog, model="oracle", task="counting", vary="packed", values=["yes"], fixed={}, count=1,
-                  out=tmp_path / "t", progress=False)
+                  out=tmp_path / "t")
 
 
 def test_bad_sweeps_are_refused() -> None:

@@ -25,7 +25,7 @@ def _lines(path: Path) -> list[dict]:
 
 def test_two_ranks_shard_and_merge_like_one_process(bench_dir: Path, tmp_path: Path) -> None:
     bench = load_bench(bench_dir)
-    run_eval(bench, load_model("chance", bench=bench), tmp_path / "one", progress=False)
+    run_eval(bench, load_model("chance", bench=bench), tmp_path / "one")
     torchrun = Path(sys.executable).with_name("torchrun")
     done = subprocess.run([str(torchrun), "--nproc-per-node", "2", "--master-addr", "127.0.0.1", "--master-port",
                            str(_free_port()), "-m", "mimic_vlm", "eval", "--bench", str(bench_dir), "--model", "chance",

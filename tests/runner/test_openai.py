@@ -103,7 +103,7 @@ def test_run_over_server_then_garbage_keeps_what_was_saved(chat_server, bench_di
 
 def test_run_eval_records_server_runtime_apart_from_settings(chat_server, bench_dir: Path, tmp_path: Path) -> None:
     bench = load_bench(bench_dir)
-    run_eval(bench, client(chat_server, concurrency=2), tmp_path / "r", limit=2, progress=False)
+    run_eval(bench, client(chat_server, concurrency=2), tmp_path / "r", limit=2)
     run = json.loads((tmp_path / "r" / "run.json").read_text())
     assert run["settings"]["model"]["model"] == "tiny-served"
     assert run["runtime"]["concurrency"] == 2 and "base_url" not in run["settings"]["model"]

@@ -28,7 +28,7 @@ def lines(run: Path) -> list[dict]:
 
 def evaluate(bench_dir: Path, spec: str, out: Path, **kw) -> dict:
     bench = load_bench(bench_dir)
-    return run_eval(bench, load_model(spec, bench=bench, device="cpu"), out, progress=False, **kw)
+    return run_eval(bench, load_model(spec, bench=bench, device="cpu"), out, **kw)
 
 
 def test_oracle_scores_100_percent_on_every_task(bench_dir: Path, tmp_path: Path) -> None:

@@ -52,7 +52,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory, nlvr2_release: Path, muirbenc
     out = []
     for model in (BASE, TUNED):
         for name, bench in benches.items():
-            run_eval(bench, model, root / f"{model.name}-{name}", progress=False)
+            run_eval(bench, model, root / f"{model.name}-{name}")
             out.append(root / f"{model.name}-{name}")
     return out
 

@@ -96,6 +96,6 @@ def test_oracle_baseline_through_the_runner(request: pytest.FixtureRequest, tmp_
 
     for release in ("mirb_release", "mantis_release", "nlvr2_release"):
         bench = imported(request, release, tmp_path / release)
-        scores = run_eval(bench, load_model("oracle"), tmp_path / release / "run", progress=False)
+        scores = run_eval(bench, load_model("oracle"), tmp_path / release / "run")
         for task in scores["tasks"].values():
             assert task["metrics"]["correct"]["value"] == 1.0

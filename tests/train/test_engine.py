@@ -58,7 +58,7 @@ def batch(toy):
 
 @pytest.fixture(scope="module")
 def lora_run(toy, tmp_path_factory):
-    return train(config(toy, tmp_path_factory.mktemp("lora") / "out", train_projector=True), progress=False)
+    return train(config(toy, tmp_path_factory.mktemp("lora") / "out", train_projector=True))
 
 
 def lora_learned(log) -> bool:
@@ -103,7 +103,7 @@ def test_saved_adapter_reloads_to_the_same_outputs(lora_run, batch):
 
 
 def test_masked_training_learns_and_reloads_with_its_mask(toy, tmp_path, batch):
-    result = train(config(toy, tmp_path / "out", mask_layers="2-3"), progress=False)
+    result = train(config(toy, tmp_path / "out", mask_layers="2-3"))
     assert lora_learned(result.log)
     expected = logits(result.model, batch)
     merged, _, settings = load_trained(tmp_path / "out")
@@ -116,7 +116,7 @@ def test_masked_training_learns_and_reloads_with_its_mask(toy, tmp_path, batch):
 
 
 def test_full_lm_keeps_vision_tower_and_projector_bit_identical(toy, tmp_path, batch):
-    result = train(config(toy, tmp_path / "out", method="full-lm"), progress=False)
+    result = train(config(toy, tmp_path / "out", method="full-lm"))
     first, *_, last = losses(result.log)
     assert last < 0.5 * first
     base, _ = tiny.build(FAMILY)
@@ -144,7 +144,7 @@ def _weights(model) -> dict[str, torch.Tensor]:
 def test_killed_run_resumes_to_the_same_weights(toy, tmp_path):
     """SIGKILL a `mimic train` process once a checkpoint exists; `--resume` ends where an uninterrupted run ends."""
     kw = dict(max_steps=12, batch_size=4, save_steps=2, logging_steps=1, train_projector=True)
-    reference = train(config(toy, tmp_path / "ref", **kw), progress=False)
+    reference = train(config(toy, tmp_path / "ref", **kw))
     out = tmp_path / "killed"
     cmd = [sys.executable, "-m", "mimic_vlm", "train", "--model", f"tiny:{FAMILY}", "--data", str(toy["llava"]),
            "--out", str(out), "--lora-r", "8", "--lora-alpha", "16", "--lr", "1e-2", "--warmup-ratio", "0.1",
@@ -159,9 +159,9 @@ def test_killed_run_resumes_to_the_same_weights(toy, tmp_path):
     assert not (out / TRAIN_SETTINGS).exists(), "the run finished before it could be killed"
     assert last_checkpoint(out / "checkpoints") is not None
     with pytest.raises(MimicError, match="use --resume"):
-        train(config(toy, out, **kw), progress=False)
+        train(config(toy, out, **kw))
     steps = StepRecorder()
-    resumed = train(config(toy, out, **kw), resume=True, progress=False, callbacks=[steps])
+    resumed = train(config(toy, out, **kw), resume=True, callbacks=[steps])
     assert steps.seen[0] > 2 and steps.seen[-1] == 12  # it continued from a checkpoint, not from step 0
     want, got = _weights(reference.model), _weights(resumed.model)
     assert want.keys() == got.keys()
@@ -170,10 +170,10 @@ def test_killed_run_resumes_to_the_same_weights(toy, tmp_path):
 
 
 def test_resume_refuses_changed_settings(toy, tmp_path):
-    train(config(toy, tmp_path, max_steps=2, save_steps=2), progress=False)
+    train(config(toy, tmp_path, max_steps=2, save_steps=2))
     (tmp_path / TRAIN_SETTINGS).unlink()  # as if killed after the last checkpoint
     with pytest.raises(MimicError, match=r"different settings \(lr\)"):
-        train(config(toy, tmp_path, max_steps=2, save_steps=2, lr=1e-3), resume=True, progress=False)
+        train(config(toy, tmp_path, max_steps=2, save_steps=2, lr=1e-3), resume=True)
 
 
 def test_cli_trains_and_reports_errors(toy, tmp_path, capsys):
@@ -223,14 +223,13 @@ def test_adapter_through_mimic_eval_matches_the_trained_model(toy, tmp_path):
     base, processor = tiny.build(FAMILY)
     base.save_pretrained(tmp_path / "base")
     processor.save_pretrained(tmp_path / "base")
-    result = train(config(toy, tmp_path / "adapter", model=f"hf:{tmp_path / 'base'}", mask_layers="2-3"),
-                   progress=False)
+    result = train(config(toy, tmp_path / "adapter", model=f"hf:{tmp_path / 'base'}", mask_layers="2-3"))
     main(["generate", "--task", "counting", "--count", "4", "--n-images", "2-3", "--toy-images", "12",
           "--out", str(tmp_path / "bench")])
     main(["eval", "--model", f"hf:{tmp_path / 'base'}", "--adapter", str(tmp_path / "adapter"), "--bench",
           str(tmp_path / "bench"), "--out", str(tmp_path / "run"), "--device", "cpu", "--no-progress"])
     in_memory = HFModel(result.model, processor, name="in-memory")
-    run_eval(load_bench(tmp_path / "bench"), in_memory, tmp_path / "run-mem", progress=False)
+    run_eval(load_bench(tmp_path / "bench"), in_memory, tmp_path / "run-mem")
     outputs = {r["id"]: r["output"] for r in read_jsonl(tmp_path / "run" / "predictions.jsonl")}
     assert outputs == {r["id"]: r["output"] for r in read_jsonl(tmp_path / "run-mem" / "predictions.jsonl")}
     assert len(outputs) == 4 and any(outputs.values())
@@ -261,10 +260,10 @@ def test_full_weights_resume_restores_every_weight(toy, tmp_path):
     """Full-weight checkpoints are stored with the original key layout; resuming must convert them back
     (the stock Trainer leaves the vision tower and language model at their current values)."""
     kw = dict(method="full", max_steps=4, save_steps=2, batch_size=4, lr=1e-3)
-    reference = train(config(toy, tmp_path / "ref", **kw), progress=False)
+    reference = train(config(toy, tmp_path / "ref", **kw))
     with pytest.raises(KeyboardInterrupt):
-        train(config(toy, tmp_path / "run", **kw), progress=False, callbacks=[Crash(2)])
-    resumed = train(config(toy, tmp_path / "run", **kw), resume=True, progress=False)
+        train(config(toy, tmp_path / "run", **kw), callbacks=[Crash(2)])
+    resumed = train(config(toy, tmp_path / "run", **kw), resume=True)
     want, got = _weights(reference.model), _weights(resumed.model)
     assert all(torch.allclose(want[k], got[k], atol=1e-6) for k in want)
 
@@ -275,7 +274,7 @@ def test_ddp_two_processes_equal_one_process_with_the_global_batch(toy, tmp_path
     from safetensors.torch import load_file
 
     kw = dict(lora=LoraSettings(4, 8, 0.0), max_steps=3, batch_size=4, mask_layers="second-half")
-    train(config(toy, tmp_path / "single", **kw), progress=False)
+    train(config(toy, tmp_path / "single", **kw))
     with socket.socket() as s:  # a free port for the rendezvous
         s.bind(("127.0.0.1", 0))
         port = str(s.getsockname()[1])

@@ -13,13 +13,13 @@ file (`coco_annotations`) adds the vocabulary (supercategories, synonyms) the MI
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mimic_vlm import __version__
 from mimic_vlm.bench.store import MANIFEST, SAMPLES
 from mimic_vlm.errors import MimicError
+from mimic_vlm.progress import Progress, report
 from mimic_vlm.schema import Answer, Sample, atomic_dir, read_json, write_json_atomic, write_jsonl_atomic
 from mimic_vlm.suites.files import Defect, ImageSink, Record, describe_source, find_tables, read_records
 from mimic_vlm.suites.importer import ImportReport
@@ -84,7 +84,7 @@ def coco_vocabulary(annotations: Path) -> dict[str, dict[str, Any]]:
 
 def import_official(source: str | Path, out: str | Path, *, split: str | None = "test", config: str | None = None,
                     images_dir: Path | None = None, coco_annotations: Path | None = None,
-                    overwrite: bool = False, on_record: Callable[[], None] | None = None) -> ImportReport:
+                    overwrite: bool = False, progress: Progress | None = None) -> ImportReport:
     """Read the released MIMIC files (offline) into the bench folder `out`, atomically."""
     root = Path(source).resolve()
     if config is not None and config not in CONFIGS:
@@ -99,8 +99,7 @@ def import_official(source: str | Path, out: str | Path, *, split: str | None = 
             cfg = config or config_of(f, root)
             # counting_unbalanced was saved with split `train`: a save_to_disk folder with one split uses it.
             for rec in read_records([f], split):
-                if on_record:
-                    on_record()
+                report(progress, "importing MIMIC", len(samples) + len(warnings) + 1)
                 try:
                     samples.append(convert(rec, cfg, sink, images_dir))
                 except Defect as d:

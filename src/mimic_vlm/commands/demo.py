@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.rule import Rule
 
+from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import MimicError
 from mimic_vlm.schema import TASKS
 
@@ -77,7 +78,8 @@ def demo(
     for spec in [m.strip() for m in models.split(",") if m.strip()]:
         run = out / "runs" / spec.replace(":", "-").replace("/", "_")
         console.print(f"[bold]{spec}[/]")
-        run_eval(bench, load_model(spec, bench=bench), run, command=["mimic", "demo"])
+        with RichProgress(transient=True) as bars:
+            run_eval(bench, load_model(spec, bench=bench), run, command=["mimic", "demo"], progress=bars)
         runs.append(run)
 
     console.print(Rule("5. report"))

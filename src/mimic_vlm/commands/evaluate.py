@@ -10,7 +10,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import MimicError
+from mimic_vlm.report.blocks import fmt
 from mimic_vlm.schema import TASKS
 
 
@@ -29,13 +31,6 @@ def _ids(value: str | None) -> list[str] | None:
     return _csv(value)
 
 
-def _fmt(metric: dict[str, Any] | None) -> str:
-    if not metric or metric.get("value") is None:
-        return "-"
-    ci = metric.get("ci")
-    return f"{metric['value']:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
-
-
 def summary_table(scores: dict[str, Any], title: str) -> Table:
     """Per task: n, headline metric with its 95% interval; then the MIMIC score and the unparsed count."""
     table = Table(title=title)
@@ -44,11 +39,11 @@ def summary_table(scores: dict[str, Any], title: str) -> Table:
     tasks = scores.get("tasks", {})
     for task in sorted(tasks, key=lambda t: (TASKS.index(t) if t in TASKS else len(TASKS), t)):
         t = tasks[task]
-        table.add_row(task, str(t["n"]), t["headline"], _fmt(t["metrics"].get(t["headline"])))
+        table.add_row(task, str(t["n"]), t["headline"], fmt(t["metrics"].get(t["headline"])))
     overall = scores.get("overall", {})
     if scores.get("mimic_score"):
         table.add_row("[bold]MIMIC score[/]", str(overall.get("n", "")), "mean of headlines",
-                      _fmt(scores["mimic_score"]))
+                      fmt(scores["mimic_score"]))
     table.caption = f"unparsed answers: {overall.get('n_unparsed', 0)} of {overall.get('n', 0)}"
     return table
 
@@ -110,9 +105,10 @@ def register(app: typer.Typer) -> None:
                                device_map=device_map, attn_implementation=attn_implementation,
                                max_pixels=max_pixels, adapter=adapter, mask=mask, concurrency=concurrency,
                                timeout=timeout, retries=retries, api_key_env=api_key_env, seed=seed)
-        scores = run_eval(loaded, the_model, out, limit=limit, tasks=_csv(tasks), ids=_ids(ids),
-                          batch_size=batch_size, official=official, overwrite=overwrite, prompting=prompting,
-                          command=["mimic", *sys.argv[1:]], progress=progress)
+        with RichProgress(disable=not progress) as bars:
+            scores = run_eval(loaded, the_model, out, limit=limit, tasks=_csv(tasks), ids=_ids(ids),
+                              batch_size=batch_size, official=official, overwrite=overwrite, prompting=prompting,
+                              command=["mimic", *sys.argv[1:]], progress=bars)
         if distributed()[0] == 0:
             Console().print(summary_table(scores, f"{model} on {bench}"))
             Console().print(f"run folder: {out}")

@@ -7,10 +7,11 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import MimicError
+from mimic_vlm.report.blocks import fmt
 
 MODEL_HELP = "hf:PATH_OR_ID | tiny:FAMILY (a transformers VLM run locally)."
 
@@ -32,13 +33,6 @@ def _ints(text: str, option: str) -> list[int]:
         return [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise MimicError(f"{option} {text!r}: expected comma-separated integers, e.g. 1,2,4,8") from None
-
-
-def _fmt(entry: dict[str, Any]) -> str:
-    if entry.get("value") is None:
-        return "-"
-    ci = entry.get("ci")
-    return f"{entry['value']:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
 
 
 def attention(
@@ -66,10 +60,8 @@ def attention(
     check_images(loaded)
     hf = _hf_model(model, loaded, mask=mask_from_options(mask_layers, "eager"), dtype=dtype, device=device,
                    max_pixels=max_pixels)
-    n = min(limit or len(loaded.samples), len(loaded.samples))
-    with atomic_dir(out, overwrite=overwrite) as tmp, _progress() as bar:
-        job = bar.add_task("probing attention", total=n)
-        result = probe_bench(hf, loaded, limit=limit, n_boot=bootstrap, progress=lambda: bar.advance(job))
+    with atomic_dir(out, overwrite=overwrite) as tmp, RichProgress() as bars:
+        result = probe_bench(hf, loaded, limit=limit, n_boot=bootstrap, progress=bars)
         write_json_atomic(tmp / "attention.json", result)
         attention_plots(result, tmp)
     table = Table(title=f"attention shares by layer ({model}, {result['samples']} samples)")
@@ -101,12 +93,13 @@ def pooling(
     loaded = load_bench(bench)
     hf = _hf_model(model, loaded, dtype=dtype, device=device, max_pixels=max_pixels)
     family_of(hf.model)  # refuse an unsupported family before any work
-    result = pooling_study(hf, loaded, ks, out, limit=limit, progress=progress)
+    with RichProgress(disable=not progress) as bars:
+        result = pooling_study(hf, loaded, ks, out, limit=limit, progress=bars)
     table = Table(title=f"pooling ({model})")
     for col in ("k", "tokens / image", result["points"][0]["metric"] + " [95% CI]"):
         table.add_column(col, justify="right")
     for p in result["points"]:
-        table.add_row(str(p["k"]), f"{p['tokens_per_image']:.1f}", _fmt(p))
+        table.add_row(str(p["k"]), f"{p['tokens_per_image']:.1f}", fmt(p))
     Console().print(table)
     Console().print(f"written: {out}/pooling.json, {out}/pooling.png")
 
@@ -146,17 +139,18 @@ def sweep(
         images_dir = images_dir or annotations.parent / "images"
     extra = {k: v for k, v in (("class_descriptions", class_descriptions), ("hierarchy", hierarchy)) if v}
     catalog = load_catalog(source, annotations, images_dir, **extra)
-    result = run_sweep(catalog, model=model, task=task, vary=name, values=sweep_values(values), fixed=fixed,
-                       count=count, out=out, seed=seed, baselines=[b for b in baselines.split(",") if b],
-                       model_options={"dtype": dtype, "device": device, "max_pixels": max_pixels,
-                                      "mask": mask_from_options(mask_layers, mask_backend)},
-                       progress=progress)
+    with RichProgress(disable=not progress) as bars:
+        result = run_sweep(catalog, model=model, task=task, vary=name, values=sweep_values(values), fixed=fixed,
+                           count=count, out=out, seed=seed, baselines=[b for b in baselines.split(",") if b],
+                           model_options={"dtype": dtype, "device": device, "max_pixels": max_pixels,
+                                          "mask": mask_from_options(mask_layers, mask_backend)},
+                           progress=bars)
     table = Table(title=f"{task}: {result['points'][0]['metric']} vs {name}")
     table.add_column(name)
     for series in (model, *result["baselines"]):
         table.add_column(series, justify="right")
     for i, value in enumerate(result["values"]):
-        table.add_row(value, _fmt(result["points"][i]), *(_fmt(b[i]) for b in result["baselines"].values()))
+        table.add_row(value, fmt(result["points"][i]), *(fmt(b[i]) for b in result["baselines"].values()))
     Console().print(table)
     Console().print(f"written: {out}/sweep.json, {out}/sweep.png")
 
@@ -175,10 +169,6 @@ def pack(
     before = sum(s.controls["n_images_original"] for s in samples)
     after = sum(len(s.images) for s in samples)
     Console().print(f"packed {len(samples)} samples: {before} -> {after} images; written: {out}")
-
-
-def _progress() -> Progress:
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
 
 
 def register(app: typer.Typer) -> None:

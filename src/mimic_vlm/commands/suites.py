@@ -7,20 +7,15 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import MimicError
 
 if TYPE_CHECKING:
     from mimic_vlm.suites.importer import ImportReport
 
 MAX_WARNINGS_SHOWN = 20
-
-
-def _progress() -> Progress:
-    return Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), TextColumn("{task.completed} records"),
-                    TimeElapsedColumn(), transient=True)
 
 
 def _print_report(report: ImportReport, what: str) -> None:
@@ -60,11 +55,9 @@ def register(app: typer.Typer) -> None:
         if path is None and not hub:
             raise MimicError("import: give the PATH of the release on disk, or --hub to download it")
         source = hub_snapshot(benchmark) if hub or path is None else path
-        with _progress() as progress:
-            task = progress.add_task(f"importing {benchmark}")
+        with RichProgress(transient=True) as progress:
             report = import_benchmark(benchmark, source, out, split=split, circular_eval=circular,
-                                      drop_defective=drop_defective, overwrite=overwrite,
-                                      on_record=lambda: progress.advance(task))
+                                      drop_defective=drop_defective, overwrite=overwrite, progress=progress)
         _print_report(report, benchmark)
 
     @app.command("import-official")
@@ -84,11 +77,9 @@ def register(app: typer.Typer) -> None:
         """Import the released MIMIC dataset as a bench."""
         from mimic_vlm.bench.official import import_official as run
 
-        with _progress() as progress:
-            task = progress.add_task("importing MIMIC")
+        with RichProgress(transient=True) as progress:
             report = run(path, out, split=split, config=config, images_dir=images,
-                         coco_annotations=coco_annotations, overwrite=overwrite,
-                         on_record=lambda: progress.advance(task))
+                         coco_annotations=coco_annotations, overwrite=overwrite, progress=progress)
         _print_report(report, "MIMIC (official release)")
 
     @app.command("export")

@@ -10,6 +10,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from mimic_vlm.commands.progress import RichProgress
+
 
 def register(app: typer.Typer) -> None:
     @app.command("train")
@@ -64,7 +66,8 @@ def register(app: typer.Typer) -> None:
             max_steps=max_steps, batch_size=batch_size, grad_accum=grad_accum, lr=lr, warmup_ratio=warmup_ratio,
             weight_decay=weight_decay, precision=precision, gradient_checkpointing=gradient_checkpointing,
             save_steps=save_steps, save_total_limit=save_total_limit, logging_steps=logging_steps, seed=seed)
-        result = engine.train(cfg, resume=resume, overwrite=overwrite)
+        with RichProgress() as bars:
+            result = engine.train(cfg, resume=resume, overwrite=overwrite, progress=bars)
         s = result.settings
         if int(os.environ.get("RANK", "0")) == 0:
                 Console().print(f"[green]trained[/] {s['method']} on {s['samples']} samples ({s['dropped_too_many_images']} "

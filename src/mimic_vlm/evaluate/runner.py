@@ -27,17 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
 
 from mimic_vlm import __version__
 from mimic_vlm.bench.store import Bench, check_images
@@ -46,6 +35,7 @@ from mimic_vlm.evaluate import predictions as P
 from mimic_vlm.evaluate.score import build_scores, score_output
 from mimic_vlm.evaluate.tasks import get_task
 from mimic_vlm.models.base import Generation, Model, Request
+from mimic_vlm.progress import Progress, report
 from mimic_vlm.schema import Sample, read_json, write_json_atomic
 
 RUN_JSON, SCORES = "run.json", "scores.json"
@@ -154,20 +144,10 @@ def prediction_row(sample: Sample, gen: Generation, latency_s: float, vocabulary
             "prompt_tokens": gen.prompt_tokens, "output_tokens": gen.output_tokens}
 
 
-class SpeedColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        return Text(f"{task.speed:.2f} samples/s" if task.speed else "", style="progress.data.speed")
-
-
-def progress_bar(disable: bool) -> Progress:
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), SpeedColumn(),
-                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), disable=disable)
-
-
 def run_eval(bench: Bench, model: Model, out: str | Path, *, limit: int | None = None,
              tasks: Sequence[str] | None = None, ids: Sequence[str] | None = None, batch_size: int | None = None,
              official: bool = False, overwrite: bool = False, prompting: Prompting = Prompting(),
-             command: Sequence[str] | None = None, progress: bool = True) -> dict[str, Any]:
+             command: Sequence[str] | None = None, progress: Progress | None = None) -> dict[str, Any]:
     """Predict every selected sample not yet in `out`, then merge and score; returns scores.json's content
     (an empty dict on ranks other than 0)."""
     out = Path(out)
@@ -195,8 +175,10 @@ def run_eval(bench: Bench, model: Model, out: str | Path, *, limit: int | None =
     mine = P.shard(chosen, rank, world)
     todo = sorted((s for s in mine if s.id not in done),
                   key=lambda s: (prompting.tokens(s), len(s.images), len(s.question)))
-    with P.Appender(own) as log, progress_bar(disable=not progress or rank != 0) as bar:
-        job = bar.add_task(model.name, total=len(mine), completed=len(mine) - len(todo))
+    done_here = len(mine) - len(todo)
+    phase = f"eval {model.name}"
+    report(progress if rank == 0 else None, phase, done_here, len(mine))
+    with P.Appender(own) as log:
         for batch in batches(todo, size):
             requests = [Request(id=s.id, images=tuple(bench.image_paths(s)), text=prompting.text(s),
                                 max_new_tokens=prompting.tokens(s), sample=dict(vars(s)), system=prompting.system)
@@ -206,7 +188,8 @@ def run_eval(bench: Bench, model: Model, out: str | Path, *, limit: int | None =
             latency = (time.perf_counter() - start) / len(batch)
             log.write(prediction_row(s, g, latency, bench.vocabulary, official)
                       for s, g in zip(batch, generations, strict=True))
-            bar.advance(job, len(batch))
+            done_here += len(batch)
+            report(progress if rank == 0 else None, phase, done_here, len(mine))
     barrier(world)
     if rank != 0:
         return {}

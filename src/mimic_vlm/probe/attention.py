@@ -30,6 +30,7 @@ from transformers import PreTrainedModel
 
 from mimic_vlm.errors import MimicError
 from mimic_vlm.masking.layout import image_block_ids, layout_of
+from mimic_vlm.progress import Progress, report
 from mimic_vlm.schema import Sample, target_images
 
 VISION = ("own", "other", "text")
@@ -247,7 +248,7 @@ def encode(hf: Any, sample: Sample, image_paths: Sequence[Any]) -> dict[str, Any
 
 
 def probe_bench(hf: Any, bench: Any, *, limit: int | None = None, n_boot: int = 1000,
-                progress: Any = None) -> dict[str, Any]:
+                progress: Progress | None = None) -> dict[str, Any]:
     """Attention shares per layer over (the first `limit`) samples of `bench`, for an `HFModel`."""
     samples = bench.samples[:limit] if limit else bench.samples
     if not samples:
@@ -266,8 +267,7 @@ def probe_bench(hf: Any, bench: Any, *, limit: int | None = None, n_boot: int = 
                                  "image blocks in the prompt")
             per_sample.append(sample_shares(collector.stacked()[:, 0].numpy(), collector.counts()[0].numpy(),
                                             None if targets is None else np.array(targets)))
-            if progress is not None:
-                progress()
+            report(progress, "probing attention", len(per_sample), len(samples))
     finally:
         probe.detach(hf.model)
     return {"model": hf.name, "bench": str(bench.root), "samples": len(samples),

@@ -33,6 +33,7 @@ from transformers import BatchFeature
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 
 from mimic_vlm.errors import MimicError
+from mimic_vlm.progress import Progress
 from mimic_vlm.schema import write_json_atomic
 
 POOLING_JSON, POOLING_PNG = "pooling.json", "pooling.png"
@@ -213,7 +214,7 @@ def image_token_counts(hf: Any, bench: Any, samples: Sequence[Any]) -> list[int]
 
 
 def pooling_study(hf: Any, bench: Any, factors: Sequence[int], out: str | Path, *, limit: int | None = None,
-                  progress: bool = True) -> dict[str, Any]:
+                  progress: Progress | None = None) -> dict[str, Any]:
     """Evaluate `bench` with images pooled by each factor (one run folder per factor); pooling.json + png."""
     from mimic_vlm.evaluate.runner import run_eval
     from mimic_vlm.probe.sweep import headline

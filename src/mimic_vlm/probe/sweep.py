@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mimic_vlm.errors import MimicError
+from mimic_vlm.progress import Progress
 from mimic_vlm.schema import write_json_atomic
 
 SWEEP_JSON, SWEEP_PNG = "sweep.json", "sweep.png"
@@ -89,7 +90,7 @@ def _bench(catalog: Any, task: str, count: int, controls: Any, seed: int, out: P
 
 def run_sweep(catalog: Any, *, model: str, task: str, vary: str, values: Sequence[str], fixed: dict[str, str],
               count: int, out: str | Path, seed: int = 0, baselines: Sequence[str] = (),
-              model_options: dict[str, Any] | None = None, progress: bool = True) -> dict[str, Any]:
+              model_options: dict[str, Any] | None = None, progress: Progress | None = None) -> dict[str, Any]:
     """Generate one bench per value of `vary`, evaluate `model` and `baselines` on each, write sweep.json/png."""
     from mimic_vlm.bench.store import load_bench
     from mimic_vlm.compose.controls import Controls

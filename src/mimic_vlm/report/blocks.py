@@ -8,7 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mimic_vlm.evaluate.metrics import task_order
 from mimic_vlm.report.runs import RunData
 
 
@@ -65,6 +64,8 @@ def fmt(entry: dict[str, Any] | None, ci: bool = True) -> str:
 
 def headline_rows(scores: dict[str, Any]) -> list[list[str]]:
     """One row per task and one for the MIMIC score: name, n, headline metric, value [CI], unparsed."""
+    from mimic_vlm.evaluate.metrics import task_order  # numpy: not at `mimic` start-up
+
     rows = []
     for task in task_order(scores["tasks"]):
         t = scores["tasks"][task]

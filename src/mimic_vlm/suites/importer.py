@@ -9,7 +9,6 @@ dropped only with `drop_defective`. The list lands in `manifest["warnings"]` and
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from mimic_vlm import __version__
 from mimic_vlm.bench.store import MANIFEST, SAMPLES
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate import mcq
+from mimic_vlm.progress import Progress, report
 from mimic_vlm.schema import Sample, atomic_dir, write_json_atomic, write_jsonl_atomic
 from mimic_vlm.suites import circular
 from mimic_vlm.suites.files import Defect, ImageSink, describe_source, find_tables, read_records, split_of
@@ -33,14 +33,14 @@ class ImportReport:
 
 def import_benchmark(name: str, source: str | Path, out: str | Path, *, split: str | None = None,
                      circular_eval: bool = False, drop_defective: bool = False, overwrite: bool = False,
-                     on_record: Callable[[], None] | None = None) -> ImportReport:
+                     progress: Progress | None = None) -> ImportReport:
     """Read a benchmark's released files (offline) into the bench folder `out`, atomically."""
     bm = get_benchmark(name)
     source = Path(source).resolve()
     files = find_tables(source, split or bm.split, fallback=split is None)
     split = next((s for f in files if (s := split_of(f))), split or bm.split)
     with atomic_dir(out, overwrite=overwrite) as tmp:
-        samples, warnings = _convert(bm, files, split, ImageSink(tmp), drop_defective, on_record)
+        samples, warnings = _convert(bm, files, split, ImageSink(tmp), drop_defective, progress)
         if circular_eval:
             fixed = [s.id for s in samples if not circular.can_rotate(s)]
             if fixed:
@@ -59,13 +59,12 @@ def import_benchmark(name: str, source: str | Path, out: str | Path, *, split: s
 
 
 def _convert(bm: Benchmark, files: list[Path], split: str | None, sink: ImageSink, drop_defective: bool,
-             on_record: Callable[[], None] | None) -> tuple[list[Sample], list[str]]:
+             progress: Progress | None) -> tuple[list[Sample], list[str]]:
     samples: list[Sample] = []
     warnings: list[str] = []
     seen: set[str] = set()
-    for rec in read_records(files, split):
-        if on_record:
-            on_record()
+    for k, rec in enumerate(read_records(files, split), 1):
+        report(progress, f"importing {bm.name}", k)
         try:
             s = bm.convert(rec, sink)
         except Defect as d:

@@ -22,6 +22,7 @@ import yaml
 
 from mimic_vlm.errors import MimicError
 from mimic_vlm.images import open_rgb, verify_image
+from mimic_vlm.progress import Progress, report
 from mimic_vlm.schema import file_sha256, read_jsonl
 
 IGNORE_INDEX = -100
@@ -241,13 +242,11 @@ def load_data(paths: Iterable[str | Path], *, max_images: int = 10, seed: int = 
     return data
 
 
-def check_images(conversations: Sequence[Conversation]) -> None:
-    """Open every image once (header + integrity check) so a bad file fails now, naming file and sample."""
-    from rich.progress import track
-
+def check_images(conversations: Sequence[Conversation], progress: Progress | None = None) -> None:
+    """Decode every image once so a bad file fails now, naming file and sample."""
     seen: set[Path] = set()
-    many = sum(len(c.images) for c in conversations) > 5000
-    for conv in track(conversations, "checking images", transient=True, disable=not many):
+    for k, conv in enumerate(conversations, 1):
+        report(progress, "checking images", k, len(conversations))
         for p in conv.images:
             if p in seen:
                 continue

@@ -1,5 +1,5 @@
 """`mimic train`: a plain transformers `Trainer` with our collator, under accelerate (one device, DDP,
-DeepSpeed ZeRO-2/3, FSDP2), with checkpoints, exact resume, a rich progress bar and a `mimic_train.json`
+DeepSpeed ZeRO-2/3, FSDP2), with checkpoints, exact resume, progress reports and a `mimic_train.json`
 that lets `mimic eval --adapter OUT` rebuild the same model with the same image-block mask.
 """
 
@@ -20,6 +20,7 @@ from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArgu
 from mimic_vlm.errors import MimicError
 from mimic_vlm.models.load import load_vlm
 from mimic_vlm.models.trained import TRAIN_SETTINGS, TrainedSettings, read_trained
+from mimic_vlm.progress import Progress
 from mimic_vlm.schema import read_json, write_json_atomic
 from mimic_vlm.train.data import ChatCollator, check_images, load_data
 from mimic_vlm.train.finetune import METHODS, LoraSettings, find_parts, is_peft, lora_target_regex, prepare
@@ -118,43 +119,30 @@ def load_trained(out: str | Path, *, dtype: torch.dtype = torch.float32) -> tupl
 
 # ---------------------------------------------------------------- progress
 
-class RichProgress(TrainerCallback):
-    """One rich progress bar with loss, learning rate and tokens/s (main process only)."""
+class ReportProgress(TrainerCallback):
+    """Hands the trainer's step, loss, learning rate and tokens/s to a `Progress` callback (main process only)."""
 
-    def __init__(self) -> None:
-        self.progress = None
-        self.task = None
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
         self.t0 = 0.0
         self.tokens0 = 0
+        self.info = ""
 
     def on_train_begin(self, args, state, control, **kwargs):
-        if not state.is_world_process_zero:
-            return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.progress = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                                 TextColumn("{task.fields[info]}"))
-        self.task = self.progress.add_task("train", total=state.max_steps, completed=state.global_step, info="")
-        self.progress.start()
         self.t0, self.tokens0 = time.perf_counter(), state.num_input_tokens_seen
+        if state.is_world_process_zero:
+            self.progress("train", state.global_step, state.max_steps)
 
     def on_step_end(self, args, state, control, **kwargs):
-        if self.progress is not None:
-            self.progress.update(self.task, completed=state.global_step)
+        if state.is_world_process_zero:
+            self.progress("train", state.global_step, state.max_steps, self.info)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if self.progress is None or not logs or "loss" not in logs:
+        if not state.is_world_process_zero or not logs or "loss" not in logs:
             return
         rate = (state.num_input_tokens_seen - self.tokens0) / max(time.perf_counter() - self.t0, 1e-9)
-        info = f"loss {logs['loss']:.4f}  lr {logs.get('learning_rate', 0):.2e}  {rate:,.0f} tok/s"
-        self.progress.update(self.task, info=info)
-        if not self.progress.console.is_terminal:  # a log file gets one line per logging step instead
-            self.progress.console.print(f"step {state.global_step}/{state.max_steps}  {info}", highlight=False)
-
-    def on_train_end(self, args, state, control, **kwargs):
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
+        self.info = f"loss {logs['loss']:.4f}  lr {logs.get('learning_rate', 0):.2e}  {rate:,.0f} tok/s"
+        self.progress("train", state.global_step, state.max_steps, self.info)
 
 
 # ---------------------------------------------------------------- the run
@@ -232,7 +220,7 @@ def training_arguments(cfg: TrainConfig, precision: str) -> TrainingArguments:
     )
 
 
-def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, progress: bool = True,
+def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, progress: Progress | None = None,
           callbacks: list[TrainerCallback] | None = None) -> TrainResult:
     """Train, checkpointing every `save_steps`; `resume` continues from the last checkpoint exactly.
 
@@ -245,7 +233,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
         raise MimicError(f"--method {cfg.method}: choose one of {', '.join(METHODS)}")
     mask = mask_from_options(cfg.mask_layers, cfg.mask_backend)  # bad options fail before the slow parts
     data = load_data(cfg.data, max_images=cfg.max_images, seed=cfg.seed)
-    check_images(data.conversations)
+    check_images(data.conversations, progress)
     last = _prepare_out(cfg, resume, overwrite)
     precision = resolve_precision(cfg.precision)
     half = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
@@ -259,7 +247,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
     args = training_arguments(cfg, precision)
     trainer = VLMTrainer(model=model, args=args, train_dataset=data.conversations,
                          data_collator=ChatCollator(processor),
-                         callbacks=[*([RichProgress()] if progress else []), *(callbacks or [])])
+                         callbacks=[*([ReportProgress(progress)] if progress else []), *(callbacks or [])])
     trainer.remove_callback(PrinterCallback)  # the progress bar shows the logs; trainer_state.json keeps them
     if trainer.is_world_process_zero():
         write_json_atomic(cfg.out / RUN_SETTINGS, cfg.record())
