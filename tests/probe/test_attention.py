@@ -13,12 +13,12 @@ import torch
 from mimic_vlm.bench.store import load_bench
 from mimic_vlm.cli import main
 from mimic_vlm.errors import MimicError
+from mimic_vlm.evaluate.stats import bootstrap_mean
 from mimic_vlm.masking import ImageBlockMask, image_block_ids
 from mimic_vlm.models.hf import HFModel
 from mimic_vlm.models.tiny import build
 from mimic_vlm.probe.attention import (
     AttentionProbe,
-    bootstrap,
     encode,
     find_span,
     probe_bench,
@@ -110,8 +110,8 @@ def test_helpers() -> None:
     assert find_span([5, 1, 2, 3, 9, 1, 2, 3], [1, 2, 3]) == slice(5, 8)
     assert find_span([5, 1, 2, 3, 9], [7, 2, 3, 8]) == slice(2, 4)  # edges re-tokenised differently
     assert find_span([1, 2], [7, 8]) is None
-    b = bootstrap(np.array([1.0, 1.0, np.nan]))
-    assert b == {"mean": 1.0, "lo": 1.0, "hi": 1.0, "n": 2}
+    b = bootstrap_mean(np.array([1.0, 1.0, np.nan])).to_dict()
+    assert b == {"value": 1.0, "ci": [1.0, 1.0], "n": 2}
 
 
 def test_probe_bench_and_cli(bench_dir: Path, tmp_path: Path) -> None:
@@ -119,13 +119,13 @@ def test_probe_bench_and_cli(bench_dir: Path, tmp_path: Path) -> None:
     result = probe_bench(hf, load_bench(bench_dir), n_boot=50)
     assert result["samples"] == 2 and len(result["layers"]) == 4
     row = result["layers"][0]
-    assert row["answer.target"]["n"] == 2 and row["answer.target"]["lo"] <= row["answer.target"]["mean"]
+    assert row["answer.target"]["n"] == 2 and row["answer.target"]["ci"][0] <= row["answer.target"]["value"]
     out = tmp_path / "probe"
     main(["probe", "attention", "--model", "tiny:qwen2_vl", "--bench", str(bench_dir), "--out", str(out),
           "--limit", "1", "--mask-layers", "3", "--bootstrap", "20"])
     saved = orjson.loads((out / "attention.json").read_bytes())
-    assert saved["samples"] == 1 and saved["layers"][3]["vision.other"]["mean"] == 0
-    assert saved["layers"][2]["vision.other"]["mean"] > 0
+    assert saved["samples"] == 1 and saved["layers"][3]["vision.other"]["value"] == 0
+    assert saved["layers"][2]["vision.other"]["value"] > 0
     assert all((out / f"{n}.png").stat().st_size > 1000 for n in ("vision", "question", "answer"))
     section = attention_section([RunData("probe", out, {})])
     assert section.title == "Attention by layer" and len(section.blocks[1].rows) == 4

@@ -11,13 +11,13 @@ from benchmark_files import mimic_bench
 
 from mimic_vlm.bench.store import load_bench
 from mimic_vlm.evaluate.runner import run_eval
+from mimic_vlm.evaluate.stats import Estimate
 from mimic_vlm.models.base import Generation, Request
 from mimic_vlm.plugins import REPORT_SECTIONS
 from mimic_vlm.report.blocks import Table
 from mimic_vlm.report.render import render_markdown
 from mimic_vlm.report.runs import load_runs
 from mimic_vlm.suites.importer import import_benchmark
-from mimic_vlm.suites.metrics import Estimate
 from mimic_vlm.suites.section import benchmarks_section, cell, overlap
 
 

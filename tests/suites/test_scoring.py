@@ -10,10 +10,11 @@ import pytest
 
 from mimic_vlm.bench.store import Bench, load_bench
 from mimic_vlm.evaluate.metrics import summarize
+from mimic_vlm.evaluate.stats import bootstrap_mean as estimate
 from mimic_vlm.evaluate.tasks import get_task
 from mimic_vlm.schema import Sample
 from mimic_vlm.suites.importer import import_benchmark
-from mimic_vlm.suites.metrics import benchmark_metrics, circular_accuracy, consistency, estimate
+from mimic_vlm.suites.metrics import benchmark_metrics, circular_accuracy, consistency
 
 RELEASES = ["muirbench_release", "blink_release", "mmiu_release", "mirb_release", "mantis_release", "nlvr2_release"]
 NAMES = dict(zip(RELEASES, ["muirbench", "blink", "mmiu", "mirb", "mantis-eval", "nlvr2"], strict=True))

@@ -68,7 +68,7 @@ def attention(
     for col in ("layer", "vision→own", "vision→other", "vision→text", "answer→target", "answer→distractor"):
         table.add_column(col, justify="right")
     for row in result["layers"]:
-        table.add_row(str(row["layer"]), *(f"{row[k]['mean']:.3f}" for k in (
+        table.add_row(str(row["layer"]), *(fmt(row[k], ci=False) for k in (
             "vision.own", "vision.other", "vision.text", "answer.target", "answer.distractor")))
     Console().print(table)
     Console().print(f"written: {out}/attention.json, {out}/{{vision,question,answer}}.png")

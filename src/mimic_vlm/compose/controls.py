@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from mimic_vlm.compose.base import Stream
 from mimic_vlm.errors import MimicError
+from mimic_vlm.ranges import ReversedRange, parse_int_list
 
 MAX_IMAGES = 16
 BALANCES = ("uniform", "natural")
@@ -37,17 +38,11 @@ def parse_choice(name: str, text: str | int | None) -> Choice | None:
         return None
     text = str(text).strip()
     try:
-        if "," in text:
-            values = [int(v) for v in text.split(",") if v.strip()]
-        elif "-" in text[1:]:
-            lo, hi = (int(v) for v in text.split("-", 1))
-            if lo > hi:
-                raise MimicError(f"--{_flag(name)} {text}: range start is larger than its end")
-            values = list(range(lo, hi + 1))
-        else:
-            values = [int(text)]
-    except ValueError:
-        raise MimicError(f"--{_flag(name)} {text!r}: expected a number, a range A-B or a list a,b,c") from None
+        values = parse_int_list(text)
+    except ReversedRange as e:
+        raise MimicError(f"--{_flag(name)} {text}: {e}") from None
+    except ValueError as e:
+        raise MimicError(f"--{_flag(name)} {text!r}: {e}") from None
     if not values or min(values) < 0:
         raise MimicError(f"--{_flag(name)} {text}: values must be non-negative integers")
     return tuple(sorted(set(values)))

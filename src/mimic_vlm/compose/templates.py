@@ -10,32 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from mimic_vlm.schema import Answer
-
-_IRREGULAR = {"person": "people", "man": "men", "woman": "women", "child": "children", "mouse": "mice",
-              "foot": "feet", "tooth": "teeth", "goose": "geese", "knife": "knives", "leaf": "leaves",
-              "shelf": "shelves", "wolf": "wolves", "loaf": "loaves", "scarf": "scarves", "ox": "oxen",
-              "tv": "tvs", "cactus": "cacti", "dice": "dice", "louse": "lice"}
-_UNCHANGED = {"sheep", "deer", "fish", "skis", "scissors", "broccoli", "glasses", "sunglasses", "jeans",
-              "shorts", "trousers", "pants", "goggles", "binoculars", "headphones", "moose", "bison",
-              "squid", "shrimp", "swine", "cattle", "seafood", "luggage", "furniture", "footwear",
-              "clothing", "sushi", "pasta", "popcorn", "bread", "cheese", "salad", "food", "jewelry"}
-
-
-def plural(name: str) -> str:
-    """English plural of a category name; compounds inflect their last word ("wine glass" -> "wine glasses")."""
-    head, _, last = name.rpartition(" ")
-    low = last.lower()
-    if low in _UNCHANGED:
-        word = last
-    elif low in _IRREGULAR:
-        word = _IRREGULAR[low]
-    elif low.endswith(("s", "x", "z", "ch", "sh")):
-        word = last + "es"
-    elif low.endswith("y") and len(low) > 1 and low[-2] not in "aeiou":
-        word = last[:-1] + "ies"
-    else:
-        word = last + "s"
-    return f"{head} {word}" if head else word
+from mimic_vlm.words import plural
 
 
 def join_words(words: list[str], conj: str = "and") -> str:

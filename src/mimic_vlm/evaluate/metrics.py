@@ -25,7 +25,6 @@ order where they are numbers. `value` is None where the denominator is zero.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from mimic_vlm.errors import MimicError
+from mimic_vlm.evaluate.stats import interval, rng_for
 from mimic_vlm.evaluate.tasks import get_task
 from mimic_vlm.evaluate.taskspec import Aggregate
 from mimic_vlm.schema import TASKS, Sample
@@ -80,23 +80,15 @@ class _Group:
 def _group(x: np.ndarray, col: dict[str, int], aggs: dict[str, Aggregate], replicates: int, seed: int,
            key: str) -> _Group:
     """Every aggregate of one group of rows, with its bootstrap replicates (seeded by the group's key)."""
-    rng = np.random.default_rng([seed, zlib.crc32(key.encode())])
+    rng = rng_for(seed, key)
     totals = x.sum(axis=0)
     boot = _bootstrap_sums(x, replicates, rng) if replicates else np.zeros((0, x.shape[1]))
     metrics, reps = {}, {}
     for name, agg in aggs.items():
         value = float(_ratio(totals, col, agg))
         reps[name] = _ratio(boot, col, agg)
-        metrics[name] = {"value": None if np.isnan(value) else value, "ci": _interval(reps[name])}
+        metrics[name] = {"value": None if np.isnan(value) else value, "ci": interval(reps[name])}
     return _Group(metrics, reps)
-
-
-def _interval(reps: np.ndarray) -> list[float] | None:
-    reps = reps[~np.isnan(reps)]
-    if not len(reps):
-        return None
-    lo, hi = np.percentile(reps, [2.5, 97.5])
-    return [float(lo), float(hi)]
 
 
 def control_key(value: Any) -> str:
@@ -176,7 +168,7 @@ def _mean_of(parts: list[tuple[float | None, np.ndarray]]) -> dict[str, Any]:
     values = [v for v, _ in parts]
     if any(v is None for v in values):
         return {"value": None, "ci": None}
-    return {"value": float(np.mean(values)), "ci": _interval(np.mean([r for _, r in parts], axis=0))}
+    return {"value": float(np.mean(values)), "ci": interval(np.mean([r for _, r in parts], axis=0))}
 
 
 def _mimic_score(headlines: dict[str, _Headlines]) -> dict[str, Any] | None:

@@ -29,36 +29,16 @@ from functools import lru_cache
 from typing import Any
 
 from mimic_vlm.evaluate.numbers import NUMBER_WORDS, official_word_to_num, read_number_words
+from mimic_vlm.words import plural_forms
 
 Vocabulary = dict[str, dict[str, Any]]
 
 # ---- names: normalisation, plural forms, the lexicon --------------------------------------------------
 
-_IRREGULAR = {
-    "person": ("people", "persons"), "man": ("men",), "woman": ("women",), "child": ("children",),
-    "mouse": ("mice",), "goose": ("geese",), "foot": ("feet",), "tooth": ("teeth",), "knife": ("knives",),
-    "leaf": ("leaves",), "wolf": ("wolves",), "shelf": ("shelves",), "scarf": ("scarves",),
-    "loaf": ("loaves",), "calf": ("calves",), "half": ("halves",), "life": ("lives",), "wife": ("wives",),
-    "sheep": (), "deer": (), "fish": ("fishes",), "moose": (), "bison": (), "series": (), "species": (),
-}
-
-
 def normalize(text: str) -> str:
     """Lower case, possessives and punctuation removed, hyphens as spaces, single spaces."""
     text = re.sub(r"['’]s\b", "", text.lower())
     return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
-
-
-def _plural(word: str) -> tuple[str, ...]:
-    if word in _IRREGULAR:
-        return _IRREGULAR[word]
-    if re.search(r"(s|x|z|ch|sh)$", word):
-        return (word + "es",)
-    if re.search(r"[^aeiou]y$", word):
-        return (word[:-1] + "ies",)
-    if word.endswith("o"):
-        return (word + "s", word + "es")
-    return (word + "s",)
 
 
 def surface_forms(name: str) -> set[str]:
@@ -67,7 +47,7 @@ def surface_forms(name: str) -> set[str]:
     if not name:
         return set()
     *head, last = name.split()
-    lasts = {last, *_plural(last)}
+    lasts = {last, *plural_forms(last)}
     if last.endswith("s") and not last.endswith(("ss", "us")) and len(last) > 3:
         lasts.add(last[:-1])
     return {" ".join([*head, w]) for w in lasts}

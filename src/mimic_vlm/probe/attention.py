@@ -29,6 +29,7 @@ import torch
 from transformers import PreTrainedModel
 
 from mimic_vlm.errors import MimicError
+from mimic_vlm.evaluate.stats import bootstrap_mean
 from mimic_vlm.masking.layout import image_block_ids, layout_of
 from mimic_vlm.progress import Progress, report
 from mimic_vlm.schema import Sample, target_images
@@ -194,24 +195,12 @@ def _ratio(x: np.ndarray, n: float) -> np.ndarray:
     return x / n if n else np.full(x.shape, np.nan)
 
 
-def bootstrap(values: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict[str, float]:
-    """Mean and percentile bootstrap interval over samples (axis 0); NaNs (no such group) are left out."""
-    v = values[~np.isnan(values)]
-    if v.size == 0:
-        return {"mean": float("nan"), "lo": float("nan"), "hi": float("nan"), "n": 0}
-    idx = np.random.default_rng(seed).integers(0, v.size, (n_boot, v.size))
-    means = v[idx].mean(1)
-    a = (1 - level) / 2
-    return {"mean": float(v.mean()), "lo": float(np.quantile(means, a)), "hi": float(np.quantile(means, 1 - a)),
-            "n": int(v.size)}
-
-
 def summarize(per_sample: list[dict[str, np.ndarray]], n_boot: int = 1000, seed: int = 0) -> list[dict[str, Any]]:
     """Per layer: every share's mean over samples with its bootstrap interval."""
     keys = list(per_sample[0])
     layers = len(per_sample[0][keys[0]])
     table = {k: np.stack([s[k] for s in per_sample]) for k in keys}  # (samples, layers)
-    return [{"layer": layer, **{k: bootstrap(table[k][:, layer], n_boot, seed) for k in keys}}
+    return [{"layer": layer, **{k: bootstrap_mean(table[k][:, layer], n_boot, seed).to_dict() for k in keys}}
             for layer in range(layers)]
 
 

@@ -218,7 +218,7 @@ def pooling_study(hf: Any, bench: Any, factors: Sequence[int], out: str | Path, 
     """Evaluate `bench` with images pooled by each factor (one run folder per factor); pooling.json + png."""
     from mimic_vlm.evaluate.runner import run_eval
     from mimic_vlm.probe.sweep import headline
-    from mimic_vlm.report.plots import as_band, line_plot
+    from mimic_vlm.report.plots import line_plot
 
     family = family_of(hf.model)
     if not factors or min(factors) < 1 or len(set(factors)) != len(factors):
@@ -238,7 +238,7 @@ def pooling_study(hf: Any, bench: Any, factors: Sequence[int], out: str | Path, 
     write_json_atomic(out / POOLING_JSON, result)
     metric = points[0]["metric"]
     line_plot(out / POOLING_PNG, [p["tokens_per_image"] for p in points],
-              {f"{hf.name} (k = {', '.join(map(str, factors))})": as_band(points)},
+              {f"{hf.name} (k = {', '.join(map(str, factors))})": points},
               xlabel="vision tokens per image", ylabel=metric, logx=True, ylim=None,
               title=f"{metric} vs vision tokens per image (1-D average pooling)")
     return result

@@ -45,17 +45,11 @@ def attention_section(runs: list[RunData]) -> Section | None:
         blocks += [Text(f"**{r['model']}** on {Path(r['bench']).name}: {r['samples']} samples, mask "
                         f"{r.get('mask') or 'none'}. Shares of attention (head and sample means, 95% bootstrap "
                         "intervals)."),
-                   Table(["layer", *keys], [[str(row["layer"]), *(_band_cell(row[k]) for k in keys)]
+                   Table(["layer", *keys], [[str(row["layer"]), *(fmt(row[k]) for k in keys)]
                                             for row in r["layers"]])]
         for name in ATTENTION_FIGURES:
             blocks += _figure(folder, f"{name}.png", f"attention-{i}-{name}", ATTENTION_FIGURES[name][0])
     return Section("Attention by layer", blocks) if blocks else None
-
-
-def _band_cell(p: dict[str, float]) -> str:
-    if p.get("mean") is None or p["mean"] != p["mean"]:  # NaN in memory, null once written
-        return "–"
-    return f"{p['mean']:.3f} [{p['lo']:.3f}, {p['hi']:.3f}]"
 
 
 def pooling_section(runs: list[RunData]) -> Section | None:

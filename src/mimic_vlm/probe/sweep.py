@@ -23,6 +23,7 @@ from typing import Any
 
 from mimic_vlm.errors import MimicError
 from mimic_vlm.progress import Progress
+from mimic_vlm.ranges import parse_int_list
 from mimic_vlm.schema import write_json_atomic
 
 SWEEP_JSON, SWEEP_PNG = "sweep.json", "sweep.png"
@@ -46,8 +47,7 @@ def parse_assignment(text: str, option: str) -> tuple[str, str]:
 def sweep_values(text: str) -> list[str]:
     """The values a sweep visits, in the given order: '2,4,6' or a range '2-6'."""
     if re.fullmatch(r"\d+-\d+", text):
-        lo, hi = (int(v) for v in text.split("-"))
-        return [str(v) for v in range(lo, hi + 1)]
+        return [str(v) for v in parse_int_list(text)]
     values = [v.strip() for v in text.split(",") if v.strip()]
     if len(values) != len(set(values)):
         raise MimicError(f"--vary values {text!r}: a value is repeated")
@@ -130,12 +130,11 @@ def run_sweep(catalog: Any, *, model: str, task: str, vary: str, values: Sequenc
 
 def plot_sweep(result: dict[str, Any], path: Path) -> Path:
     """Score against the varied control: the model solid, baselines dashed, 95% intervals as bands."""
-    from mimic_vlm.report.plots import as_band, line_plot
+    from mimic_vlm.report.plots import line_plot
 
     numeric = all(re.fullmatch(r"-?\d+(\.\d+)?", v) for v in result["values"])
     x = [float(v) for v in result["values"]] if numeric else list(range(len(result["values"])))
-    series = {name: as_band(pts) for name, pts in {result["model"]: result["points"],
-                                                   **result["baselines"]}.items()}
+    series = {result["model"]: result["points"], **result["baselines"]}
     metric = result["points"][0]["metric"] if result["points"] else "score"
     return line_plot(path, x, series, xlabel=result["vary"], ylabel=metric, dashed=set(result["baselines"]),
                      title=f"{result['task']}: {metric} vs {result['vary']}",

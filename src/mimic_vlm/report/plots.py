@@ -24,11 +24,11 @@ def png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def line_plot(path: Path, x: Sequence[float], series: dict[str, Sequence[dict[str, float]]], *, xlabel: str,
+def line_plot(path: Path, x: Sequence[float], series: dict[str, Sequence[dict[str, Any]]], *, xlabel: str,
               ylabel: str, title: str, dashed: set[str] | None = None, logx: bool = False,
               xticks: Sequence[str] | None = None, ylim: tuple[float, float] | None = (0.0, 1.0)) -> Path:
-    """One line per series (points `{mean, lo, hi}`) with its interval as a band; `dashed` series (baselines)
-    are drawn dashed; `xticks` labels categorical x positions."""
+    """One line per series of estimates (`{"value", "ci"}`, see evaluate/stats.py) with its interval as a band;
+    `dashed` series (baselines) are drawn dashed; `xticks` labels categorical x positions."""
     from matplotlib.ticker import MaxNLocator
 
     plt = pyplot()
@@ -36,8 +36,11 @@ def line_plot(path: Path, x: Sequence[float], series: dict[str, Sequence[dict[st
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
     for name, points in series.items():
         style = "--" if name in (dashed or set()) else "-"
-        ax.plot(x, [p["mean"] for p in points], style, marker="o", ms=3, label=name)
-        ax.fill_between(x, [p["lo"] for p in points], [p["hi"] for p in points], alpha=0.2)
+        nan = float("nan")
+        ax.plot(x, [nan if p.get("value") is None else p["value"] for p in points], style, marker="o", ms=3,
+                label=name)
+        ax.fill_between(x, [p["ci"][0] if p.get("ci") else nan for p in points],
+                        [p["ci"][1] if p.get("ci") else nan for p in points], alpha=0.2)
     if logx:
         ax.set_xscale("log", base=2)
     if logx or xticks is not None:
@@ -54,10 +57,3 @@ def line_plot(path: Path, x: Sequence[float], series: dict[str, Sequence[dict[st
     fig.savefig(path)
     plt.close(fig)
     return path
-
-
-def as_band(entries: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
-    """Score entries `{value, ci}` (scores.json style) as plot points `{mean, lo, hi}`; missing -> NaN."""
-    nan = float("nan")
-    return [{"mean": nan if e.get("value") is None else e["value"],
-             "lo": e["ci"][0] if e.get("ci") else nan, "hi": e["ci"][1] if e.get("ci") else nan} for e in entries]

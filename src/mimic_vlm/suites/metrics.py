@@ -8,38 +8,14 @@ partial run reports what it has. Intervals are 95% percentile bootstraps over gr
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
+from mimic_vlm.evaluate.stats import Estimate, bootstrap_mean
 from mimic_vlm.schema import Sample
 from mimic_vlm.suites.circular import GROUP as CIRCULAR_GROUP
 
 CONSISTENCY_GROUP = "consistency_group"
-
-
-@dataclass(frozen=True)
-class Estimate:
-    value: float | None
-    ci: tuple[float, float] | None
-    n: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "ci": list(self.ci) if self.ci else None, "n": self.n}
-
-
-def estimate(values: Iterable[float], replicates: int = 1000, seed: int = 0, key: str = "") -> Estimate:
-    """Mean of 0/1 (or any) values with a seeded 95% percentile bootstrap interval."""
-    x = np.asarray(list(values), dtype=float)
-    if not len(x):
-        return Estimate(None, None, 0)
-    rng = np.random.default_rng([seed, zlib.crc32(key.encode())])
-    boot = x[rng.integers(0, len(x), size=(replicates, len(x)))].mean(axis=1)
-    lo, hi = np.percentile(boot, [2.5, 97.5])
-    return Estimate(float(x.mean()), (float(lo), float(hi)), len(x))
 
 
 def group_outcomes(samples: Iterable[Sample], rows: Iterable[dict[str, Any]], key: str,
@@ -56,7 +32,7 @@ def group_outcomes(samples: Iterable[Sample], rows: Iterable[dict[str, Any]], ke
 def group_accuracy(samples: Iterable[Sample], rows: Iterable[dict[str, Any]], key: str,
                    metric: str = "correct", replicates: int = 1000, seed: int = 0) -> Estimate:
     outcomes = group_outcomes(samples, rows, key, metric)
-    return estimate((float(outcomes[g]) for g in sorted(outcomes)), replicates, seed, key)
+    return bootstrap_mean((float(outcomes[g]) for g in sorted(outcomes)), replicates, seed, key)
 
 
 def consistency(samples: Iterable[Sample], rows: Iterable[dict[str, Any]], **kw: Any) -> Estimate:
@@ -74,7 +50,7 @@ def benchmark_metrics(samples: list[Sample], rows: list[dict[str, Any]], replica
     """Accuracy over every scored sample, plus consistency / circular accuracy where the bench has them."""
     by_id = {s.id for s in samples}
     scored = [r for r in rows if r["id"] in by_id]
-    out = {"accuracy": estimate((float(bool(r.get("correct"))) for r in scored), replicates, seed, "accuracy")}
+    out = {"accuracy": bootstrap_mean((float(bool(r.get("correct"))) for r in scored), replicates, seed, "accuracy")}
     for name, key in (("consistency", CONSISTENCY_GROUP), ("circular accuracy", CIRCULAR_GROUP)):
         if any(key in s.extra for s in samples):
             out[name] = group_accuracy(samples, scored, key, replicates=replicates, seed=seed)

@@ -17,12 +17,13 @@ from typing import Any
 
 from mimic_vlm.bench.store import MANIFEST, load_bench
 from mimic_vlm.errors import MimicError
+from mimic_vlm.evaluate.stats import Estimate
 from mimic_vlm.report.blocks import Section, Table, Text, label
 from mimic_vlm.report.runs import RunData
 from mimic_vlm.schema import TASKS as MIMIC_TASKS
 from mimic_vlm.schema import read_json
 from mimic_vlm.suites.loaders import BENCHMARKS
-from mimic_vlm.suites.metrics import Estimate, benchmark_metrics
+from mimic_vlm.suites.metrics import benchmark_metrics
 
 BASE = "base"
 
