@@ -28,6 +28,8 @@ def load_catalog(source: str, annotations: Path | None, images_dir: Path | None,
         raise MimicError(f"--source: unknown source {source!r}; known: {', '.join(SOURCES)}")
     if annotations is None:
         raise MimicError(f"--annotations: the {source} source needs an annotations file")
+    if source == "toy" and images_dir is None:  # a toy world keeps its images beside its annotations
+        images_dir = Path(annotations).parent / "images"
     if source in ("toy", "coco"):
         if openimages_paths:
             raise MimicError(f"{', '.join(sorted(openimages_paths))}: only the openimages source takes these files")

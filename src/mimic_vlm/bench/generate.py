@@ -10,7 +10,7 @@ import shlex
 import shutil
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mimic_vlm.annotations.catalog import Catalog
@@ -85,7 +85,7 @@ def generate(source: Source, tasks: Sequence[str], count: int, controls: Control
             out.parent.mkdir(parents=True, exist_ok=True)
             scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.toy-", dir=out.parent))
             annotations = render_toy_world(scratch / "world", source.toy_images, seed, progress=progress)
-            source = Source("toy", annotations, annotations.parent / "images")
+            source = replace(source, annotations=annotations, images_dir=annotations.parent / "images")
             extra = {"toy_annotations.json": annotations, "images": annotations.parent / "images"}
         path = generate_bench(source.catalog(), tasks, count, controls, seed, out, copy_images=copy_images,
                               overwrite=overwrite, for_training=for_training, command=command, progress=progress,

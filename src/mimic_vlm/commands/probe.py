@@ -126,19 +126,17 @@ def sweep(
     progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
     """Score against one control, everything else fixed: one generated bench and one run per value."""
-    from mimic_vlm.annotations.load import load_catalog
+    from mimic_vlm.annotations.toyworld import ensure_toy_world
+    from mimic_vlm.bench.generate import Source
     from mimic_vlm.masking import mask_from_options
     from mimic_vlm.probe.sweep import parse_assignment, run_sweep, sweep_values
 
     name, values = parse_assignment(vary, "--vary")
     fixed = dict(parse_assignment(f, "--fix") for f in fix)
-    if source == "toy" and annotations is None:
-        from mimic_vlm.annotations.toyworld import ensure_toy_world
-
+    if source == "toy" and annotations is None:  # a default world, kept in OUT so a rerun resumes on it
         annotations = ensure_toy_world(out / "toy-world")
-        images_dir = images_dir or annotations.parent / "images"
-    extra = {k: v for k, v in (("class_descriptions", class_descriptions), ("hierarchy", hierarchy)) if v}
-    catalog = load_catalog(source, annotations, images_dir, **extra)
+    catalog = Source(source, annotations, images_dir, oi_classes=class_descriptions,
+                     oi_hierarchy=hierarchy).catalog()
     with RichProgress(disable=not progress) as bars:
         result = run_sweep(catalog, model=model, task=task, vary=name, values=sweep_values(values), fixed=fixed,
                            count=count, out=out, seed=seed, baselines=[b for b in baselines.split(",") if b],

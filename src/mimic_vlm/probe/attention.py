@@ -22,15 +22,18 @@ import contextlib
 import contextvars
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from transformers import PreTrainedModel
 
+from mimic_vlm.bench.store import Bench
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.stats import bootstrap_mean
 from mimic_vlm.masking.layout import image_block_ids, layout_of
+from mimic_vlm.models.hf import HFModel
 from mimic_vlm.progress import Progress, report
 from mimic_vlm.schema import Sample, target_images
 
@@ -223,7 +226,7 @@ def probe_sample(model: PreTrainedModel, inputs: dict[str, Any], question_ids: S
     return collector
 
 
-def encode(hf: Any, sample: Sample, image_paths: Sequence[Any]) -> dict[str, Any]:
+def encode(hf: HFModel, sample: Sample, image_paths: Sequence[Path]) -> dict[str, Any]:
     """The exact prompt the evaluation sends (the HF wrapper's chat messages, task prompt), as tensors."""
     from mimic_vlm.evaluate.tasks import get_task
     from mimic_vlm.models.base import Request
@@ -236,7 +239,7 @@ def encode(hf: Any, sample: Sample, image_paths: Sequence[Any]) -> dict[str, Any
     return inputs.to(hf.model.device, hf.model.dtype)
 
 
-def probe_bench(hf: Any, bench: Any, *, limit: int | None = None, n_boot: int = 1000,
+def probe_bench(hf: HFModel, bench: Bench, *, limit: int | None = None, n_boot: int = 1000,
                 progress: Progress | None = None) -> dict[str, Any]:
     """Attention shares per layer over (the first `limit`) samples of `bench`, for an `HFModel`."""
     samples = bench.samples[:limit] if limit else bench.samples

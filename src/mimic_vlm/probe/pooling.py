@@ -29,12 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import BatchFeature
+from transformers import BatchFeature, PreTrainedModel
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 
+from mimic_vlm.bench.store import Bench
 from mimic_vlm.errors import MimicError
+from mimic_vlm.models.hf import HFModel
 from mimic_vlm.progress import Progress
-from mimic_vlm.schema import write_json_atomic
+from mimic_vlm.schema import Sample, write_json_atomic
 
 POOLING_JSON, POOLING_PNG = "pooling.json", "pooling.png"
 QWEN = ("qwen2_vl", "qwen2_5_vl")
@@ -93,14 +95,14 @@ def mrope_positions(token_types: torch.Tensor, grids: Sequence[tuple[int, int, i
     return torch.cat(out, dim=1)
 
 
-def family_of(model: Any) -> str:
+def family_of(model: PreTrainedModel) -> str:
     family = getattr(model.config, "model_type", "?")
     if family not in SUPPORTED:
         raise MimicError(f"pooling: model type {family!r} is not supported (supported: {', '.join(SUPPORTED)})")
     return family
 
 
-def prompt_image_counts(input_ids: torch.Tensor, model: Any) -> list[int]:
+def prompt_image_counts(input_ids: torch.Tensor, model: PreTrainedModel) -> list[int]:
     """Placeholder tokens of each image in one prompt row (S,), in order (the masking layout's image blocks)."""
     from mimic_vlm.masking.layout import image_block_ids
 
@@ -110,7 +112,7 @@ def prompt_image_counts(input_ids: torch.Tensor, model: Any) -> list[int]:
     return torch.bincount(blocks[blocks >= 0]).tolist() if (blocks >= 0).any() else []
 
 
-def image_features(model: Any, inputs: dict[str, Any]) -> tuple[list[torch.Tensor], set[str]]:
+def image_features(model: PreTrainedModel, inputs: dict[str, Any]) -> tuple[list[torch.Tensor], set[str]]:
     """Per-image LLM-side features from the model's own `get_image_features` (split by the prompt's
     placeholder counts: tiles and crops of one image stay together), and the input keys it used."""
     encoder = model.model.get_image_features
@@ -123,7 +125,7 @@ def image_features(model: Any, inputs: dict[str, Any]) -> tuple[list[torch.Tenso
     return list(flat.split(counts)), used
 
 
-def check_poolable(model: Any, counts: Sequence[int], where: str) -> None:
+def check_poolable(model: PreTrainedModel, counts: Sequence[int], where: str) -> None:
     """LLaVA-OneVision pools only its multi-image layout (one base view + newline per image), not AnyRes."""
     if family_of(model) != "llava_onevision":
         return
@@ -134,7 +136,7 @@ def check_poolable(model: Any, counts: Sequence[int], where: str) -> None:
                          f"prompt); only the multi-image layout of {base}+1 tokens per image can be pooled")
 
 
-def pool_inputs(model: Any, inputs: dict[str, Any], k: int) -> dict[str, Any]:
+def pool_inputs(model: PreTrainedModel, inputs: dict[str, Any], k: int) -> dict[str, Any]:
     """Model inputs (batch size 1, as the processor made them) with every image pooled by `k`."""
     family = family_of(model)
     if k < 1:
@@ -193,7 +195,7 @@ class PoolingProcessor:
         return BatchFeature(pool_inputs(self.model, inputs, self.k))
 
 
-def pooled_model(hf: Any, k: int) -> Any:
+def pooled_model(hf: HFModel, k: int) -> HFModel:
     """`hf` (an `HFModel`) with every image pooled by `k`: a `Model` for the runner."""
     from mimic_vlm.models.hf import HFModel
 
@@ -201,7 +203,7 @@ def pooled_model(hf: Any, k: int) -> Any:
                    max_batch_size=1, max_pixels=hf.max_pixels, settings={**hf.settings, "pooling": k})
 
 
-def image_token_counts(hf: Any, bench: Any, samples: Sequence[Any]) -> list[int]:
+def image_token_counts(hf: HFModel, bench: Bench, samples: Sequence[Sample]) -> list[int]:
     """Unpooled image-token count of every image of `samples`, read from the processor's prompts."""
     from mimic_vlm.probe.attention import encode
 
@@ -213,7 +215,7 @@ def image_token_counts(hf: Any, bench: Any, samples: Sequence[Any]) -> list[int]
     return counts
 
 
-def pooling_study(hf: Any, bench: Any, factors: Sequence[int], out: str | Path, *, limit: int | None = None,
+def pooling_study(hf: HFModel, bench: Bench, factors: Sequence[int], out: str | Path, *, limit: int | None = None,
                   progress: Progress | None = None) -> dict[str, Any]:
     """Evaluate `bench` with images pooled by each factor (one run folder per factor); pooling.json + png."""
     from mimic_vlm.evaluate.runner import run_eval

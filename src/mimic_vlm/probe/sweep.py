@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mimic_vlm.annotations.catalog import Catalog
+from mimic_vlm.compose.controls import Controls
 from mimic_vlm.errors import MimicError
 from mimic_vlm.progress import Progress
 from mimic_vlm.ranges import parse_int_list
@@ -73,7 +75,7 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._=-]+", "_", name)
 
 
-def _bench(catalog: Any, task: str, count: int, controls: Any, seed: int, out: Path, vary: str, value: str) -> Path:
+def _bench(catalog: Catalog, task: str, count: int, controls: Controls, seed: int, out: Path, vary: str, value: str) -> Path:
     """The bench of one value (generated once, reused on reruns); `packed=true` packs the `packed=false` one."""
     from mimic_vlm.bench.generate import generate_bench
     from mimic_vlm.bench.pack import pack_bench
@@ -88,7 +90,7 @@ def _bench(catalog: Any, task: str, count: int, controls: Any, seed: int, out: P
     return path
 
 
-def run_sweep(catalog: Any, *, model: str, task: str, vary: str, values: Sequence[str], fixed: dict[str, str],
+def run_sweep(catalog: Catalog, *, model: str, task: str, vary: str, values: Sequence[str], fixed: dict[str, str],
               count: int, out: str | Path, seed: int = 0, baselines: Sequence[str] = (),
               model_options: dict[str, Any] | None = None, progress: Progress | None = None) -> dict[str, Any]:
     """Generate one bench per value of `vary`, evaluate `model` and `baselines` on each, write sweep.json/png."""

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 import torch
 import yaml
+from transformers import ProcessorMixin
 
 from mimic_vlm.errors import MimicError
 from mimic_vlm.images import open_rgb, verify_image
@@ -260,7 +261,7 @@ def check_images(conversations: Sequence[Conversation], progress: Progress | Non
 
 # ---------------------------------------------------------------- collating
 
-def render(processor: Any, messages: Sequence[dict[str, Any]]) -> tuple[str, list[tuple[int, int]]]:
+def render(processor: ProcessorMixin, messages: Sequence[dict[str, Any]]) -> tuple[str, list[tuple[int, int]]]:
     """The chat-template text of a conversation and the character span of each assistant answer.
 
     A span runs from the end of the generation prompt to the end of the turn minus trailing whitespace, so
@@ -309,7 +310,7 @@ class ChatCollator:
     The image-block mask needs no extra input: it derives each token's image from `input_ids`.
     """
 
-    processor: Any
+    processor: ProcessorMixin
 
     def __call__(self, batch: Sequence[Conversation]) -> dict[str, torch.Tensor]:
         rendered = [render(self.processor, c.messages) for c in batch]
