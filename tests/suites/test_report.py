@@ -18,7 +18,7 @@ from mimic_vlm.report.blocks import Table
 from mimic_vlm.report.render import render_markdown
 from mimic_vlm.report.runs import load_runs
 from mimic_vlm.suites.importer import import_benchmark
-from mimic_vlm.suites.section import benchmarks_section, cell, overlap
+from mimic_vlm.suites.section import benchmarks_section, cell
 
 
 @dataclass
@@ -63,18 +63,24 @@ def test_one_table_per_model_base_and_fine_tuned_side_by_side(runs: list[Path]) 
     tables = [b for b in section.blocks if isinstance(b, Table)]
     assert len(tables) == 1  # one model: tiny-vlm
     table = tables[0]
-    assert table.headers == ["metric", "n", "base", "fine-tuned: lora-mimic", "Δ (points)", "95% CIs overlap"]
+    assert table.headers == ["metric", "n", "base", "fine-tuned: lora-mimic", "Δ [95% paired CI]", "McNemar p"]
     rows = {r[0]: r for r in table.rows}
     assert list(rows) == ["MIMIC score", "MIMIC counting (accuracy)", "MIMIC listing (micro F1)", "MuirBench accuracy",
                           "MuirBench circular accuracy", "NLVR2 accuracy", "NLVR2 consistency"]
-    assert rows["NLVR2 accuracy"][1] == "4" and rows["NLVR2 accuracy"][2].startswith("50.0 [")
-    assert rows["NLVR2 accuracy"][3].startswith("100.0") and rows["NLVR2 accuracy"][4] == "+50.0"
-    assert rows["NLVR2 consistency"][2].startswith("0.0") and rows["NLVR2 consistency"][4] == "+100.0"
+    assert rows["NLVR2 accuracy"][1] == "4" and rows["NLVR2 accuracy"][2].startswith("0.500 [")
+    # NLVR2: "A" is right on 2 of 4 pairs, the key on all: 2 fixed, 0 broken -> p = 2 / 2^2
+    assert rows["NLVR2 accuracy"][3].startswith("1.000") and rows["NLVR2 accuracy"][4].startswith("+0.500 [")
+    assert rows["NLVR2 accuracy"][5] == "0.500"
+    assert rows["NLVR2 consistency"][2].startswith("0.000") and rows["NLVR2 consistency"][4].startswith("+1.000")
     assert rows["MuirBench circular accuracy"][1] == "4"  # four items, twelve rotations
-    assert rows["MuirBench circular accuracy"][2].startswith("0.0") and rows["MuirBench circular accuracy"][4] == "+100.0"
-    # always "A" on counting answers nothing right; the key gets every one: the intervals do not overlap
-    assert rows["MIMIC counting (accuracy)"][2:] == ["0.0 [0.0, 0.0]", "100.0 [100.0, 100.0]", "+100.0", "no"]
-    assert rows["MIMIC listing (micro F1)"][3:5] == ["100.0 [100.0, 100.0]", "+100.0"]
+    assert rows["MuirBench circular accuracy"][2].startswith("0.000")
+    assert rows["MuirBench circular accuracy"][4] == "+1.000 [+1.000, +1.000]"
+    # always "A" on counting answers nothing right; the key gets every one: every sample is fixed
+    n = int(rows["MIMIC counting (accuracy)"][1])
+    assert rows["MIMIC counting (accuracy)"][2:] == ["0.000 [0.000, 0.000]", "1.000 [1.000, 1.000]",
+                                                     "+1.000 [+1.000, +1.000]", f"{2 / 2**n:.3f}"]
+    assert rows["MIMIC listing (micro F1)"][3] == "1.000 [1.000, 1.000]"
+    assert rows["MIMIC score"][4].startswith("+") and rows["MIMIC score"][5] == ""
 
 
 def test_the_section_is_registered_and_renders(runs: list[Path]) -> None:
@@ -88,11 +94,9 @@ def test_a_single_mimic_run_gets_no_section(runs: list[Path]) -> None:
     assert benchmarks_section(load_runs(runs[:1])) is None
 
 
-def test_cells_and_overlap() -> None:
-    a, b = Estimate(0.5, (0.4, 0.6), 10), Estimate(0.7, (0.61, 0.8), 10)
-    assert (cell(a), cell(None), cell(Estimate(None, None, 0))) == ("50.0 [40.0, 60.0]", "–", "–")
-    assert overlap(a, b) is False and overlap(a, Estimate(0.6, (0.55, 0.7), 10)) is True
-    assert overlap(a, Estimate(0.6, None, 1)) is None
+def test_cells() -> None:
+    a = Estimate(0.5, (0.4, 0.6), 10)
+    assert (cell(a), cell(None), cell(Estimate(None, None, 0))) == ("0.500 [0.400, 0.600]", "–", "–")
 
 
 def test_a_moved_benchmark_bench_falls_back_to_scores_json(runs: list[Path], tmp_path: Path) -> None:

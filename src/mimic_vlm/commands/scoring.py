@@ -1,4 +1,5 @@
-"""`mimic score` (score predictions made anywhere) and `mimic report` (markdown + HTML over run folders)."""
+"""`mimic score` (score predictions made anywhere), `mimic report` (markdown + HTML over run folders) and
+`mimic compare` (paired differences between runs on their shared samples)."""
 
 from __future__ import annotations
 
@@ -65,3 +66,44 @@ def register(app: typer.Typer) -> None:
 
         path = write_report(runs, out, REPORT_SECTIONS, overwrite=overwrite, title=title)
         Console().print(f"wrote {path / 'report.md'} and {path / 'report.html'}")
+
+    @app.command()
+    def compare(
+        runs: list[Path] = typer.Argument(..., help="Run folders: the first (A) against each of the others (B)."),
+        out: Path | None = typer.Option(None, "--out", help="Folder for compare.json and compare.md."),
+        shared_ids: bool = typer.Option(False, "--shared-ids", help="Compare runs of different benches on the "
+                                                                     "sample ids they share."),
+        bootstrap: int = typer.Option(1000, help="Paired bootstrap replicates for the 95% intervals."),
+        seed: int = typer.Option(0, help="Bootstrap seed."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out folder."),
+    ) -> None:
+        """Paired comparison: per task and control value, B - A with a paired 95% CI, fixed/broken, McNemar p."""
+        from mimic_vlm.errors import MimicError
+        from mimic_vlm.evaluate.compare_runs import compare_runs, compare_table
+        from mimic_vlm.report.blocks import Section, Text
+        from mimic_vlm.report.render import render_markdown
+        from mimic_vlm.report.runs import load_runs
+        from mimic_vlm.schema import atomic_dir, dumps, write_bytes_atomic
+
+        if len(runs) < 2:
+            raise MimicError("compare: give at least two run folders (A, then B ...)")
+        loaded = load_runs(runs)
+        results = [compare_runs(loaded[0], b, shared_ids, bootstrap, seed) for b in loaded[1:]]
+        console = Console()
+        sections = []
+        for r in results:
+            table = compare_table(r)
+            sections.append(Section(f"{r['b']} vs {r['a']}", [
+                Text(f"{r['n_shared']} shared samples ({r['only_a']} only in A, {r['only_b']} only in B)"), table]))
+            rich = Table(title=f"B = {r['b']} vs A = {r['a']}: {r['n_shared']} shared samples "
+                               f"(paired 95% bootstrap CI, exact McNemar p)")
+            for h in table.headers:
+                rich.add_column(h)
+            for row in table.rows:
+                rich.add_row(*row)
+            console.print(rich)
+        if out is not None:
+            with atomic_dir(out, overwrite=overwrite) as tmp:
+                write_bytes_atomic(tmp / "compare.json", dumps(results) + b"\n")
+                write_bytes_atomic(tmp / "compare.md", render_markdown(sections, "Paired comparison").encode())
+            console.print(f"wrote {out / 'compare.json'} and {out / 'compare.md'}")

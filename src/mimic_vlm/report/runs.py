@@ -25,13 +25,15 @@ class RunData:
     scores: dict[str, Any]
     settings: dict[str, Any] = field(default_factory=dict)
     predictions: list[dict[str, Any]] = field(default_factory=list)
+    diagnostics: bool = False
+    """A `mimic probe` / `mimic sweep` folder: read by its own sections, not a scored run."""
 
 
 def load_run(path: str | Path) -> RunData:
     path = Path(path)
     if not (path / "scores.json").is_file():
         if any((path / f).is_file() for f in DIAGNOSTICS.values()):  # a diagnostics folder: its own sections
-            return RunData(path.resolve().name, path, {"tasks": {}}, {}, [])
+            return RunData(path.resolve().name, path, {"tasks": {}}, {}, [], diagnostics=True)
         raise MimicError(f"{path}: not a run folder (no scores.json, {', '.join(DIAGNOSTICS.values())})")
     scores = read_json(path / "scores.json")
     if not isinstance(scores, dict) or not isinstance(scores.get("tasks"), dict):

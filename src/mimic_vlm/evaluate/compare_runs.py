@@ -1,0 +1,122 @@
+"""Two run folders -> their paired comparison (`compare.compare_rows`), for `mimic compare` and the report.
+
+Runs are compared only on one bench: the bench manifest hash each run records (run.json
+`settings.bench_manifest_hash`) must agree, unless the caller asks for the shared ids (`shared_ids`), e.g.
+for two benches that share samples. The controls of the breakdown come from the bench folder when it is
+still there; without it the comparison is per task only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mimic_vlm.errors import MimicError
+from mimic_vlm.evaluate.compare import compare_rows
+from mimic_vlm.report.blocks import MIMIC_SCORE, Section, Table, Text, label
+from mimic_vlm.report.runs import RunData
+
+NOTE = ("Paired on the samples both runs scored. Δ = B − A of the headline metric with a 95% paired bootstrap "
+        "interval (one resample scores both runs); fixed = A wrong, B right; broken = A right, B wrong (the "
+        "verdict is `correct`, for listing the exact set); p = exact McNemar test of fixed vs broken. The MIMIC "
+        "score Δ is the mean of the task Δs.")
+
+
+def manifest_hash(run: RunData) -> str | None:
+    return (run.settings.get("settings") or {}).get("bench_manifest_hash") or run.settings.get("bench_manifest_hash")
+
+
+def bench_controls(run: RunData) -> dict[str, dict[str, Any]]:
+    """Sample id -> controls from the run's bench folder; empty when the bench is gone."""
+    from mimic_vlm.bench.store import load_bench
+
+    bench = run.settings.get("bench")
+    path = bench.get("path") if isinstance(bench, dict) else bench
+    if not path or not (Path(path) / "samples.jsonl").is_file():
+        return {}
+    try:
+        return {s.id: s.controls for s in load_bench(path).samples}
+    except MimicError:
+        return {}
+
+
+def check_pair(a: RunData, b: RunData, shared_ids: bool = False) -> None:
+    """MimicError unless both runs have predictions and were scored on the same bench (or `shared_ids`)."""
+    for r in (a, b):
+        if not r.predictions:
+            raise MimicError(f"{r.path}: no predictions.jsonl; a paired comparison needs per-sample scores")
+    ha, hb = manifest_hash(a), manifest_hash(b)
+    if shared_ids:
+        return
+    if ha is None or hb is None:
+        missing = a if ha is None else b
+        raise MimicError(f"{missing.path}: run.json records no bench manifest hash; pass --shared-ids to "
+                         "compare on the sample ids both runs share")
+    if ha != hb:
+        raise MimicError(f"{a.path} and {b.path} were scored on different benches (manifest hash "
+                         f"{ha[:12]} vs {hb[:12]}); pass --shared-ids to compare on the ids they share")
+
+
+def compare_runs(a: RunData, b: RunData, shared_ids: bool = False, replicates: int = 1000,
+                 seed: int = 0) -> dict[str, Any]:
+    """compare.json's content for one pair: `compare_rows` plus the two run names."""
+    check_pair(a, b, shared_ids)
+    result = compare_rows(a.predictions, b.predictions, bench_controls(a) or bench_controls(b), replicates, seed)
+    if not result["n_shared"]:
+        raise MimicError(f"{a.path} and {b.path} share no sample id")
+    return {"a": a.name, "b": b.name, **result}
+
+
+def _p(p: float | None) -> str:
+    return "–" if p is None else ("<0.001" if p < 0.001 else f"{p:.3f}")
+
+
+def _diff(entry: dict[str, Any]) -> str:
+    if entry.get("diff") is None:
+        return "–"
+    ci = entry.get("ci")
+    return f"{entry['diff']:+.3f}" + (f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else "")
+
+
+def _v(x: float | None) -> str:
+    return "–" if x is None else f"{x:.3f}"
+
+
+def compare_table(result: dict[str, Any]) -> Table:
+    """Rows: MIMIC score, then per task its whole set and every control value."""
+    headers = ["task", "group", "n", "metric", f"A: {result['a']}", f"B: {result['b']}", "Δ B − A [95% paired CI]",
+               "fixed", "broken", "both right", "both wrong", "McNemar p"]
+    rows = []
+    if m := result.get("mimic_score"):
+        rows.append([MIMIC_SCORE, "all", str(result["n_shared"]), f"mean of {len(m['tasks'])} headlines",
+                     _v(m["a"]), _v(m["b"]), _diff(m), "", "", "", "", ""])
+    for task, t in result["tasks"].items():
+        groups = [("all", t["all"])] + [(f"{c}={v}", e) for c, values in t["by_control"].items()
+                                        for v, e in values.items()]
+        for group, e in groups:
+            rows.append([task, group, str(e["n"]), label(t["headline"]), _v(e["a"]), _v(e["b"]), _diff(e),
+                         str(e["fixed"]), str(e["broken"]), str(e["both_right"]), str(e["both_wrong"]),
+                         _p(e["mcnemar_p"])])
+    return Table(headers, rows)
+
+
+def compare_pairs(runs: list[RunData]) -> list[tuple[RunData, RunData]]:
+    """The pairs a report compares: the first scored run with predictions (A) against every later one on
+    the same bench."""
+    scored = [r for r in runs if r.predictions and not r.diagnostics]
+    if len(scored) < 2:
+        return []
+    ref = scored[0]
+    return [(ref, r) for r in scored[1:] if manifest_hash(r) is not None and manifest_hash(r) == manifest_hash(ref)]
+
+
+def compare_section(runs: list[RunData]) -> Section | None:
+    """One paired table per pair (first run vs each other run on its bench); None with fewer than two."""
+    pairs = compare_pairs(runs)
+    if not pairs:
+        return None
+    blocks: list[Text | Table] = [Text(NOTE)]
+    for a, b in pairs:
+        result = compare_runs(a, b)
+        blocks += [Text(f"**{b.name} vs {a.name}** ({result['n_shared']} shared samples)"), compare_table(result)]
+    return Section("Paired comparisons", blocks)  # type: ignore[arg-type]
