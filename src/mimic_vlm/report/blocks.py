@@ -29,7 +29,16 @@ class Figure:
     caption: str
 
 
-Block = Text | Table | Figure
+@dataclass
+class Html:
+    """A self-contained interactive view (its own markup, style and script) for report.html; the markdown
+    report shows `note` in its place."""
+
+    html: str
+    note: str
+
+
+Block = Text | Table | Figure | Html
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import html
 
-from mimic_vlm.report.blocks import Section, Table, Text
+from mimic_vlm.report.blocks import Html, Section, Table, Text
 
 
 def render_markdown(sections: list[Section], title: str) -> str:
@@ -20,6 +20,8 @@ def render_markdown(sections: list[Section], title: str) -> str:
                         "|" + "---|" * len(b.headers)]
                 out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in b.rows]
                 out.append("")
+            elif isinstance(b, Html):
+                out += [b.note, ""]
             else:
                 out += [f"![{b.caption}](figures/{b.name}.png)", ""]
     return "\n".join(out)
@@ -52,6 +54,8 @@ def render_html(sections: list[Section], title: str) -> str:
                 body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
                                for row in b.rows)
                 out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+            elif isinstance(b, Html):
+                out.append(b.html)
             else:
                 data = base64.b64encode(b.png).decode()
                 out.append(f"<figure><img alt='{html.escape(b.caption)}' src='data:image/png;base64,{data}'>"
