@@ -21,9 +21,10 @@ def bench(tmp_path: Path) -> Bench:
 def make_run(tmp_path: Path) -> Callable[..., Path]:
     """make_run(bench, name, answers: id -> text) -> the run folder, written by `run_eval`."""
 
-    def make(bench: Bench, name: str, answers: dict[str, str], model: str | None = None) -> Path:
+    def make(bench: Bench, name: str, answers: dict[str, str], model: str | None = None,
+             adapter: str | None = None) -> Path:
         out = tmp_path / "runs" / name
-        run_eval(bench, Scripted(model or name, answers), out, progress=False, command=["test"])
+        run_eval(bench, Scripted(model or name, answers, adapter), out, progress=False, command=["test"])
         return out
 
     return make

@@ -22,14 +22,14 @@ class Scripted:
 
     max_batch_size = 4
 
-    def __init__(self, name: str, answers: dict[str, str]) -> None:
-        self.name, self.answers = name, answers
+    def __init__(self, name: str, answers: dict[str, str], adapter: str | None = None) -> None:
+        self.name, self.answers, self.adapter = name, answers, adapter
 
     def generate(self, requests: list[Request]) -> list[Generation]:
         return [Generation(self.answers.get(r.id, "0"), 10 * len(r.images), 1) for r in requests]
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": "scripted", "model": self.name}
+        return {"kind": "scripted", "model": self.name, **({"adapter": self.adapter} if self.adapter else {})}
 
 
 def write_test_bench(root: Path, n_counting: int = 10, n_listing: int = 2, seed: int = 0) -> Path:

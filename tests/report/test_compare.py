@@ -12,8 +12,8 @@ from report_files import right, write_test_bench
 from mimic_vlm.cli import main
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.compare import compare_rows, counts, mcnemar_exact
-from mimic_vlm.evaluate.compare_runs import compare_runs
-from mimic_vlm.report.runs import load_run
+from mimic_vlm.evaluate.compare_runs import compare_pairs, compare_runs, compare_section
+from mimic_vlm.report.runs import load_run, load_runs
 
 # A right on counting 0-4, B right on 2-8: both right {2,3,4}, fixed {5,6,7,8}, broken {0,1}, both wrong {9}.
 A_RIGHT, B_RIGHT = range(0, 5), range(2, 9)
@@ -135,3 +135,17 @@ def test_compare_needs_predictions_and_two_runs(bench, make_run, capsys):
     b = make_run(bench, "b", right(B_RIGHT))
     assert _run(["compare", str(a), str(b)]) == 2
     assert "no predictions.jsonl" in capsys.readouterr().err
+
+
+def test_report_pairs_fine_tuned_with_base_else_first_with_others(bench, make_run):
+    base = make_run(bench, "base", right(A_RIGHT), model="m")
+    other = make_run(bench, "other", right(B_RIGHT), model="z")
+    tuned = make_run(bench, "tuned", right(B_RIGHT), model="m", adapter="/ckpt/lora")
+    runs = load_runs([other, base, tuned])
+    assert [(a.name, b.name) for a, b in compare_pairs(runs)] == [("base", "tuned")]
+    assert [(a.name, b.name) for a, b in compare_pairs(runs[:2])] == [("other", "base")]
+    section = compare_section(runs)
+    assert section is not None and section.title == "Paired comparisons"
+    table = section.blocks[2]
+    assert table.rows[1][:3] == ["counting", "all", "10"] and table.rows[1][7:] == ["4", "2", "3", "1", "0.688"]
+    assert compare_section(runs[:1]) is None

@@ -100,18 +100,31 @@ def compare_table(result: dict[str, Any]) -> Table:
     return Table(headers, rows)
 
 
+def _adapter(run: RunData) -> str | None:
+    m = run.settings.get("model") or (run.settings.get("settings") or {}).get("model") or {}
+    return m.get("adapter")
+
+
+def _model_id(run: RunData) -> str:
+    m = run.settings.get("model") or (run.settings.get("settings") or {}).get("model") or {}
+    return str(m.get("model") or m.get("name") or run.name)
+
+
 def compare_pairs(runs: list[RunData]) -> list[tuple[RunData, RunData]]:
-    """The pairs a report compares: the first scored run with predictions (A) against every later one on
-    the same bench."""
-    scored = [r for r in runs if r.predictions and not r.diagnostics]
-    if len(scored) < 2:
-        return []
-    ref = scored[0]
-    return [(ref, r) for r in scored[1:] if manifest_hash(r) is not None and manifest_hash(r) == manifest_hash(ref)]
+    """The pairs a report compares, on one bench each: every fine-tuned run (an adapter) against the base
+    run of its model; without fine-tuned runs, the first scored run (A) against every later one."""
+    scored = [r for r in runs if r.predictions and not r.diagnostics and manifest_hash(r) is not None]
+    same = lambda a, b: manifest_hash(a) == manifest_hash(b)  # noqa: E731
+    tuned = [r for r in scored if _adapter(r)]
+    if tuned:
+        return [(base, t) for t in tuned
+                for base in [next((b for b in scored if not _adapter(b) and _model_id(b) == _model_id(t)
+                                   and same(b, t)), None)] if base is not None]
+    return [(scored[0], r) for r in scored[1:] if same(scored[0], r)]
 
 
 def compare_section(runs: list[RunData]) -> Section | None:
-    """One paired table per pair (first run vs each other run on its bench); None with fewer than two."""
+    """One paired table per pair (`compare_pairs`); None without a pair."""
     pairs = compare_pairs(runs)
     if not pairs:
         return None
