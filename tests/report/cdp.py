@@ -4,6 +4,7 @@ collect console errors, with no browser download and no Python dependency."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import select
@@ -18,6 +19,13 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--disable-component-update", "--disable-sync", "--no-first-run", "--remote-debugging-pipe")
 
 
+def _high(fd: int) -> int:
+    """The same pipe end at a descriptor >= 10 (close-on-exec), the original closed."""
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return high
+
+
 def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -30,11 +38,12 @@ class Browser:
         self.profile = tempfile.mkdtemp(prefix="mimic-chromium-")
         to_child, self._w = os.pipe()
         self._r, from_child = os.pipe()
+        to_child, from_child = (_high(fd) for fd in (to_child, from_child))
 
-        def fds() -> None:  # the child's fd 3 reads our commands, its fd 4 writes the replies (dup2: inheritable)
-            os.dup2(to_child, 3)
+        def fds() -> None:  # the child's fd 3 reads our commands, its fd 4 writes the replies
+            os.dup2(to_child, 3)  # both >= 10, so dup2 really copies (and the copy is inheritable)
             os.dup2(from_child, 4)
-            os.closerange(5, 256)
+            os.closerange(5, 1024)
 
         # close_fds would run after preexec_fn and close 3 and 4 again; fds() closes the rest itself
         self.proc = subprocess.Popen([binary, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
