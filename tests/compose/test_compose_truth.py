@@ -135,7 +135,7 @@ def test_questions_and_answer_types(catalog):
     assert re.fullmatch(r"How many \w+ and \w+ are there in total across all the images\?",
                         by_task["counting"].question)
     assert type(by_task["counting"].answer) is int
-    assert re.fullmatch(r"Which kinds of [\w ]+ and [\w ]+ appear across these images\?", by_task["listing"].question)
+    assert re.fullmatch(r"Which [\w ]+ and [\w ]+ categories appear across these images\?", by_task["listing"].question)
     assert by_task["common"].question == "Which object category appears in every image?"
     assert by_task["odd_one"].question == "Which object category appears in only one of the images?"
     two = compose_bench(catalog, ["common"], 1, Controls.parse(n_images="2", answers="2"), 0)[0]

@@ -32,7 +32,8 @@ class Scripted:
         return {"kind": "scripted", "model": self.name, **({"adapter": self.adapter} if self.adapter else {})}
 
 
-def write_test_bench(root: Path, n_counting: int = 10, n_listing: int = 2, seed: int = 0) -> Path:
+def write_test_bench(root: Path, n_counting: int = 10, n_listing: int = 2, seed: int = 0,
+                     balance: str | None = None) -> Path:
     """Counting samples (answer 3; n_images 2 for the first 6, 4 after) and listing samples (dog, car)."""
     rng = np.random.default_rng(seed)
     (root / "images").mkdir(parents=True)
@@ -46,7 +47,8 @@ def write_test_bench(root: Path, n_counting: int = 10, n_listing: int = 2, seed:
         n = 2 if k < 6 else 4
         samples.append(Sample(id=f"counting-{k:03d}", task="counting", images=names[:n],
                               question="How many dogs are there in total across all the images?", answer=3, gt="3",
-                              targets=["dog"], controls={"n_images": n, "spread": 1 if n == 2 else 2},
+                              targets=["dog"], controls={"n_images": n, "spread": 1 if n == 2 else 2,
+                                                         **({"balance": balance} if balance else {})},
                               source="toy", image_objects=[dict(o) for o in OBJECTS[:n]],
                               image_uncertain=[[] for _ in range(n)]))
     for k in range(n_listing):

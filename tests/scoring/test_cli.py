@@ -101,11 +101,11 @@ def test_report_md_and_html_with_plots(bench, tmp_path, capsys, monkeypatch):
         assert heading in md
     assert "| model-a | tiny:qwen2_vl + adapter lora-7 | toy |" in md and "2 runs probed" in md and "'hmm'" in md
     figures = sorted(p.name for p in (tmp_path / "rep" / "figures").iterdir())
-    assert figures == ["control_concepts.png", "control_distractors.png", "control_n_images.png",
-                       "control_spread.png", "summary.png"]
+    # concepts and distractors have one value here: a table, no plot (issue 14)
+    assert figures == ["control_n_images.png", "control_spread.png", "summary.png"]
     assert all((tmp_path / "rep" / "figures" / f).read_bytes()[:4] == b"\x89PNG" for f in figures)
     assert md.index("control_n_images") < md.index("control_spread")
-    assert html.count("data:image/png;base64,") == 5 and "figures/" not in html
+    assert html.count("data:image/png;base64,") == 3 and "figures/" not in html
     assert "first predicted item never matches" in html
     assert _run(["report", *runs, "--out", str(tmp_path / "rep")]) == 2  # exists: refused without --overwrite
     assert "output folder exists" in capsys.readouterr().err

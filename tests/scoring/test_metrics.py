@@ -33,6 +33,8 @@ def test_task_registry_and_prompts(make_sample):
     s = make_sample("counting", 3)
     assert get_task("counting").prompt(s) == f"Question: {s.question}\nAnswer:"
     assert get_task("listing").prompt(s) == (
+        f"Question: {s.question} Please provide the list of category names directly.\nAnswer:")  # no "?."
+    assert get_task("listing").extra["official_prompt"](s) == (  # the official text, under --official only
         f"Question: {s.question}. Please provide the list of category names directly.\nAnswer:")
     assert [get_task(t).max_new_tokens for t in ("counting", "listing", "common", "odd_one")] == [16, 32, 16, 16]
     assert [get_task(t).headline for t in ("counting", "listing", "common", "odd_one")] == [

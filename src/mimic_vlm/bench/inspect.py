@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from mimic_vlm.bench.store import Bench, load_bench
-from mimic_vlm.schema import TASKS, write_bytes_atomic
+from mimic_vlm.evaluate.metrics import control_key
+from mimic_vlm.schema import TASKS, target_images, write_bytes_atomic
 
 Distribution = dict[str, dict[str, Counter[str]]]
 
@@ -62,12 +63,13 @@ def print_summary(bench: Bench, console: Console | None = None) -> None:
 
 
 def contact_sheet(bench: Bench | str | Path, out_png: str | Path, n: int = 6, thumb: int = 160) -> Path:
-    """A PNG with `n` samples (spread over the tasks), each row its images side by side, Q and A underneath."""
+    """A PNG with `n` samples (spread over the tasks), each row its images side by side (numbered in prompt
+    order, target-holding ones framed in green), then the question, the answer and the sample's controls."""
     if not isinstance(bench, Bench):
         bench = load_bench(bench)
     chosen = _spread_over_tasks(bench, n)
     font = ImageFont.load_default(size=14)
-    pad, text_h = 8, 46
+    pad, text_h = 8, 62
     width = pad + max((len(s.images) for s in chosen), default=1) * (thumb + pad)
     width = max(width, 640)
     row_h = thumb + text_h + 2 * pad
@@ -75,11 +77,19 @@ def contact_sheet(bench: Bench | str | Path, out_png: str | Path, n: int = 6, th
     draw = ImageDraw.Draw(sheet)
     for r, s in enumerate(chosen):
         y = r * row_h + pad
+        holds = target_images(s, bench.vocabulary) or [False] * len(s.images)
         for j, path in enumerate(bench.image_paths(s)):
             im = _thumbnail(path, thumb)
-            sheet.paste(im, (pad + j * (thumb + pad) + (thumb - im.width) // 2, y + (thumb - im.height) // 2))
+            x0, y0 = pad + j * (thumb + pad) + (thumb - im.width) // 2, y + (thumb - im.height) // 2
+            sheet.paste(im, (x0, y0))
+            if holds[j]:
+                draw.rectangle([x0 - 3, y0 - 3, x0 + im.width + 2, y0 + im.height + 2], outline=(30, 160, 30), width=3)
+            draw.rectangle([x0, y0, x0 + 9 * len(str(j + 1)) + 6, y0 + 17], fill="black")
+            draw.text((x0 + 3, y0 + 1), str(j + 1), fill="white", font=font)
         wrap = max(20, (width - 2 * pad) // 8)
-        lines = textwrap.wrap(f"[{s.id}] Q: {s.question}", wrap)[:2] + textwrap.wrap(f"A: {s.gt}", wrap)[:1]
+        controls = ", ".join(f"{k}={control_key(v)}" for k, v in sorted(s.controls.items()))
+        lines = (textwrap.wrap(f"[{s.id}] Q: {s.question}", wrap)[:2] + textwrap.wrap(f"A: {s.gt}", wrap)[:1]
+                 + textwrap.wrap(f"controls: {controls}" if controls else "", wrap)[:1])
         for k, line in enumerate(lines):
             draw.text((pad, y + thumb + 4 + 15 * k), line, fill="black", font=font)
         draw.line([(0, (r + 1) * row_h - 1), (width, (r + 1) * row_h - 1)], fill=(200, 200, 200))

@@ -33,13 +33,15 @@ def _ids(value: str | None) -> list[str] | None:
 
 def summary_table(scores: dict[str, Any], title: str) -> Table:
     """Per task: n, headline metric with its 95% interval; then the MIMIC score and the unparsed count."""
+    from mimic_vlm.report.blocks import label  # the report's names: accuracy, micro F1
+
     table = Table(title=title)
     for col in ("task", "n", "metric", "value [95% CI]"):
         table.add_column(col, justify="right" if col == "n" else "left")
     tasks = scores.get("tasks", {})
     for task in sorted(tasks, key=lambda t: (TASKS.index(t) if t in TASKS else len(TASKS), t)):
         t = tasks[task]
-        table.add_row(task, str(t["n"]), t["headline"], fmt(t["metrics"].get(t["headline"])))
+        table.add_row(task, str(t["n"]), label(t["headline"]), fmt(t["metrics"].get(t["headline"])))
     overall = scores.get("overall", {})
     if scores.get("mimic_score"):
         table.add_row("[bold]MIMIC score[/]", str(overall.get("n", "")), "mean of headlines",

@@ -23,7 +23,7 @@ def question(task: str, targets: list[str], answers: int = 1) -> str:
     if task == "counting":
         return f"How many {join_words([plural(t) for t in targets])} are there in total across all the images?"
     if task == "listing":
-        return f"Which kinds of {join_words(targets)} appear across these images?"
+        return f"Which {join_words(targets)} categories appear across these images?"  # "kinds of outdoor": no
     if task == "common":
         if answers == 1:
             return "Which object category appears in every image?"
@@ -46,10 +46,10 @@ _TRAIN_QUESTIONS = {
                  "Across the whole set of images, what is the total number of {things}?",
                  "Add up the {things} you see in every image. What is the total?",
                  "How many {things} can you find in these pictures altogether?"],
-    "listing": ["Which kinds of {kinds} appear across these images?",
-                "List every type of {kinds} that shows up in any of these images.",
+    "listing": ["Which {kinds} categories appear across these images?",
+                "List every {kinds} category that shows up in any of these images.",
                 "What {kinds} categories can be seen across all of the pictures?",
-                "Name all the different kinds of {kinds} present in this set of images."],
+                "Name all the different {kinds} categories present in this set of images."],
     "common": ["Which object {category} appear{s} in every image?",
                "What object {category} {is_are} present in all of these images?",
                "Look at all the images. Which {category} of object can be found in each one?",
@@ -63,7 +63,8 @@ _TRAIN_QUESTIONS = {
 _TRAIN_ANSWERS = {
     "counting": ["{n}", "There {are} {n} {things} in total.", "I count {n} {things} across the images.",
                  "Altogether there {are} {n} {things}."],
-    "listing": ["{items}", "The {kinds} in these images: {items}.", "I can see these kinds of {kinds}: {items}."],
+    "listing": ["{items}", "The {kinds} categories in these images: {items}.",
+                "I can see these {kinds} categories: {items}."],
     "common": ["{items}", "{Items} appear{s} in every image.",
                "The object {category} in every image {is_are} {items_and}."],
     "odd_one": ["{items}", "{Items} appear{s} in only one image.",

@@ -63,6 +63,14 @@ def prompt(sample: Sample) -> str:
 
 
 def listing_prompt(sample: Sample) -> str:
+    """The listing prompt without the official one's stray '.' after the question mark ("images?. Please")."""
+    question = sample.question.rstrip()
+    joint = " " if question.endswith(("?", ".", "!")) else ". "
+    return f"Question: {question}{joint}{LISTING_SUFFIX[2:]}\nAnswer:"
+
+
+def official_listing_prompt(sample: Sample) -> str:
+    """The official lmms-eval text, character for character (`--official` only)."""
     return f"Question: {sample.question}{LISTING_SUFFIX}\nAnswer:"
 
 
@@ -131,7 +139,8 @@ LIST_METRICS = ("precision", "recall", "f1", "exact")
 
 SPECS = (
     TaskSpec("counting", prompt, 16, score_counting, COUNT_METRICS, "correct"),
-    TaskSpec("listing", listing_prompt, 32, score_listing, LIST_METRICS, "micro_f1", extra={"aggregates": MICRO}),
+    TaskSpec("listing", listing_prompt, 32, score_listing, LIST_METRICS, "micro_f1",
+             extra={"aggregates": MICRO, "official_prompt": official_listing_prompt}),
     TaskSpec("common", prompt, 16, score_choice, ("correct",), "correct"),
     TaskSpec("odd_one", prompt, 16, score_choice, ("correct",), "correct"),
 )

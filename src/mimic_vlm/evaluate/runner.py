@@ -50,9 +50,12 @@ class Prompting:
     system: str | None = None
     max_new_tokens: int | None = None
 
-    def text(self, sample: Sample) -> str:
+    def text(self, sample: Sample, official: bool = False) -> str:
+        """The prompt; `official` picks a task's `extra["official_prompt"]` where its text differs."""
         if self.template is None:
-            return get_task(sample.task).prompt(sample)
+            spec = get_task(sample.task)
+            chosen = spec.extra.get("official_prompt") if official else None
+            return (chosen or spec.prompt)(sample)
         try:
             return self.template.format(question=sample.question, task=sample.task, n_images=len(sample.images),
                                         options=", ".join(sample.options or []))
@@ -162,7 +165,7 @@ def run_eval(bench: Bench, model: Model, out: str | Path, *, limit: int | None =
             clear(out)
         examples: dict[str, str] = {}
         for s in chosen:
-            examples.setdefault(s.task, prompting.text(s))
+            examples.setdefault(s.task, prompting.text(s, official))
         write_json_atomic(out / RUN_JSON, {
             "settings": settings, "runtime": {**model.describe().get("runtime", {}), "batch_size": size,
                                               "world_size": world},
@@ -180,7 +183,7 @@ def run_eval(bench: Bench, model: Model, out: str | Path, *, limit: int | None =
     report(progress if rank == 0 else None, phase, done_here, len(mine))
     with P.Appender(own) as log:
         for batch in batches(todo, size):
-            requests = [Request(id=s.id, images=tuple(bench.image_paths(s)), text=prompting.text(s),
+            requests = [Request(id=s.id, images=tuple(bench.image_paths(s)), text=prompting.text(s, official),
                                 max_new_tokens=prompting.tokens(s), sample=dict(vars(s)), system=prompting.system)
                         for s in batch]
             start = time.perf_counter()

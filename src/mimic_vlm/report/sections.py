@@ -37,19 +37,27 @@ def _bench_text(run: RunData) -> str:
     return Path(str(path)).name if path else "–"
 
 
-def runs_section(runs: list[RunData]) -> Section:
+def scored(runs: list[RunData]) -> list[RunData]:
+    """The runs with scores: diagnostics folders (probe, sweep) have their own sections, not rows here."""
+    return [r for r in runs if not r.diagnostics]
+
+
+def runs_section(runs: list[RunData]) -> Section | None:
     rows = []
-    for r in runs:
+    for r in scored(runs):
         o = r.scores.get("overall", {})
         rows.append([r.name, _model_text(r), _bench_text(r),
                      str(o.get("n", "–")), str(o.get("n_unparsed", "–")), str(o.get("n_missing", 0)),
                      (r.scores.get("scoring") or {}).get("mode", "default")])
     headers = ["run", "model", "bench", "samples", "unparsed", "missing", "scoring"]
-    return Section("Runs", [Table(headers, rows)])
+    return Section("Runs", [Table(headers, rows)]) if rows else None
 
 
-def summary_section(runs: list[RunData]) -> Section:
+def summary_section(runs: list[RunData]) -> Section | None:
+    runs = scored(runs)
     tasks = _tasks(runs)
+    if not tasks:
+        return None
     rows = []
     for r in runs:
         rows.append([r.name, fmt(_headline(r, MIMIC_SCORE))] + [fmt(_headline(r, t)) for t in tasks])
@@ -58,12 +66,14 @@ def summary_section(runs: list[RunData]) -> Section:
     return Section("Summary (95% bootstrap intervals)", [
         Table(["run", MIMIC_SCORE] + [f"{t} ({heads[t]})" for t in tasks], rows),
         Text("MIMIC score = mean of the headline metrics of the MIMIC tasks present in the run. "
-             "Baselines (no weights) are drawn hatched in the figure and dashed in the plots below."),
+             "Baselines (no weights) are drawn hatched in the figure and dashed in the plots below; a thin "
+             "stub on the axis marks a score of 0."),
         Figure("summary", _summary_plot(runs, tasks), "Headline metric per task, runs side by side (95% CI)"),
     ])
 
 
-def metrics_section(runs: list[RunData]) -> Section:
+def metrics_section(runs: list[RunData]) -> Section | None:
+    runs = scored(runs)
     blocks: list[Block] = []
     for task in _tasks(runs):
         specs = [r.scores["tasks"][task] for r in runs if task in r.scores["tasks"]]
@@ -72,17 +82,20 @@ def metrics_section(runs: list[RunData]) -> Section:
                 + [fmt(r.scores["tasks"][task]["metrics"].get(m)) for m in metrics]
                 for r in runs if task in r.scores["tasks"]]
         blocks += [Text(f"**{task}**"), Table(["run", "n"] + [label(m) for m in metrics], rows)]
-    return Section("Metrics by task", blocks)
+    return Section("Metrics by task", blocks) if blocks else None
 
 
 def controls_section(runs: list[RunData]) -> Section | None:
-    """Per control: a figure (headline vs value; a panel per task, a line + CI band per run) and a table."""
+    """Per control: a figure (headline vs value; a panel per task, a line + CI band per run) and a table.
+    A control with a single value gets the table only: there is nothing to plot against."""
+    runs = scored(runs)
     names = {c for r in runs for t in r.scores["tasks"].values() for c in t["by_control"]}
     blocks: list[Block] = []
     for control in [c for c in CONTROLS if c in names] + sorted(names - set(CONTROLS)):
         values = _control_values(runs, control)
-        blocks.append(Figure(f"control_{control}", _control_plot(runs, control, values),
-                             f"Headline metric vs {control}"))
+        if len(values) > 1:
+            blocks.append(Figure(f"control_{control}", _control_plot(runs, control, values),
+                                 f"Headline metric vs {control}"))
         rows = []
         for r in runs:
             for task in _tasks([r]):
@@ -98,7 +111,7 @@ def controls_section(runs: list[RunData]) -> Section | None:
 def unparsed_section(runs: list[RunData], per_run: int = 6) -> Section | None:
     """The most frequent answers that could not be read: shows whether the model or the parser is at fault."""
     rows = []
-    for r in runs:
+    for r in scored(runs):
         seen: dict[str, list[str]] = {}
         for p in r.predictions:
             if p.get("unparsed") and not p.get("missing"):
@@ -110,7 +123,10 @@ def unparsed_section(runs: list[RunData], per_run: int = 6) -> Section | None:
     return Section("Unparsed answers (most frequent)", [Table(["run", "output", "times", "e.g. id"], rows)])
 
 
-def scoring_section(runs: list[RunData]) -> Section:
+def scoring_section(runs: list[RunData]) -> Section | None:
+    runs = scored(runs)
+    if not runs:
+        return None
     blocks: list[Block] = []
     for mode in dict.fromkeys((r.scores.get("scoring") or {}).get("mode", "default") for r in runs):
         names = [r.name for r in runs if (r.scores.get("scoring") or {}).get("mode", "default") == mode]
@@ -152,6 +168,9 @@ def _summary_plot(runs: list[RunData], tasks: list[str]) -> bytes:
                   for v, e in zip(values, entries, strict=True)]
         ax.bar(x, values, width, yerr=list(zip(*errors, strict=True)), capsize=2, label=r.name,
                color=f"C{i % 10}", hatch="//" if is_baseline(r) else None, edgecolor="white", linewidth=0.5)
+        zeros = zero_positions(x, values)
+        if zeros:  # a bar of height 0 is invisible: a stub says "measured, and 0" (a missing value has none)
+            ax.bar(zeros, [0.012] * len(zeros), width, color=f"C{i % 10}", edgecolor="black", linewidth=0.6)
     ax.set_xticks(range(len(groups)), groups, fontsize=9)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("headline metric")
@@ -175,6 +194,21 @@ def _series(run: RunData, panel: str, control: str) -> dict[str, dict[str, Any]]
     return {v: e["metrics"][t["headline"]] for v, e in t["by_control"].get(control, {}).items()} if t else {}
 
 
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def zero_positions(x: list[float], values: list[float]) -> list[float]:
+    """Where a bar is exactly 0: drawn as a stub, since a bar of height 0 is invisible (NaN = no value)."""
+    return [xi for xi, v in zip(x, values, strict=True) if v == 0]
+
+
+def dodge(n_runs: int, positions: list[float]) -> list[float]:
+    """Per run, a small x shift (8% of the closest spacing, centred) so identical runs do not hide each other."""
+    ordered = sorted(set(positions))
+    spacing = min((b - a for a, b in zip(ordered, ordered[1:], strict=False)), default=1.0) or 1.0
+    return [(i - (n_runs - 1) / 2) * 0.08 * spacing for i in range(n_runs)]
+
+
 def _control_plot(runs: list[RunData], control: str, values: list[str]) -> bytes:
     from matplotlib.ticker import MaxNLocator
 
@@ -182,6 +216,7 @@ def _control_plot(runs: list[RunData], control: str, values: list[str]) -> bytes
     panels = [p for p in [*_tasks(runs), MIMIC_SCORE] if any(_series(r, p, control) for r in runs)]
     numeric = all(control_order(v)[0] == 0 for v in values)
     xpos = {v: (float(v) if numeric else i) for i, v in enumerate(values)}
+    shifts = dodge(len(runs), list(xpos.values()))
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 2.9), squeeze=False)
     legend: dict[str, Any] = {}
     for ax, panel in zip(axes[0], panels, strict=True):
@@ -190,9 +225,9 @@ def _control_plot(runs: list[RunData], control: str, values: list[str]) -> bytes
             keys = [v for v in values if v in points and points[v].get("value") is not None]
             if not keys:
                 continue
-            x, color = [xpos[v] for v in keys], f"C{i % 10}"
-            (legend[r.name],) = ax.plot(x, [points[v]["value"] for v in keys], marker="o", color=color,
-                                        linestyle="--" if is_baseline(r) else "-")
+            x, color = [xpos[v] + shifts[i] for v in keys], f"C{i % 10}"
+            (legend[r.name],) = ax.plot(x, [points[v]["value"] for v in keys], marker=_MARKERS[i % len(_MARKERS)],
+                                        ms=4, color=color, linestyle="--" if is_baseline(r) else "-")
             cis = [points[v].get("ci") for v in keys]
             if all(cis):
                 ax.fill_between(x, [c[0] for c in cis], [c[1] for c in cis], color=color, alpha=0.18, lw=0)
@@ -205,6 +240,8 @@ def _control_plot(runs: list[RunData], control: str, values: list[str]) -> bytes
         ax.set_ylabel(" / ".join(sorted(map(label, heads))) or MIMIC_SCORE, fontsize=8)
         if not numeric:
             ax.set_xticks(range(len(values)), values, rotation=30, fontsize=8)
+        elif len(values) <= 12:  # ticks at the values themselves, never interpolated ones ("0.945 0.960")
+            ax.set_xticks([xpos[v] for v in values], values, fontsize=8)
         elif all(float(v).is_integer() for v in values):
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
