@@ -75,6 +75,9 @@ def generate(source: Source, tasks: Sequence[str], count: int, controls: Control
     if pack_targets and set(tasks) - set(PACKABLE):
         raise MimicError(f"--pack-targets: only counting and listing samples can be packed (common and odd_one "
                          f"answers depend on image boundaries), not --task {','.join(tasks)}")
+    if pack_targets and controls.target_position is not None:
+        raise MimicError("--pack-targets with --target-position: packing merges the target-holding images into "
+                         "one, so their positions would not be what the samples record; use one of the two")
     if out.exists() and not overwrite:
         raise MimicError(f"{out}: output folder exists (use --overwrite to replace it)")
     command = canonical_command(source, tasks, count, controls, seed, out, copy_images, for_training, pack_targets)
@@ -107,7 +110,8 @@ def canonical_command(source: Source, tasks: Sequence[str], count: int, controls
         "source": source.source, "annotations": source.annotations, "images_dir": source.images_dir,
         "task": "all" if list(tasks) == list(task_list("all")) else ",".join(tasks), "count": count,
         "n_images": c["n_images"], "spread": c["spread"], "distractors": c["distractors"],
-        "concepts": c["concepts"], "answers": c["answers"], "balance": c["balance"], "seed": seed, "out": out,
+        "concepts": c["concepts"], "answers": c["answers"], "balance": c["balance"],
+        "target_position": c.get("target_position"), "seed": seed, "out": out,
         "copy_images": copy_images, "min_area": source.min_area, "for": "training" if for_training else "eval",
         "oi_classes": source.oi_classes, "oi_hierarchy": source.oi_hierarchy,
         "toy_images": source.toy_images if default_world else None, "pack_targets": pack_targets}

@@ -79,6 +79,12 @@ def check_sample(sample: Sample, objects: Objects, uncertain: list[list[str]],
     for k, v in controls.items():
         if sample.controls.get(k) != v:
             problems.append(f"control {k}={sample.controls.get(k)!r} but the images give {v!r}")
+    if "target_positions" in sample.controls:  # --target-position: where the target-holding images sit
+        wanted = set(sample.targets) | {m for t in sample.targets for m in members.get(t, [])}
+        got = [j + 1 for j, o in enumerate(objects) if any(n > 0 and c in wanted for c, n in o.items())]
+        if sample.controls["target_positions"] != got:
+            problems.append(f"control target_positions={sample.controls['target_positions']!r} but the images "
+                            f"give {got!r}")
     if sample.task in ("common", "odd_one"):
         expected = answer if isinstance(answer, list) else [answer]
         if sample.targets != expected:

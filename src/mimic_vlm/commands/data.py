@@ -32,6 +32,9 @@ def generate(
     concepts: str = typer.Option("1", "--concepts", help="Categories (counting) / supercategories (listing) asked."),
     answers: str = typer.Option("1", "--answers", help="Categories common / odd_one must name."),
     balance: str = typer.Option("uniform", "--balance", help="uniform (flat answers) | natural (data's own)."),
+    target_position: str | None = typer.Option(
+        None, "--target-position", help="first | middle | last | any: where the target-holding images sit; "
+                                        "records each sample's target_positions (unset: neither)."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same inputs and seed give identical benches."),
     out: Path = typer.Option(..., "--out", help="Bench folder to create."),
     copy_images: bool = typer.Option(False, "--copy-images", help="Copy images into OUT/images (self-contained)."),
@@ -57,7 +60,7 @@ def generate(
         raise MimicError(f"--task {task!r}: expected one of {', '.join(TASKS)} or all")
     tasks = list(TASKS) if task == "all" else [task]
     controls = Controls.parse(n_images=n_images, spread=spread, distractors=distractors, concepts=concepts,
-                              answers=answers, balance=balance)
+                              answers=answers, balance=balance, target_position=target_position)
     source_spec = Source(source, annotations, images_dir, min_area, oi_classes, oi_hierarchy,
                          DEFAULT_TOY_IMAGES if toy_images is None else toy_images)
     with RichProgress(transient=True) as progress:

@@ -12,7 +12,10 @@ target: a counted category, a member of the listed supercategory, or an answer c
 | odd_one  | answers (each odd category has its own image) | n_images - answers | = answers             |
 
 so `spread + distractors == n_images` always holds. `answers` is the number of categories common/odd_one
-name; `balance` is `uniform` (flat answers) or `natural` (the data's own distribution).
+name; `balance` is `uniform` (flat answers) or `natural` (the data's own distribution). `target_position`
+(`first`, `middle`, `last` or `any`; unset by default) moves the target-holding images to that place in the
+sequence and records, per sample, the mode and the 1-based positions they hold (`target_positions`), so a
+report shows whether evidence in the middle of a long sequence is lost more often ("lost in the middle").
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from mimic_vlm.ranges import ReversedRange, parse_int_list
 
 MAX_IMAGES = 16
 BALANCES = ("uniform", "natural")
+TARGET_POSITIONS = ("first", "middle", "last", "any")
 Choice = tuple[int, ...]
 Layouts = dict[int, list[tuple[int, int]]]
 T = TypeVar("T")
@@ -62,17 +66,20 @@ class Controls:
     concepts: Choice = (1,)
     answers: Choice = (1,)
     balance: str = "uniform"
+    target_position: str | None = None
 
     @classmethod
     def parse(cls, n_images: str | int = "2-6", spread: str | int | None = None,
               distractors: str | int | None = None, concepts: str | int = 1, answers: str | int = 1,
-              balance: str = "uniform") -> Controls:
+              balance: str = "uniform", target_position: str | None = None) -> Controls:
         """Parse command-line style values and reject what can never be satisfied."""
         c = cls(n_images=parse_choice("n_images", n_images), spread=parse_choice("spread", spread),
                 distractors=parse_choice("distractors", distractors), concepts=parse_choice("concepts", concepts),
-                answers=parse_choice("answers", answers), balance=balance)
+                answers=parse_choice("answers", answers), balance=balance, target_position=target_position)
         if balance not in BALANCES:
             raise MimicError(f"--balance {balance!r}: expected one of {', '.join(BALANCES)}")
+        if target_position is not None and target_position not in TARGET_POSITIONS:
+            raise MimicError(f"--target-position {target_position!r}: expected one of {', '.join(TARGET_POSITIONS)}")
         if c.n_images[0] < 1 or c.n_images[-1] > MAX_IMAGES:
             raise MimicError(f"--n-images {n_images}: must lie within 1-{MAX_IMAGES}")
         if c.concepts[0] < 1:
@@ -85,8 +92,12 @@ class Controls:
         """The requested controls, as recorded in the manifest."""
         def fmt(v: Choice | None) -> str | None:
             return None if v is None else _fmt(v)
-        return {"n_images": fmt(self.n_images), "spread": fmt(self.spread), "distractors": fmt(self.distractors),
-                "concepts": fmt(self.concepts), "answers": fmt(self.answers), "balance": self.balance}
+        out: dict[str, object] = {
+            "n_images": fmt(self.n_images), "spread": fmt(self.spread), "distractors": fmt(self.distractors),
+            "concepts": fmt(self.concepts), "answers": fmt(self.answers), "balance": self.balance}
+        if self.target_position is not None:  # unset: the manifest stays as before
+            out["target_position"] = self.target_position
+        return out
 
     def layouts(self, task: str) -> Layouts:
         """n_images -> every (spread, distractors) this task can take with it under these controls.
@@ -177,3 +188,19 @@ def all_draws(controls: Controls, task: str, layouts: Layouts) -> list[dict[str,
         else:
             out += [{"n_images": n, "spread": s, "distractors": d, "concepts": k} for k in controls.concepts]
     return out
+
+
+def place_targets(order: list[int], holds: list[bool], mode: str) -> list[int]:
+    """`order` (image slots) rearranged so the target-holding ones sit first, in the middle or last (`any`:
+    unchanged); the others keep their relative order, and so do the holders. Middle = the holders as one block
+    centred among the others (one more other before it when the split is uneven)."""
+    if mode == "any":
+        return list(order)
+    targets = [i for i, h in zip(order, holds, strict=True) if h]
+    others = [i for i, h in zip(order, holds, strict=True) if not h]
+    if mode == "first":
+        return targets + others
+    if mode == "last":
+        return others + targets
+    half = (len(others) + 1) // 2
+    return others[:half] + targets + others[half:]

@@ -16,13 +16,13 @@ import numpy as np
 from mimic_vlm.annotations.catalog import Catalog
 from mimic_vlm.compose.base import CatalogIndex, Composer, Stream, Unsatisfiable
 from mimic_vlm.compose.common import COMMON
-from mimic_vlm.compose.controls import Controls, all_draws
+from mimic_vlm.compose.controls import Controls, all_draws, place_targets
 from mimic_vlm.compose.counting import COUNTING
 from mimic_vlm.compose.listing import LISTING
 from mimic_vlm.compose.oddone import ODD_ONE
 from mimic_vlm.errors import MimicError
 from mimic_vlm.progress import Progress, report
-from mimic_vlm.schema import TASKS, Sample
+from mimic_vlm.schema import TASKS, Sample, target_images
 
 COMPOSERS: dict[str, Composer] = {c.task: c for c in (COUNTING, LISTING, COMMON, ODD_ONE)}
 ATTEMPTS = 64
@@ -45,6 +45,7 @@ def compose_task(index: CatalogIndex, task: str, count: int, controls: Controls,
         if why:
             raise MimicError(f"{task}: {why}")
     rng = Stream(task_rng(seed, task))
+    vocabulary = index.catalog.vocabulary() if controls.target_position is not None else {}
     samples: list[Sample] = []
     seen: set[tuple[tuple[str, ...], str]] = set()
     duplicates = failures = 0
@@ -66,10 +67,26 @@ def compose_task(index: CatalogIndex, task: str, count: int, controls: Controls,
                                  f"only {len(samples)} distinct samples were found")
             continue
         seen.add(key)
+        if controls.target_position is not None:
+            sample = with_target_position(sample, controls.target_position, vocabulary)
         sample.id = f"{task}-{len(samples):06d}"
         samples.append(sample)
         report(progress, f"composing {task}", len(samples), count)
     return samples
+
+
+def with_target_position(sample: Sample, mode: str, vocabulary: dict[str, Any]) -> Sample:
+    """The sample with its target-holding images moved to `mode` (controls.place_targets), recording the
+    mode and the 1-based positions the holders now take (`target_positions`). The answer is order-invariant
+    for every task, so only the order and the two controls change."""
+    holds = target_images(sample, vocabulary) or [False] * len(sample.images)
+    order = place_targets(list(range(len(sample.images))), holds, mode)
+    sample.images = [sample.images[i] for i in order]
+    sample.image_objects = [sample.image_objects[i] for i in order] if sample.image_objects else []
+    sample.image_uncertain = [sample.image_uncertain[i] for i in order] if sample.image_uncertain else []
+    sample.controls = {**sample.controls, "target_position": mode,
+                       "target_positions": [j + 1 for j, i in enumerate(order) if holds[i]]}
+    return sample
 
 
 def _give_up(task: str, drawn: dict[str, Any], failures: int, done: int) -> str:
