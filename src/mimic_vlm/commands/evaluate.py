@@ -84,6 +84,8 @@ def register(app: typer.Typer) -> None:
         api_key_env: str | None = typer.Option(None, help="Environment variable holding the API key "
                                                           "(default OPENAI_API_KEY)."),
         seed: int = typer.Option(0, help="Seed of the chance baseline."),
+        permutations: int = typer.Option(0, help="Also evaluate each sample under K seeded shuffles of its image "
+                                                 "order: answer consistency and metric spread across orders."),
         progress: bool = typer.Option(True, help="Show the progress bar."),
     ) -> None:
         """Evaluate a model on a bench: predictions.jsonl, scores.json and run.json in --out (resumable)."""
@@ -110,7 +112,11 @@ def register(app: typer.Typer) -> None:
         with RichProgress(disable=not progress) as bars:
             scores = run_eval(loaded, the_model, out, limit=limit, tasks=_csv(tasks), ids=_ids(ids),
                               batch_size=batch_size, official=official, overwrite=overwrite, prompting=prompting,
-                              command=["mimic", *sys.argv[1:]], progress=bars)
+                              command=["mimic", *sys.argv[1:]], progress=bars, permutations=permutations)
         if distributed()[0] == 0:
             Console().print(summary_table(scores, f"{model} on {bench}"))
+            if scores.get("order"):
+                o = scores["order"]
+                Console().print(f"order consistency over {o['k']} shuffles: " + ", ".join(
+                    f"{t} {e['consistency']:.3f} (spread {e['spread'] or 0:.3f})" for t, e in o["tasks"].items()))
             Console().print(f"run folder: {out}")

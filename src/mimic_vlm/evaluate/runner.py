@@ -115,7 +115,7 @@ def prepare_folder(out: Path, settings: dict[str, Any], overwrite: bool) -> bool
 
 
 def clear(out: Path) -> None:
-    for p in [*P.prediction_files(out), out / RUN_JSON, out / SCORES]:
+    for p in [*P.prediction_files(out), out / RUN_JSON, out / SCORES, out / "permutations.jsonl"]:
         p.unlink(missing_ok=True)
 
 
@@ -150,14 +150,20 @@ def prediction_row(sample: Sample, gen: Generation, latency_s: float, vocabulary
 def run_eval(bench: Bench, model: Model, out: str | Path, *, limit: int | None = None,
              tasks: Sequence[str] | None = None, ids: Sequence[str] | None = None, batch_size: int | None = None,
              official: bool = False, overwrite: bool = False, prompting: Prompting = Prompting(),
-             command: Sequence[str] | None = None, progress: Progress | None = None) -> dict[str, Any]:
+             command: Sequence[str] | None = None, progress: Progress | None = None,
+             permutations: int = 0) -> dict[str, Any]:
     """Predict every selected sample not yet in `out`, then merge and score; returns scores.json's content
-    (an empty dict on ranks other than 0)."""
+    (an empty dict on ranks other than 0). `permutations` K also predicts each sample under K seeded shuffles
+    of its images (`evaluate/order.py`; scores.json `order`)."""
     out = Path(out)
+    if permutations < 0:
+        raise MimicError(f"--permutations {permutations}: must be 0 or more")
     chosen = select(bench.samples, tasks=tasks, ids=ids, limit=limit)
     check_images(bench)
     settings = answer_settings(model, prompting, official, bench)
     rank, world = distributed()
+    if permutations and world > 1:
+        raise MimicError("--permutations: run it in one process (not under accelerate launch / torchrun)")
     size = batch_size or model.max_batch_size
     must_clear = prepare_folder(out, settings, overwrite)  # every rank checks: all refuse together
     if rank == 0:
@@ -170,6 +176,7 @@ def run_eval(bench: Bench, model: Model, out: str | Path, *, limit: int | None =
             "settings": settings, "runtime": {**model.describe().get("runtime", {}), "batch_size": size,
                                               "world_size": world},
             "prompt_examples": examples, "bench": str(bench.root), "mimic_version": __version__,
+            **({"permutations": permutations} if permutations else {}),
             "command": list(command if command is not None else sys.argv)})
     barrier(world)
 
@@ -193,20 +200,53 @@ def run_eval(bench: Bench, model: Model, out: str | Path, *, limit: int | None =
                       for s, g in zip(batch, generations, strict=True))
             done_here += len(batch)
             report(progress if rank == 0 else None, phase, done_here, len(mine))
+    if permutations:
+        _predict_shuffled(bench, model, out, chosen, permutations, prompting, official, size, progress)
     barrier(world)
     if rank != 0:
         return {}
-    return finish(bench, out, official)
+    return finish(bench, out, official, permutations)
 
 
-def finish(bench: Bench, out: Path, official: bool = False) -> dict[str, Any]:
-    """Merge the prediction files and write scores.json for every prediction in the folder."""
+def _predict_shuffled(bench: Bench, model: Model, out: Path, chosen: Sequence[Sample], k: int, prompting: Prompting,
+                      official: bool, size: int, progress: Progress | None) -> None:
+    """Append to permutations.jsonl every (sample, shuffle j <= k) not yet there: resumable like the run."""
+    from mimic_vlm.evaluate.order import PERMUTATIONS, permutation, permuted
+
+    path = out / PERMUTATIONS
+    done = {(r["id"], r["k"]) for r in P.recover(path)}
+    todo = [(s, j) for j in range(1, k + 1) for s in chosen if (s.id, j) not in done]
+    todo.sort(key=lambda sj: (prompting.tokens(sj[0]), len(sj[0].images), len(sj[0].question)))
+    total, done_here, phase = k * len(chosen), k * len(chosen) - len(todo), f"eval {model.name}, {k} shuffled orders"
+    report(progress, phase, done_here, total)
+    with P.Appender(path) as log:
+        for batch in batches(todo, size):
+            items = [(permuted(s, order), j, order) for s, j in batch
+                     for order in [permutation(len(s.images), s.id, j)]]
+            requests = [Request(id=f"{p.id}#{j}", images=tuple(bench.image_paths(p)), text=prompting.text(p, official),
+                                max_new_tokens=prompting.tokens(p), sample=dict(vars(p)), system=prompting.system)
+                        for p, j, _ in items]
+            generations = model.generate(requests)
+            log.write({"id": p.id, "k": j, "order": order, "task": p.task, "output": g.text,
+                       **score_output(p, g.text, bench.vocabulary, official)}
+                      for (p, j, order), g in zip(items, generations, strict=True))
+            done_here += len(batch)
+            report(progress, phase, done_here, total)
+
+
+def finish(bench: Bench, out: Path, official: bool = False, permutations: int = 0) -> dict[str, Any]:
+    """Merge the prediction files and write scores.json for every prediction in the folder (with the order
+    consistency of the first `permutations` shuffles, when asked)."""
     rows = P.merge(out, [s.id for s in bench.samples])
     by_id = bench.by_id()
     unknown = [r["id"] for r in rows if r["id"] not in by_id]
     if unknown:
         raise MimicError(f"{out / P.PREDICTIONS}: id {unknown[0]!r} is not in the bench {bench.root}")
     scores = build_scores([by_id[r["id"]] for r in rows], rows, official)
+    if permutations:
+        from mimic_vlm.evaluate.order import PERMUTATIONS, order_summary
+
+        scores["order"] = order_summary(rows, P.recover(out / PERMUTATIONS, repair=False), permutations)
     write_json_atomic(out / SCORES, scores)
     return scores
 
