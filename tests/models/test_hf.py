@@ -72,6 +72,7 @@ def test_max_pixels_shrinks_images_and_prompt(images: list[Path]) -> None:
     full = HFModel(model, processor, name="t").generate([Request("a", (images[0],), "Q", 4)])[0]
     small = HFModel(model, processor, name="t", max_pixels=112 * 112).generate([Request("a", (images[0],), "Q", 4)])[0]
     assert full.prompt_tokens - small.prompt_tokens == 64 - 16  # 224 px: 64 image tokens; 112 px: 16
+    assert (full.vision_tokens, small.vision_tokens) == (64, 16)  # counted from the prompt's image tokens
 
 
 def save_like_a_checkpoint(family: str, folder: Path) -> tuple:

@@ -67,3 +67,24 @@ def test_bad_sweeps_are_refused() -> None:
         parse_assignment("n_images", "--vary")
     with pytest.raises(MimicError, match="repeated"):
         sweep_values("2,2")
+
+
+def test_max_pixels_sweep_records_vision_tokens(toy: Path, tmp_path: Path) -> None:
+    """Tokens per image as a control (issue 14): one bench, the model capped at each pixel budget; a tiny
+    Qwen2-VL gives (sqrt(max_pixels) / 28)^2 tokens per image (14 px patches, 2x2 merge)."""
+    catalog = load_catalog("toy", toy, toy.parent / "images")
+    out = tmp_path / "tok"
+    result = run_sweep(catalog, model="tiny:qwen2_vl", task="counting", vary="max_pixels", values=["3136", "12544"],
+                       fixed={"n_images": "3"}, count=2, out=out, baselines=["chance"], progress=False)
+    assert [p["vision_tokens"] for p in result["points"]] == [3 * 4, 3 * 16]
+    assert result["baselines"]["chance"][0]["vision_tokens"] is None  # baselines read no images
+    assert [p.name for p in (out / "benches").iterdir()] == ["base"]  # a model control: one bench
+    rows = [orjson.loads(x) for x in (out / "runs" / "tiny_qwen2_vl" / "max_pixels=12544" / "predictions.jsonl")
+            .read_bytes().splitlines()]
+    assert [r["vision_tokens"] for r in rows] == [48, 48] and all(r["prompt_tokens"] > 48 for r in rows)
+    assert (out / "sweep_tokens.png").stat().st_size > 1000
+    text = render_markdown([sweep_section([load_run(out / "runs" / "chance" / "max_pixels=3136")])], "report")
+    assert "| 3136 | 12 |" in text and "figures/sweep-tokens-0.png" in text
+    with pytest.raises(MimicError, match="'lots' is not a positive pixel count"):
+        run_sweep(catalog, model="oracle", task="counting", vary="max_pixels", values=["lots"], fixed={}, count=1,
+                  out=tmp_path / "bad", progress=False)

@@ -143,8 +143,11 @@ def batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 def prediction_row(sample: Sample, gen: Generation, latency_s: float, vocabulary: dict[str, Any],
                    official: bool) -> dict[str, Any]:
     scored = score_output(sample, gen.text, vocabulary, official)
-    return {"id": sample.id, "task": sample.task, "output": gen.text, **scored, "latency_s": round(latency_s, 4),
-            "prompt_tokens": gen.prompt_tokens, "output_tokens": gen.output_tokens}
+    row = {"id": sample.id, "task": sample.task, "output": gen.text, **scored, "latency_s": round(latency_s, 4),
+           "prompt_tokens": gen.prompt_tokens, "output_tokens": gen.output_tokens}
+    if gen.vision_tokens is not None:  # the image tokens of this sample's prompt (hf/tiny models)
+        row["vision_tokens"] = gen.vision_tokens
+    return row
 
 
 def run_eval(bench: Bench, model: Model, out: str | Path, *, limit: int | None = None,

@@ -26,6 +26,8 @@ class Generation:
     text: str
     prompt_tokens: int | None = None
     output_tokens: int | None = None
+    vision_tokens: int | None = None
+    """Image tokens in the prompt (what the language model attends over for the images), where known."""
 
 
 @runtime_checkable

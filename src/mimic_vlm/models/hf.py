@@ -63,12 +63,16 @@ class HFModel:
         config = GenerationConfig(**self.decoding, max_new_tokens=longest)
         out = self.model.generate(**inputs, generation_config=config)
         prompt_len = inputs["input_ids"].shape[1]
+        image_id = getattr(self.model.config, "image_token_id", None)
+        if image_id is None:
+            image_id = getattr(self.model.config, "image_token_index", None)
         results = []
         for row, request in enumerate(requests):
             tokens = self.cut(out[row, prompt_len:].tolist(), request.max_new_tokens)
             results.append(Generation(
                 text=self.tokenizer.decode(tokens, skip_special_tokens=True).strip(),
-                prompt_tokens=int(inputs["attention_mask"][row].sum()), output_tokens=len(tokens)))
+                prompt_tokens=int(inputs["attention_mask"][row].sum()), output_tokens=len(tokens),
+                vision_tokens=None if image_id is None else int((inputs["input_ids"][row] == image_id).sum())))
         return results
 
     def cut(self, tokens: list[int], limit: int) -> list[int]:

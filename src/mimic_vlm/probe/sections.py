@@ -74,4 +74,9 @@ def sweep_section(runs: list[RunData]) -> Section | None:
                    Table([r["vary"], *series], [[v, *(_cell(pts[j]) for pts in series.values())]
                                                for j, v in enumerate(r["values"])])]
         blocks += _figure(folder, "sweep.png", f"sweep-{i}", f"score vs {r['vary']}")
+        tokens = [p.get("vision_tokens") for p in r["points"]]
+        if any(tokens):
+            blocks.append(Table([r["vary"], f"{r['model']}: vision tokens per sample (mean)"],
+                                [[v, "–" if t is None else f"{t:.0f}"] for v, t in zip(r["values"], tokens, strict=True)]))
+            blocks += _figure(folder, "sweep_tokens.png", f"sweep-tokens-{i}", "score vs vision tokens per sample")
     return Section("Sweeps", blocks) if blocks else None

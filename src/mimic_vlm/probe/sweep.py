@@ -3,12 +3,16 @@
 Each value gets its own bench (same catalog, task, count, seed and fixed controls; only the varied control
 differs; `packed=false,true` compares a bench with its side-by-side packed copy, same information in fewer
 images), the model and any baselines are evaluated on it by the runner, and the headline metric with its
-bootstrap interval goes into `sweep.json` and `sweep.png`.
+bootstrap interval goes into `sweep.json` and `sweep.png`. A model control (`max_pixels=...`: the per-image
+pixel cap, hence the vision tokens per image of Qwen-style models) keeps one bench and changes the model
+instead. Every point records the mean vision tokens per sample (from the predictions, where the model reports
+them), and `sweep_tokens.png` plots the score against them: the paper's finding is about sequence length.
 
 ```
 OUT/
   sweep.json   settings + one point per value for the model and each baseline
   sweep.png    score against the varied control, with intervals; baselines dashed
+  sweep_tokens.png  score against the mean vision tokens per sample (when the model reports them)
   benches/<control>=<value>/            the generated benches
   runs/<model>/<control>=<value>/       run folders (predictions.jsonl, scores.json, run.json)
 ```
@@ -28,10 +32,13 @@ from mimic_vlm.progress import Progress
 from mimic_vlm.ranges import parse_int_list
 from mimic_vlm.schema import write_json_atomic
 
-SWEEP_JSON, SWEEP_PNG = "sweep.json", "sweep.png"
+SWEEP_JSON, SWEEP_PNG, TOKENS_PNG = "sweep.json", "sweep.png", "sweep_tokens.png"
 PACKED = "packed"
 """Not a generator control: `packed=false,true` evaluates a bench and its side-by-side packed copy."""
-CONTROLS = ("n_images", "spread", "distractors", "concepts", "answers", "balance", PACKED)
+MODEL_CONTROLS = ("max_pixels",)
+"""Controls of the model, not of the bench: one bench, the model loaded with each value."""
+CONTROLS = ("n_images", "spread", "distractors", "concepts", "answers", "balance", "target_position", PACKED,
+            *MODEL_CONTROLS)
 BASELINES = ("chance", "prior", "single-image", "oracle")
 
 
@@ -80,7 +87,7 @@ def _bench(catalog: Catalog, task: str, count: int, controls: Controls, seed: in
     from mimic_vlm.bench.generate import generate_bench
     from mimic_vlm.bench.pack import pack_bench
 
-    path = out / "benches" / f"{vary}={value}"
+    path = out / "benches" / ("base" if vary in MODEL_CONTROLS else f"{vary}={value}")
     if (path / "samples.jsonl").is_file():
         return path
     if vary == PACKED and value == "true":
@@ -109,25 +116,59 @@ def run_sweep(catalog: Catalog, *, model: str, task: str, vary: str, values: Seq
     out = Path(out)
     if vary == PACKED and set(values) - {"false", "true"}:
         raise MimicError(f"--vary packed={','.join(values)}: packed takes the values false,true")
-    controls = {v: Controls.parse(**{**fixed, **({} if vary == PACKED else {vary: v})}) for v in values}
+    if vary in MODEL_CONTROLS:
+        bad = [v for v in values if not v.isdigit() or int(v) < 1]
+        if bad:
+            raise MimicError(f"--vary {vary}={','.join(values)}: {bad[0]!r} is not a positive pixel count")
+    bench_control = vary not in (PACKED, *MODEL_CONTROLS)
+    model_fixed = {k: int(v) for k, v in fixed.items() if k in MODEL_CONTROLS}
+    model_options = {**(model_options or {}), **model_fixed}
+    bench_fixed = {k: v for k, v in fixed.items() if k not in MODEL_CONTROLS}
+    controls = {v: Controls.parse(**{**bench_fixed, **({vary: v} if bench_control else {})}) for v in values}
     loaded: dict[str, Any] = {}
     points: dict[str, list[dict[str, Any]]] = {name: [] for name in (model, *baselines)}
     for value in values:
         bench = load_bench(_bench(catalog, task, count, controls[value], seed, out, vary, value))
         for name in points:
             is_baseline = name in BASELINES
-            if is_baseline or name not in loaded:
-                loaded[name] = load_model(name, bench=bench, seed=seed,
-                                          **({} if is_baseline else model_options or {}))
+            per_value = not is_baseline and vary in MODEL_CONTROLS
+            if is_baseline or name not in loaded or per_value:
+                options = {} if is_baseline else {**model_options, **({vary: int(value)} if per_value else {})}
+                loaded[name] = load_model(name, bench=bench, seed=seed, **options)
             run_dir = out / "runs" / _safe(name) / f"{vary}={value}"
             scores = run_eval(bench, loaded[name], run_dir, progress=progress, command=["mimic", "sweep"])
-            points[name].append({"value": value, **headline(scores, task), "run": str(run_dir.relative_to(out))})
+            points[name].append({"value": value, **headline(scores, task), "run": str(run_dir.relative_to(out)),
+                                 "vision_tokens": mean_vision_tokens(run_dir)})
     result = {"model": model, "task": task, "vary": vary, "values": list(values), "fixed": fixed,
               "count": count, "seed": seed, "points": points[model],
               "baselines": {b: points[b] for b in baselines}}
     write_json_atomic(out / SWEEP_JSON, result)
     plot_sweep(result, out / SWEEP_PNG)
+    plot_tokens(result, out / TOKENS_PNG)
     return result
+
+
+def mean_vision_tokens(run_dir: Path) -> float | None:
+    """Mean image tokens per sample over a run's predictions; None when the model does not report them."""
+    from mimic_vlm.schema import read_jsonl
+
+    counts = [r["vision_tokens"] for r in read_jsonl(run_dir / "predictions.jsonl") if r.get("vision_tokens")]
+    return sum(counts) / len(counts) if counts else None
+
+
+def plot_tokens(result: dict[str, Any], path: Path) -> Path | None:
+    """Score against the mean vision tokens per sample (the model's points only; None without tokens)."""
+    from mimic_vlm.report.plots import as_band, line_plot
+
+    points = [p for p in result["points"] if p.get("vision_tokens")]
+    if len(points) < 2:
+        path.unlink(missing_ok=True)
+        return None
+    points.sort(key=lambda p: p["vision_tokens"])
+    metric = points[0]["metric"]
+    return line_plot(path, [p["vision_tokens"] for p in points], {result["model"]: as_band(points)},
+                     xlabel="vision tokens per sample (mean)", ylabel=metric, ylim=None,
+                     title=f"{result['task']}: {metric} vs vision tokens ({result['vary']} varied)")
 
 
 def plot_sweep(result: dict[str, Any], path: Path) -> Path:
