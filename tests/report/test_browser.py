@@ -128,3 +128,17 @@ def test_console_errors_are_seen(browser, tmp_path):
     page.write_text("<html><body><script>console.error('boom'); undefinedFunction();</script></body></html>")
     browser.open(page)
     assert any("boom" in e for e in browser.errors) and any("undefinedFunction" in e for e in browser.errors)
+
+
+def test_markup_in_outputs_stays_text(bench, make_run, tmp_path, browser):
+    """A model output holding markup is shown as text: it can neither end the data blob nor run."""
+    evil = "</script><script>window.pwned = 1</script><!-- <b>3</b>"
+    run = make_run(bench, "evil", {"counting-000": evil})
+    report = write_report([run], tmp_path / "rep", REPORT_SECTIONS)
+    html = (report / "report.html").read_text()
+    assert "window.pwned" in html and "</script><script>window.pwned" not in html
+    browser.open(report / "report.html")
+    assert browser.js("typeof window.pwned") == "undefined"
+    assert browser.js("document.querySelector('#mb-rows .mb-row td:nth-child(2)').textContent") == \
+        '"</script><script>window.pwned = 1</script><!-- <b>3</b>"'
+    assert browser.errors == []
