@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-AREAS = ("annotations", "compose", "scoring", "runner", "masking", "probe", "train", "benchmarks")
+AREAS = ("annotations", "compose", "scoring", "runner", "masking", "probe", "train", "benchmarks", "report")
 
 
 def main() -> None:

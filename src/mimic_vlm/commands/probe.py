@@ -11,7 +11,7 @@ from rich.table import Table
 
 from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import MimicError
-from mimic_vlm.report.blocks import fmt
+from mimic_vlm.report.blocks import fmt, label
 
 MODEL_HELP = "hf:PATH_OR_ID | tiny:FAMILY (a transformers VLM run locally)."
 
@@ -96,7 +96,7 @@ def pooling(
     with RichProgress(disable=not progress) as bars:
         result = pooling_study(hf, loaded, ks, out, limit=limit, progress=bars)
     table = Table(title=f"pooling ({model})")
-    for col in ("k", "tokens / image", result["points"][0]["metric"] + " [95% CI]"):
+    for col in ("k", "tokens / image", label(result["points"][0]["metric"]) + " [95% CI]"):
         table.add_column(col, justify="right")
     for p in result["points"]:
         table.add_row(str(p["k"]), f"{p['tokens_per_image']:.1f}", fmt(p))
@@ -145,7 +145,7 @@ def sweep(
                            model_options={"dtype": dtype, "device": device, "max_pixels": max_pixels,
                                           "mask": mask_from_options(mask_layers, mask_backend)},
                            progress=bars)
-    table = Table(title=f"{task}: {result['points'][0]['metric']} vs {name}")
+    table = Table(title=f"{task}: {label(result['points'][0]['metric'])} vs {name}")
     table.add_column(name)
     for series in (model, *result["baselines"]):
         table.add_column(series, justify="right")

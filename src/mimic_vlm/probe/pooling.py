@@ -36,6 +36,7 @@ from mimic_vlm.bench.store import Bench
 from mimic_vlm.errors import MimicError
 from mimic_vlm.models.hf import HFModel
 from mimic_vlm.progress import Progress
+from mimic_vlm.report.blocks import label
 from mimic_vlm.schema import Sample, write_json_atomic
 
 POOLING_JSON, POOLING_PNG = "pooling.json", "pooling.png"
@@ -238,7 +239,7 @@ def pooling_study(hf: HFModel, bench: Bench, factors: Sequence[int], out: str | 
     result = {"model": hf.name, "bench": str(bench.root), "family": family, "samples": len(samples),
               "factors": list(factors), "points": points}
     write_json_atomic(out / POOLING_JSON, result)
-    metric = points[0]["metric"]
+    metric = label(points[0]["metric"])
     line_plot(out / POOLING_PNG, [p["tokens_per_image"] for p in points],
               {f"{hf.name} (k = {', '.join(map(str, factors))})": points},
               xlabel="vision tokens per image", ylabel=metric, logx=True, ylim=None,

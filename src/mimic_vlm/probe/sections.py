@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mimic_vlm.probe.plots import ATTENTION_FIGURES
-from mimic_vlm.report.blocks import Block, Figure, Section, Table, Text, fmt
+from mimic_vlm.report.blocks import Block, Figure, Section, Table, Text, fmt, label
 from mimic_vlm.report.runs import DIAGNOSTICS, RunData
 from mimic_vlm.schema import read_json
 
@@ -58,7 +58,7 @@ def pooling_section(runs: list[RunData]) -> Section | None:
         r = _load(folder, "pooling")
         blocks += [Text(f"**{r['model']}** on {Path(r['bench']).name} ({r['samples']} samples): each image's "
                         "vision tokens averaged in runs of k (1-D, raster order)."),
-                   Table(["k", "tokens / image", r["points"][0]["metric"]],
+                   Table(["k", "tokens / image", label(r["points"][0]["metric"])],
                          [[str(p["k"]), f"{p['tokens_per_image']:.1f}", _cell(p)] for p in r["points"]])]
         blocks += _figure(folder, "pooling.png", f"pooling-{i}", "score vs vision tokens per image")
     return Section("Vision-token pooling", blocks) if blocks else None

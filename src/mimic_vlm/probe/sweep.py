@@ -30,6 +30,7 @@ from mimic_vlm.compose.controls import Controls
 from mimic_vlm.errors import MimicError
 from mimic_vlm.progress import Progress
 from mimic_vlm.ranges import parse_int_list
+from mimic_vlm.report.blocks import label
 from mimic_vlm.schema import write_json_atomic
 
 SWEEP_JSON, SWEEP_PNG, TOKENS_PNG = "sweep.json", "sweep.png", "sweep_tokens.png"
@@ -158,15 +159,15 @@ def mean_vision_tokens(run_dir: Path) -> float | None:
 
 def plot_tokens(result: dict[str, Any], path: Path) -> Path | None:
     """Score against the mean vision tokens per sample (the model's points only; None without tokens)."""
-    from mimic_vlm.report.plots import as_band, line_plot
+    from mimic_vlm.report.plots import line_plot
 
     points = [p for p in result["points"] if p.get("vision_tokens")]
     if len(points) < 2:
         path.unlink(missing_ok=True)
         return None
     points.sort(key=lambda p: p["vision_tokens"])
-    metric = points[0]["metric"]
-    return line_plot(path, [p["vision_tokens"] for p in points], {result["model"]: as_band(points)},
+    metric = label(points[0]["metric"])
+    return line_plot(path, [p["vision_tokens"] for p in points], {result["model"]: points},
                      xlabel="vision tokens per sample (mean)", ylabel=metric, ylim=None,
                      title=f"{result['task']}: {metric} vs vision tokens ({result['vary']} varied)")
 
@@ -178,7 +179,7 @@ def plot_sweep(result: dict[str, Any], path: Path) -> Path:
     numeric = all(re.fullmatch(r"-?\d+(\.\d+)?", v) for v in result["values"])
     x = [float(v) for v in result["values"]] if numeric else list(range(len(result["values"])))
     series = {result["model"]: result["points"], **result["baselines"]}
-    metric = result["points"][0]["metric"] if result["points"] else "score"
+    metric = label(result["points"][0]["metric"]) if result["points"] else "score"
     return line_plot(path, x, series, xlabel=result["vary"], ylabel=metric, dashed=set(result["baselines"]),
                      title=f"{result['task']}: {metric} vs {result['vary']}",
                      xticks=None if numeric else result["values"], ylim=None)

@@ -16,6 +16,8 @@ from __future__ import annotations
 import base64
 import html
 import io
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +49,7 @@ def encode_image(path: Path, size: int, quality: int = 70) -> str | None:
             im = im.convert("RGB")
             im.thumbnail((size, size))
             buf = io.BytesIO()
-            im.save(buf, format="WEBP", quality=quality, method=4)
+            im.save(buf, format="WEBP", quality=quality, method=0)  # the fastest; a 80 px thumbnail stays ~1 KB
     except (FileNotFoundError, *_UNREADABLE):
         return None
     return "data:image/webp;base64," + base64.b64encode(buf.getvalue()).decode()
@@ -97,9 +99,10 @@ def browser_data(bench: Bench, runs: list[RunData]) -> dict[str, Any]:
     for smp in samples:
         for k, v in smp["c"].items():
             controls.setdefault(k, set()).add(v)
-    return {"runs": [r.name for r in runs],
-            "thumbs": [encode_image(p, THUMB) for p in images],
-            "full": [encode_image(p, FULL, 80) for p in images] if full else None,
+    with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:  # decoding and resizing release the GIL
+        thumbs = list(pool.map(lambda p: encode_image(p, THUMB), images))
+        large = list(pool.map(lambda p: encode_image(p, FULL, 80), images)) if full else None
+    return {"runs": [r.name for r in runs], "thumbs": thumbs, "full": large,
             "files": [p.resolve().as_uri() for p in images],
             "tasks": sorted({s.task for s in bench.samples}),
             "controls": {k: sorted(v, key=control_order) for k, v in sorted(controls.items())},
