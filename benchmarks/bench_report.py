@@ -49,7 +49,7 @@ def main() -> None:
                                       tmp / "bench", copy_images=True))
     runs = []
     for spec in ("oracle", "chance"):
-        run_eval(bench, load_model(spec, bench=bench), tmp / spec, progress=False, command=["bench"])
+        run_eval(bench, load_model(spec, bench=bench), tmp / spec, command=["bench"])
         runs.append(tmp / spec)
     loaded = load_runs(runs)
     t0 = time.perf_counter()

@@ -13,11 +13,10 @@ their `register_*` functions).
 
 from __future__ import annotations
 
-from mimic_vlm.evaluate.compare_runs import compare_section
-from mimic_vlm.evaluate.order import order_section
 from mimic_vlm.probe.sections import attention_section, pooling_section, sweep_section
 from mimic_vlm.report.blocks import SectionBuilder
 from mimic_vlm.report.browser import browser_section
+from mimic_vlm.report.compare import compare_section, order_section
 from mimic_vlm.report.sections import CORE_SECTIONS
 from mimic_vlm.suites.section import benchmarks_section
 

@@ -75,7 +75,7 @@ def test_max_pixels_sweep_records_vision_tokens(toy: Path, tmp_path: Path) -> No
     catalog = load_catalog("toy", toy, toy.parent / "images")
     out = tmp_path / "tok"
     result = run_sweep(catalog, model="tiny:qwen2_vl", task="counting", vary="max_pixels", values=["3136", "12544"],
-                       fixed={"n_images": "3"}, count=2, out=out, baselines=["chance"], progress=False)
+                       fixed={"n_images": "3"}, count=2, out=out, baselines=["chance"])
     assert [p["vision_tokens"] for p in result["points"]] == [3 * 4, 3 * 16]
     assert result["baselines"]["chance"][0]["vision_tokens"] is None  # baselines read no images
     assert [p.name for p in (out / "benches").iterdir()] == ["base"]  # a model control: one bench
@@ -87,4 +87,4 @@ def test_max_pixels_sweep_records_vision_tokens(toy: Path, tmp_path: Path) -> No
     assert "| 3136 | 12 |" in text and "figures/sweep-tokens-0.png" in text
     with pytest.raises(MimicError, match="'lots' is not a positive pixel count"):
         run_sweep(catalog, model="oracle", task="counting", vary="max_pixels", values=["lots"], fixed={}, count=1,
-                  out=tmp_path / "bad", progress=False)
+                  out=tmp_path / "bad")

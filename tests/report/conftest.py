@@ -24,7 +24,7 @@ def make_run(tmp_path: Path) -> Callable[..., Path]:
     def make(bench: Bench, name: str, answers: dict[str, str], model: str | None = None,
              adapter: str | None = None) -> Path:
         out = tmp_path / "runs" / name
-        run_eval(bench, Scripted(model or name, answers, adapter), out, progress=False, command=["test"])
+        run_eval(bench, Scripted(model or name, answers, adapter), out, command=["test"])
         return out
 
     return make

@@ -12,7 +12,7 @@ from report_files import right, write_test_bench
 from mimic_vlm.cli import main
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.compare import compare_rows, counts, mcnemar_exact
-from mimic_vlm.evaluate.compare_runs import compare_pairs, compare_runs, compare_section
+from mimic_vlm.report.compare import compare_pairs, compare_runs, compare_section
 from mimic_vlm.report.runs import load_run, load_runs
 
 # A right on counting 0-4, B right on 2-8: both right {2,3,4}, fixed {5,6,7,8}, broken {0,1}, both wrong {9}.

@@ -8,10 +8,11 @@ import pytest
 from report_files import Scripted
 
 from mimic_vlm.errors import MimicError
-from mimic_vlm.evaluate.order import answer_key, order_section, order_summary, permutation, permuted
+from mimic_vlm.evaluate.order import answer_key, order_summary, permutation, permuted
 from mimic_vlm.evaluate.runner import run_eval
 from mimic_vlm.models.base import Generation, Request
 from mimic_vlm.models.registry import load_model
+from mimic_vlm.report.compare import order_section
 from mimic_vlm.report.runs import load_runs
 
 
@@ -66,7 +67,7 @@ def test_order_summary_by_hand():
 
 def test_run_eval_with_permutations(bench, tmp_path):
     out = tmp_path / "run"
-    scores = run_eval(bench, FirstImageCounter("first", {}), out, progress=False, permutations=3, command=["t"])
+    scores = run_eval(bench, FirstImageCounter("first", {}), out, permutations=3, command=["t"])
     lines = [json.loads(x) for x in (out / "permutations.jsonl").read_text().splitlines()]
     assert len(lines) == 3 * len(bench.samples) and {r["k"] for r in lines} == {1, 2, 3}
     by = {(r["id"], r["k"]): r for r in lines}
@@ -79,17 +80,17 @@ def test_run_eval_with_permutations(bench, tmp_path):
     c = o["tasks"]["counting"]
     assert c["n"] == 10 and c["by_order"][0] == 1.0 and c["consistency"] < 1.0 and c["spread"] > 0
     # a resumed run with the same K predicts nothing new; the summary is the same
-    again = run_eval(bench, FirstImageCounter("first", {}), out, progress=False, permutations=3, command=["t"])
+    again = run_eval(bench, FirstImageCounter("first", {}), out, permutations=3, command=["t"])
     assert again["order"] == o and len((out / "permutations.jsonl").read_text().splitlines()) == len(lines)
     section_rows = order_section(load_runs([out])).blocks[1].rows
     assert section_rows[0][:5] == ["run", "counting", "3", "10", f"{c['consistency']:.3f}"]
 
 
 def test_order_invariant_model_is_fully_consistent(bench, tmp_path):
-    scores = run_eval(bench, load_model("oracle", bench=bench), tmp_path / "o", progress=False, permutations=2, command=["t"])
+    scores = run_eval(bench, load_model("oracle", bench=bench), tmp_path / "o", permutations=2, command=["t"])
     assert all(t["consistency"] == 1.0 and t["spread"] == 0.0 for t in scores["order"]["tasks"].values())
 
 
 def test_negative_permutations_refused(bench, tmp_path):
     with pytest.raises(MimicError, match="--permutations -1"):
-        run_eval(bench, Scripted("x", {}), tmp_path / "x", progress=False, permutations=-1)
+        run_eval(bench, Scripted("x", {}), tmp_path / "x", permutations=-1)

@@ -94,8 +94,8 @@ def test_question_and_listing_prompt_grammar(bench, tmp_path):
     assert question("listing", ["outdoor"]) == "Which outdoor categories appear across these images?"
     assert question("listing", ["vehicle", "animal"]) == "Which vehicle and animal categories appear across these images?"
     model = load_model("oracle", bench=bench)
-    run_eval(bench, model, tmp_path / "default", progress=False, command=["t"])
-    run_eval(bench, model, tmp_path / "official", official=True, progress=False, command=["t"])
+    run_eval(bench, model, tmp_path / "default", command=["t"])
+    run_eval(bench, model, tmp_path / "official", official=True, command=["t"])
     default = json.loads((tmp_path / "default" / "run.json").read_text())["prompt_examples"]["listing"]
     official = json.loads((tmp_path / "official" / "run.json").read_text())["prompt_examples"]["listing"]
     assert default == ("Question: Which objects appear in these images? Please provide the list of category names "

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import MimicError
-from mimic_vlm.report.blocks import fmt
+from mimic_vlm.report.blocks import fmt, label  # the report's names: accuracy, micro F1
 from mimic_vlm.schema import TASKS
 
 
@@ -33,8 +33,6 @@ def _ids(value: str | None) -> list[str] | None:
 
 def summary_table(scores: dict[str, Any], title: str) -> Table:
     """Per task: n, headline metric with its 95% interval; then the MIMIC score and the unparsed count."""
-    from mimic_vlm.report.blocks import label  # the report's names: accuracy, micro F1
-
     table = Table(title=title)
     for col in ("task", "n", "metric", "value [95% CI]"):
         table.add_column(col, justify="right" if col == "n" else "left")

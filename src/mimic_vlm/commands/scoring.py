@@ -79,8 +79,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Paired comparison: per task and control value, B - A with a paired 95% CI, fixed/broken, McNemar p."""
         from mimic_vlm.errors import MimicError
-        from mimic_vlm.evaluate.compare_runs import compare_runs, compare_table
         from mimic_vlm.report.blocks import Section, Text
+        from mimic_vlm.report.compare import compare_runs, compare_table
         from mimic_vlm.report.render import render_markdown
         from mimic_vlm.report.runs import load_runs
         from mimic_vlm.schema import atomic_dir, dumps, write_bytes_atomic

@@ -27,8 +27,6 @@ import numpy as np
 from mimic_vlm.evaluate.compare import verdict_field
 from mimic_vlm.evaluate.metrics import _columns, _ratio, task_order
 from mimic_vlm.evaluate.tasks import get_task
-from mimic_vlm.report.blocks import Section, Table, Text, label
-from mimic_vlm.report.runs import RunData
 from mimic_vlm.schema import Sample, dumps
 
 PERMUTATIONS = "permutations.jsonl"
@@ -92,31 +90,3 @@ def order_summary(rows: Sequence[dict[str, Any]], shuffled: Sequence[dict[str, A
             "right_always": sum(all(x) for x in right) / len(sets) if field else None,
             "right_sometimes": sum(any(x) for x in right) / len(sets) if field else None}
     return {"k": k, "seed": seed, "tasks": tasks}
-
-
-def _f(x: float | None) -> str:
-    return "–" if x is None else f"{x:.3f}"
-
-
-def order_section(runs: list[RunData]) -> Section | None:
-    """Per run with `--permutations`: consistency, the headline under each order and its spread."""
-    rows = []
-    for r in runs:
-        order = r.scores.get("order")
-        if not order:
-            continue
-        for task, t in order["tasks"].items():
-            shuffles = [v for v in t["by_order"][1:] if v is not None]
-            rows.append([r.name, task, str(order["k"]), str(t["n"]), _f(t["consistency"]), label(t["headline"]),
-                         _f(t["by_order"][0]),
-                         f"{min(shuffles):.3f} – {max(shuffles):.3f}" if shuffles else "–", _f(t["spread"]),
-                         _f(t["right_always"]), _f(t["right_sometimes"])])
-    if not rows:
-        return None
-    return Section("Order consistency (shuffled image orders)", [
-        Text("Each sample evaluated again under K seeded shuffles of its images (the same K orders for every "
-             "model); the answer of every MIMIC task is order-invariant. Consistency = share of samples with the "
-             "same parsed answer under all K + 1 orders; spread = max − min of the headline across orders; right "
-             "always / sometimes = share right under every order / under at least one."),
-        Table(["run", "task", "K", "n", "consistency", "metric", "original order", "shuffles (min – max)",
-               "spread", "right always", "right sometimes"], rows)])

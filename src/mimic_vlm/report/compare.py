@@ -1,4 +1,5 @@
-"""Two run folders -> their paired comparison (`compare.compare_rows`), for `mimic compare` and the report.
+"""Run folders -> paired comparisons (`evaluate/compare.py`) for `mimic compare` and the report, and the
+report's order-consistency table (`mimic eval --permutations`, `evaluate/order.py`).
 
 Runs are compared only on one bench: the bench manifest hash each run records (run.json
 `settings.bench_manifest_hash`) must agree, unless the caller asks for the shared ids (`shared_ids`), e.g.
@@ -133,3 +134,31 @@ def compare_section(runs: list[RunData]) -> Section | None:
         result = compare_runs(a, b)
         blocks += [Text(f"**{b.name} vs {a.name}** ({result['n_shared']} shared samples)"), compare_table(result)]
     return Section("Paired comparisons", blocks)  # type: ignore[arg-type]
+
+
+def _f(x: float | None) -> str:
+    return "–" if x is None else f"{x:.3f}"
+
+
+def order_section(runs: list[RunData]) -> Section | None:
+    """Per run with `--permutations`: consistency, the headline under each order and its spread."""
+    rows = []
+    for r in runs:
+        order = r.scores.get("order")
+        if not order:
+            continue
+        for task, t in order["tasks"].items():
+            shuffles = [v for v in t["by_order"][1:] if v is not None]
+            rows.append([r.name, task, str(order["k"]), str(t["n"]), _f(t["consistency"]), label(t["headline"]),
+                         _f(t["by_order"][0]),
+                         f"{min(shuffles):.3f} – {max(shuffles):.3f}" if shuffles else "–", _f(t["spread"]),
+                         _f(t["right_always"]), _f(t["right_sometimes"])])
+    if not rows:
+        return None
+    return Section("Order consistency (shuffled image orders)", [
+        Text("Each sample evaluated again under K seeded shuffles of its images (the same K orders for every "
+             "model); the answer of every MIMIC task is order-invariant. Consistency = share of samples with the "
+             "same parsed answer under all K + 1 orders; spread = max − min of the headline across orders; right "
+             "always / sometimes = share right under every order / under at least one."),
+        Table(["run", "task", "K", "n", "consistency", "metric", "original order", "shuffles (min – max)",
+               "spread", "right always", "right sometimes"], rows)])
