@@ -107,6 +107,8 @@ def test_compare_cli(bench, make_run, tmp_path, capsys):
     md = (out / "compare.md").read_text()
     assert "| counting | all | 10 | accuracy | 0.500 | 0.700 | +0.200 [" in md
     assert "| 4 | 2 | 3 | 1 | 0.688 |" in md
+    assert "| counting | n_images=4 | 4 |" in md and "| listing | all | 2 |" in md
+    assert "| listing | n_images=2 |" not in md  # listing has one n_images value: the row would repeat "all"
     assert _run(["compare", str(a), str(b), "--out", str(out)]) == 2  # exists
 
 

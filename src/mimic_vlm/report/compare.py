@@ -93,7 +93,7 @@ def compare_table(result: dict[str, Any]) -> Table:
                      _v(m["a"]), _v(m["b"]), _diff(m), "", "", "", "", ""])
     for task, t in result["tasks"].items():
         groups = [("all", t["all"])] + [(f"{c}={v}", e) for c, values in t["by_control"].items()
-                                        for v, e in values.items()]
+                                        if len(values) > 1 for v, e in values.items()]  # one value = "all"
         for group, e in groups:
             rows.append([task, group, str(e["n"]), label(t["headline"]), _v(e["a"]), _v(e["b"]), _diff(e),
                          str(e["fixed"]), str(e["broken"]), str(e["both_right"]), str(e["both_wrong"]),
