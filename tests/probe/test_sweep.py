@@ -88,3 +88,18 @@ def test_max_pixels_sweep_records_vision_tokens(toy: Path, tmp_path: Path) -> No
     with pytest.raises(MimicError, match="'lots' is not a positive pixel count"):
         run_sweep(catalog, model="oracle", task="counting", vary="max_pixels", values=["lots"], fixed={}, count=1,
                   out=tmp_path / "bad")
+
+
+def test_pooling_sweep_divides_the_vision_tokens(toy: Path, tmp_path: Path) -> None:
+    """The pooling factor as a sweep control: the same bench, the model's image tokens pooled by k."""
+    from mimic_vlm.probe.pooling import pooled_count
+
+    catalog = load_catalog("toy", toy, toy.parent / "images")
+    out = tmp_path / "pool"
+    result = run_sweep(catalog, model="tiny:qwen2_vl", task="counting", vary="pooling", values=["1", "4"],
+                       fixed={"n_images": "2", "max_pixels": "12544"}, count=2, out=out)
+    assert [p["vision_tokens"] for p in result["points"]] == [2 * 16, 2 * pooled_count("qwen2_vl", 16, 4)]
+    assert [p.name for p in (out / "benches").iterdir()] == ["base"]
+    with pytest.raises(MimicError, match="--vary pooling: --model oracle is not a transformers model"):
+        run_sweep(catalog, model="oracle", task="counting", vary="pooling", values=["2"], fixed={}, count=1,
+                  out=tmp_path / "bad")

@@ -108,8 +108,8 @@ def sweep(
     model: str = typer.Option(..., help="Any --model spec of `mimic eval` (hf:, tiny:, openai:, baselines)."),
     task: str = typer.Option(..., help="counting, listing, common or odd_one."),
     vary: str = typer.Option(..., help="CONTROL=VALUES, e.g. n_images=2,4,6,8,10, spread=1-4, packed=false,true, "
-                                       "target_position=first,middle,last or max_pixels=3136,12544 (the "
-                                       "model's per-image pixel cap: vision tokens per image)."),
+                                       "target_position=first,middle,last, max_pixels=3136,12544 (the "
+                                       "model's per-image pixel cap) or pooling=1,2,4 (vision tokens pooled)."),
     fix: list[str] = typer.Option([], help="CONTROL=VALUE held fixed (repeatable), e.g. --fix spread=2."),
     count: int = typer.Option(50, help="Samples per value."),
     out: Path = typer.Option(..., help="Output folder: sweep.json, sweep.png, benches/, runs/ (resumable)."),

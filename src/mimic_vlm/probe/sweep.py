@@ -36,8 +36,9 @@ from mimic_vlm.schema import write_json_atomic
 SWEEP_JSON, SWEEP_PNG, TOKENS_PNG = "sweep.json", "sweep.png", "sweep_tokens.png"
 PACKED = "packed"
 """Not a generator control: `packed=false,true` evaluates a bench and its side-by-side packed copy."""
-MODEL_CONTROLS = ("max_pixels",)
-"""Controls of the model, not of the bench: one bench, the model loaded with each value."""
+MODEL_CONTROLS = ("max_pixels", "pooling")
+"""Controls of the model, not of the bench: one bench, and per value the model loaded with that pixel cap
+(`max_pixels`) or its vision tokens average-pooled by that factor (`pooling`, probe/pooling.py)."""
 CONTROLS = ("n_images", "spread", "distractors", "concepts", "answers", "balance", "target_position", PACKED,
             *MODEL_CONTROLS)
 BASELINES = ("chance", "prior", "single-image", "oracle")
@@ -120,9 +121,14 @@ def run_sweep(catalog: Catalog, *, model: str, task: str, vary: str, values: Seq
     if vary in MODEL_CONTROLS:
         bad = [v for v in values if not v.isdigit() or int(v) < 1]
         if bad:
-            raise MimicError(f"--vary {vary}={','.join(values)}: {bad[0]!r} is not a positive pixel count")
+            what = "pixel count" if vary == "max_pixels" else "pooling factor"
+            raise MimicError(f"--vary {vary}={','.join(values)}: {bad[0]!r} is not a positive {what}")
     bench_control = vary not in (PACKED, *MODEL_CONTROLS)
-    model_fixed = {k: int(v) for k, v in fixed.items() if k in MODEL_CONTROLS}
+    model_fixed = {k: int(v) for k, v in fixed.items() if k == "max_pixels"}
+    if "pooling" in fixed:
+        raise MimicError("--fix pooling=...: pooling is a sweep control only (--vary pooling=1,2,4)")
+    if vary == "pooling" and not model.startswith(("hf:", "tiny:")):
+        raise MimicError(f"--vary pooling: --model {model} is not a transformers model (hf:... or tiny:...)")
     model_options = {**(model_options or {}), **model_fixed}
     bench_fixed = {k: v for k, v in fixed.items() if k not in MODEL_CONTROLS}
     controls = {v: Controls.parse(**{**bench_fixed, **({vary: v} if bench_control else {})}) for v in values}
@@ -132,12 +138,15 @@ def run_sweep(catalog: Catalog, *, model: str, task: str, vary: str, values: Seq
         bench = load_bench(_bench(catalog, task, count, controls[value], seed, out, vary, value))
         for name in points:
             is_baseline = name in BASELINES
-            per_value = not is_baseline and vary in MODEL_CONTROLS
+            per_value = not is_baseline and vary == "max_pixels"
             if is_baseline or name not in loaded or per_value:
                 options = {} if is_baseline else {**model_options, **({vary: int(value)} if per_value else {})}
                 loaded[name] = load_model(name, bench=bench, seed=seed, **options)
+            the_model = loaded[name]
+            if vary == "pooling" and not is_baseline:
+                the_model = _pooled(the_model, int(value), name)
             run_dir = out / "runs" / _safe(name) / f"{vary}={value}"
-            scores = run_eval(bench, loaded[name], run_dir, progress=progress, command=["mimic", "sweep"])
+            scores = run_eval(bench, the_model, run_dir, progress=progress, command=["mimic", "sweep"])
             points[name].append({"value": value, **headline(scores, task), "run": str(run_dir.relative_to(out)),
                                  "vision_tokens": mean_vision_tokens(run_dir)})
     result = {"model": model, "task": task, "vary": vary, "values": list(values), "fixed": fixed,
@@ -147,6 +156,17 @@ def run_sweep(catalog: Catalog, *, model: str, task: str, vary: str, values: Seq
     plot_sweep(result, out / SWEEP_PNG)
     plot_tokens(result, out / TOKENS_PNG)
     return result
+
+
+def _pooled(model: Any, k: int, spec: str) -> Any:
+    """The model with its vision tokens pooled by `k` (transformers models of the pooling families only)."""
+    from mimic_vlm.models.hf import HFModel
+    from mimic_vlm.probe.pooling import family_of, pooled_model
+
+    if not isinstance(model, HFModel):
+        raise MimicError(f"--vary pooling: --model {spec} is not a transformers model (hf:... or tiny:...)")
+    family_of(model.model)  # an unsupported family is refused with its name
+    return pooled_model(model, k)
 
 
 def mean_vision_tokens(run_dir: Path) -> float | None:
