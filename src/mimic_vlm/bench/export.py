@@ -41,7 +41,8 @@ def _features() -> Any:
 
 
 def hf_row(bench: Bench, s: Sample) -> dict[str, Any]:
-    """One row: the sample, its images' bytes, its official prompt and token budget, controls as JSON."""
+    """One row: the sample, its images' bytes, its prompt (the default protocol's text) and token budget, controls
+    as JSON."""
     spec = get_task(s.task)
     return {"id": s.id, "task": s.task, "source": s.source,
             "images": [{"bytes": p.read_bytes(), "path": p.name} for p in bench.image_paths(s)],
