@@ -142,3 +142,12 @@ def test_markup_in_outputs_stays_text(bench, make_run, tmp_path, browser):
     assert browser.js("document.querySelector('#mb-rows .mb-row td:nth-child(2)').textContent") == \
         '"</script><script>window.pwned = 1</script><!-- <b>3</b>"'
     assert browser.errors == []
+
+
+def test_browser_shows_the_scored_part_of_a_bench(bench, tmp_path):
+    from mimic_vlm.evaluate.runner import run_eval
+    from mimic_vlm.models.registry import load_model
+
+    run_eval(bench, load_model("oracle", bench=bench), tmp_path / "part", tasks=["listing"], command=["t"])
+    d = browser_data(bench, load_runs([tmp_path / "part"]))
+    assert [s["id"] for s in d["samples"]] == ["listing-000", "listing-001"] and d["tasks"] == ["listing"]

@@ -82,7 +82,10 @@ def browser_data(bench: Bench, runs: list[RunData]) -> dict[str, Any]:
     index: dict[Path, int] = {}
     samples = []
     by_run = [{r["id"]: r for r in run.predictions} for run in runs]
+    scored = {i for rows in by_run for i in rows}
     for s in bench.samples:
+        if scored and s.id not in scored:  # a run over part of a bench (--limit, --tasks) shows that part
+            continue
         paths = bench.image_paths(s)
         imgs = [index.setdefault(p, len(index)) for p in paths]
         holds = target_images(s, bench.vocabulary) or [False] * len(paths)
@@ -104,7 +107,7 @@ def browser_data(bench: Bench, runs: list[RunData]) -> dict[str, Any]:
         large = list(pool.map(lambda p: encode_image(p, FULL, 80), images)) if full else None
     return {"runs": [r.name for r in runs], "thumbs": thumbs, "full": large,
             "files": [p.resolve().as_uri() for p in images],
-            "tasks": sorted({s.task for s in bench.samples}),
+            "tasks": sorted({s["task"] for s in samples}),
             "controls": {k: sorted(v, key=control_order) for k, v in sorted(controls.items())},
             "samples": samples}
 
@@ -141,14 +144,16 @@ def browser_section(runs: list[RunData]) -> Section | None:
     same = [r for r in scored if r is first or (_digest(r) is not None and _digest(r) == _digest(first))
             or (_digest(r) is None and _bench_of(r) == _bench_of(first))]
     others = [r.name for r in scored if r not in same]
-    note = (f"Every sample of {bench.root.name} ({len(bench.samples)}) with its images, question, gold answer and "
+    data = browser_data(bench, same)
+    n = len(data["samples"])  # those any of the runs scored
+    note = (f"Every scored sample of {bench.root.name} ({n}) with its images, question, gold answer and "
             f"each run's output, parse and verdict: {', '.join(r.name for r in same)}. Filters: task, control "
             "value, verdict, fixed / broken by B. Click an image to open it large. Images framed in green hold "
             "a target (a category the question asks about).")
     if others:
         note += f" Runs on other benches are not shown: {', '.join(others)}."
     md_note = note.replace("Click an image", "In report.html: click an image")
-    view = browser_html(browser_data(bench, same))
+    view = browser_html(data)
     return Section("Sample browser", [Html(f"<p>{html.escape(note)}</p>" + view, md_note + " (report.html only)")])
 
 
