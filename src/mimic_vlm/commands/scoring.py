@@ -97,13 +97,17 @@ def register(app: typer.Typer) -> None:
                 Text(f"{r['n_shared']} shared samples ({r['only_a']} only in A, {r['only_b']} only in B)"), table]))
             rich = Table(title=f"B = {r['b']} vs A = {r['a']}: {r['n_shared']} shared samples "
                                f"(paired 95% bootstrap CI, exact McNemar p)")
-            for h in table.headers:
-                rich.add_column(h)
+            for i, h in enumerate(table.headers):  # the terminal keeps one row per task (no group column)
+                if i != 1:
+                    rich.add_column(h.replace(" [95% paired CI]", " [95% CI]"), no_wrap=i in (0, 6))
             for row in table.rows:
-                rich.add_row(*row)
+                if row[1] == "all":  # --out has every control value
+                    rich.add_row(*row[:1], *row[2:])
             console.print(rich)
         if out is not None:
             with atomic_dir(out, overwrite=overwrite) as tmp:
                 write_bytes_atomic(tmp / "compare.json", dumps(results) + b"\n")
                 write_bytes_atomic(tmp / "compare.md", render_markdown(sections, "Paired comparison").encode())
-            console.print(f"wrote {out / 'compare.json'} and {out / 'compare.md'}")
+            console.print(f"wrote {out / 'compare.json'} and {out / 'compare.md'} (per control value too)")
+        else:
+            console.print("per control value: --out DIR writes compare.md and compare.json")
