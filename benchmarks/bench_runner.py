@@ -55,7 +55,7 @@ def bare_loop(model: HFModel, bench: Bench, batch_size: int) -> None:
 
 
 def full_run(bench: Bench, model, batch_size: int | None, workdir: Path) -> None:
-    run_eval(bench, model, tempfile.mkdtemp(dir=workdir), batch_size=batch_size, progress=False)
+    run_eval(bench, model, tempfile.mkdtemp(dir=workdir), batch_size=batch_size)
 
 
 def measure(fn: Callable[[], None], repeats: int) -> tuple[float, float]:

@@ -44,14 +44,14 @@ def main() -> None:
         bench = load_bench(work / "bench")
         for family in args.families.split(","):
             model = load_model(f"tiny:{family}", device=args.device, dtype="float32")
-            run_eval(bench, model, work / f"warm-{family}", limit=8, progress=False)  # kernels, allocator
+            run_eval(bench, model, work / f"warm-{family}", limit=8)  # kernels, allocator
             ref = None
             for size in sizes:
                 out = work / f"{family}-{size}"
                 if args.device.startswith("cuda"):
                     torch.cuda.synchronize()
                 start = time.perf_counter()
-                run_eval(bench, model, out, batch_size=size, progress=False)
+                run_eval(bench, model, out, batch_size=size)
                 if args.device.startswith("cuda"):
                     torch.cuda.synchronize()
                 seconds = time.perf_counter() - start
