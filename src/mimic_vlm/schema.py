@@ -7,7 +7,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,19 +52,76 @@ class Sample:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Sample:
+    def from_dict(cls, d: Any, where: str | None = None) -> Sample:
+        """A Sample from one JSON object; a wrong shape or type is a MimicError naming `where` (file:line)."""
+        if not isinstance(d, dict):
+            raise MimicError(f"{where or 'sample'}: a sample must be a JSON object, not {_kind(d)}")
+        name = f"{where}: sample {d.get('id', '?')!r}" if where else f"sample {d.get('id', '?')!r}"
         known = {f for f in cls.__dataclass_fields__}
         kwargs = {k: v for k, v in d.items() if k in known}
         extra = {k: v for k, v in d.items() if k not in known}
         if extra:
-            kwargs.setdefault("extra", {}).update(extra)
+            kwargs["extra"] = {**(kwargs.get("extra") or {}), **extra}
         missing = {"id", "task", "images", "question", "answer", "gt"} - kwargs.keys()
         if missing:
-            raise MimicError(f"sample {d.get('id', '?')!r} lacks field(s) {sorted(missing)}")
+            raise MimicError(f"{name} lacks field(s) {sorted(missing)}")
         kwargs.setdefault("targets", [])
         kwargs.setdefault("controls", {})
         kwargs.setdefault("source", "unknown")
+        problem = sample_type_problem(kwargs)
+        if problem:
+            raise MimicError(f"{name}: {problem}")
         return cls(**kwargs)
+
+
+def _kind(v: Any) -> str:
+    """The JSON name of a value's type, for messages."""
+    if v is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
+            dict: "an object"}.get(type(v), type(v).__name__)
+
+
+def _str_list(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def sample_type_problem(d: dict[str, Any]) -> str | None:
+    """What is wrong with the types of a sample's fields (None when nothing): checked at load, so a string
+    `images` is never read letter by letter as paths and a counting answer "three" never reaches a scorer."""
+    for key in ("id", "task", "question", "gt", "source"):
+        if not isinstance(d[key], str):
+            return f"'{key}' must be a string, not {_kind(d[key])}"
+    if not d["id"]:
+        return "'id' must not be empty"
+    if not _str_list(d["images"]):
+        return f"'images' must be a list of path strings, not {_kind(d['images'])}"
+    if not _str_list(d["targets"]):
+        return f"'targets' must be a list of strings, not {_kind(d['targets'])}"
+    if not isinstance(d["controls"], dict):
+        return f"'controls' must be an object, not {_kind(d['controls'])}"
+    answer = d["answer"]
+    if d["task"] == "counting":
+        if not _is_int(answer) or answer < 0:
+            return f"a counting 'answer' must be a whole number >= 0, not {answer!r}"
+    elif not (isinstance(answer, str) or _is_int(answer) or _str_list(answer)):
+        return f"'answer' must be a string, a number or a list of strings, not {_kind(answer)}"
+    objects = d.get("image_objects", [])
+    if not (isinstance(objects, list) and all(isinstance(o, dict) and all(isinstance(k, str) and _is_int(n)
+                                                                         for k, n in o.items()) for o in objects)):
+        return "'image_objects' must be a list of {category: count} objects"
+    uncertain = d.get("image_uncertain", [])
+    if not (isinstance(uncertain, list) and all(_str_list(u) for u in uncertain)):
+        return "'image_uncertain' must be a list of lists of category names"
+    if d.get("options") is not None and not _str_list(d["options"]):
+        return f"'options' must be a list of strings, not {_kind(d['options'])}"
+    if not isinstance(d.get("extra", {}), dict):
+        return f"'extra' must be an object, not {_kind(d['extra'])}"
+    return None
 
 
 def holds_target(objects: dict[str, int], targets: Sequence[str], vocabulary: dict[str, dict[str, Any]]) -> bool:
@@ -121,8 +178,8 @@ def read_json(path: str | Path) -> Any:
         raise MimicError(f"{path}: invalid JSON ({e})") from None
 
 
-def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    """Read a JSONL file; a bad line is reported with its file and line number."""
+def read_jsonl_numbered(path: str | Path) -> list[tuple[int, Any]]:
+    """(line number, value) of every non-blank line of a JSONL file; a bad line names its file and line."""
     path = Path(path)
     rows = []
     try:
@@ -134,10 +191,15 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
             if not line.strip():
                 continue
             try:
-                rows.append(orjson.loads(line))
+                rows.append((i, orjson.loads(line)))
             except orjson.JSONDecodeError as e:
                 raise MimicError(f"{path}:{i}: invalid JSON ({e})") from None
     return rows
+
+
+def read_jsonl(path: str | Path) -> list[Any]:
+    """Read a JSONL file; a bad line is reported with its file and line number."""
+    return [row for _, row in read_jsonl_numbered(path)]
 
 
 def write_jsonl_atomic(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
@@ -145,11 +207,23 @@ def write_jsonl_atomic(path: str | Path, rows: Iterable[dict[str, Any]]) -> None
     write_bytes_atomic(path, b"".join(dumps(r) + b"\n" for r in rows))
 
 
+def _umask() -> int:
+    """The process umask (reading it means setting it; it is put back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """Write all of `data` or nothing, with the mode a plain `open()` would give (the umask honoured: mkstemp
+    alone makes 0600 files, unreadable to the group a bench or report is shared with)."""
     path = Path(path)
+    if path.is_dir():
+        raise MimicError(f"{path}: is a folder, expected a file name to write")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -166,24 +240,51 @@ def write_json_atomic(path: str | Path, obj: Any) -> None:
                                           | orjson.OPT_SERIALIZE_NUMPY) + b"\n")
 
 
+Marker = Callable[[Path], bool]
+"""Says whether an existing folder is one this tool made (so `--overwrite` may replace it)."""
+
+
+def has_files(*names: str) -> Marker:
+    """A marker: the folder holds all of `names` (the manifest or result files the tool writes there)."""
+    return lambda folder: all((folder / n).exists() for n in names)
+
+
+def check_output_folder(target: Path, overwrite: bool, marker: Marker | None, what: str = "output folder") -> bool:
+    """The one `--overwrite` rule of every command. True when `target` exists and will be replaced.
+
+    A missing or empty folder is always fine. An existing one is refused without `overwrite`; with it, only a
+    folder the tool itself made (`marker`) is replaced: any other non-empty folder is refused, never deleted.
+    """
+    if target.exists() and not target.is_dir():
+        raise MimicError(f"{target}: is a file, expected a folder to write into")
+    if not target.exists() or not any(target.iterdir()):
+        return False
+    if not overwrite:
+        raise MimicError(f"{target}: {what} exists (use --overwrite to replace it)")
+    if marker is None or not marker(target):
+        raise MimicError(f"{target}: holds files mimic did not write there; --overwrite replaces only a folder "
+                         "made by the same command (choose another --out, or empty it yourself)")
+    return True
+
+
 @contextlib.contextmanager
-def atomic_dir(target: str | Path, overwrite: bool = False) -> Iterator[Path]:
+def atomic_dir(target: str | Path, overwrite: bool = False, marker: Marker | None = None) -> Iterator[Path]:
     """Build a folder in a temporary sibling and move it into place only if the block succeeds.
 
-    An existing `target` is refused unless `overwrite`; then it is replaced only after success, so a
-    failed run never destroys what was there.
+    An existing `target` follows `check_output_folder`; it is replaced only after success, so a failed run
+    never destroys what was there. The folder gets the umask's mode (not mkdtemp's 0700).
     """
     target = Path(target)
-    if target.exists() and not overwrite:
-        raise MimicError(f"{target}: output folder exists (use --overwrite to replace it)")
+    replace = check_output_folder(target, overwrite, marker)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
+        os.chmod(tmp, 0o777 & ~_umask())
         yield tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if target.exists():
+    if replace or target.exists():
         old = target.with_name(f".{target.name}.old-{os.getpid()}")
         os.replace(target, old)
         os.replace(tmp, target)

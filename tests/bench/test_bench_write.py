@@ -55,8 +55,15 @@ def test_existing_output_refused_then_overwritten(png_catalog, tmp_path):
     with pytest.raises(MimicError, match="output folder exists"):
         _generate(png_catalog, out)
     assert (out / "keep").exists()
-    _generate(png_catalog, out, overwrite=True)
-    assert not (out / "keep").exists() and (out / "samples.jsonl").exists()
+    # issue 11: --overwrite replaces only a folder the tool made; a folder of other files is never deleted
+    with pytest.raises(MimicError, match="holds files mimic did not write there"):
+        _generate(png_catalog, out, overwrite=True)
+    assert (out / "keep").read_text() == "old" and not (out / "samples.jsonl").exists()
+    (out / "keep").unlink()
+    _generate(png_catalog, out)  # an empty folder is fine without --overwrite
+    before = (out / "samples.jsonl").read_bytes()
+    _generate(png_catalog, out, overwrite=True)  # a bench it wrote is replaced
+    assert (out / "samples.jsonl").read_bytes() == before
 
 
 @pytest.mark.parametrize("damage", ["missing", "corrupt"])

@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw
 
 from mimic_vlm.errors import MimicError
 from mimic_vlm.progress import Progress, report
-from mimic_vlm.schema import atomic_dir, write_bytes_atomic
+from mimic_vlm.schema import atomic_dir, has_files, write_bytes_atomic
 
 SIZE = 256
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1
@@ -379,7 +379,7 @@ def render_toy_world(out_dir: Path, n_images: int = 500, seed: int = 0, overwrit
     rng = np.random.default_rng(seed)
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
-    with atomic_dir(out_dir, overwrite=overwrite) as tmp:
+    with atomic_dir(out_dir, overwrite=overwrite, marker=has_files("annotations.json", "images")) as tmp:
         (tmp / "images").mkdir()
         for i in range(n_images):
             img = _background(rng)

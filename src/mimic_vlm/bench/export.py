@@ -21,11 +21,19 @@ from typing import Any
 import orjson
 import yaml
 
-from mimic_vlm.bench.store import Bench, check_images, load_bench
+from mimic_vlm.bench.store import Bench, decode_images, load_bench
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate import mcq
 from mimic_vlm.evaluate.tasks import get_task
-from mimic_vlm.schema import Sample, atomic_dir, dumps, write_bytes_atomic, write_json_atomic
+from mimic_vlm.schema import (
+    Marker,
+    Sample,
+    atomic_dir,
+    dumps,
+    has_files,
+    write_bytes_atomic,
+    write_json_atomic,
+)
 
 FORMATS = ("hf", "lmms-eval", "vlmevalkit")
 _BATCH = 64
@@ -150,15 +158,21 @@ def export_vlmevalkit(bench: Bench, out: Path, name: str) -> None:
     write_bytes_atomic(out / f"{name}.tsv", frame.to_csv(sep="\t", index=False).encode())
 
 
+def export_marker(fmt: str, name: str) -> Marker:
+    """What an earlier export of `fmt` left in its folder: the only folder `--overwrite` replaces."""
+    return {"hf": has_files("README.md", "data"), "lmms-eval": has_files("utils.py", "vocabulary.json"),
+            "vlmevalkit": has_files(f"{name}.tsv")}[fmt]
+
+
 def export_bench(bench_path: str | Path, fmt: str, out: str | Path, *, name: str | None = None,
                  overwrite: bool = False) -> Path:
     """Write `bench_path` in format `fmt` into the folder `out` (atomically)."""
     if fmt not in FORMATS:
         raise MimicError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
     bench = load_bench(bench_path)
-    check_images(bench)
+    decode_images(bench)  # every exported image decodes; nothing but images is ever embedded
     name = name or bench.root.name
-    with atomic_dir(out, overwrite=overwrite) as tmp:
+    with atomic_dir(out, overwrite=overwrite, marker=export_marker(fmt, name)) as tmp:
         if fmt == "hf":
             export_hf(bench, tmp)
         elif fmt == "lmms-eval":

@@ -17,11 +17,13 @@ from mimic_vlm.annotations.catalog import Catalog
 from mimic_vlm.annotations.load import load_catalog
 from mimic_vlm.annotations.toyworld import render_toy_world
 from mimic_vlm.bench.pack import PACKABLE, pack_bench
+from mimic_vlm.bench.store import IS_BENCH
 from mimic_vlm.bench.write import MAX_TRAINING_IMAGES, write_bench
 from mimic_vlm.compose.controls import Controls
 from mimic_vlm.compose.generate import compose_bench, task_list
 from mimic_vlm.errors import MimicError
 from mimic_vlm.progress import Progress
+from mimic_vlm.schema import check_output_folder
 
 DEFAULT_TOY_IMAGES = 500
 
@@ -54,8 +56,7 @@ def generate_bench(catalog: Catalog, tasks: str | Sequence[str], count: int, con
     `extra_files` (bench-relative name -> file or folder) are linked in too (the default toy world).
     """
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise MimicError(f"{out}: output folder exists (use --overwrite to replace it)")
+    check_output_folder(out, overwrite, IS_BENCH)  # refused before any work
     if for_training and controls.n_images[-1] > MAX_TRAINING_IMAGES:
         raise MimicError(f"n_images={controls.to_dict()['n_images']}: training conversations hold at most "
                          f"{MAX_TRAINING_IMAGES} images")
@@ -78,8 +79,7 @@ def generate(source: Source, tasks: Sequence[str], count: int, controls: Control
     if pack_targets and controls.target_position is not None:
         raise MimicError("--pack-targets with --target-position: packing merges the target-holding images into "
                          "one, so their positions would not be what the samples record; use one of the two")
-    if out.exists() and not overwrite:
-        raise MimicError(f"{out}: output folder exists (use --overwrite to replace it)")
+    check_output_folder(out, overwrite, IS_BENCH)  # refused before any work
     command = canonical_command(source, tasks, count, controls, seed, out, copy_images, for_training, pack_targets)
     scratch = None
     extra: dict[str, Path] = {}

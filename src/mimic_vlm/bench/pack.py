@@ -20,8 +20,9 @@ from typing import Any
 
 from PIL import Image
 
-from mimic_vlm.bench.store import IMAGES, MANIFEST, SAMPLES, link_or_copy, load_bench
+from mimic_vlm.bench.store import IMAGES, IS_BENCH, MANIFEST, SAMPLES, check_images, link_or_copy, load_bench
 from mimic_vlm.errors import MimicError
+from mimic_vlm.images import open_rgb
 from mimic_vlm.schema import Sample, atomic_dir, target_images, write_json_atomic, write_jsonl_atomic
 
 PACKABLE = ("counting", "listing")
@@ -58,11 +59,7 @@ def pack_targets(sample: Sample, bench_root: str | Path, out_images_dir: str | P
     root, out_dir = Path(bench_root), Path(out_images_dir)
     first = holds.index(True)
     paths = [p if (p := Path(s)).is_absolute() else root / p for s in sample.images]
-    packed = []
-    for p, h in zip(paths, holds, strict=True):
-        if h:
-            with Image.open(p) as im:
-                packed.append(im.convert("RGB"))
+    packed = [open_rgb(p) for p, h in zip(paths, holds, strict=True) if h]
     name = f"{sample.id}-packed.png"
     out_dir.mkdir(parents=True, exist_ok=True)
     side_by_side(packed).save(out_dir / name)
@@ -92,7 +89,8 @@ def pack_bench(bench_path: str | Path, out: str | Path, overwrite: bool = False)
     paths stay absolute.
     """
     bench = load_bench(bench_path)
-    with atomic_dir(out, overwrite=overwrite) as tmp:
+    check_images(bench)  # a deleted image fails here, naming it, before anything is written
+    with atomic_dir(out, overwrite=overwrite, marker=IS_BENCH) as tmp:
         samples = [pack_targets(s, bench.root, tmp / IMAGES, bench.vocabulary) for s in bench.samples]
         for s in samples:
             for rel in s.images:

@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from mimic_vlm.errors import MimicError
-from mimic_vlm.schema import Sample, read_json, read_jsonl
+from mimic_vlm.schema import Sample, has_files, read_json, read_jsonl_numbered
 
 SAMPLES = "samples.jsonl"
 MANIFEST = "manifest.json"
 IMAGES = "images"
+IS_BENCH = has_files(MANIFEST, SAMPLES)
+"""What makes a folder a bench this tool wrote: the only kind `--overwrite` replaces with a bench."""
 
 
 @dataclass
@@ -33,7 +35,20 @@ class Bench:
 
     def image_paths(self, sample: Sample) -> list[Path]:
         """Absolute paths of a sample's images (relative ones are relative to the bench folder)."""
-        return [p if (p := Path(s)).is_absolute() else self.root / p for s in sample.images]
+        return [self.image_path(name, sample) for name in sample.images]
+
+    def image_path(self, name: str, sample: Sample) -> Path:
+        """One image's path, confined: a relative path that climbs out of the bench folder
+        (`../../etc/passwd`) is a MimicError, so a bench can never make the tool read files beside it.
+        Absolute paths stay as given; readers that send bytes elsewhere (export) decode them first."""
+        p = Path(name)
+        if p.is_absolute():
+            return p
+        full = Path(os.path.normpath(self.root / p))
+        if not full.is_relative_to(self.root):
+            raise MimicError(f"{self.root / SAMPLES}: sample {sample.id!r} names image {name!r}, outside the bench "
+                             "folder (relative paths must stay inside it)")
+        return full
 
     @property
     def manifest_hash(self) -> str:
@@ -53,11 +68,21 @@ class Bench:
 
 
 def load_bench(path: str | Path) -> Bench:
+    """The bench at `path`; every line is checked (shape and types) here, so nothing downstream meets a
+    malformed sample. A missing manifest, an empty file or a bad line is a MimicError naming file:line."""
     root = Path(path)
     if not (root / SAMPLES).is_file():
         raise MimicError(f"{root}: not a bench (no {SAMPLES})")
-    manifest: dict[str, Any] = read_json(root / MANIFEST) if (root / MANIFEST).is_file() else {}
-    samples = [Sample.from_dict(d) for d in read_jsonl(root / SAMPLES)]
+    if not (root / MANIFEST).is_file():
+        raise MimicError(f"{root}: not a bench (no {MANIFEST}; a bench folder holds both {SAMPLES} and {MANIFEST})")
+    manifest = read_json(root / MANIFEST)
+    if not isinstance(manifest, dict):
+        raise MimicError(f"{root / MANIFEST}: must be a JSON object")
+    if not isinstance(manifest.get("vocabulary", {}), dict):
+        raise MimicError(f"{root / MANIFEST}: 'vocabulary' must be an object")
+    samples = [Sample.from_dict(d, f"{root / SAMPLES}:{i}") for i, d in read_jsonl_numbered(root / SAMPLES)]
+    if not samples:
+        raise MimicError(f"{root / SAMPLES}: no samples (the file is empty)")
     seen: set[str] = set()
     for s in samples:
         if s.id in seen:
@@ -67,16 +92,33 @@ def load_bench(path: str | Path) -> Bench:
 
 
 def check_images(bench: Bench) -> None:
-    """Fail before any work starts if an image of the bench is missing (each distinct file checked once)."""
+    """Fail before any work starts if an image of the bench is missing or outside the bench (each distinct
+    file checked once)."""
     seen: set[str] = set()
     for s in bench.samples:
         for name in s.images:
             if name in seen:
                 continue
             seen.add(name)
-            p = Path(name) if Path(name).is_absolute() else bench.root / name
+            p = bench.image_path(name, s)
             if not p.is_file():
                 raise MimicError(f"{bench.root}: sample {s.id!r} refers to missing image {p}")
+
+
+def decode_images(bench: Bench) -> None:
+    """Decode every image fully before anything leaves the machine (export): a corrupt file, or an absolute
+    path to something that is not an image (`/etc/passwd`), is refused, naming the sample."""
+    from mimic_vlm.images import verify_image
+
+    seen: set[str] = set()
+    for s in bench.samples:
+        for name in s.images:
+            if name not in seen:
+                seen.add(name)
+                try:
+                    verify_image(bench.image_path(name, s))
+                except MimicError as e:
+                    raise MimicError(f"sample {s.id!r}: {e}") from None
 
 
 def link_or_copy(src: str | Path, dst: str | Path) -> None:

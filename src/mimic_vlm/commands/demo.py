@@ -46,13 +46,13 @@ def demo(
     from mimic_vlm.models.registry import load_model
     from mimic_vlm.plugins import REPORT_SECTIONS
     from mimic_vlm.report import write_report
+    from mimic_vlm.schema import check_output_folder, has_files
 
-    if out.exists() and not overwrite:
-        raise MimicError(f"{out}: output folder exists (use --overwrite to replace it)")
+    replace = check_output_folder(out, overwrite, has_files("toy-world/annotations.json"))
     controls = Controls.parse(n_images=n_images)
     console = Console()
     start = time.perf_counter()
-    if out.exists():
+    if replace:
         shutil.rmtree(out)
 
     console.print(Rule(f"1. toy world: {images} scenes"))

@@ -19,7 +19,7 @@ from mimic_vlm.report.blocks import Figure, Section, SectionBuilder
 from mimic_vlm.report.render import render_html, render_markdown
 from mimic_vlm.report.runs import RunData, load_runs
 from mimic_vlm.report.sections import CORE_SECTIONS
-from mimic_vlm.schema import atomic_dir, write_bytes_atomic
+from mimic_vlm.schema import atomic_dir, has_files, write_bytes_atomic
 
 __all__ = ["CORE_SECTIONS", "RunData", "Section", "SectionBuilder", "build_sections", "write_report"]
 
@@ -36,7 +36,7 @@ def write_report(run_paths: Sequence[str | Path], out: str | Path, builders: Seq
     if not run_paths:
         raise MimicError("report: give at least one run folder")
     runs = load_runs(list(run_paths))
-    with atomic_dir(out, overwrite=overwrite) as tmp:  # refuses an existing folder before any work
+    with atomic_dir(out, overwrite=overwrite, marker=has_files("report.md")) as tmp:  # refuses an existing folder before any work
         sections = build_sections(runs, builders)
         for s in sections:
             for b in s.blocks:
