@@ -17,9 +17,9 @@ def test_error_message_is_printed_verbatim_with_exit_code_2(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_markup_and_emoji_codes_in_messages_are_not_interpreted(tmp_path):
-    (tmp_path / "samples.jsonl").write_text("")
-    r = mimic("eval", "--bench", str(tmp_path), "--model", "nosuch:x", "--out", str(tmp_path / "run"))
+def test_markup_and_emoji_codes_in_messages_are_not_interpreted(bench_dir, tmp_path):
+    # a real bench (an empty samples.jsonl is now refused first, issue 11), so the model spec is what fails
+    r = mimic("eval", "--bench", str(bench_dir), "--model", "nosuch:x", "--out", str(tmp_path / "run"))
     assert r.returncode == 2 and "--model nosuch:x: unknown model kind 'nosuch'" in r.stderr
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
+from mimic_vlm import threads
 from mimic_vlm.commands import annotations, data, demo, evaluate, masking, probe, scoring, suites, train
 from mimic_vlm.errors import MimicError
 
@@ -17,6 +19,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click help: full option names at 80 columns, no '<bool>' metavars
 )
 
 # One module per area; each defines `register(app)`. Order = order in `mimic --help`.
@@ -24,31 +27,54 @@ for _area in (annotations, data, evaluate, scoring, masking, train, probe, suite
     _area.register(app)
 
 
+def _say(message: str) -> None:
+    """One plain line on stderr: no rich markup or emoji codes (":x:" in "nosuch:x") may be read into it."""
+    Console(stderr=True, emoji=False).print(Text("error: ", style="bold red") + Text(message), highlight=False,
+                                            soft_wrap=True)
+
+
+def os_error_line(e: OSError) -> str:
+    """An OSError as one line naming the path and the reason (a read-only folder, a full disk, a path whose
+    parent is a file): the user can act on it, a traceback adds nothing."""
+    code = errno.errorcode.get(e.errno, "") if e.errno is not None else ""
+    where = " -> ".join(str(f) for f in (e.filename, e.filename2) if f is not None) or "file system"
+    return f"{where}: cannot write or read ({e.strerror or e}{f', {code}' if code else ''})"
+
+
+def usage_line(e: Exception) -> str:
+    """A usage error (unknown option, a value out of range) as one line, pointing at the command's help."""
+    ctx = getattr(e, "ctx", None)
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    return f"{e.format_message()}{hint}"  # type: ignore[attr-defined]
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one `error:` line and exit code 2, never a traceback."""
+    threads.set_defaults()
     try:
         code = app(args=argv, standalone_mode=False)
         if isinstance(code, int) and code:  # typer.Exit(n) is returned, not raised, in this mode
             sys.exit(code)
     except MimicError as e:
-        # The message is plain text: no rich markup or emoji codes (":x:" in "nosuch:x") may be read into it.
-        Console(stderr=True, emoji=False).print(Text("error: ", style="bold red") + Text(str(e)), highlight=False,
-                                                soft_wrap=True)
+        _say(str(e))
         sys.exit(e.exit_code)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except SystemExit:
         raise
     except KeyboardInterrupt:
+        _say("interrupted")
         sys.exit(130)
     except typer.Abort:
         sys.exit(1)
     except typer.TyperException as e:  # usage errors (typer vendors click: its ClickException lives here)
-        show = getattr(e, "show", None)
-        if show is None:
+        if not hasattr(e, "format_message"):
             raise
-        show()
+        _say(usage_line(e))
         sys.exit(getattr(e, "exit_code", 2))
+    except OSError as e:  # read-only folder, full disk, ...: what was written before stays (atomic writes)
+        _say(os_error_line(e))
+        sys.exit(2)
 
 
 @app.command(hidden=True)

@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
 
 def toy(
     out: Path = typer.Option(..., "--out", help="Folder to create: images/*.png and annotations.json (COCO format)."),
-    images: int = typer.Option(500, "--images", help="Number of scenes to render."),
+    images: int = typer.Option(500, "--images", min=1, help="Number of scenes to render."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives byte-identical files."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists (only after success)."),
 ) -> None:

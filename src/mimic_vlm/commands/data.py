@@ -25,7 +25,7 @@ def generate(
                                                  "--source toy without it builds a default toy world inside OUT."),
     images_dir: Path | None = typer.Option(None, "--images-dir", help="Folder holding the source images."),
     task: str = typer.Option("all", "--task", help="counting | listing | common | odd_one | all."),
-    count: int = typer.Option(100, "--count", help="Samples per task."),
+    count: int = typer.Option(100, "--count", min=1, help="Samples per task."),
     n_images: str = typer.Option("2-6", "--n-images", help="Images per sample: N, A-B or a,b,c (1-16)."),
     spread: str | None = typer.Option(None, "--spread", help="Images holding a target (default: drawn)."),
     distractors: str | None = typer.Option(None, "--distractors", help="Images holding no target."),
@@ -39,12 +39,12 @@ def generate(
     out: Path = typer.Option(..., "--out", help="Bench folder to create."),
     copy_images: bool = typer.Option(False, "--copy-images", help="Copy images into OUT/images (self-contained)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists (only after success)."),
-    min_area: float = typer.Option(0.0, "--min-area", help="Instances smaller than this (px^2) make counts uncertain."),
+    min_area: float = typer.Option(0.0, "--min-area", min=0.0, help="Instances smaller than this (px^2) make counts uncertain."),
     purpose: str = typer.Option("eval", "--for", help="eval | training (adds LLaVA and HF-messages conversations)."),
     oi_classes: Path | None = typer.Option(None, "--oi-classes", help="OpenImages class descriptions CSV."),
     oi_hierarchy: Path | None = typer.Option(None, "--oi-hierarchy", help="OpenImages label hierarchy JSON."),
     toy_images: int | None = typer.Option(None, "--toy-images",
-                                          help="Scenes of the default toy world (default 500)."),
+                                          min=1, help="Scenes of the default toy world (default 500)."),
     pack_targets: bool = typer.Option(False, "--pack-targets",
                                       help="Put each sample's target-holding images side by side in one image "
                                            "(distractors stay separate): same information, fewer images."),
@@ -75,7 +75,7 @@ def validate(
     annotations: Path | None = typer.Option(None, "--annotations", help="Re-derive from these annotations."),
     source: str | None = typer.Option(None, "--source", help="Source of --annotations (default: the bench's)."),
     images_dir: Path | None = typer.Option(None, "--images-dir", help="Images folder (not needed to validate)."),
-    min_area: float = typer.Option(0.0, "--min-area", help="The --min-area the bench was generated with."),
+    min_area: float = typer.Option(0.0, "--min-area", min=0.0, help="The --min-area the bench was generated with."),
     oi_classes: Path | None = typer.Option(None, "--oi-classes", help="OpenImages class descriptions CSV."),
     oi_hierarchy: Path | None = typer.Option(None, "--oi-hierarchy", help="OpenImages label hierarchy JSON."),
 ) -> None:
@@ -105,7 +105,7 @@ def validate(
 def inspect(
     bench: Path = typer.Argument(..., help="Bench folder."),
     sheet: Path | None = typer.Option(None, "--sheet", help="Contact sheet PNG (default BENCH/contact_sheet.png)."),
-    n: int = typer.Option(6, "--n", help="Samples on the contact sheet."),
+    n: int = typer.Option(6, "--n", min=1, help="Samples on the contact sheet."),
 ) -> None:
     """Print the distribution of answers and controls and write a contact sheet of a few samples."""
     from mimic_vlm.bench.inspect import contact_sheet, print_summary

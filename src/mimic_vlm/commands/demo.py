@@ -27,8 +27,8 @@ def register(app: typer.Typer) -> None:
 
 def demo(
     out: Path = typer.Option(Path("demo-out"), "--out", help="Folder for everything the demo writes."),
-    images: int = typer.Option(300, "--images", help="Scenes rendered in the toy world."),
-    count: int = typer.Option(25, "--count", help="Samples per task."),
+    images: int = typer.Option(300, "--images", min=1, help="Scenes rendered in the toy world."),
+    count: int = typer.Option(25, "--count", min=1, help="Samples per task."),
     n_images: str = typer.Option("2-5", "--n-images", help="Images per sample: N, A-B or a,b,c."),
     seed: int = typer.Option(0, "--seed", help="Seed of the toy world and of the bench."),
     models: str = typer.Option(",".join(DEMO_MODELS), "--models", help="Comma-separated model specs to evaluate."),

@@ -55,15 +55,15 @@ def register(app: typer.Typer) -> None:
         model: str = typer.Option(..., help="hf:PATH_OR_ID | tiny:FAMILY | openai:MODEL@BASE_URL | chance | "
                                             "prior | single-image | oracle"),
         out: Path = typer.Option(..., help="Run folder; rerunning the same command resumes it."),
-        limit: int | None = typer.Option(None, help="Only the first N selected samples."),
+        limit: int | None = typer.Option(None, min=1, help="Only the first N selected samples."),
         tasks: str | None = typer.Option(None, help="Comma-separated tasks, e.g. counting,listing."),
         ids: str | None = typer.Option(None, help="Comma-separated sample ids, or @FILE with one per line."),
-        batch_size: int | None = typer.Option(None, help="Requests per batch (hf/tiny default 8; outputs do not "
+        batch_size: int | None = typer.Option(None, min=1, help="Requests per batch (hf/tiny default 8; outputs do not "
                                                          "depend on it)."),
         official: bool = typer.Option(False, help="Score exactly like the official lmms-eval MIMIC code."),
         overwrite: bool = typer.Option(False, help="Replace a run made with other settings."),
         system_prompt: str | None = typer.Option(None, help="System message for every request."),
-        max_new_tokens: int | None = typer.Option(None, help="Override the tasks' token budgets (16; 32 listing)."),
+        max_new_tokens: int | None = typer.Option(None, min=1, help="Override the tasks' token budgets (16; 32 listing)."),
         prompt_template: str | None = typer.Option(
             None, help="Replace the task prompt: {question} {task} {options} {n_images}; '\\n' is a newline; "
                        "one <image> per image interleaves the images."),
@@ -74,11 +74,11 @@ def register(app: typer.Typer) -> None:
         device: str | None = typer.Option(None, help="cpu, cuda, cuda:1 ... (default: this rank's GPU, else cpu)."),
         device_map: str | None = typer.Option(None, help="transformers device_map, e.g. auto (hf)."),
         attn_implementation: str | None = typer.Option(None, help="sdpa, eager, flash_attention_2 ... (hf/tiny)."),
-        max_pixels: int | None = typer.Option(None, help="Per-image pixel cap (w*h), aspect kept."),
+        max_pixels: int | None = typer.Option(None, min=1, help="Per-image pixel cap (w*h), aspect kept."),
         adapter: str | None = typer.Option(None, help="PEFT adapter folder (its training mask is re-applied)."),
-        concurrency: int = typer.Option(8, help="Requests in flight (openai)."),
-        timeout: float = typer.Option(120.0, help="Seconds per HTTP request (openai)."),
-        retries: int = typer.Option(4, help="Retries on 429/5xx/dropped connections/timeouts (openai)."),
+        concurrency: int = typer.Option(8, min=1, help="Requests in flight (openai)."),
+        timeout: float = typer.Option(120.0, min=0.001, help="Seconds per HTTP request (openai)."),
+        retries: int = typer.Option(4, min=0, help="Retries on 429/5xx/dropped connections/timeouts (openai)."),
         api_key_env: str | None = typer.Option(None, help="Environment variable holding the API key "
                                                           "(default OPENAI_API_KEY)."),
         seed: int = typer.Option(0, help="Seed of the chance baseline."),

@@ -39,13 +39,15 @@ def attention(
     model: str = typer.Option(..., help=MODEL_HELP),
     bench: Path = typer.Option(..., help="Bench folder."),
     out: Path = typer.Option(..., help="Output folder: attention.json + vision/question/answer.png."),
-    limit: int | None = typer.Option(None, help="Only the first N samples."),
+    limit: int | None = typer.Option(None, min=1, help="Only the first N samples."),
     mask_layers: str | None = typer.Option(None, help="Attach the image-block mask (eager) on these layers "
                                                       "(A-B, a,b,c, second-half, all)."),
-    bootstrap: int = typer.Option(1000, help="Bootstrap replicates for the intervals."),
-    dtype: str = typer.Option("float32", help="auto, float32, bfloat16 or float16."),
+    bootstrap: int = typer.Option(1000, min=0, help="Bootstrap replicates for the intervals."),
+    dtype: str = typer.Option("float32", help="auto, float32, bfloat16 or float16 (float32 here, unlike eval's "
+                                              "auto: attention shares are averaged over many tokens and half "
+                                              "precision rounds them)."),
     device: str | None = typer.Option(None, help="cpu, cuda, cuda:1 ..."),
-    max_pixels: int | None = typer.Option(None, help="Per-image pixel cap (w*h), aspect kept."),
+    max_pixels: int | None = typer.Option(None, min=1, help="Per-image pixel cap (w*h), aspect kept."),
     overwrite: bool = typer.Option(False, help="Replace OUT if it exists (only after success)."),
 ) -> None:
     """Attention shares by layer: vision tokens to own image / other images / text; question tokens and the
@@ -79,10 +81,10 @@ def pooling(
     bench: Path = typer.Option(..., help="Bench folder."),
     out: Path = typer.Option(..., help="Output folder: pooling.json, pooling.png, runs/k=K/ (resumable)."),
     factors: str = typer.Option("1,2,4,8", help="Pooling factors k: each image's n tokens become ceil(n/k)."),
-    limit: int | None = typer.Option(None, help="Only the first N samples."),
+    limit: int | None = typer.Option(None, min=1, help="Only the first N samples."),
     dtype: str = typer.Option("auto", help="auto, float32, bfloat16 or float16."),
     device: str | None = typer.Option(None, help="cpu, cuda, cuda:1 ..."),
-    max_pixels: int | None = typer.Option(None, help="Per-image pixel cap (w*h), aspect kept."),
+    max_pixels: int | None = typer.Option(None, min=1, help="Per-image pixel cap (w*h), aspect kept."),
     progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
     """Score against vision tokens per image: 1-D average pooling of each image's tokens by k."""
@@ -111,7 +113,7 @@ def sweep(
                                        "target_position=first,middle,last, max_pixels=3136,12544 (the "
                                        "model's per-image pixel cap) or pooling=1,2,4 (vision tokens pooled)."),
     fix: list[str] = typer.Option([], help="CONTROL=VALUE held fixed (repeatable), e.g. --fix spread=2."),
-    count: int = typer.Option(50, help="Samples per value."),
+    count: int = typer.Option(50, min=1, help="Samples per value."),
     out: Path = typer.Option(..., help="Output folder: sweep.json, sweep.png, benches/, runs/ (resumable)."),
     source: str = typer.Option("toy", help="Annotation source: toy, coco or openimages."),
     annotations: Path | None = typer.Option(None, help="Annotations file (toy: rendered into OUT if omitted)."),
@@ -124,7 +126,7 @@ def sweep(
     seed: int = typer.Option(0, help="Generator seed (the same for every value)."),
     dtype: str = typer.Option("auto", help="auto, float32, bfloat16 or float16 (hf)."),
     device: str | None = typer.Option(None, help="cpu, cuda, ... (hf/tiny)."),
-    max_pixels: int | None = typer.Option(None, help="Per-image pixel cap (w*h), aspect kept."),
+    max_pixels: int | None = typer.Option(None, min=1, help="Per-image pixel cap (w*h), aspect kept."),
     progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
     """Score against one control, everything else fixed: one generated bench and one run per value."""
@@ -172,7 +174,8 @@ def pack(
 
 
 def register(app: typer.Typer) -> None:
-    probe = typer.Typer(help="Diagnostics: attention by layer, vision-token pooling.", no_args_is_help=True)
+    probe = typer.Typer(help="Diagnostics: attention by layer, vision-token pooling.", no_args_is_help=True,
+                        rich_markup_mode=None)
     probe.command("attention")(attention)
     probe.command("pooling")(pooling)
     app.add_typer(probe, name="probe")

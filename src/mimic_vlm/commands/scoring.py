@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from mimic_vlm.errors import MimicError
+
 
 def print_scores(scores: dict[str, Any], console: Console | None = None) -> None:
     """The summary table every scoring command ends with (the runner prints it too)."""
@@ -38,7 +40,7 @@ def register(app: typer.Typer) -> None:
         official: bool = typer.Option(False, "--official", help="Reproduce the official lmms-eval scoring."),
         out: Path | None = typer.Option(None, "--out", help="Write scores.json here."),
         scored: Path | None = typer.Option(None, "--scored", help="Write each sample's parse and score (JSONL)."),
-        bootstrap: int = typer.Option(1000, help="Bootstrap replicates for the 95% intervals."),
+        bootstrap: int = typer.Option(1000, min=0, help="Bootstrap replicates for the 95% intervals."),
         seed: int = typer.Option(0, help="Bootstrap seed."),
     ) -> None:
         """Score predictions made anywhere (lmms-eval, in-house) against a bench, the same way `eval` does."""
@@ -46,6 +48,9 @@ def register(app: typer.Typer) -> None:
         from mimic_vlm.evaluate.score import score_predictions
         from mimic_vlm.schema import write_json_atomic, write_jsonl_atomic
 
+        for flag, path in (("--out", out), ("--scored", scored)):
+            if path is not None and path.is_dir():
+                raise MimicError(f"{flag} {path}: is a folder, expected a file name to write")
         rows, scores = score_predictions(load_bench(bench), predictions, official, bootstrap, seed)
         if out is not None:
             write_json_atomic(out, scores)
@@ -59,12 +64,13 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", help="Report folder: report.md, report.html, figures/."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing report folder."),
         title: str = typer.Option("MIMIC evaluation report", help="Report title."),
+        allow_mixed: bool = typer.Option(False, "--allow-mixed", help="Allow runs scored on different benches."),
     ) -> None:
         """Markdown and self-contained HTML report with tables and plots over one or more runs."""
         from mimic_vlm.plugins import REPORT_SECTIONS
         from mimic_vlm.report import write_report
 
-        path = write_report(runs, out, REPORT_SECTIONS, overwrite=overwrite, title=title)
+        path = write_report(runs, out, REPORT_SECTIONS, overwrite=overwrite, title=title, allow_mixed=allow_mixed)
         Console().print(f"wrote {path / 'report.md'} and {path / 'report.html'}")
 
     @app.command()

@@ -5,12 +5,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
 from mimic_vlm.commands.progress import RichProgress
+
+
+def quiet_library_warnings() -> None:
+    """transformers' and torch's FutureWarnings speak to library developers, not to a user training a model;
+    they are hidden unless the user asks for warnings (`python -W ...` / PYTHONWARNINGS)."""
+    if not sys.warnoptions:
+        warnings.filterwarnings("ignore", category=FutureWarning)
 
 
 def register(app: typer.Typer) -> None:
@@ -21,34 +29,36 @@ def register(app: typer.Typer) -> None:
                                         "mixture .yaml (datasets: [{path, sampling}]). Repeatable."),
         out: Path = typer.Option(..., "--out", help="Output folder: adapter or weights + mimic_train.json."),
         method: str = typer.Option("lora", help="lora | full-lm (vision tower + projector frozen) | full."),
-        lora_r: int = typer.Option(128, help="LoRA rank (official run: 128)."),
-        lora_alpha: int = typer.Option(32, help="LoRA alpha (official run: 32)."),
-        lora_dropout: float = typer.Option(0.05, help="LoRA dropout."),
+        lora_r: int = typer.Option(128, min=1, help="LoRA rank (official run: 128)."),
+        lora_alpha: int = typer.Option(32, min=1, help="LoRA alpha (official run: 32)."),
+        lora_dropout: float = typer.Option(0.05, min=0.0, max=1.0, help="LoRA dropout."),
         train_projector: bool = typer.Option(False, help="Also train the projector fully (as the paper did)."),
         mask_layers: str = typer.Option(None, help="Image-block mask layers during training, e.g. 12-23, "
                                         "second-half, all (default: no mask)."),
         mask_backend: str = typer.Option("sdpa", help="sdpa | eager | flex (flex trains on GPU only)."),
-        max_images: int = typer.Option(10, help="Drop samples with more images (counted and reported)."),
-        epochs: float = typer.Option(1.0, help="Epochs (ignored when --max-steps is set)."),
-        max_steps: int = typer.Option(-1, help="Stop after this many optimizer steps."),
-        batch_size: int = typer.Option(4, help="Per-device batch size."),
-        grad_accum: int = typer.Option(1, help="Gradient accumulation steps."),
-        lr: float = typer.Option(2.5e-5, help="Peak learning rate (cosine schedule)."),
-        warmup_ratio: float = typer.Option(0.03, help="Linear warm-up, as a fraction of the steps."),
-        weight_decay: float = typer.Option(0.0),
-        precision: str = typer.Option("auto", help="auto | bf16 | fp16 | fp32 (auto: bf16/fp16 on GPU, fp32 on CPU)."),
+        max_images: int = typer.Option(10, min=1, help="Drop samples with more images (counted and reported)."),
+        epochs: float = typer.Option(1.0, min=0.0, help="Epochs (ignored when --max-steps is set)."),
+        max_steps: int = typer.Option(-1, min=-1, help="Stop after this many optimizer steps."),
+        batch_size: int = typer.Option(4, min=1, help="Per-device batch size."),
+        grad_accum: int = typer.Option(1, min=1, help="Gradient accumulation steps."),
+        lr: float = typer.Option(2.5e-5, min=0.0, help="Peak learning rate (cosine schedule)."),
+        warmup_ratio: float = typer.Option(0.03, min=0.0, max=1.0, help="Linear warm-up, as a fraction of the steps."),
+        weight_decay: float = typer.Option(0.0, min=0.0),
+        precision: str = typer.Option("auto", help="auto | bf16 | fp16 | fp32 (or bfloat16, float16, float32 as "
+                                       "--dtype spells them); auto: bf16/fp16 on GPU, fp32 on CPU."),
         gradient_checkpointing: bool = typer.Option(True, help="Recompute activations to save memory."),
-        save_steps: int = typer.Option(500, help="Checkpoint every N steps (what --resume continues from)."),
-        save_total_limit: int = typer.Option(3, help="Keep at most this many checkpoints."),
-        logging_steps: int = typer.Option(10),
+        save_steps: int = typer.Option(500, min=1, help="Checkpoint every N steps (what --resume continues from)."),
+        save_total_limit: int = typer.Option(3, min=1, help="Keep at most this many checkpoints."),
+        logging_steps: int = typer.Option(10, min=1),
         seed: int = typer.Option(0, help="Seed of initialisation, data order and dropout."),
         resume: bool = typer.Option(False, help="Continue an interrupted run from its last checkpoint."),
         overwrite: bool = typer.Option(False, help="Replace an existing output folder."),
         accelerate_config: str = typer.Option(None, help="Re-launch under accelerate: single_gpu, multi_gpu, "
                                               "zero2, zero3, fsdp2, or an accelerate YAML file."),
-        num_processes: int = typer.Option(None, help="With --accelerate-config: processes (GPUs) to use."),
+        num_processes: int = typer.Option(None, min=1, help="With --accelerate-config: processes (GPUs) to use."),
     ) -> None:
         """Fine-tune on multi-image conversations: LoRA on the language model or the full language model."""
+        quiet_library_warnings()
         from mimic_vlm.train import engine
         from mimic_vlm.train.finetune import LoraSettings
 

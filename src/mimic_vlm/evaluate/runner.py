@@ -17,7 +17,9 @@ the ranks and rank 0 merges.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -34,6 +36,7 @@ from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate import predictions as P
 from mimic_vlm.evaluate.score import build_scores, score_output
 from mimic_vlm.evaluate.tasks import get_task
+from mimic_vlm.locks import hold_folder
 from mimic_vlm.models.base import Generation, Model, Request
 from mimic_vlm.progress import Progress, report
 from mimic_vlm.schema import Sample, read_json, write_json_atomic
@@ -96,8 +99,25 @@ def diff(old: Any, new: Any, path: str = "") -> list[str]:
     return [] if old == new else [f"{path}: {old!r} -> {new!r}"]
 
 
+class Interrupted(MimicError):
+    """Ctrl-C during a run: what was done is kept, and the rerun resumes it (exit code 130, as for SIGINT)."""
+
+    exit_code = 130
+
+
+def check_run_folder(out: Path) -> None:
+    """`--out` must be a run folder, an empty or a new one: never a file, never a folder of other files
+    (the one `--overwrite` rule: only what the tool made is replaced)."""
+    if out.exists() and not out.is_dir():
+        raise MimicError(f"{out}: is a file, expected a run folder")
+    if out.is_dir() and not (out / RUN_JSON).is_file() and not P.prediction_files(out) \
+            and any(not p.name.startswith(".") for p in out.iterdir()):  # dot files: other ranks' atomic writes
+        raise MimicError(f"{out}: holds files but no {RUN_JSON}, so it is not a run folder; choose another --out")
+
+
 def prepare_folder(out: Path, settings: dict[str, Any], overwrite: bool) -> bool:
     """Check a folder against the run's settings; True when it must be cleared first (`overwrite`)."""
+    check_run_folder(out)
     run_json = out / RUN_JSON
     if not run_json.is_file():
         if P.prediction_files(out) and not overwrite:
@@ -157,16 +177,39 @@ def run_eval(bench: Bench, model: Model, out: str | Path, *, limit: int | None =
              permutations: int = 0) -> dict[str, Any]:
     """Predict every selected sample not yet in `out`, then merge and score; returns scores.json's content
     (an empty dict on ranks other than 0). `permutations` K also predicts each sample under K seeded shuffles
-    of its images (`evaluate/order.py`; scores.json `order`)."""
+    of its images (`evaluate/order.py`; scores.json `order`).
+
+    The folder is held for the whole run (a second run into it is refused); a run that fails before its
+    first prediction leaves no folder behind; Ctrl-C says how far it got and that a rerun resumes."""
     out = Path(out)
     if permutations < 0:
         raise MimicError(f"--permutations {permutations}: must be 0 or more")
     chosen = select(bench.samples, tasks=tasks, ids=ids, limit=limit)
     check_images(bench)
-    settings = answer_settings(model, prompting, official, bench)
+    check_run_folder(out)
     rank, world = distributed()
     if permutations and world > 1:
         raise MimicError("--permutations: run it in one process (not under accelerate launch / torchrun)")
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        with hold_folder(out, "another mimic eval") if rank == 0 else contextlib.nullcontext():
+            _run(bench, model, out, chosen, batch_size=batch_size, official=official, overwrite=overwrite,
+                 prompting=prompting, command=command, progress=progress, permutations=permutations)
+    except BaseException:
+        if created and rank == 0 and not any(P.recover(p, repair=False) for p in P.prediction_files(out)):
+            shutil.rmtree(out, ignore_errors=True)  # nothing predicted: no half-made run folder for report to trip on
+        raise
+    if rank != 0:
+        return {}
+    return finish(bench, out, official, permutations)
+
+
+def _run(bench: Bench, model: Model, out: Path, chosen: list[Sample], *, batch_size: int | None, official: bool,
+         overwrite: bool, prompting: Prompting, command: Sequence[str] | None, progress: Progress | None,
+         permutations: int) -> None:
+    settings = answer_settings(model, prompting, official, bench)
+    rank, world = distributed()
     size = batch_size or model.max_batch_size
     must_clear = prepare_folder(out, settings, overwrite)  # every rank checks: all refuse together
     if rank == 0:
@@ -191,24 +234,29 @@ def run_eval(bench: Bench, model: Model, out: str | Path, *, limit: int | None =
     done_here = len(mine) - len(todo)
     phase = f"eval {model.name}"
     report(progress if rank == 0 else None, phase, done_here, len(mine))
-    with P.Appender(own) as log:
-        for batch in batches(todo, size):
-            requests = [Request(id=s.id, images=tuple(bench.image_paths(s)), text=prompting.text(s, official),
-                                max_new_tokens=prompting.tokens(s), sample=dict(vars(s)), system=prompting.system)
-                        for s in batch]
-            start = time.perf_counter()
-            generations = model.generate(requests)
-            latency = (time.perf_counter() - start) / len(batch)
-            log.write(prediction_row(s, g, latency, bench.vocabulary, official)
-                      for s, g in zip(batch, generations, strict=True))
-            done_here += len(batch)
-            report(progress if rank == 0 else None, phase, done_here, len(mine))
+    try:
+        with P.Appender(own) as log:
+            for batch in batches(todo, size):
+                requests = [Request(id=s.id, images=tuple(bench.image_paths(s)), text=prompting.text(s, official),
+                                    max_new_tokens=prompting.tokens(s), sample=dict(vars(s)),
+                                    system=prompting.system) for s in batch]
+                start = time.perf_counter()
+                generations = model.generate(requests)
+                latency = (time.perf_counter() - start) / len(batch)
+                log.write(prediction_row(s, g, latency, bench.vocabulary, official)
+                          for s, g in zip(batch, generations, strict=True))
+                done_here += len(batch)
+                report(progress if rank == 0 else None, phase, done_here, len(mine))
+    except KeyboardInterrupt:
+        raise Interrupted(f"{out}: interrupted after {done_here} of {len(mine)} samples; rerun the same command "
+                          "to resume") from None
     if permutations:
-        _predict_shuffled(bench, model, out, chosen, permutations, prompting, official, size, progress)
+        try:
+            _predict_shuffled(bench, model, out, chosen, permutations, prompting, official, size, progress)
+        except KeyboardInterrupt:
+            raise Interrupted(f"{out}: interrupted in the shuffled orders (all {len(mine)} samples done once); "
+                              "rerun the same command to resume") from None
     barrier(world)
-    if rank != 0:
-        return {}
-    return finish(bench, out, official, permutations)
 
 
 def _predict_shuffled(bench: Bench, model: Model, out: Path, chosen: Sequence[Sample], k: int, prompting: Prompting,

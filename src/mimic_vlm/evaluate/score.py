@@ -79,6 +79,8 @@ def read_predictions(bench: Bench, path: str | Path) -> dict[str, str]:
         if row["id"] in outputs:
             raise MimicError(f"{path}:{i}: duplicate id {row['id']!r}")
         outputs[row["id"]] = row["output"]
+    if not outputs:
+        raise MimicError(f"{path}: no predictions (the file is empty)")
     return outputs
 
 

@@ -48,12 +48,31 @@ def default_device() -> str:
     return f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if torch.cuda.is_available() else "cpu"
 
 
+def resolve_device(device: str | None) -> str:
+    """`--device` checked before any weights are read: a CUDA device on a CPU-only torch, or a GPU index that
+    does not exist, is one clear line (torch would raise an AssertionError deep inside `.to()`)."""
+    if device is None:
+        return default_device()
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise MimicError(f"--device {device}: not a device name (cpu, cuda, cuda:1, ...)") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            why = "this torch build has no CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
+            raise MimicError(f"--device {device}: {why}; use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise MimicError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) visible")
+    return device
+
+
 def load_vlm(spec: str, *, dtype: str | torch.dtype = "auto", device: str | None = None,
              device_map: str | None = None, attn_implementation: str | None = None, adapter: str | None = None,
              mask: ImageBlockMask | None = None, base_kwargs: dict[str, Any] | None = None) -> LoadedVLM:
     """`hf:PATH_OR_ID` (a local folder, or a hub id already in the local cache) or `tiny:FAMILY` (built in code;
     `base_kwargs` are its sizes), with an optional PEFT adapter; see the module docstring for the mask."""
     kind, _, arg = spec.partition(":")
+    target = None if device_map else resolve_device(device)
     trained = read_trained(Path(adapter)) if adapter else None
     if kind == "tiny" and arg:
         from mimic_vlm.models import tiny
@@ -68,8 +87,8 @@ def load_vlm(spec: str, *, dtype: str | torch.dtype = "auto", device: str | None
         folder = Path(arg)
     else:
         raise MimicError(f"--model {spec}: expected hf:PATH_OR_ID or tiny:FAMILY")
-    if not device_map:
-        model = model.to(device or default_device())
+    if target is not None:
+        model = model.to(target)
     model, mask = adapt(model, adapter=adapter, mask=mask, folder=folder)
     settings = {"attn_implementation": model.config._attn_implementation, "adapter": adapter,
                 "mask": describe_mask(mask)}
@@ -81,6 +100,9 @@ def _from_pretrained(path: str, dtype: str | torch.dtype, device_map: str | None
     local = Path(path).expanduser()
     if path.startswith((".", "/", "~")) and not local.is_dir():
         raise MimicError(f"hf:{path}: no such model folder")
+    if local.is_dir() and not (local / "config.json").is_file():
+        raise MimicError(f"hf:{path}: no config.json in this folder, so it is not a transformers model "
+                         "(give the folder that holds config.json and the weights)")
     name = str(local) if local.is_dir() else path
     kwargs: dict[str, Any] = {"dtype": torch_dtype(dtype)}
     if attn_implementation:
@@ -90,9 +112,10 @@ def _from_pretrained(path: str, dtype: str | torch.dtype, device_map: str | None
     try:
         processor = load_processor(name)
         model = transformers.AutoModelForImageTextToText.from_pretrained(name, **kwargs)
-    except OSError as e:
+    except (OSError, ValueError) as e:
         offline = " (offline mode is on: HF_HUB_OFFLINE=1)" if os.environ.get("HF_HUB_OFFLINE") == "1" else ""
-        raise MimicError(f"hf:{path}: cannot load the model{offline}: {str(e).splitlines()[0]}") from None
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise MimicError(f"hf:{path}: cannot load the model{offline}: {first}") from None
     return model, processor
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from mimic_vlm.errors import MimicError
 from mimic_vlm.report.blocks import Figure, Section, SectionBuilder
 from mimic_vlm.report.render import render_html, render_markdown
-from mimic_vlm.report.runs import RunData, load_runs
+from mimic_vlm.report.runs import RunData, check_same_bench, load_runs
 from mimic_vlm.report.sections import CORE_SECTIONS
 from mimic_vlm.schema import atomic_dir, has_files, write_bytes_atomic
 
@@ -29,13 +29,15 @@ def build_sections(runs: list[RunData], builders: Sequence[SectionBuilder] = COR
 
 
 def write_report(run_paths: Sequence[str | Path], out: str | Path, builders: Sequence[SectionBuilder] = CORE_SECTIONS,
-                 overwrite: bool = False, title: str = "MIMIC evaluation report") -> Path:
+                 overwrite: bool = False, title: str = "MIMIC evaluation report", allow_mixed: bool = False) -> Path:
     """Build the sections over the runs and write report.md, figures/ and report.html (atomically).
 
     `builders` default to the core sections; `mimic_vlm.plugins.REPORT_SECTIONS` adds every area's."""
     if not run_paths:
         raise MimicError("report: give at least one run folder")
     runs = load_runs(list(run_paths))
+    if not allow_mixed:
+        check_same_bench(runs)
     with atomic_dir(out, overwrite=overwrite, marker=has_files("report.md")) as tmp:  # refuses an existing folder before any work
         sections = build_sections(runs, builders)
         for s in sections:

@@ -54,6 +54,26 @@ def load_runs(paths: list[str | Path]) -> list[RunData]:
     return runs
 
 
+def run_bench(run: RunData) -> tuple[str, str] | None:
+    """(manifest hash, bench folder) a `mimic eval` run was scored against; None when the folder does not say."""
+    settings = run.settings.get("settings") or {}
+    digest = settings.get("bench_manifest_hash") if isinstance(settings, dict) else None
+    return (str(digest), str(run.settings.get("bench", "?"))) if digest else None
+
+
+def check_same_bench(runs: list[RunData]) -> None:
+    """Runs of different benches in one report would put unrelated numbers side by side: refused, naming two."""
+    seen: dict[str, tuple[str, str]] = {}
+    for run in runs:
+        bench = run_bench(run)
+        if bench is not None:
+            seen.setdefault(bench[0], (run.name, bench[1]))
+    if len(seen) > 1:
+        (a, pa), (b, pb) = list(seen.values())[:2]
+        raise MimicError(f"report: the runs were scored on {len(seen)} different benches (e.g. {a}: {pa}; {b}: {pb}); "
+                         "report each bench separately, or pass --allow-mixed")
+
+
 def run_model(run: RunData) -> dict[str, Any]:
     """The model settings of a run: run.json's `model`, or `settings.model` as `mimic eval` writes it."""
     return run.settings.get("model") or (run.settings.get("settings") or {}).get("model") or {}

@@ -9,6 +9,7 @@ that inference sees, and only the assistant's answer tokens (plus its end-of-tur
 from __future__ import annotations
 
 import math
+import os
 import random
 import re
 from collections.abc import Iterable, Sequence
@@ -74,6 +75,8 @@ def parse_llava(record: dict[str, Any], root: Path, where: str) -> Conversation:
     the start of the first human turn; more markers than images is an error.
     """
     images = record.get("image") or []
+    if not isinstance(images, (str, list)):
+        raise MimicError(f"{where}: 'image' must be a path or a list of paths, not {images!r}")
     images = [images] if isinstance(images, str) else list(images)
     turns = record.get("conversations")
     if not isinstance(turns, list) or not turns:
@@ -106,7 +109,10 @@ def parse_messages(record: dict[str, Any], root: Path, where: str) -> Conversati
     raw = record.get("messages")
     if not isinstance(raw, list) or not raw:
         raise MimicError(f"{where}: 'messages' must be a non-empty list")
-    images = list(record.get("images") or [])
+    images = record.get("images") or []
+    if not isinstance(images, list):
+        raise MimicError(f"{where}: 'images' must be a list of paths, not {images!r}")
+    images = list(images)
     inline = not images
     messages = []
     for m in raw:
@@ -142,8 +148,21 @@ def _conversation(record: dict, images: list, messages: list, root: Path, where:
         raise MimicError(f"{where}: no assistant turn, nothing to learn")
     if not all(isinstance(p, str) for p in images):
         raise MimicError(f"{where}: image paths must be strings")
-    paths = tuple(Path(p) if Path(p).is_absolute() else root / p for p in images)
+    paths = tuple(confined(root, p, where) for p in images)
     return Conversation(str(record.get("id", where)), paths, tuple(messages))
+
+
+def confined(root: Path, name: str, where: str) -> Path:
+    """An image path of the data: relative ones must stay inside `root` (the data file's folder or its
+    image_folder), so a data file cannot make training read files beside it; absolute ones are taken as
+    given and, like every image, decoded before training starts (a non-image is refused)."""
+    p = Path(name)
+    if p.is_absolute():
+        return p
+    full = Path(os.path.normpath(root / p))
+    if not full.is_relative_to(os.path.normpath(root)):
+        raise MimicError(f"{where}: image {name!r} is outside {root} (relative paths must stay inside it)")
+    return full
 
 
 def parse_record(record: Any, root: Path, where: str) -> Conversation:
@@ -166,6 +185,8 @@ def select(n: int, sampling: str, seed: int) -> list[int]:
     if m.group(1) == "all":
         return list(range(n))
     k = int(m.group(3))
+    if m.group(4) and k > 100:
+        raise MimicError(f"sampling {sampling!r}: a percentage is at most 100%")
     k = min(n, math.ceil(k * n / 100) if m.group(4) else k)
     if m.group(2) == "first":
         return list(range(k))

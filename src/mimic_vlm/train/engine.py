@@ -21,7 +21,7 @@ from mimic_vlm.errors import MimicError
 from mimic_vlm.models.load import load_vlm
 from mimic_vlm.models.trained import TRAIN_SETTINGS, TrainedSettings, read_trained
 from mimic_vlm.progress import Progress
-from mimic_vlm.schema import read_json, write_json_atomic
+from mimic_vlm.schema import check_output_folder, read_json, write_json_atomic
 from mimic_vlm.train.data import ChatCollator, check_images, load_data
 from mimic_vlm.train.finetune import METHODS, LoraSettings, find_parts, is_peft, lora_target_regex, prepare
 
@@ -77,9 +77,14 @@ class TrainResult:
 
 # ---------------------------------------------------------------- models
 
+PRECISION_ALIASES = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
+"""`--dtype` spellings of the other commands, accepted by `--precision` too."""
+
+
 def resolve_precision(precision: str) -> str:
     """`auto`: accelerate's setting when launched by it on a GPU, else bf16 / fp16 on a GPU that has it, else
     fp32 (so the shipped GPU configs also run on a CPU-only machine)."""
+    precision = PRECISION_ALIASES.get(precision, precision)
     if precision not in PRECISIONS:
         raise MimicError(f"--precision {precision}: choose one of {', '.join(PRECISIONS)}")
     if precision != "auto":
@@ -179,19 +184,30 @@ def last_checkpoint(folder: Path) -> str | None:
     return None
 
 
+def _is_training_run(folder: Path) -> bool:
+    """A folder `mimic train` wrote: its settings, its result record or its checkpoints."""
+    return any((folder / n).exists() for n in (TRAIN_SETTINGS, RUN_SETTINGS, "checkpoints"))
+
+
 def _prepare_out(cfg: TrainConfig, resume: bool, overwrite: bool) -> str | None:
     """Refuse to clobber a run by accident; return the checkpoint to resume from (or None).
 
     Under a distributed launch every rank runs this; only rank 0 deletes anything.
     """
     out, ckpts = cfg.out, cfg.out / "checkpoints"
+    if resume and overwrite:
+        raise MimicError("--resume and --overwrite contradict each other: continue the run, or replace it")
+    ours = check_output_folder(out, True, _is_training_run)  # a folder of other files: refused, never deleted
     if overwrite:
-        if int(os.environ.get("RANK", "0")) == 0 and out.exists():
+        if int(os.environ.get("RANK", "0")) == 0 and ours:
             shutil.rmtree(out)
         return None
     if (out / TRAIN_SETTINGS).exists():
         raise MimicError(f"{out}: holds a finished run (use --overwrite to replace it)")
     last = last_checkpoint(ckpts)
+    if resume and not last:
+        raise MimicError(f"{out}: --resume, but there is no complete checkpoint in {ckpts} to continue from "
+                         "(drop --resume to start a new run)")
     if last and not resume:
         raise MimicError(f"{out}: holds checkpoints of an unfinished run (use --resume to continue it, "
                          "or --overwrite)")
@@ -290,8 +306,19 @@ ACCELERATE_CONFIGS = ("single_gpu", "multi_gpu", "zero2", "zero3", "fsdp2")
 CHILD_ENV = "MIMIC_TRAIN_LAUNCHED"
 
 
+NEEDS = {"zero2": "deepspeed", "zero3": "deepspeed"}
+"""Shipped configs that need a package beyond accelerate."""
+
+
 def accelerate_config_path(name: str) -> Path:
-    """A shipped config by name (`zero2`, ...) or a user's accelerate YAML file."""
+    """A shipped config by name (`zero2`, ...) or a user's accelerate YAML file; a config whose engine is not
+    installed (DeepSpeed) is refused before anything is launched, saying what to install."""
+    import importlib.util
+
+    for package in ("accelerate", NEEDS.get(name)):
+        if package and importlib.util.find_spec(package) is None:
+            raise MimicError(f"--accelerate-config {name}: needs the {package} package, which is not installed "
+                             f"(pip install {package})")
     if name in ACCELERATE_CONFIGS:
         return Path(__file__).resolve().parents[1] / "configs" / "accelerate" / f"{name}.yaml"
     if Path(name).is_file():

@@ -1,0 +1,31 @@
+"""A folder held by one process at a time: `flock` on the folder itself, so nothing is left behind.
+
+The kernel drops the lock when the holder exits, killed or crashed included, so a stale lock never blocks a
+rerun, and no lock file appears in the folder. Two `mimic eval` into one `--out` would otherwise both run
+the whole bench (twice the compute, twice the API bill) and interleave their lines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from mimic_vlm.errors import MimicError
+
+
+@contextlib.contextmanager
+def hold_folder(folder: Path, what: str = "another mimic command") -> Iterator[None]:
+    """Hold `folder` (which must exist) for the block; refuse at once if another process holds it."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise MimicError(f"{folder}: {what} is writing to this folder right now; wait for it to finish "
+                             "or choose another --out") from None
+        yield
+    finally:
+        os.close(fd)
