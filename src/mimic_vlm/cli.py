@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one `error:` line and exit code 2, never a traceback."""
     threads.set_defaults()
     try:
-        code = app(args=argv, standalone_mode=False)
+        code = app(args=argv, prog_name="mimic", standalone_mode=False)
         if isinstance(code, int) and code:  # typer.Exit(n) is returned, not raised, in this mode
             sys.exit(code)
     except MimicError as e:

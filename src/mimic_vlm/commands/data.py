@@ -81,10 +81,11 @@ def validate(
 ) -> None:
     """Re-derive every answer and control; exit 1 and list the disagreements if any."""
     from mimic_vlm.bench.generate import Source
-    from mimic_vlm.bench.store import load_bench
+    from mimic_vlm.bench.store import check_images, load_bench
     from mimic_vlm.bench.validate import validate_bench
 
     b = load_bench(bench)
+    check_images(b)  # a deleted or out-of-bench image makes the bench unusable: not "ok"
     catalog = None
     if annotations is not None:
         catalog = Source(source or str(b.manifest.get("source", "coco")), annotations, images_dir, min_area,
