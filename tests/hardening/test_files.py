@@ -10,7 +10,9 @@ FORMATS = ["hf", "lmms-eval", "vlmevalkit"]
 
 
 def test_validate_and_pack_on_a_deleted_image(bench_dir, tmp_path, cli):
-    write_rows(bench_dir / "samples.jsonl", rows(bench_dir / "samples.jsonl")[:1])  # the two are duplicates
+    sample = rows(bench_dir / "samples.jsonl")[0]  # one (the two are duplicates), in the generator's phrasing
+    sample["question"] = "How many dogs are there in total across all the images?"
+    write_rows(bench_dir / "samples.jsonl", [sample])
     assert cli("validate", bench_dir).code == 0
     (bench_dir / "images" / "img_2.png").unlink()
     cli("validate", bench_dir).one_error_line("refers to missing image", "img_2.png")
