@@ -13,3 +13,46 @@ def rows(path: Path) -> list[dict]:
 
 def write_rows(path: Path, data: list) -> None:
     path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in data))
+
+
+class SlowChatServer:
+    """A real OpenAI-compatible server on 127.0.0.1 that answers "1" after `delay_s`, in a thread."""
+
+    def __init__(self, delay_s: float) -> None:
+        import http.server
+        import json
+        import threading
+        import time
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                self.rfile.read(int(self.headers["Content-Length"]))
+                time.sleep(delay_s)
+                data = json.dumps({"choices": [{"message": {"role": "assistant", "content": "1"}}],
+                                   "usage": {"prompt_tokens": 1, "completion_tokens": 1}}).encode()
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def grow_bench(bench: Path, n: int) -> None:
+    """Make the hand-made bench hold `n` samples (copies of its first, with their own ids)."""
+    first = rows(bench / "samples.jsonl")[0]
+    write_rows(bench / "samples.jsonl", [{**first, "id": f"counting-{k:06d}"} for k in range(n)])
