@@ -220,6 +220,12 @@ def _prepare_out(cfg: TrainConfig, resume: bool, overwrite: bool) -> str | None:
     return last
 
 
+def _cache_configs(model: Any) -> list[Any]:
+    """The configs (the model's and its language model's) whose KV cache is on."""
+    return [c for c in (model.config, getattr(model.config, "text_config", None))
+            if c is not None and getattr(c, "use_cache", False)]
+
+
 def training_arguments(cfg: TrainConfig, precision: str) -> TrainingArguments:
     return TrainingArguments(
         output_dir=str(cfg.out / "checkpoints"), per_device_train_batch_size=cfg.batch_size,
@@ -259,6 +265,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
         mask.attach(model)
     target = lora_target_regex(model, find_parts(model)) if cfg.method == "lora" else None
     model = prepare(model, cfg.method, lora=cfg.lora, train_projector=cfg.train_projector)
+    cached = _cache_configs(model) if cfg.gradient_checkpointing else []
+    for config in cached:  # no KV cache while training (else transformers warns on every run); put back below
+        config.use_cache = False
 
     args = training_arguments(cfg, precision)
     trainer = VLMTrainer(model=model, args=args, train_dataset=data.conversations,
@@ -269,6 +278,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
         write_json_atomic(cfg.out / RUN_SETTINGS, cfg.record())
     output = trainer.train(resume_from_checkpoint=last)
 
+    for config in cached:  # the saved model generates with its cache, as the base did
+        config.use_cache = True
     trainer.save_model(str(cfg.out))
     settings = TrainedSettings.from_dict({
         "base_model": cfg.model, "base_kwargs": cfg.base_kwargs, "method": cfg.method,
