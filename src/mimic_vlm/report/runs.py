@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mimic_vlm.errors import MimicError
-from mimic_vlm.schema import read_json, read_jsonl
+from mimic_vlm.schema import read_json, read_jsonl_numbered
 
 DIAGNOSTICS = {"attention": "attention.json", "pooling": "pooling.json", "sweep": "sweep.json"}
 """Result files of the diagnostics, by kind: what makes a folder without scores.json a report input."""
@@ -29,6 +29,34 @@ class RunData:
     """A `mimic probe` / `mimic sweep` folder: read by its own sections, not a scored run."""
 
 
+def _metric_ok(m: Any) -> bool:
+    return isinstance(m, dict) and (m.get("value") is None or isinstance(m.get("value"), (int, float)))
+
+
+def scores_problem(scores: Any) -> str | None:
+    """What makes a scores.json unusable for a report (None when it is fine): checked at load, so a hand-edited
+    or truncated file is one line naming it, not a KeyError inside a section."""
+    if not isinstance(scores, dict) or not isinstance(scores.get("tasks"), dict):
+        return "not a mimic scores file (no 'tasks')"
+    for name, t in scores["tasks"].items():
+        if not isinstance(t, dict) or not isinstance(t.get("metrics"), dict):
+            return f"task {name!r} has no 'metrics' object"
+        if not isinstance(t.get("n"), int) or not isinstance(t.get("headline"), str):
+            return f"task {name!r} needs an integer 'n' and a 'headline' name"
+        if not _metric_ok(t["metrics"].get(t["headline"])) or not all(map(_metric_ok, t["metrics"].values())):
+            return f"task {name!r}: every metric must be an object with a numeric 'value'"
+        by_control = t.get("by_control", {})
+        if not isinstance(by_control, dict) or not all(
+                isinstance(values, dict) and all(isinstance(e, dict) and isinstance(e.get("metrics"), dict)
+                                                 for e in values.values()) for values in by_control.values()):
+            return f"task {name!r}: 'by_control' must map controls to values to {{metrics}}"
+    if not isinstance(scores.get("overall"), dict) or not isinstance(scores["overall"].get("n"), int):
+        return "'overall' must be an object with an integer 'n'"
+    if scores.get("mimic_score") is not None and not _metric_ok(scores["mimic_score"]):
+        return "'mimic_score' must be an object with a numeric 'value'"
+    return None
+
+
 def load_run(path: str | Path) -> RunData:
     path = Path(path)
     if not (path / "scores.json").is_file():
@@ -36,10 +64,22 @@ def load_run(path: str | Path) -> RunData:
             return RunData(path.resolve().name, path, {"tasks": {}}, {}, [], diagnostics=True)
         raise MimicError(f"{path}: not a run folder (no scores.json, {', '.join(DIAGNOSTICS.values())})")
     scores = read_json(path / "scores.json")
-    if not isinstance(scores, dict) or not isinstance(scores.get("tasks"), dict):
-        raise MimicError(f"{path / 'scores.json'}: not a mimic scores file (no 'tasks')")
+    problem = scores_problem(scores)
+    if problem:
+        raise MimicError(f"{path / 'scores.json'}: {problem}")
     settings = read_json(path / "run.json") if (path / "run.json").is_file() else {}
-    predictions = read_jsonl(path / "predictions.jsonl") if (path / "predictions.jsonl").is_file() else []
+    if not isinstance(settings, dict) or not isinstance(settings.get("settings", {}), dict) \
+            or not isinstance(settings.get("model", {}), dict) \
+            or not isinstance((settings.get("settings") or {}).get("model", {}), dict):
+        raise MimicError(f"{path / 'run.json'}: not a mimic run file (an object whose 'settings' and 'model' are "
+                         "objects)")
+    predictions = []
+    if (path / "predictions.jsonl").is_file():
+        for i, row in read_jsonl_numbered(path / "predictions.jsonl"):
+            if not (isinstance(row, dict) and isinstance(row.get("id"), str) and isinstance(row.get("output"), str)):
+                raise MimicError(f"{path / 'predictions.jsonl'}:{i}: a prediction needs a string 'id' and a string "
+                                 "'output'")
+            predictions.append(row)
     return RunData(path.resolve().name, path, scores, settings, predictions)
 
 
