@@ -91,6 +91,20 @@ def load_bench(path: str | Path) -> Bench:
     return Bench(root=root.resolve(), samples=samples, manifest=manifest)
 
 
+def missing_images(bench: Bench) -> list[str]:
+    """'sample-id: image PATH is missing' for every image file that is not there (each distinct file once);
+    a path outside the bench is a MimicError."""
+    seen: set[str] = set()
+    out = []
+    for s in bench.samples:
+        for name in s.images:
+            if name not in seen:
+                seen.add(name)
+                if not (p := bench.image_path(name, s)).is_file():
+                    out.append(f"{s.id}: image {p} is missing")
+    return out
+
+
 def check_images(bench: Bench) -> None:
     """Fail before any work starts if an image of the bench is missing or outside the bench (each distinct
     file checked once)."""

@@ -81,21 +81,20 @@ def validate(
 ) -> None:
     """Re-derive every answer and control; exit 1 and list the disagreements if any."""
     from mimic_vlm.bench.generate import Source
-    from mimic_vlm.bench.store import check_images, load_bench
+    from mimic_vlm.bench.store import load_bench, missing_images
     from mimic_vlm.bench.validate import validate_bench
 
     b = load_bench(bench)
-    check_images(b)  # a deleted or out-of-bench image makes the bench unusable: not "ok"
     catalog = None
     if annotations is not None:
         catalog = Source(source or str(b.manifest.get("source", "coco")), annotations, images_dir, min_area,
                          oi_classes, oi_hierarchy).catalog(check_images=False)
-    problems = validate_bench(b, catalog)
+    problems = missing_images(b) + validate_bench(b, catalog)  # a deleted image is a problem, never "ok"
     console = Console()
     where = "the annotations" if catalog is not None else "the samples' own object tables"
     if problems:
         for p in problems[:50]:
-            console.print(f"[red]x[/] {p}", highlight=False)
+            console.print(f"[red]x[/] {p}", highlight=False, soft_wrap=True)  # paths stay whole
         if len(problems) > 50:
             console.print(f"... and {len(problems) - 50} more")
         console.print(f"[bold red]{len(problems)} disagreement(s)[/] in {len(b.samples)} samples (checked against {where})")

@@ -56,13 +56,13 @@ def attention(
     from mimic_vlm.masking import mask_from_options
     from mimic_vlm.probe.attention import probe_bench
     from mimic_vlm.probe.plots import attention_plots
-    from mimic_vlm.schema import atomic_dir, write_json_atomic
+    from mimic_vlm.schema import atomic_dir, has_files, write_json_atomic
 
     loaded = load_bench(bench)
     check_images(loaded)
     hf = _hf_model(model, loaded, mask=mask_from_options(mask_layers, "eager"), dtype=dtype, device=device,
                    max_pixels=max_pixels)
-    with atomic_dir(out, overwrite=overwrite) as tmp, RichProgress() as bars:
+    with atomic_dir(out, overwrite=overwrite, marker=has_files("attention.json")) as tmp, RichProgress() as bars:
         result = probe_bench(hf, loaded, limit=limit, n_boot=bootstrap, progress=bars)
         write_json_atomic(tmp / "attention.json", result)
         attention_plots(result, tmp)

@@ -63,7 +63,8 @@ def register(app: typer.Typer) -> None:
         from mimic_vlm.train.finetune import LoraSettings
 
         if accelerate_config and not os.environ.get(engine.CHILD_ENV):
-            config = engine.accelerate_config_path(accelerate_config)  # a missing engine fails before launching
+            config = engine.accelerate_config_path(accelerate_config)
+            engine.check_launcher(accelerate_config)  # a missing engine fails here, before launching
             argv = sys.argv[sys.argv.index("train") + 1:]
             cmd = engine.launch_command(config,
                                         engine.strip_options(argv, ("--accelerate-config", "--num-processes")),

@@ -321,15 +321,19 @@ NEEDS = {"zero2": "deepspeed", "zero3": "deepspeed"}
 """Shipped configs that need a package beyond accelerate."""
 
 
-def accelerate_config_path(name: str) -> Path:
-    """A shipped config by name (`zero2`, ...) or a user's accelerate YAML file; a config whose engine is not
-    installed (DeepSpeed) is refused before anything is launched, saying what to install."""
+def check_launcher(name: str) -> None:
+    """A config whose engine is not installed (DeepSpeed for zero2/zero3) is refused before anything is
+    launched, saying what to install (the launched process would die in a traceback)."""
     import importlib.util
 
     for package in ("accelerate", NEEDS.get(name)):
         if package and importlib.util.find_spec(package) is None:
             raise MimicError(f"--accelerate-config {name}: needs the {package} package, which is not installed "
                              f"(pip install {package})")
+
+
+def accelerate_config_path(name: str) -> Path:
+    """A shipped config by name (`zero2`, ...) or a user's accelerate YAML file."""
     if name in ACCELERATE_CONFIGS:
         return Path(__file__).resolve().parents[1] / "configs" / "accelerate" / f"{name}.yaml"
     if Path(name).is_file():
