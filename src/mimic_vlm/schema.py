@@ -208,7 +208,14 @@ def write_jsonl_atomic(path: str | Path, rows: Iterable[dict[str, Any]]) -> None
 
 
 def _umask() -> int:
-    """The process umask (reading it means setting it; it is put back at once)."""
+    """The process umask: read from /proc where it can be (no change, so safe beside other threads), else
+    by setting it and putting it back at once."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask

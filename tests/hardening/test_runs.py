@@ -66,6 +66,7 @@ def test_sigint_says_how_far_it_got_and_the_rerun_resumes(bench_dir, tmp_path, s
     assert err.strip().splitlines() == [f"error: {out}: interrupted after {done} of {N} samples; rerun the same "
                                         "command to resume"]
     assert 2 <= done < N and not (out / "scores.json").exists()
+    cli("report", out, "--out", tmp_path / "r").one_error_line(f"{out}: an unfinished run", "rerun its mimic eval")
     assert cli(*argv).code == 0  # the rerun resumes: every sample once
     assert sorted(r["id"] for r in rows(out / "predictions.jsonl")) == [f"counting-{k:06d}" for k in range(N)]
 

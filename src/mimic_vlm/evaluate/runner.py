@@ -211,6 +211,8 @@ def _run(bench: Bench, model: Model, out: Path, chosen: list[Sample], *, batch_s
     settings = answer_settings(model, prompting, official, bench)
     rank, world = distributed()
     size = batch_size or model.max_batch_size
+    if size < 1:  # a negative size would slice batches backwards and repeat ids
+        raise MimicError(f"--batch-size {size}: must be at least 1")
     must_clear = prepare_folder(out, settings, overwrite)  # every rank checks: all refuse together
     if rank == 0:
         if must_clear:

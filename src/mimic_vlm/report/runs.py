@@ -62,6 +62,9 @@ def load_run(path: str | Path) -> RunData:
     if not (path / "scores.json").is_file():
         if any((path / f).is_file() for f in DIAGNOSTICS.values()):  # a diagnostics folder: its own sections
             return RunData(path.resolve().name, path, {"tasks": {}}, {}, [], diagnostics=True)
+        if (path / "run.json").is_file():
+            raise MimicError(f"{path}: an unfinished run (run.json but no scores.json yet); rerun its mimic eval "
+                             "command to finish it, or leave it out of the report")
         raise MimicError(f"{path}: not a run folder (no scores.json, {', '.join(DIAGNOSTICS.values())})")
     scores = read_json(path / "scores.json")
     problem = scores_problem(scores)
