@@ -108,6 +108,12 @@ def sample_type_problem(d: dict[str, Any]) -> str | None:
     if d["task"] == "counting":
         if not _is_int(answer) or answer < 0:
             return f"a counting 'answer' must be a whole number >= 0, not {answer!r}"
+    elif d["task"] == "listing":
+        if not _str_list(answer):
+            return f"a listing 'answer' must be a list of category names, not {_kind(answer)}"
+    elif d["task"] in ("common", "odd_one"):
+        if not (isinstance(answer, str) or _str_list(answer)):
+            return f"a {d['task']} 'answer' must be a category name (or a list of them), not {_kind(answer)}"
     elif not (isinstance(answer, str) or _is_int(answer) or _str_list(answer)):
         return f"'answer' must be a string, a number or a list of strings, not {_kind(answer)}"
     objects = d.get("image_objects", [])

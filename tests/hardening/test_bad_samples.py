@@ -72,3 +72,20 @@ def test_malformed_predictions(bench_dir, tmp_path, cli, content, message):
     cli("score", "--bench", bench_dir, "--predictions", tmp_path / "p.jsonl", "--out",
         tmp_path / "s.json").one_error_line(message)
     assert not (tmp_path / "s.json").exists()
+
+
+@pytest.mark.parametrize(("task", "answer", "ok"), [
+    ("listing", ["bus", "car"], True), ("listing", "car", False), ("listing", 2, False),
+    ("common", "dog", True), ("common", ["cat", "dog"], True), ("common", 5, False), ("odd_one", [1], False),
+    ("counting", 0, True), ("counting", -1, False), ("counting", True, False), ("counting", 2.0, False),
+])
+def test_answer_type_follows_the_task(task, answer, ok):
+    from mimic_vlm.errors import MimicError
+    from mimic_vlm.schema import Sample
+
+    row = {"id": "s", "task": task, "images": ["a.png"], "question": "q", "answer": answer, "gt": "x"}
+    if ok:
+        assert Sample.from_dict(row, "f.jsonl:3").answer == answer
+    else:
+        with pytest.raises(MimicError, match=r"^f\.jsonl:3: sample 's': a \w+ 'answer' must be"):
+            Sample.from_dict(row, "f.jsonl:3")
