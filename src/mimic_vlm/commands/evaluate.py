@@ -82,7 +82,7 @@ def register(app: typer.Typer) -> None:
         api_key_env: str | None = typer.Option(None, help="Environment variable holding the API key "
                                                           "(default OPENAI_API_KEY)."),
         seed: int = typer.Option(0, help="Seed of the chance baseline."),
-        permutations: int = typer.Option(0, help="Also evaluate each sample under K seeded shuffles of its image "
+        permutations: int = typer.Option(0, min=0, help="Also evaluate each sample under K seeded shuffles of its image "
                                                  "order: answer consistency and metric spread across orders."),
         progress: bool = typer.Option(True, help="Show the progress bar."),
     ) -> None:

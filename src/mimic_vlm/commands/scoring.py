@@ -79,7 +79,7 @@ def register(app: typer.Typer) -> None:
         out: Path | None = typer.Option(None, "--out", help="Folder for compare.json and compare.md."),
         shared_ids: bool = typer.Option(False, "--shared-ids", help="Compare runs of different benches on the "
                                                                      "sample ids they share."),
-        bootstrap: int = typer.Option(1000, help="Paired bootstrap replicates for the 95% intervals."),
+        bootstrap: int = typer.Option(1000, min=0, help="Paired bootstrap replicates for the 95% intervals."),
         seed: int = typer.Option(0, help="Bootstrap seed."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out folder."),
     ) -> None:
@@ -89,7 +89,7 @@ def register(app: typer.Typer) -> None:
         from mimic_vlm.report.compare import compare_runs, compare_table
         from mimic_vlm.report.render import render_markdown
         from mimic_vlm.report.runs import load_runs
-        from mimic_vlm.schema import atomic_dir, dumps, write_bytes_atomic
+        from mimic_vlm.schema import atomic_dir, dumps, has_files, write_bytes_atomic
 
         if len(runs) < 2:
             raise MimicError("compare: give at least two run folders (A, then B ...)")
@@ -111,7 +111,7 @@ def register(app: typer.Typer) -> None:
                     rich.add_row(*row[:1], *row[2:])
             console.print(rich)
         if out is not None:
-            with atomic_dir(out, overwrite=overwrite) as tmp:
+            with atomic_dir(out, overwrite=overwrite, marker=has_files("compare.json")) as tmp:
                 write_bytes_atomic(tmp / "compare.json", dumps(results) + b"\n")
                 write_bytes_atomic(tmp / "compare.md", render_markdown(sections, "Paired comparison").encode())
             console.print(f"wrote {out / 'compare.json'} and {out / 'compare.md'} (per control value too)")
