@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import sys
 
 import typer
@@ -11,7 +10,7 @@ from rich.text import Text
 
 from mimic_vlm import threads
 from mimic_vlm.commands import annotations, data, demo, evaluate, masking, probe, scoring, suites, train
-from mimic_vlm.errors import MimicError
+from mimic_vlm.errors import MimicError, os_error
 
 app = typer.Typer(
     name="mimic",
@@ -31,14 +30,6 @@ def _say(message: str) -> None:
     """One plain line on stderr: no rich markup or emoji codes (":x:" in "nosuch:x") may be read into it."""
     Console(stderr=True, emoji=False).print(Text("error: ", style="bold red") + Text(message), highlight=False,
                                             soft_wrap=True)
-
-
-def os_error_line(e: OSError) -> str:
-    """An OSError as one line naming the path and the reason (a read-only folder, a full disk, a path whose
-    parent is a file): the user can act on it, a traceback adds nothing."""
-    code = errno.errorcode.get(e.errno, "") if e.errno is not None else ""
-    where = " -> ".join(str(f) for f in (e.filename, e.filename2) if f is not None) or "file system"
-    return f"{where}: cannot write or read ({e.strerror or e}{f', {code}' if code else ''})"
 
 
 def usage_line(e: Exception) -> str:
@@ -73,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
         _say(usage_line(e))
         sys.exit(getattr(e, "exit_code", 2))
     except OSError as e:  # read-only folder, full disk, ...: what was written before stays (atomic writes)
-        _say(os_error_line(e))
+        _say(str(os_error(e)))
         sys.exit(2)
 
 

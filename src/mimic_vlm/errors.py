@@ -9,3 +9,13 @@ class MimicError(Exception):
     """
 
     exit_code = 2
+
+
+def os_error(e: OSError, path: object = None) -> MimicError:
+    """An OSError (read-only folder, full disk, a file where a folder should be) as one line naming the path
+    and the errno, which is what the user can act on."""
+    import errno
+
+    code = errno.errorcode.get(e.errno, "") if e.errno is not None else ""
+    where = " -> ".join(str(f) for f in (e.filename if path is None else path, e.filename2) if f is not None)
+    return MimicError(f"{where or 'file system'}: {e.strerror or e}{f' ({code})' if code else ''}")

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from mimic_vlm.errors import MimicError
+from mimic_vlm.errors import MimicError, os_error
 
 TASKS = ("counting", "listing", "common", "odd_one")
 Answer = int | str | list[str]
@@ -242,9 +242,11 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(e, OSError):  # a full disk names no file: name the one being written
+            raise os_error(e, path) from None
         raise
 
 

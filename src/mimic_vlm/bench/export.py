@@ -22,7 +22,7 @@ import orjson
 import yaml
 
 from mimic_vlm.bench.store import Bench, decode_images, load_bench
-from mimic_vlm.errors import MimicError
+from mimic_vlm.errors import MimicError, os_error
 from mimic_vlm.evaluate import mcq
 from mimic_vlm.evaluate.tasks import get_task
 from mimic_vlm.schema import (
@@ -67,10 +67,13 @@ def write_parquet(bench: Bench, samples: list[Sample], path: Path) -> None:
 
     schema = _features().arrow_schema
     path.parent.mkdir(parents=True, exist_ok=True)
-    with pq.ParquetWriter(str(path), schema) as writer:
-        for i in range(0, len(samples), _BATCH):
-            rows = [hf_row(bench, s) for s in samples[i:i + _BATCH]]
-            writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+    try:
+        with pq.ParquetWriter(str(path), schema) as writer:
+            for i in range(0, len(samples), _BATCH):
+                rows = [hf_row(bench, s) for s in samples[i:i + _BATCH]]
+                writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+    except OSError as e:  # pyarrow names no file (a full disk): name the parquet file
+        raise os_error(e, path) from None
 
 
 def _by_task(bench: Bench) -> dict[str, list[Sample]]:

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from mimic_vlm.errors import MimicError
+from mimic_vlm.errors import MimicError, os_error
 from mimic_vlm.schema import dumps, write_jsonl_atomic
 
 PREDICTIONS = "predictions.jsonl"
@@ -57,12 +57,16 @@ class Appender:
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
         self.fh = path.open("ab")
 
     def write(self, rows: Iterable[dict[str, Any]]) -> None:
-        self.fh.write(b"".join(dumps(r) + b"\n" for r in rows))
-        self.fh.flush()
-        os.fsync(self.fh.fileno())
+        try:
+            self.fh.write(b"".join(dumps(r) + b"\n" for r in rows))
+            self.fh.flush()
+            os.fsync(self.fh.fileno())
+        except OSError as e:  # a full disk: the torn line is cut off by the rerun (`recover`)
+            raise os_error(e, self.path) from None
 
     def __enter__(self) -> Appender:
         return self
