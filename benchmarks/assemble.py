@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-AREAS = ("annotations", "compose", "scoring", "runner", "masking", "probe", "train", "benchmarks", "report")
+AREAS = ("annotations", "compose", "scoring", "runner", "masking", "probe", "train", "benchmarks", "report", "threads")
 
 
 def main() -> None:

@@ -16,7 +16,11 @@ def write_rows(path: Path, data: list) -> None:
 
 
 class SlowChatServer:
-    """A real OpenAI-compatible server on 127.0.0.1 that answers "1" after `delay_s`, in a thread."""
+    """A real OpenAI-compatible server on 127.0.0.1 that answers "1" after `delay_s`, in a thread.
+
+    With `hold_after = k`, requests after the first k wait until `released` is set: a test can keep a run busy
+    for as long as it needs, however slowly the machine starts a second process.
+    """
 
     def __init__(self, delay_s: float) -> None:
         import http.server
@@ -24,12 +28,23 @@ class SlowChatServer:
         import threading
         import time
 
+        self.hold_after: int | None = None
+        self.released = threading.Event()
+        self.served = 0
+        lock = threading.Lock()
+        server = self
+
         class Handler(http.server.BaseHTTPRequestHandler):
             def log_message(self, *args: object) -> None:
                 pass
 
             def do_POST(self) -> None:  # noqa: N802
                 self.rfile.read(int(self.headers["Content-Length"]))
+                with lock:
+                    server.served += 1
+                    held = server.hold_after is not None and server.served > server.hold_after
+                if held:
+                    server.released.wait(120)
                 time.sleep(delay_s)
                 data = json.dumps({"choices": [{"message": {"role": "assistant", "content": "1"}}],
                                    "usage": {"prompt_tokens": 1, "completion_tokens": 1}}).encode()

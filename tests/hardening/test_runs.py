@@ -76,6 +76,7 @@ def test_a_second_eval_into_the_same_folder_is_refused_and_a_crash_leaves_no_loc
     grow_bench(bench_dir, N)
     out = tmp_path / "run"
     argv = _eval_argv(bench_dir, slow_server.url, out)
+    slow_server.hold_after = 1  # the first run stays busy until released, however slow the second's start
     first = subprocess.Popen([sys.executable, "-m", "mimic_vlm", *argv], stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
     _wait_for(lambda: _lines(out / "predictions.jsonl") >= 1, first)
@@ -87,6 +88,7 @@ def test_a_second_eval_into_the_same_folder_is_refused_and_a_crash_leaves_no_loc
     os.kill(first.pid, signal.SIGKILL)
     first.wait()
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []  # no lock file left behind
+    slow_server.released.set()
     assert cli(*argv).code == 0  # the kernel dropped the crashed holder's lock: the rerun takes the folder
     assert len(rows(out / "predictions.jsonl")) == N
 
