@@ -292,10 +292,15 @@ def make_sample(index: CatalogIndex, task: str, images: list[int], question: str
 
 @dataclass(frozen=True)
 class Composer:
-    """A task: `check` rejects impossible control draws up front; `compose` builds one sample."""
+    """A task: `check` rejects impossible control draws up front; `compose` builds one sample at random;
+    `search` finds valid sets systematically when random construction keeps failing."""
 
     task: str
     check: Callable[[CatalogIndex, dict[str, int]], str | None]
     """Returns why the data cannot satisfy these drawn controls (naming the control), or None."""
     compose: Callable[[CatalogIndex, dict[str, Any], Stream], Sample]
     """May raise Unsatisfiable for an unlucky draw; the framework retries with fresh randomness."""
+    build: Callable[..., Sample]
+    """`build(index, drawn, images, targets, rng)`: the sample of one valid set a search found."""
+    search: Callable[..., Any]
+    """`search(index, drawn, budget, rng) -> search.Found`: the systematic fallback (compose/search.py)."""

@@ -9,6 +9,8 @@ they co-occur. Images whose other categories would also be common are swapped ou
 
 from __future__ import annotations
 
+from itertools import combinations, islice
+from math import comb
 from typing import Any
 
 import numpy as np
@@ -23,6 +25,7 @@ from mimic_vlm.compose.base import (
     from_pool,
     make_sample,
 )
+from mimic_vlm.compose.search import Budget, Found, Set
 from mimic_vlm.compose.templates import question
 from mimic_vlm.schema import Sample
 
@@ -79,10 +82,93 @@ def compose(index: CatalogIndex, drawn: dict[str, Any], rng: Stream) -> Sample:
         images[rng.pick(n)] = swap[0]
     else:
         raise Unsatisfiable
-    names = [index.names[c] for c in answer_ids]
-    controls = {"n_images": n, "spread": n, "distractors": 0, "concepts": a, "answers": a, "balance": balance}
-    return make_sample(index, "common", rng.shuffled(images), question("common", names, a),
+    return build(index, drawn, images, answer_ids, rng)
+
+
+def build(index: CatalogIndex, drawn: dict[str, Any], images: list[int], answer_ids: list[int] | tuple[int, ...],
+          rng: Stream) -> Sample:
+    """The sample of a valid set: `answer_ids` are the categories common to the images."""
+    names = sorted(index.names[c] for c in answer_ids)
+    n, a = len(images), len(names)
+    controls = {"n_images": n, "spread": n, "distractors": 0, "concepts": a, "answers": a,
+                "balance": drawn["balance"]}
+    return make_sample(index, "common", rng.shuffled(list(images)), question("common", names, a),
                        names[0] if a == 1 else names, names, controls)
 
 
-COMMON = Composer("common", check, compose)
+def search(index: CatalogIndex, drawn: dict[str, Any], budget: Budget, rng: Stream) -> Found:
+    """Image sets whose common categories are exactly an answer set, by backtracking.
+
+    For an answer set S and a first holder, every other category the images may share must be certainly
+    absent from some chosen image: the search branches on the candidates that exclude the most constrained
+    such category (complete: a valid set always contains one of them), then fills free slots with any holder.
+    """
+    n, a = drawn["n_images"], drawn["answers"]
+    found = Found(space=f"{index.catalog.n_images:,} images")
+    seen: set[Set] = set()
+    present, absent, cats = index.present, index.absent, index.cats
+
+    def maybe(i: int) -> frozenset[int]:
+        held, unsure = cats(i)
+        return frozenset(held) | frozenset(unsure)
+
+    def extend(chosen: list[int], extra: frozenset[int], holders: list[int], answer: tuple[int, ...],
+               visited: set[frozenset[int]]) -> bool:
+        """False to stop the whole search (budget used up or enough sets kept)."""
+        key = frozenset(chosen)
+        if key in visited:
+            return True
+        visited.add(key)
+        free = [j for j in holders if j not in key]
+        if not budget.spend(len(free) * (1 + len(extra))):
+            return False
+        if not extra:
+            fills = combinations(rng.shuffled(free), n - len(chosen))
+            for fill in islice(fills, FILLS):
+                if not found.add(tuple(chosen) + fill, answer, seen):
+                    return False
+            found.truncated |= next(fills, None) is not None
+            return True
+        if len(chosen) == n:
+            return True
+        options = [[j for j in free if absent[j, e]] for e in sorted(extra)]
+        branch = min(options, key=len)
+        return all(extend(chosen + [j], extra & maybe(j), holders, answer, visited) for j in branch)
+
+    for answer in rng_order(rng, _answer_sets(index, n, a, budget)):
+        holders = np.flatnonzero(present[:, list(answer)].all(1)).tolist()
+        if len(holders) < n:
+            continue
+        visited: set[frozenset[int]] = set()
+        for first in rng.shuffled(holders):
+            if not extend([first], maybe(first) - set(answer), holders, answer, visited):
+                found.complete = False
+                return found
+    found.complete = not budget.exhausted
+    return found
+
+
+FILLS = 64
+"""Completions kept per partial set whose common categories are already exact (any free holder fits)."""
+
+
+def _answer_sets(index: CatalogIndex, n: int, a: int, budget: Budget) -> list[tuple[int, ...]]:
+    """Candidate answer sets: single categories with n holders, or a co-occurring categories of one image."""
+    ids = _eligible(index, n).ids
+    if a == 1:
+        return [(c,) for c in ids]
+    ok = set(ids)
+    out: dict[tuple[int, ...], None] = {}
+    for i in range(index.catalog.n_images):
+        held = sorted(c for c in index.cats(i)[0] if c in ok)
+        if not budget.spend(1 + comb(len(held), a)):
+            break
+        out.update(dict.fromkeys(combinations(held, a)))
+    return list(out)
+
+
+def rng_order(rng: Stream, items: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+    return [items[j] for j in rng.sample(len(items), len(items))]
+
+
+COMMON = Composer("common", check, compose, build, search)

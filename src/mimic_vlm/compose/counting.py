@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import combinations
+from math import comb
 from typing import Any
 
 import numpy as np
@@ -26,6 +28,7 @@ from mimic_vlm.compose.base import (
     from_pool,
     make_sample,
 )
+from mimic_vlm.compose.search import Budget, Found, split_sets
 from mimic_vlm.compose.templates import question
 from mimic_vlm.schema import Sample
 
@@ -109,10 +112,41 @@ def compose(index: CatalogIndex, drawn: dict[str, Any], rng: Stream) -> Sample:
             return bool(absent[i, t].all())
     distractors = draw_distinct(rng, any_image(rng, index), d, none_held, used,
                                 lambda: np.flatnonzero(absent[:, t].all(1)))
+    return build(index, drawn, spread + distractors, targets, rng, answer)
+
+
+def build(index: CatalogIndex, drawn: dict[str, Any], images: list[int], targets: list[int] | tuple[int, ...],
+          rng: Stream, answer: int | None = None) -> Sample:
+    """The sample of a valid set (spread images first or not: they are shuffled here)."""
+    targets = sorted(targets, key=index.names.__getitem__)
+    if answer is None:
+        answer = int(index.counts[np.ix_(images, targets)].sum(dtype=np.int64))
     names = [index.names[c] for c in targets]
-    controls = {"n_images": drawn["n_images"], "spread": s, "distractors": d, "concepts": k, "balance": balance}
-    return make_sample(index, "counting", rng.shuffled(spread + distractors), question("counting", names),
-                       answer, names, controls)
+    controls = {"n_images": drawn["n_images"], "spread": drawn["spread"], "distractors": drawn["distractors"],
+                "concepts": drawn["concepts"], "balance": drawn["balance"]}
+    return make_sample(index, "counting", rng.shuffled(list(images)), question("counting", names), answer, names,
+                       controls)
+
+
+def search(index: CatalogIndex, drawn: dict[str, Any], budget: Budget, rng: Stream) -> Found:
+    """Every target set whose count-known holders and certain absentees can fill the spread and distractors
+    (exhaustive over target sets within the budget). balance=uniform's answer target is not imposed here:
+    the fallback serves controls the random draws could not meet, whatever their total."""
+    s, d, k = drawn["spread"], drawn["distractors"], drawn["concepts"]
+    found = Found(space=f"{comb(len(companions := _plan(index, s, d).companions.ids), k):,} target sets")
+    groups = []
+    for targets in combinations(companions, k):
+        if not budget.spend(index.catalog.n_images):
+            found.complete = False
+            break
+        t = list(targets)
+        holders = np.flatnonzero(index.present[:, t].any(1) & ~index.uncertain[:, t].any(1))
+        if len(holders) >= s:
+            absent = np.flatnonzero(index.absent[:, t].all(1))
+            if len(absent) >= d:
+                groups.append((targets, holders.tolist(), absent.tolist()))
+    split_sets(groups, s, d, rng, found)
+    return found
 
 
 def _spread_images(index: CatalogIndex, targets: list[int], first: int, s: int, total: int | None,
@@ -192,4 +226,4 @@ def partitions(caps: tuple[tuple[int, int], ...], s: int, total: int) -> list[tu
     return sorted(out)
 
 
-COUNTING = Composer("counting", check, compose)
+COUNTING = Composer("counting", check, compose, build, search)

@@ -20,13 +20,16 @@ from mimic_vlm.compose.controls import Controls, all_draws, place_targets
 from mimic_vlm.compose.counting import COUNTING
 from mimic_vlm.compose.listing import LISTING
 from mimic_vlm.compose.oddone import ODD_ONE
+from mimic_vlm.compose.search import BUDGET, RELAX_BUDGET, Budget, Found, Pool
 from mimic_vlm.errors import MimicError
 from mimic_vlm.progress import Progress, report
 from mimic_vlm.schema import TASKS, Sample, target_images
 
 COMPOSERS: dict[str, Composer] = {c.task: c for c in (COUNTING, LISTING, COMMON, ODD_ONE)}
-ATTEMPTS = 64
-"""Failed attempts allowed per sample (on average over a task) before the request is declared unsatisfiable."""
+FALLBACK_AFTER = 32
+"""Failed random attempts in a row, for one control draw, before the systematic search takes over."""
+FALLBACK_AGAIN = 4
+"""The same once a search has run for that draw (its sets are ready)."""
 DUPLICATE_SLACK = 20
 """A task gives up after this many duplicate draws per requested sample: the data has too few distinct ones."""
 
@@ -48,25 +51,29 @@ def compose_task(index: CatalogIndex, task: str, count: int, controls: Controls,
     vocabulary = index.catalog.vocabulary() if controls.target_position is not None else {}
     samples: list[Sample] = []
     seen: set[tuple[tuple[str, ...], str]] = set()
-    duplicates = failures = 0
+    pools: dict[tuple[tuple[str, Any], ...], Pool] = {}
+    duplicates = 0
     while len(samples) < count:
         drawn = controls.draw(task, layouts, rng)
+        key = tuple(sorted(drawn.items()))
+        streak = 0
         while True:  # the same controls until they succeed: redrawing them would bias their distribution
             try:
                 sample = composer.compose(index, drawn, rng)
                 break
             except Unsatisfiable:
-                failures += 1
-                if failures > ATTEMPTS * (len(samples) + 1):
-                    raise MimicError(_give_up(task, drawn, failures, len(samples))) from None
-        key = (tuple(sorted(sample.images)), sample.question)
-        if key in seen:
+                streak += 1
+                if streak >= (FALLBACK_AGAIN if key in pools else FALLBACK_AFTER):
+                    sample = _from_search(composer, index, drawn, rng, pools, key, count, len(samples))
+                    break
+        skey = (tuple(sorted(sample.images)), sample.question)
+        if skey in seen:
             duplicates += 1
             if duplicates > DUPLICATE_SLACK * count + 100:
                 raise MimicError(f"{task}: --count {count} is more than the data allows under these controls; "
                                  f"only {len(samples)} distinct samples were found")
             continue
-        seen.add(key)
+        seen.add(skey)
         if controls.target_position is not None:
             sample = with_target_position(sample, controls.target_position, vocabulary)
         sample.id = f"{task}-{len(samples):06d}"
@@ -89,10 +96,75 @@ def with_target_position(sample: Sample, mode: str, vocabulary: dict[str, Any]) 
     return sample
 
 
-def _give_up(task: str, drawn: dict[str, Any], failures: int, done: int) -> str:
-    shown = " ".join(f"{k}={v}" for k, v in drawn.items())
-    return (f"{task}: the catalog barely holds image sets with {shown} ({failures} failed attempts for {done} "
-            f"samples); lower spread/distractors/n_images/concepts/answers or --count")
+def _from_search(composer: Composer, index: CatalogIndex, drawn: dict[str, Any], rng: Stream,
+                 pools: dict[tuple[tuple[str, Any], ...], Pool], key: tuple[tuple[str, Any], ...], count: int,
+                 done: int) -> Sample:
+    """A sample from the systematic search's sets for this draw (searched once, then drawn without repeats)."""
+    task = composer.task
+    pool = pools.get(key)
+    if pool is None:
+        found = composer.search(index, drawn, Budget(BUDGET), rng)
+        if not found.sets:
+            raise MimicError(_refusal(composer, index, drawn, found, rng))
+        pool = pools[key] = Pool(found, rng)
+    chosen = pool.take()
+    if chosen is None:
+        raise MimicError(f"{task}: --count {count} is more than the data allows under these controls; only {done} "
+                         f"distinct samples were found (with {_shown(drawn)}: {pool.found.describe()}, all used)")
+    images, targets = chosen
+    return composer.build(index, drawn, list(images), targets, rng)
+
+
+def _shown(drawn: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in drawn.items() if k != "balance")
+
+
+def _refusal(composer: Composer, index: CatalogIndex, drawn: dict[str, Any], found: Found, rng: Stream) -> str:
+    """One line: what was asked, what the search found, and how far each control must drop for the data."""
+    task = composer.task
+    hints, left = [], 4 * RELAX_BUDGET
+    for control in RELAXABLE[task]:
+        relaxed = lower(task, drawn, control)
+        while relaxed is not None and left > 0:
+            budget = Budget(RELAX_BUDGET)
+            more = composer.search(index, relaxed, budget, rng)
+            left -= RELAX_BUDGET - max(budget.left, 0)
+            if more.sets:
+                hints.append(f"{control}={relaxed[control]}: {more.describe().removeprefix('found ')}")
+                break
+            relaxed = lower(task, relaxed, control)
+    if hints:
+        advice = f"the data allows {'; '.join(hints)}; lower --{hints[0].split('=')[0].replace('_', '-')}"
+    else:
+        advice = (f"no lower {' or '.join(RELAXABLE[task])} helps either (within the search bound); "
+                  "use more annotations or another task")
+    return f"{task}: no image set satisfies {_shown(drawn)}: {found.describe()}; {advice}"
+
+
+RELAXABLE = {"counting": ("spread", "distractors", "concepts"), "listing": ("spread", "distractors", "concepts"),
+             "common": ("n_images", "answers"), "odd_one": ("n_images", "answers")}
+"""The controls a refusal suggests lowering, in the order it tries them."""
+
+
+def lower(task: str, drawn: dict[str, Any], control: str) -> dict[str, Any] | None:
+    """The draw with `control` lowered by one (and the controls tied to it), or None where the task forbids it."""
+    n, s, d = drawn["n_images"], drawn["spread"], drawn["distractors"]
+    if control == "spread" and s > 1:
+        return {**drawn, "n_images": n - 1, "spread": s - 1}
+    if control == "distractors" and d > 0:
+        return {**drawn, "n_images": n - 1, "distractors": d - 1}
+    if control == "concepts" and drawn["concepts"] > 1:
+        return {**drawn, "concepts": drawn["concepts"] - 1}
+    if control == "n_images" and task == "common" and n > 2:
+        return {**drawn, "n_images": n - 1, "spread": n - 1}
+    if control == "n_images" and task == "odd_one" and d > 1:
+        return {**drawn, "n_images": n - 1, "distractors": d - 1}
+    a = drawn.get("answers", 1)
+    if control == "answers" and task == "common" and a > 1:
+        return {**drawn, "concepts": a - 1, "answers": a - 1}
+    if control == "answers" and task == "odd_one" and a > 1:
+        return {**drawn, "concepts": a - 1, "answers": a - 1, "spread": a - 1, "distractors": d + 1}
+    return None
 
 
 def task_list(tasks: str | Sequence[str]) -> list[str]:

@@ -10,6 +10,8 @@ natural draws supercategories by frequency and images uniformly among their hold
 
 from __future__ import annotations
 
+from itertools import combinations
+from math import comb
 from typing import Any
 
 import numpy as np
@@ -24,6 +26,7 @@ from mimic_vlm.compose.base import (
     from_pool,
     make_sample,
 )
+from mimic_vlm.compose.search import Budget, Found, split_sets
 from mimic_vlm.compose.templates import question
 from mimic_vlm.schema import Sample
 
@@ -103,10 +106,42 @@ def compose(index: CatalogIndex, drawn: dict[str, Any], rng: Stream) -> Sample:
                            lambda: np.flatnonzero(present[:, members].any(1) & ~unknown[:, members].any(1)))
     distractors = draw_distinct(rng, any_image(rng, index), d, none_held, used,
                                 lambda: np.flatnonzero(absent[:, members].all(1)))
-    answer = sorted({index.names[c] for i in spread for c in cats(i)[0] if c in member_set})
-    controls = {"n_images": drawn["n_images"], "spread": s, "distractors": d, "concepts": k, "balance": balance}
-    return make_sample(index, "listing", rng.shuffled(spread + distractors), question("listing", targets),
+    return build(index, drawn, spread + distractors, chosen, rng)
+
+
+def build(index: CatalogIndex, drawn: dict[str, Any], images: list[int], chosen: list[int] | tuple[int, ...],
+          rng: Stream) -> Sample:
+    """The sample of a valid set; `chosen` index the listable supercategories (`_tables`)."""
+    names = _tables(index)[0]
+    targets = sorted(names[g] for g in chosen)
+    member_set = set(index.members(targets))
+    answer = sorted({index.names[c] for i in images for c in index.cats(i)[0] if c in member_set})
+    controls = {"n_images": drawn["n_images"], "spread": drawn["spread"], "distractors": drawn["distractors"],
+                "concepts": drawn["concepts"], "balance": drawn["balance"]}
+    return make_sample(index, "listing", rng.shuffled(list(images)), question("listing", targets),
                        answer, targets, controls)
 
 
-LISTING = Composer("listing", check, compose)
+def search(index: CatalogIndex, drawn: dict[str, Any], budget: Budget, rng: Stream) -> Found:
+    """Every supercategory set whose fully-known holders and certain absentees can fill the spread and the
+    distractors (exhaustive over supercategory sets within the budget)."""
+    s, d, k = drawn["spread"], drawn["distractors"], drawn["concepts"]
+    names = _tables(index)[0]
+    joinable = _eligible(index, s, d, False).ids
+    found = Found(space=f"{comb(len(joinable), k):,} supercategory sets")
+    groups = []
+    for chosen in combinations(joinable, k):
+        if not budget.spend(index.catalog.n_images):
+            found.complete = False
+            break
+        m = index.members([names[g] for g in chosen])
+        holders = np.flatnonzero(index.present[:, m].any(1) & ~index.unknown[:, m].any(1))
+        if len(holders) >= s:
+            absent = np.flatnonzero(index.absent[:, m].all(1))
+            if len(absent) >= d:
+                groups.append((chosen, holders.tolist(), absent.tolist()))
+    split_sets(groups, s, d, rng, found)
+    return found
+
+
+LISTING = Composer("listing", check, compose, build, search)

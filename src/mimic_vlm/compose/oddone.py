@@ -26,6 +26,7 @@ from mimic_vlm.compose.base import (
     from_pool,
     make_sample,
 )
+from mimic_vlm.compose.search import Budget, Found, Set
 from mimic_vlm.compose.templates import question
 from mimic_vlm.schema import Sample
 
@@ -117,10 +118,92 @@ def compose(index: CatalogIndex, drawn: dict[str, Any], rng: Stream) -> Sample:
         images.append(_next_image(index, tally, lacks_odd, used, slots_left, rng))
     if tally.needy:
         raise Unsatisfiable
-    names = [index.names[c] for c in odd]
-    controls = {"n_images": n, "spread": a, "distractors": n - a, "concepts": a, "answers": a, "balance": balance}
-    return make_sample(index, "odd_one", rng.shuffled(images), question("odd_one", names, a),
+    return build(index, drawn, images, odd, rng)
+
+
+def build(index: CatalogIndex, drawn: dict[str, Any], images: list[int], odd: list[int] | tuple[int, ...],
+          rng: Stream) -> Sample:
+    """The sample of a valid set: `odd` are the categories held by exactly one of the images."""
+    names = sorted(index.names[c] for c in odd)
+    n, a = len(images), len(names)
+    controls = {"n_images": n, "spread": a, "distractors": n - a, "concepts": a, "answers": a,
+                "balance": drawn["balance"]}
+    return make_sample(index, "odd_one", rng.shuffled(list(images)), question("odd_one", names, a),
                        names[0] if a == 1 else names, names, controls)
+
+
+def search(index: CatalogIndex, drawn: dict[str, Any], budget: Budget, rng: Stream) -> Found:
+    """Image sets with exactly the requested number of odd categories, by backtracking.
+
+    First the odd categories and their own images (each certainly absent from the other odd images), then
+    the other images: while some category of the set lacks a second certain holder, branch on the holders
+    of the most constrained one (a valid set always contains one of them); once none does, branch on any
+    image certainly without the odd categories. Partial sets already explored are skipped.
+    """
+    n, a = drawn["n_images"], drawn["answers"]
+    found = Found(space=f"{index.catalog.n_images:,} images")
+    seen: set[Set] = set()
+    absent, holders, cats = index.absent, index.holders, index.cats
+
+    def needy(chosen: list[int], odd: frozenset[int]) -> dict[int, int]:
+        """Category -> certain holders still missing (1 or 2), over non-odd categories of the set."""
+        certain: dict[int, int] = {}
+        possible: set[int] = set()
+        for i in chosen:
+            held, unsure = cats(i)
+            for c in held:
+                certain[c] = certain.get(c, 0) + 1
+            possible.update(held)
+            possible.update(unsure)
+        return {c: 2 - certain.get(c, 0) for c in possible - odd if certain.get(c, 0) < 2}
+
+    def cover(chosen: list[int], odd: tuple[int, ...], allowed: np.ndarray, visited: set[frozenset[int]]) -> bool:
+        """False to stop the whole search (budget used up or enough sets kept)."""
+        key = frozenset(chosen)
+        if key in visited:
+            return True
+        visited.add(key)
+        missing = needy(chosen, frozenset(odd))
+        slots = n - len(chosen)
+        if not budget.spend(1 + len(missing)):
+            return False
+        if not missing:
+            if not slots:
+                return found.add(tuple(chosen), odd, seen)
+            free = [j for j in np.flatnonzero(allowed).tolist() if j not in key]
+            budget.spend(len(free))
+            return all(cover(chosen + [j], odd, allowed, visited) for j in rng.shuffled(free))
+        if max(missing.values()) > slots:
+            return True
+        options = []
+        for c, k in missing.items():
+            budget.spend(len(holders[c]))
+            pool = [j for j in holders[c][allowed[holders[c]]].tolist() if j not in key]
+            if len(pool) < k:
+                return True
+            options.append(pool)
+        return all(cover(chosen + [j], odd, allowed, visited) for j in min(options, key=len))
+
+    def pick_odd(odd: tuple[int, ...], chosen: list[int], start: int, stocked: list[int]) -> bool:
+        if len(odd) == a:
+            allowed = absent[:, list(odd)].all(1)
+            budget.spend(index.catalog.n_images // 64 + 1)
+            return cover(chosen, odd, allowed, set())
+        for p in range(start, len(stocked)):
+            o = stocked[p]
+            if chosen and not absent[chosen, o].all():
+                continue
+            for i in rng.shuffled(holders[o].tolist()):
+                if not budget.spend():
+                    return False
+                if i not in chosen and absent[i, list(odd)].all():
+                    if not pick_odd(tuple(sorted(odd + (o,))), chosen + [i], p + 1, stocked):
+                        return False
+        return True
+
+    pick_odd((), [], 0, rng.shuffled(_stocked(index, n).ids))
+    found.complete = not budget.exhausted
+    return found
 
 
 def _next_image(index: CatalogIndex, tally: _Tally, lacks_odd: Any, used: set[int], slots_left: int,
@@ -129,6 +212,8 @@ def _next_image(index: CatalogIndex, tally: _Tally, lacks_odd: Any, used: set[in
     if tally.needy:
         needy = sorted(tally.needy)
         pools = [index.holders[needy[rng.pick(len(needy))]]]
+        if not len(pools[0]):  # a category of unknown presence only: no image can pair it (a dead end)
+            raise Unsatisfiable
     else:
         held = sorted(c for c, k in tally.certain.items() if k)
         pools = [index.holders[c] for c in held] or [index.all_images]
@@ -150,4 +235,4 @@ def _next_image(index: CatalogIndex, tally: _Tally, lacks_odd: Any, used: set[in
     return best
 
 
-ODD_ONE = Composer("odd_one", check, compose)
+ODD_ONE = Composer("odd_one", check, compose, build, search)
