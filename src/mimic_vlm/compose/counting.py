@@ -67,10 +67,10 @@ def _plan(index: CatalogIndex, s: int, d: int) -> _Plan:
 def check(index: CatalogIndex, drawn: dict[str, int]) -> str | None:
     s, d, k = drawn["spread"], drawn["distractors"], drawn["concepts"]
     plan = _plan(index, s, d)
-    if len(plan.eligible):
-        if k > 1 and len(plan.companions) < k:
-            return (f"concepts={k} needs {k} categories with a count-known holder and {d} images without them; "
-                    f"the catalog has {len(plan.companions)}")
+    if k > 1 and len(plan.companions) < k:
+        return (f"concepts={k} needs {k} categories with a count-known holder and {d} images without them; "
+                f"the catalog has {len(plan.companions)}")
+    if len(plan.eligible) or k > 1:  # several targets may fill the spread together: the search decides
         return None
     best = int(np.argmax(index.n_counted))
     if index.n_counted[best] < s:

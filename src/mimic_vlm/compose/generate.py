@@ -53,21 +53,25 @@ def compose_task(index: CatalogIndex, task: str, count: int, controls: Controls,
     seen: set[tuple[tuple[str, ...], str]] = set()
     pools: dict[tuple[tuple[str, Any], ...], Pool] = {}
     duplicates = 0
+    repeats: dict[tuple[tuple[str, Any], ...], int] = {}
     while len(samples) < count:
         drawn = controls.draw(task, layouts, rng)
         key = tuple(sorted(drawn.items()))
         streak = 0
+        # random draws that keep repeating samples mean the data holds few: the search lists them all
+        searched = repeats.get(key, 0) >= FALLBACK_AFTER
         while True:  # the same controls until they succeed: redrawing them would bias their distribution
+            if searched or streak >= (FALLBACK_AGAIN if key in pools else FALLBACK_AFTER):
+                sample = _from_search(composer, index, drawn, rng, pools, key, count, len(samples))
+                break
             try:
                 sample = composer.compose(index, drawn, rng)
                 break
             except Unsatisfiable:
                 streak += 1
-                if streak >= (FALLBACK_AGAIN if key in pools else FALLBACK_AFTER):
-                    sample = _from_search(composer, index, drawn, rng, pools, key, count, len(samples))
-                    break
         skey = (tuple(sorted(sample.images)), sample.question)
         if skey in seen:
+            repeats[key] = repeats.get(key, 0) + 1
             duplicates += 1
             if duplicates > DUPLICATE_SLACK * count + 100:
                 raise MimicError(f"{task}: --count {count} is more than the data allows under these controls; "

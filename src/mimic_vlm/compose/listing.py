@@ -53,16 +53,16 @@ def check(index: CatalogIndex, drawn: dict[str, int]) -> str | None:
     names, holders, absent = _tables(index)
     if not names:
         return "listing needs a supercategory with at least 2 categories; the catalog has none"
-    if not len(_eligible(index, s, d, True)):
+    if len(_eligible(index, s, d, False)) < k:
+        return (f"concepts={k} needs {k} supercategories with a holder and {d} images without their members; "
+                f"the catalog has {len(_eligible(index, s, d, False))}")
+    if not len(_eligible(index, s, d, True)) and k == 1:  # several may fill the spread together: search decides
         best = int(np.argmax(holders))
         if holders[best] < s:
             return (f"spread={s} needs {s} images holding a member of one supercategory with every member's "
                     f"presence known; the catalog has at most {holders[best]} (for {names[best]!r})")
         return (f"distractors={d} needs {d} images certainly without any member of a supercategory that "
                 f"spread={s} images hold; the catalog has at most {int(absent[holders >= s].max())}")
-    if len(_eligible(index, s, d, False)) < k:
-        return (f"concepts={k} needs {k} supercategories with a holder and {d} images without their members; "
-                f"the catalog has {len(_eligible(index, s, d, False))}")
     return None
 
 
