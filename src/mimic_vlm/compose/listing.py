@@ -106,16 +106,18 @@ def compose(index: CatalogIndex, drawn: dict[str, Any], rng: Stream) -> Sample:
                            lambda: np.flatnonzero(present[:, members].any(1) & ~unknown[:, members].any(1)))
     distractors = draw_distinct(rng, any_image(rng, index), d, none_held, used,
                                 lambda: np.flatnonzero(absent[:, members].all(1)))
-    return build(index, drawn, spread + distractors, chosen, rng)
+    answer = sorted({index.names[c] for i in spread for c in cats(i)[0] if c in member_set})
+    return build(index, drawn, spread + distractors, chosen, rng, answer)
 
 
 def build(index: CatalogIndex, drawn: dict[str, Any], images: list[int], chosen: list[int] | tuple[int, ...],
-          rng: Stream) -> Sample:
+          rng: Stream, answer: list[str] | None = None) -> Sample:
     """The sample of a valid set; `chosen` index the listable supercategories (`_tables`)."""
     names = _tables(index)[0]
     targets = sorted(names[g] for g in chosen)
-    member_set = set(index.members(targets))
-    answer = sorted({index.names[c] for i in images for c in index.cats(i)[0] if c in member_set})
+    if answer is None:
+        member_set = set(index.members(targets))
+        answer = sorted({index.names[c] for i in images for c in index.cats(i)[0] if c in member_set})
     controls = {"n_images": drawn["n_images"], "spread": drawn["spread"], "distractors": drawn["distractors"],
                 "concepts": drawn["concepts"], "balance": drawn["balance"]}
     return make_sample(index, "listing", rng.shuffled(list(images)), question("listing", targets),

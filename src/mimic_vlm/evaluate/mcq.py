@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections import Counter
 
 LETTERS = string.ascii_uppercase
 
@@ -19,7 +20,8 @@ _LETTER = re.compile(r"(?<![A-Za-z0-9'’])([A-Z])(?![A-Za-z0-9'’])")
 _WORD_LETTERS = {"A", "I"}
 _FOLLOWED_BY_WORD = re.compile(r"\s+[a-z]")
 # An option line inside a text: "A: cat", "(B) dog", "C. bird", "D) fish".
-_OPTION_LINE = re.compile(r"^\s*\(?([A-Z])\s*[\).:]\s*(.*?)\s*$")
+_OPTION_LINE = re.compile(r"^\s*\(?([A-Z])\s*[\).:](.*)$")
+r"""Group 2 is stripped by the caller (a lazy `\s*(.*?)\s*$` rescans inner blanks: quadratic)."""
 _LABEL = re.compile(r"^\s*(?:\(([A-Z])\)|([A-Z])[.:)])\s+")
 
 
@@ -51,7 +53,7 @@ def split_options(text: str) -> list[str]:
         m = _OPTION_LINE.match(line)
         expected = LETTERS[len(options)] if len(options) < len(LETTERS) else None
         if m and m.group(1) == expected:
-            options.append(m.group(2))
+            options.append(m.group(2).strip())
         elif options and line.strip():
             options[-1] = f"{options[-1]}\n{line.strip()}"
         elif line.strip():
@@ -88,12 +90,24 @@ def option_text_match(reply: str, options: list[str]) -> str | None:
             continue
         for m in re.finditer(re.escape(f" {name} "), reply_n):
             spans.append((m.start(), m.end(), letter))
-    kept = [s for s in spans if not any(o[0] <= s[0] and s[1] <= o[1] and o != s for o in spans)]
+    kept = _outermost(spans)
     if not kept:
         return None
     last_end = max(s[1] for s in kept)
     at_end = {s[2] for s in kept if s[1] == last_end}
     return at_end.pop() if len(at_end) == 1 else None
+
+
+def _outermost(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Spans inside no other span (an identical span of another option counts as containing), in one sorted
+    sweep instead of comparing every pair: a reply repeating an option thousands of times stays fast."""
+    same = Counter((s[0], s[1]) for s in spans)
+    kept, reach = [], -1
+    for s in sorted(spans, key=lambda s: (s[0], -s[1])):
+        if reach < s[1] and same[(s[0], s[1])] == 1:
+            kept.append(s)
+        reach = max(reach, s[1])
+    return kept
 
 
 def parse_choice(reply: str, options: list[str] | None, n_choices: int | None = None) -> str | None:

@@ -16,9 +16,11 @@ _KEY_WORDS = ("could be ", "so ", "is ", "thus ", "therefore ", "final ", "answe
 _TRIVIAL = {"", ":", ",", ".", "!", "?", ";", "'"}
 _NUMBER = re.compile(
     r"-?\b\d{1,3}(?:,\d{3})+\b"  # 1,234
-    r"|-?\d+(?:\.\d+)?[eE][+-]?\d+"  # 1.5e3
-    r"|-?(?:\d+\.\d+|\.\d+|\d+\b)(?![eE][+-]?\d+)(?![,\d])"  # 12, 3.5
+    r"|-?(?<!\d)\d+(?:\.\d+)?[eE][+-]?\d+"  # 1.5e3
+    r"|-?(?:(?<!\d)\d+\.\d+|\.\d+|(?<!\d)\d+\b)(?![eE][+-]?\d+)(?![,\d])"  # 12, 3.5
 )
+r"""`(?<!\d)`: no match starts inside a run of digits (none can where one failed at the run's first digit),
+so a long run is scanned once, not once per digit (quadratic)."""
 
 Normalized = float | str
 
@@ -62,12 +64,10 @@ def candidates(reply: str) -> list[Normalized]:
         return []
     phrases = _key_phrases(text)
     pieces = [text] + phrases + [n for p in phrases for n in _NUMBER.findall(p)]
-    out: list[Normalized] = []
+    out: dict[Normalized, None] = {}  # ordered and deduplicated in linear time
     for piece in pieces:
-        for v in normalize(piece):
-            if v not in out:
-                out.append(v)
-    return out
+        out.update(dict.fromkeys(normalize(piece)))
+    return list(out)
 
 
 def is_correct(gold: str | list[str], found: list[Normalized]) -> bool:

@@ -97,20 +97,37 @@ def parse_names(text: str, lex: Lexicon) -> list[str]:
     return list(dict.fromkeys(lex.find(normalize(text))))
 
 
-_CONTINUATION = re.compile(r"(?:^|\n|(?<=[.!?])\s)\s*(?:question|user|human)\s*:", re.I)
+_SPEAKER = re.compile(r"(?:question|user|human)\s*:", re.I)
 
 
 def answer_part(text: str) -> str:
     """The answer without a made-up continuation: base models that follow "Question: ...\nAnswer:" often
-    go on with a new "Question: ... Answer: 2" whose numbers and names must not be read as the answer."""
-    match = _CONTINUATION.search(text)
-    return text[:match.start()] if match else text
+    go on with a new "Question: ... Answer: 2" whose numbers and names must not be read as the answer.
+
+    A continuation is "Question:" / "User:" / "Human:" at the start, after a line break, or after a sentence
+    end and a space (blanks allowed in between). Found from each speaker word backwards over its own blanks,
+    so the cost is linear (the one-regex form rescanned long runs of blanks from every blank: quadratic).
+    """
+    for match in _SPEAKER.finditer(text):
+        k = match.start()
+        start = k
+        while start and text[start - 1].isspace():
+            start -= 1
+        if start == 0:
+            return ""
+        if start < k and text[start - 1] in ".!?":
+            return text[:start]
+        newline = text.find("\n", start, k)
+        if newline >= 0:
+            return text[:newline]
+    return text
 
 
 # ---- listing -------------------------------------------------------------------------------------------
 
 _NEGATION = re.compile(r"^(?:none|nothing|no\b.*|there (?:is|are) no\b.*|n a|not applicable)$")
-_BULLET = re.compile(r"^\s*(?:[-*•·]+|\(?\d+[.)]|\(?[a-z][.)](?=\s))\s*", re.M)
+_BULLET = re.compile(r"^[^\S\n]*(?:[-*•·]+|\(?\d+[.)]|\(?[a-z][.)](?=\s))\s*", re.M)
+"""A bullet at a line start (blanks before it stay on their line, so no run of blank lines is rescanned)."""
 _SEPARATORS = re.compile(r"\n|,|;|/|&|\+|\band\b|\bor\b|\bplus\b|(?<=[a-z])\.(?:\s|$)", re.I)
 _FILLER = {"a", "an", "the", "some", "several", "many", "few", "multiple", "various", "also", "etc",
            "other", "more", "one", "ones", "of", "pair", "pairs", "maybe", "possibly", "probably"}
@@ -223,12 +240,13 @@ def _cued(tokens: list[str], numbers: list[_Number]) -> list[_Number]:
     used: set[int] = set()  # a cue word that closes one number ("5 in total:") does not open the next
     taken = {i for n in numbers for i in range(n.start, n.end)}
     open_conclusion = -1
+    sentence_end, conclusion = _last_before(tokens, _SENTENCE_END), _last_before(tokens, _CONCLUDE)
     for n in numbers:
-        sentence_start = max([i for i in range(n.start) if tokens[i] in _SENTENCE_END], default=-1)
-        conclusions = [i for i in range(sentence_start + 1, n.start) if tokens[i] in _CONCLUDE]
-        is_cued = bool(conclusions) and conclusions[-1] > open_conclusion
+        # the last conclusion word of the number's sentence, before it (-1: none)
+        last = conclusion[n.start] if conclusion[n.start] > sentence_end[n.start] else -1
+        is_cued = last >= 0 and last > open_conclusion
         if is_cued:
-            open_conclusion = conclusions[-1]
+            open_conclusion = last
         j = n.start - 1
         while (j >= 0 and n.start - j <= _PREFIX_REACH and tokens[j] not in _PREFIX_CUE and j not in taken
                and (tokens[j].isalpha() or tokens[j] == ":")):
@@ -245,6 +263,17 @@ def _cued(tokens: list[str], numbers: list[_Number]) -> list[_Number]:
         if is_cued:
             cued.append(n)
     return cued
+
+
+def _last_before(tokens: list[str], words: set[str]) -> list[int]:
+    """For each position i (0..len), the index of the last token before i that is in `words` (-1: none): one
+    pass, so finding a number's sentence and conclusion costs O(1) instead of a rescan from the start."""
+    out, last = [-1], -1
+    for i, t in enumerate(tokens):
+        if t in words:
+            last = i
+        out.append(last)
+    return out
 
 
 def parse_count(text: str, lex: Lexicon | None = None) -> int | None:
