@@ -222,3 +222,26 @@ def test_partitions_are_exact_and_complete():
     assert partitions(((1, 2), (2, 2), (3, 2)), 2, 4) == [(1, 3), (2, 2)]
     assert partitions(((1, 1),), 2, 2) == []  # only one image holds a single instance
     assert all(sum(p) == 12 and len(p) == 4 for p in partitions(tuple((v, 4) for v in range(1, 9)), 4, 12))
+
+
+def _chi_square(counts: Counter, values: list[int]) -> float:
+    expected = sum(counts.values()) / len(values)
+    return sum((counts.get(v, 0) - expected) ** 2 / expected for v in values)
+
+
+def test_uniform_counting_answers_are_flat_over_all_answers(catalog):
+    """Default controls (n_images 2-6, spread drawn): flat over answers, not only within each spread value
+    (issue 11 §5: answer 1 came 3 times in 200 samples and answer 8 24 times)."""
+    samples = compose_bench(catalog, ["counting"], 300, Controls.parse(n_images="2-6"), seed=0)
+    answers = Counter(s.answer for s in samples)
+    values = list(range(1, 16))  # spread 1 reaches totals 1-10, ..., spread 6 reaches 6-15
+    assert sorted(answers) == values
+    assert _chi_square(answers, values) < 36.12  # chi-square, 14 degrees of freedom, p = 0.001
+    assert max(answers.values()) / min(answers.values()) < 2.5
+    spreads = Counter(s.controls["spread"] for s in samples)
+    assert sorted(spreads) == [1, 2, 3, 4, 5, 6] and spreads[1] > spreads[6]  # the spread follows the answers
+    for s in samples:
+        check_against_catalog(catalog, s)
+    natural = Counter(s.answer for s in compose_bench(catalog, ["counting"], 300,
+                                                      Controls.parse(n_images="2-6", balance="natural"), seed=0))
+    assert _chi_square(natural, sorted(natural)) > 4 * 36.12  # the data's own long tail is far from flat

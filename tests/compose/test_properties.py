@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 
 from mimic_vlm.annotations.catalog import Catalog
@@ -187,6 +187,12 @@ def check_sample(cat: Catalog, s, task: str, kw: dict[str, str]) -> None:
         assert holding == int(kw["spread"])
 
 
+def _event(what: str) -> None:
+    """Outcome mix, shown by `pytest --hypothesis-show-statistics` (the plain tests below have none)."""
+    if currently_in_test_context():
+        event(what)
+
+
 def check_outcome(cat: Catalog, task: str, kw: dict[str, str], count: int) -> None:
     """Samples with exact truth, or one refusal line that an exhaustive count confirms."""
     try:
@@ -195,13 +201,13 @@ def check_outcome(cat: Catalog, task: str, kw: dict[str, str], count: int) -> No
         message = str(e)
         assert "\n" not in message and message.startswith(f"{task}: "), message
         exist = count_valid(cat, task, kw)
-        event(f"{task}: refused ({'too few' if exist else 'none exists'})")
+        _event(f"{task}: refused ({'too few' if exist else 'none exists'})")
         if "more than the data allows" in message:
             assert exist < count, f"{exist} valid samples exist, yet: {message}"
         else:
             assert exist == 0, f"{exist} valid samples exist, yet: {message}"
         return
-    event(f"{task}: composed")
+    _event(f"{task}: composed")
     assert len({(frozenset(s.images), s.question) for s in samples}) == count
     for s in samples:
         check_sample(cat, s, task, kw)

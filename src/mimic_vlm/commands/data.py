@@ -31,7 +31,8 @@ def generate(
     distractors: str | None = typer.Option(None, "--distractors", help="Images holding no target."),
     concepts: str = typer.Option("1", "--concepts", help="Categories (counting) / supercategories (listing) asked."),
     answers: str = typer.Option("1", "--answers", help="Categories common / odd_one must name."),
-    balance: str = typer.Option("uniform", "--balance", help="uniform (flat answers) | natural (data's own)."),
+    balance: str = typer.Option("uniform", "--balance", help="uniform (flat answers: counting draws the answer "
+                                "first, then controls that reach it) | natural (data's own)."),
     target_position: str | None = typer.Option(
         None, "--target-position", help="first | middle | last | any: where the target-holding images sit; "
                                         "records each sample's target_positions (unset: neither)."),

@@ -12,7 +12,9 @@ target: a counted category, a member of the listed supercategory, or an answer c
 | odd_one  | answers (each odd category has its own image) | n_images - answers | = answers             |
 
 so `spread + distractors == n_images` always holds. `answers` is the number of categories common/odd_one
-name; `balance` is `uniform` (flat answers) or `natural` (the data's own distribution). `target_position`
+name; `balance` is `uniform` (flat answers: counting draws the answer first, evenly over every total the
+allowed controls reach, so its spread follows; the other tasks draw their target or answer categories
+evenly) or `natural` (the data's own distribution, controls drawn evenly). `target_position`
 (`first`, `middle`, `last` or `any`; unset by default) moves the target-holding images to that place in the
 sequence and records, per sample, the mode and the 1-based positions they hold (`target_positions`), so a
 report shows whether evidence in the middle of a long sequence is lost more often ("lost in the middle").

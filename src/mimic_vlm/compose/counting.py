@@ -2,9 +2,11 @@
 
 Spread images hold at least one target and have a *known count* for every target; distractors hold
 certainly none of them. The answer is the sum of the target counts over the spread images.
-balance=uniform draws the answer evenly from the SPAN smallest totals spread images can hold (usually
-[spread, spread + SPAN - 1], less what the data cannot reach), then a category able to reach it;
-natural draws targets by frequency and images uniformly.
+balance=uniform makes the answers flat: each spread value can reach the SPAN smallest totals its images can
+hold (usually [spread, spread + SPAN - 1], less what the data cannot reach); the answer is drawn evenly from
+the union of those totals over every allowed control draw, then a control draw that reaches it, then a
+category able to reach it (so answer 1 is as frequent as answer 8, and the spread follows the answers).
+natural draws the controls evenly, targets by frequency and images uniformly.
 """
 
 from __future__ import annotations
@@ -64,6 +66,15 @@ def _plan(index: CatalogIndex, s: int, d: int) -> _Plan:
     return index.memo(("counting", s, d), make)
 
 
+def answer_table(index: CatalogIndex, draws: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    """balance=uniform: answer -> the control draws whose spread can reach it (see `compose_task`)."""
+    table: dict[int, list[dict[str, Any]]] = {}
+    for drawn in draws:
+        for total in _plan(index, drawn["spread"], drawn["distractors"]).reaching:
+            table.setdefault(total, []).append(drawn)
+    return dict(sorted(table.items()))
+
+
 def check(index: CatalogIndex, drawn: dict[str, int]) -> str | None:
     s, d, k = drawn["spread"], drawn["distractors"], drawn["concepts"]
     plan = _plan(index, s, d)
@@ -84,12 +95,15 @@ def check(index: CatalogIndex, drawn: dict[str, int]) -> str | None:
 def compose(index: CatalogIndex, drawn: dict[str, Any], rng: Stream) -> Sample:
     s, d, k, balance = drawn["spread"], drawn["distractors"], drawn["concepts"], drawn["balance"]
     plan = _plan(index, s, d)
-    total: int | None = None
+    total: int | None = drawn.get("total")
     if balance == "uniform":
-        totals = list(plan.reaching)
-        if not totals:
+        if total is None:
+            totals = list(plan.reaching)
+            if not totals:
+                raise Unsatisfiable
+            total = totals[rng.pick(len(totals))]
+        if total not in plan.reaching:
             raise Unsatisfiable
-        total = totals[rng.pick(len(totals))]
         first = plan.reaching[total].draw(rng, balance)
     else:
         first = plan.eligible.draw(rng, balance)

@@ -17,7 +17,7 @@ from mimic_vlm.annotations.catalog import Catalog
 from mimic_vlm.compose.base import CatalogIndex, Composer, Stream, Unsatisfiable
 from mimic_vlm.compose.common import COMMON
 from mimic_vlm.compose.controls import Controls, all_draws, place_targets
-from mimic_vlm.compose.counting import COUNTING
+from mimic_vlm.compose.counting import COUNTING, answer_table
 from mimic_vlm.compose.listing import LISTING
 from mimic_vlm.compose.oddone import ODD_ONE
 from mimic_vlm.compose.search import BUDGET, RELAX_BUDGET, Budget, Found, Pool
@@ -43,24 +43,42 @@ def compose_task(index: CatalogIndex, task: str, count: int, controls: Controls,
     """`count` distinct samples of one task, ids `<task>-000000`...; MimicError when controls can't be met."""
     composer = COMPOSERS[task]
     layouts = controls.layouts(task)
-    for drawn in all_draws(controls, task, layouts):
+    draws = all_draws(controls, task, layouts)
+    for drawn in draws:
         why = composer.check(index, drawn)
         if why:
             raise MimicError(f"{task}: {why}")
     rng = Stream(task_rng(seed, task))
     vocabulary = index.catalog.vocabulary() if controls.target_position is not None else {}
+    answers = answer_table(index, draws) if task == "counting" and controls.balance == "uniform" else {}
+    totals = list(answers)
     samples: list[Sample] = []
     seen: set[tuple[tuple[str, ...], str]] = set()
     pools: dict[tuple[tuple[str, Any], ...], Pool] = {}
     duplicates = 0
     repeats: dict[tuple[tuple[str, Any], ...], int] = {}
     while len(samples) < count:
-        drawn = controls.draw(task, layouts, rng)
+        if totals:  # flat counting answers: the answer first, then a control draw that reaches it
+            total = totals[rng.pick(len(totals))]
+            options = answers[total]
+            drawn = {**options[rng.pick(len(options))], "balance": controls.balance, "total": total}
+        else:
+            drawn = controls.draw(task, layouts, rng)
         key = tuple(sorted(drawn.items()))
         streak = 0
-        # random draws that keep repeating samples mean the data holds few: the search lists them all
-        searched = repeats.get(key, 0) >= FALLBACK_AFTER
+        # random draws that keep repeating samples mean the data holds few: the search lists them all (not
+        # for a drawn answer: the search's sets do not keep it, and other answers still give new samples)
+        searched = repeats.get(key, 0) >= FALLBACK_AFTER and "total" not in drawn
+        sample = None
         while True:  # the same controls until they succeed: redrawing them would bias their distribution
+            if "total" in drawn and streak >= FALLBACK_AFTER:
+                # the data cannot hit this answer with these controls (reaching is an interval bound): drop it
+                options = answers[drawn["total"]]
+                options.remove({k: v for k, v in drawn.items() if k not in ("balance", "total")})
+                if not options:
+                    del answers[drawn["total"]]
+                    totals.remove(drawn["total"])
+                break
             if searched or streak >= (FALLBACK_AGAIN if key in pools else FALLBACK_AFTER):
                 sample = _from_search(composer, index, drawn, rng, pools, key, count, len(samples))
                 break
@@ -69,6 +87,8 @@ def compose_task(index: CatalogIndex, task: str, count: int, controls: Controls,
                 break
             except Unsatisfiable:
                 streak += 1
+        if sample is None:
+            continue
         skey = (tuple(sorted(sample.images)), sample.question)
         if skey in seen:
             repeats[key] = repeats.get(key, 0) + 1
@@ -120,7 +140,7 @@ def _from_search(composer: Composer, index: CatalogIndex, drawn: dict[str, Any],
 
 
 def _shown(drawn: dict[str, Any]) -> str:
-    return " ".join(f"{k}={v}" for k, v in drawn.items() if k != "balance")
+    return " ".join(f"{k}={v}" for k, v in drawn.items() if k not in ("balance", "total"))
 
 
 def _refusal(composer: Composer, index: CatalogIndex, drawn: dict[str, Any], found: Found, rng: Stream) -> str:
