@@ -50,7 +50,9 @@ def compose_task(index: CatalogIndex, task: str, count: int, controls: Controls,
             raise MimicError(f"{task}: {why}")
     rng = Stream(task_rng(seed, task))
     vocabulary = index.catalog.vocabulary() if controls.target_position is not None else {}
-    answers = answer_table(index, draws) if task == "counting" and controls.balance == "uniform" else {}
+    answers = {total: [{**d, "balance": controls.balance, "total": total} for d in options]
+               for total, options in answer_table(index, draws).items()} \
+        if task == "counting" and controls.balance == "uniform" else {}
     totals = list(answers)
     samples: list[Sample] = []
     seen: set[tuple[tuple[str, ...], str]] = set()
@@ -59,22 +61,23 @@ def compose_task(index: CatalogIndex, task: str, count: int, controls: Controls,
     repeats: dict[tuple[tuple[str, Any], ...], int] = {}
     while len(samples) < count:
         if totals:  # flat counting answers: the answer first, then a control draw that reaches it
-            total = totals[rng.pick(len(totals))]
-            options = answers[total]
-            drawn = {**options[rng.pick(len(options))], "balance": controls.balance, "total": total}
+            options = answers[totals[rng.pick(len(totals))]]
+            drawn = options[rng.pick(len(options))]
         else:
             drawn = controls.draw(task, layouts, rng)
-        key = tuple(sorted(drawn.items()))
+        key = _key(drawn) if repeats else ()
         streak = 0
         # random draws that keep repeating samples mean the data holds few: the search lists them all (not
         # for a drawn answer: the search's sets do not keep it, and other answers still give new samples)
         searched = repeats.get(key, 0) >= FALLBACK_AFTER and "total" not in drawn
         sample = None
         while True:  # the same controls until they succeed: redrawing them would bias their distribution
+            if streak == 1 and not key:
+                key = _key(drawn)
             if "total" in drawn and streak >= FALLBACK_AFTER:
                 # the data cannot hit this answer with these controls (reaching is an interval bound): drop it
                 options = answers[drawn["total"]]
-                options.remove({k: v for k, v in drawn.items() if k not in ("balance", "total")})
+                options.remove(drawn)
                 if not options:
                     del answers[drawn["total"]]
                     totals.remove(drawn["total"])
@@ -91,6 +94,7 @@ def compose_task(index: CatalogIndex, task: str, count: int, controls: Controls,
             continue
         skey = (tuple(sorted(sample.images)), sample.question)
         if skey in seen:
+            key = key or _key(drawn)
             repeats[key] = repeats.get(key, 0) + 1
             duplicates += 1
             if duplicates > DUPLICATE_SLACK * count + 100:
@@ -118,6 +122,11 @@ def with_target_position(sample: Sample, mode: str, vocabulary: dict[str, Any]) 
     sample.controls = {**sample.controls, "target_position": mode,
                        "target_positions": [j + 1 for j, i in enumerate(order) if holds[i]]}
     return sample
+
+
+def _key(drawn: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """A control draw as a dictionary key (computed only once a draw fails or repeats: the fast path skips it)."""
+    return tuple(sorted(drawn.items()))
 
 
 def _from_search(composer: Composer, index: CatalogIndex, drawn: dict[str, Any], rng: Stream,
