@@ -79,8 +79,9 @@ class Found:
         where = f" of {self.space}" if self.space else ""
         if not self.total:
             return f"found no valid set ({how}{where})"
-        amount = f"{self.total:,}" if self.exact or self.complete and not self.truncated else \
-            f"at least {self.total:,}"
+        counted = f"{self.total:,}" if self.total < 10**9 else f"{self.total:.1e}"
+        whole = self.complete and (self.exact or not self.truncated)
+        amount = counted if whole else f"at least {counted}"
         return f"found {amount} valid set{'s' if self.total != 1 else ''} ({how}{where})"
 
 
