@@ -105,3 +105,18 @@ def build_scores(samples: list[Sample], rows: list[dict[str, Any]], official: bo
     summary = summarize(samples, rows, bootstrap=bootstrap, seed=seed)
     summary["overall"]["n_missing"] = sum(bool(r.get("missing")) for r in rows)
     return {**summary, "official": official, "scoring": scoring_notes(official)}
+
+
+def headline(scores: dict[str, Any], task: str | None = None) -> dict[str, Any]:
+    """`{value, ci, metric, n}` from a scores.json: the task's headline metric, or, with no task, the MIMIC
+    score of a several-task bench (the headline of a one-task bench)."""
+    tasks = scores["tasks"]
+    if task is None and len(tasks) == 1:
+        task = next(iter(tasks))
+    if task is None:
+        m = scores.get("mimic_score") or {}
+        return {"value": m.get("value"), "ci": m.get("ci"), "metric": "MIMIC score", "n": scores["overall"]["n"]}
+    if task not in tasks:
+        raise MimicError(f"scores: no task {task!r} (have {', '.join(tasks)})")
+    t = tasks[task]
+    return {**t["metrics"][t["headline"]], "metric": t["headline"], "n": t["n"]}

@@ -220,7 +220,7 @@ def pooling_study(hf: HFModel, bench: Bench, factors: Sequence[int], out: str | 
                   progress: Progress | None = None) -> dict[str, Any]:
     """Evaluate `bench` with images pooled by each factor (one run folder per factor); pooling.json + png."""
     from mimic_vlm.evaluate.runner import run_eval
-    from mimic_vlm.probe.sweep import headline
+    from mimic_vlm.evaluate.score import headline
     from mimic_vlm.report.plots import line_plot
 
     family = family_of(hf.model)

@@ -28,6 +28,7 @@ from typing import Any
 from mimic_vlm.annotations.catalog import Catalog
 from mimic_vlm.compose.controls import Controls
 from mimic_vlm.errors import MimicError
+from mimic_vlm.evaluate.score import headline
 from mimic_vlm.progress import Progress
 from mimic_vlm.ranges import parse_int_list
 from mimic_vlm.report.blocks import label
@@ -63,21 +64,6 @@ def sweep_values(text: str) -> list[str]:
     if len(values) != len(set(values)):
         raise MimicError(f"--vary values {text!r}: a value is repeated")
     return values
-
-
-def headline(scores: dict[str, Any], task: str | None = None) -> dict[str, Any]:
-    """`{value, ci, metric, n}` from a scores.json: the task's headline metric, or, with no task, the MIMIC
-    score of a several-task bench (the headline of a one-task bench)."""
-    tasks = scores["tasks"]
-    if task is None and len(tasks) == 1:
-        task = next(iter(tasks))
-    if task is None:
-        m = scores.get("mimic_score") or {}
-        return {"value": m.get("value"), "ci": m.get("ci"), "metric": "MIMIC score", "n": scores["overall"]["n"]}
-    if task not in tasks:
-        raise MimicError(f"scores: no task {task!r} (have {', '.join(tasks)})")
-    t = tasks[task]
-    return {**t["metrics"][t["headline"]], "metric": t["headline"], "n": t["n"]}
 
 
 def _safe(name: str) -> str:
