@@ -31,13 +31,18 @@ DEFAULT_NOTES = (
 )
 
 OFFICIAL_NOTES = (
-    "official mode reproduces lmms-eval MIMIC scoring; it differs from the default scoring as follows:",
-    "listing: the first predicted item never matches (the filter prepends a space: ' car' != 'car'), so a "
-    "perfect 3-item answer has recall 2/3; no plural/synonym mapping; duplicates count in precision.",
+    "official mode reproduces lmms-eval MIMIC scoring to the last bit; it differs from the default scoring "
+    "as follows:",
+    "the raw output is used as generated, never stripped: the filter prepends a space to it, so a trailing "
+    "newline or space stays part of the answer ('Two.\\n' is wrong; 'ball, kite\\n' misses 'kite').",
+    "listing: split on ', ' and lower-cased only; the first predicted item never matches (' car' != 'car'), "
+    "so a perfect 3-item answer has recall 2/3; no plural/synonym mapping; duplicates count in precision; "
+    "F1 = 2PR/(P+R) from micro precision and recall.",
     "common / odd_one: substring rule, correct if the gold name occurs anywhere in the answer: 'carrot' "
     "counts for 'car', and naming every category is never penalised.",
-    "counting: an answer that is not a bare number goes through word2number over the whole sentence (it "
-    "adds all number words: 'two dogs and three cats' is 5), else the FIRST digit string is taken.",
+    "counting: the characters , . ! ? ; : ' are stripped from both ends one at a time in that order "
+    "('seven.!' keeps its '.', so it is wrong); then int(), else word2number over the whole sentence (it "
+    "adds all number words: 'two dogs and three cats' is 5), else the FIRST digit string.",
     "unparsed: only counting answers with no number at all; other tasks use the raw text.",
 )
 
