@@ -58,6 +58,17 @@ def test_loads_the_real_folder_without_torchvision(real_model):
         assert len(processor.tokenizer) == 49280 and processor.tokenizer.convert_tokens_to_ids("<image>") == 49190
 
 
+def test_image_size_only_where_the_family_has_a_fixed_size(real_model, bench, tmp_path, capsys):
+    code = _run(["eval", "--bench", str(bench), "--model", f"hf:{real_model}", "--out", str(tmp_path / "r"),
+                 "--device", "cpu", "--no-progress", "--image-size", "512", "--limit", "1"])
+    if family(real_model) == "qwen2_vl":  # its size.longest_edge is max_pixels: refused, not misread
+        assert code == 2 and not (tmp_path / "r").exists()
+        assert "--image-size 512: Qwen2VLImageProcessorPil has no fixed longest-edge size (use --max-pixels)" in (
+            capsys.readouterr().err)
+    else:
+        assert code == 0
+
+
 def test_eval_batched_equals_batch_one_with_and_without_mask(real_model, bench, tmp_path):
     fast = FAST[family(real_model)]
     runs = {}
