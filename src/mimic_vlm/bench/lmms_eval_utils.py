@@ -1,9 +1,10 @@
 """lmms-eval hooks for a task folder written by `mimic export --format lmms-eval` (copied there as utils.py).
 
-Use: `lmms-eval --include_path DIR --tasks <group or task> ...`. The rows carry their official prompt
+Use: `lmms-eval --include_path DIR --tasks mimic_<bench> ...`. The rows carry their official prompt
 (`prompt`) and the full mimic-vlm sample (`sample`, JSON); scoring is mimic-vlm's own, so mimic-vlm must
-be importable where lmms-eval runs. Every control rides along in each logged sample, and the aggregation
-prints the per-control breakdown that `mimic score` would give.
+be importable where lmms-eval runs: lmms-eval imports this file while it loads the task YAMLs, before any
+request is sent, and that is where a missing mimic-vlm is reported. Every control rides along in each
+logged sample, and the aggregation prints the per-control breakdown that `mimic score` would give.
 """
 
 from __future__ import annotations
@@ -13,11 +14,33 @@ import json
 from pathlib import Path
 from typing import Any
 
+EXPORTED_BY = "mimic-vlm"
+HERE = Path(__file__).resolve().parent
+
+
+def _require_mimic_vlm() -> None:
+    try:
+        import mimic_vlm  # noqa: F401
+    except ImportError:
+        raise ImportError(f"{HERE}: this lmms-eval task folder was exported by {EXPORTED_BY} and scores with it; "
+                          "install it where lmms-eval runs (pip install mimic-vlm) and run again") from None
+
+
+_require_mimic_vlm()
+
+
+def __getattr__(name: str) -> str:
+    """`!function utils.parquet_<task>` in a task YAML: the task's parquet file beside this file, so the
+    folder works from wherever it is (lmms-eval resolves `!function` against the YAML's folder)."""
+    if name.startswith("parquet_"):
+        return str(HERE / "data" / f"{name.removeprefix('parquet_')}.parquet")
+    raise AttributeError(name)
+
 
 @functools.cache
 def vocabulary() -> dict[str, Any]:
     """The bench's category vocabulary (synonyms, supercategories), saved beside this file."""
-    path = Path(__file__).with_name("vocabulary.json")
+    path = HERE / "vocabulary.json"
     return json.loads(path.read_text()) if path.is_file() else {}
 
 

@@ -68,6 +68,8 @@ def _bootstrap_sums(x: np.ndarray, replicates: int, rng: np.random.Generator) ->
 def _ratio(sums: np.ndarray, col: dict[str, int], agg: GroupMetric) -> np.ndarray:
     if isinstance(agg, Harmonic):
         a, b = _ratio(sums, col, agg.a), _ratio(sums, col, agg.b)
+        defined = ~(np.isnan(a) & np.isnan(b))  # no predicted item (P undefined) and a missed truth: F1 0
+        a, b = np.where(defined, np.nan_to_num(a), np.nan), np.where(defined, np.nan_to_num(b), np.nan)
         total = a + b
         with np.errstate(divide="ignore", invalid="ignore"):
             f1 = 2.0 * a * b / np.where(total > 0, total, 1)

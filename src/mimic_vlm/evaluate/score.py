@@ -10,10 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from mimic_vlm.bench.store import Bench
-from mimic_vlm.errors import MimicError
+from mimic_vlm.evaluate.harness_files import read_outputs
 from mimic_vlm.evaluate.metrics import summarize
 from mimic_vlm.evaluate.tasks import Vocabulary, get_task
 from mimic_vlm.schema import Sample
@@ -61,35 +59,13 @@ def scoring_notes(official: bool) -> dict[str, Any]:
             "notes": [*(OFFICIAL_NOTES if official else DEFAULT_NOTES), MISSING_NOTE]}
 
 
-def read_predictions(bench: Bench, path: str | Path) -> dict[str, str]:
-    """id -> output from a JSONL file; an unknown or repeated id or a bad line names its line."""
-    path = Path(path)
-    known = bench.by_id()
-    outputs: dict[str, str] = {}
-    try:
-        lines = path.read_bytes().splitlines()
-    except OSError as e:
-        raise MimicError(f"{path}: cannot read ({e.strerror})") from None
-    for i, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = orjson.loads(line)
-        except orjson.JSONDecodeError as e:
-            raise MimicError(f"{path}:{i}: invalid JSON ({e})") from None
-        if not (isinstance(row, dict) and all(isinstance(row.get(k), str) for k in ("id", "output"))):
-            raise MimicError(f"{path}:{i}: a prediction needs a string 'id' and a string 'output'")
-        if row["id"] not in known:
-            raise MimicError(f"{path}:{i}: id {row['id']!r} is not a sample of the bench {bench.root}")
-        if row["id"] in outputs:
-            raise MimicError(f"{path}:{i}: duplicate id {row['id']!r}")
-        outputs[row["id"]] = row["output"]
-    if not outputs:
-        raise MimicError(f"{path}: no predictions (the file is empty)")
-    return outputs
+def read_predictions(bench: Bench, path: str | Path | list[str | Path]) -> dict[str, str]:
+    """id -> output from our JSONL, lmms-eval `--log_samples` JSONL or VLMEvalKit tables (`harness_files`);
+    an unknown or repeated id or a bad line names its file and line."""
+    return read_outputs(bench, path if isinstance(path, list) else [path])
 
 
-def score_predictions(bench: Bench, predictions_path: str | Path, official: bool = False,
+def score_predictions(bench: Bench, predictions_path: str | Path | list[str | Path], official: bool = False,
                       bootstrap: int = 1000, seed: int = 0) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Score a predictions file against a bench: (one row per bench sample, the scores.json content)."""
     outputs = read_predictions(bench, predictions_path)

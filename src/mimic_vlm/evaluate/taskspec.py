@@ -31,7 +31,8 @@ class Aggregate:
 class Harmonic:
     """`2 * a * b / (a + b)` of two group metrics, in that order of operations: the official listing F1 is
     computed from micro P and R this way, and `2 tp / (n_pred + n_gt)` (equal in exact arithmetic) differs
-    from it in the last bit about a third of the time. 0 where a + b is 0."""
+    from it in the last bit about a third of the time. 0 where a + b is 0 or one of them is undefined (no
+    predicted item at all), as 2 tp / (n_pred + n_gt) is; undefined only where both are."""
 
     a: Aggregate
     b: Aggregate
