@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 EXPORTED_BY = "mimic-vlm"
+FAILED = "[LMMS_EVAL_REQUEST_FAILED"  # what lmms-eval's API models return for a request they gave up on
 HERE = Path(__file__).resolve().parent
 
 
@@ -60,7 +61,8 @@ def process_results(doc: dict[str, Any], results: list[str]) -> dict[str, dict[s
 
     sample = Sample.from_dict(json.loads(doc["sample"]))
     spec = get_task(sample.task)
-    scored = spec.score(sample, results[0], vocabulary(), False)
+    reply = "" if results[0].startswith(FAILED) else results[0]  # lmms-eval passes its failure text on
+    scored = spec.score(sample, reply, vocabulary(), False)
     return {spec.headline: {"id": sample.id, "task": sample.task, "controls": sample.controls,
                             "output": results[0], **scored}}
 

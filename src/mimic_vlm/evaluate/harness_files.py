@@ -1,9 +1,11 @@
 """Prediction files as the harnesses users already run write them, read as `{bench id: raw output}`.
 
 - ours: JSONL, one `{"id", "output"}` per line.
-- lmms-eval `--log_samples` JSONL (one file per task): a row per doc with `resps` / `filtered_resps`; the
-  exported task's `process_results` nests `{"id", "output", ...}` under the metric's key, which is where
-  the bench id is (the doc's own `id` is the fallback, the first filtered response the output).
+- lmms-eval `--log_samples` JSONL (one file per task): a row per doc with `filtered_resps` (0.7: a string;
+  older: a list, with `resps`); the exported task's `process_results` nests `{"id", "output", ...}` under
+  the metric's key, which is where the bench id is (the doc's own `id` is the fallback, the first filtered
+  response the output). A request lmms-eval gave up on (`[LMMS_EVAL_REQUEST_FAILED ...]`, which it hands
+  to the scorer as if it were the answer) is no prediction: the sample counts as missing.
 - VLMEvalKit prediction tables (`vlmeval.run`: `<model>_<dataset>.xlsx`, or csv / tsv, and the `.pkl` of
   `{index: prediction}` it writes on the way): the `prediction` column, matched by the `id` column our
   export writes (kept by VLMEvalKit), else by `index`, the bench position the export gave each row.
@@ -26,6 +28,7 @@ from mimic_vlm.bench.store import Bench
 from mimic_vlm.errors import MimicError
 
 TABLES = (".csv", ".tsv", ".xlsx", ".pkl")
+LMMS_EVAL_FAILED = "[LMMS_EVAL_REQUEST_FAILED"
 
 
 def read_outputs(bench: Bench, paths: Iterable[str | Path]) -> dict[str, str]:
@@ -64,6 +67,8 @@ def read_jsonl_outputs(path: Path) -> list[tuple[str, str, str]]:
         except orjson.JSONDecodeError as e:
             raise MimicError(f"{path}:{i}: invalid JSON ({e})") from None
         pair = line_prediction(row)
+        if pair is not None and pair[1].startswith(LMMS_EVAL_FAILED):
+            continue
         if pair is None:
             raise MimicError(f"{path}:{i}: a prediction needs a string 'id' and a string 'output' (or be an "
                              "lmms-eval --log_samples row of an exported task)")
