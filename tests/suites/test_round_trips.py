@@ -149,3 +149,17 @@ def test_vlmevalkit_export_numbers_image_markers(muirbench_release: Path, tmp_pa
     row = frame.loc["muirbench-test_Image-Text_Matching_0"]
     assert (row["question"], row["A"], row["B"]) == ("Which image shows a red car?", "[image 1]", "[image 2]")
     assert not any("<image>" in str(v) for v in frame.to_numpy().ravel())
+
+
+def test_lmms_eval_request_failures_count_as_missing(benches, tmp_path):
+    """lmms-eval hands a request it gave up on to the scorer as text: no answer (and not the count 5)."""
+    bench = benches[1]
+    utils = _utils(export_bench(bench.root, "lmms-eval", tmp_path / "lmms"))
+    failed = "[LMMS_EVAL_REQUEST_FAILED after 5 retries] Connection refused"
+    s = next(x for x in bench.samples if x.task == "counting")
+    (scored,) = utils.process_results({"sample": json.dumps(s.to_dict())}, [failed]).values()
+    assert (scored["unparsed"], scored["parsed"], scored["output"]) == (True, None, failed)
+    log = tmp_path / "log.jsonl"
+    log.write_text(json.dumps({"doc_id": 0, "filtered_resps": failed, "correct": scored}) + "\n")
+    rows, scores = score_predictions(bench, log, bootstrap=0)
+    assert scores["overall"]["n_missing"] == len(bench.samples)
