@@ -45,7 +45,8 @@ class HFModel:
     def describe(self) -> dict[str, Any]:
         """`runtime` (the device) does not change answers: a run may resume on another machine."""
         return {"kind": "hf", "model": self.name, "dtype": str(self.model.dtype).removeprefix("torch."),
-                "max_pixels": self.max_pixels, "image_size": self.image_size, "decoding": "greedy", **self.settings,
+                "max_pixels": self.max_pixels, "decoding": "greedy", **self.settings,
+                **({"image_size": self.image_size} if self.image_size is not None else {}),  # old runs resume
                 "runtime": {"device": str(self.model.device)}}
 
     def conversation(self, request: Request) -> list[dict[str, Any]]:
