@@ -181,3 +181,18 @@ def test_any_text_scores_without_error(make_sample, vocab):
                 json.dumps(r)
                 assert isinstance(r["unparsed"], bool)
                 assert official or (r["parsed"] is None) == r["unparsed"]
+
+
+def test_micro_f1_is_2pr_over_p_plus_r_with_its_edge_cases(make_sample):
+    samples = [make_sample("listing", ["bus", "car"], i) for i in range(3)]
+
+    def f1(*counts):
+        rows = [{"id": s.id, **dict(zip(("tp", "n_pred", "n_gt"), c, strict=True)), "unparsed": False}
+                for s, c in zip(samples, counts, strict=False)]
+        return summarize(samples[:len(rows)], rows, bootstrap=20)["tasks"]["listing"]["metrics"]["micro_f1"]
+
+    p, r = 3 / 7, 3 / 10
+    assert f1((1, 3, 4), (2, 4, 6))["value"] == 2 * p * r / (p + r)  # the official order of operations
+    assert f1((0, 0, 2))["value"] == 0.0  # nothing predicted, truth missed: 0, not undefined
+    assert f1((0, 3, 2))["value"] == 0.0  # P = R = 0
+    assert f1((0, 0, 0))["value"] is None  # nothing predicted and nothing to find

@@ -171,6 +171,9 @@ def test_read_number_words():
 OFFICIAL_COUNTS = [
     ("7", "7"),
     ("7.", "7"),
+    ("seven.!", "wrong answer"),  # one character at a time: the "." pass ran before "!" was removed
+    ("seven!.", "7"),
+    ("Two.\n", "wrong answer"),  # the raw output is not stripped: the newline stops the "." strip
     ("Seven", "7"),
     ("twenty-one", "21"),
     ("There are two dogs and three cats.", "5"),  # w2n adds every number word of the sentence
@@ -199,4 +202,5 @@ def test_official_word_to_num_is_word2number():
 
 
 def test_official_list_items_keep_the_leading_space():
-    assert official_list_items(official_prediction("Car, Truck ")) == [" car", "truck"]
+    assert official_list_items(official_prediction("Car, Truck")) == [" car", "truck"]
+    assert official_list_items(official_prediction("Car, Truck \n")) == [" car", "truck \n"]  # never stripped

@@ -45,8 +45,10 @@ def test_hf_parquet_loads_offline_with_datasets(mirb: Bench, tmp_path: Path) -> 
     assert row["prompt"] == get_task("open").prompt(sample) and row["max_new_tokens"] == 64
     assert json.loads(row["controls"]) == sample.controls
     # the dataset card's configs make the folder itself loadable
-    whole = datasets.load_dataset(str(out), "mcq", split="test", cache_dir=str(tmp_path / "cache"))
-    assert whole["id"] == ["mirb-codeu-0"]
+    one = datasets.load_dataset(str(out), "mcq", split="test", cache_dir=str(tmp_path / "cache"))
+    assert one["id"] == ["mirb-codeu-0"]
+    whole = datasets.load_dataset(str(out), split="test", cache_dir=str(tmp_path / "cache"))  # config `all`
+    assert sorted(whole["id"]) == sorted(s.id for s in mirb.samples)
 
 
 def _load_utils(folder: Path) -> ModuleType:
@@ -69,18 +71,20 @@ def _task_yaml(path: Path, utils: ModuleType) -> dict[str, Any]:
 def test_lmms_eval_task_folder(mirb: Bench, tmp_path: Path) -> None:
     import datasets
 
-    out = export_bench(mirb.root, "lmms-eval", tmp_path / "lmms", name="mirb-local")
-    assert sorted(p.name for p in out.iterdir()) == ["data", "mirb_local.yaml", "mirb_local_mcq.yaml",
-                                                     "mirb_local_open.yaml", "utils.py", "vocabulary.json"]
+    exported = export_bench(mirb.root, "lmms-eval", tmp_path / "lmms", name="mirb-local")
+    out = exported.rename(tmp_path / "moved")  # paths are relative to the task folder: it can move
+    assert sorted(p.name for p in out.iterdir()) == ["data", "mimic_mirb_local.yaml", "mimic_mirb_local_mcq.yaml",
+                                                     "mimic_mirb_local_open.yaml", "utils.py", "vocabulary.json"]
     utils = _load_utils(out)
-    assert yaml.safe_load((out / "mirb_local.yaml").read_text()) == {
-        "group": "mirb_local", "task": ["mirb_local_mcq", "mirb_local_open"]}
-    config = _task_yaml(out / "mirb_local_open.yaml", utils)
-    assert config["task"] == "mirb_local_open" and config["doc_to_text"] is utils.doc_to_text
+    assert yaml.safe_load((out / "mimic_mirb_local.yaml").read_text()) == {
+        "group": "mimic_mirb_local", "task": ["mimic_mirb_local_mcq", "mimic_mirb_local_open"]}
+    assert "utils.parquet_open" in (out / "mimic_mirb_local_open.yaml").read_text()
+    config = _task_yaml(out / "mimic_mirb_local_open.yaml", utils)
+    assert config["task"] == "mimic_mirb_local_open" and config["doc_to_text"] is utils.doc_to_text
     assert config["generation_kwargs"] == {"max_new_tokens": 64, "temperature": 0, "do_sample": False}
     assert config["metric_list"] == [{"metric": "correct", "aggregation": utils.aggregate, "higher_is_better": True}]
     data_file = Path(config["dataset_kwargs"]["data_files"]["test"])
-    assert data_file == (tmp_path / "lmms" / "data" / "open.parquet").resolve() and data_file.is_file()
+    assert data_file == (out / "data" / "open.parquet").resolve() and data_file.is_file()
     docs = datasets.load_dataset(config["dataset_path"], data_files=config["dataset_kwargs"]["data_files"],
                                  split=config["test_split"], cache_dir=str(tmp_path / "cache"))
     doc = docs[0]
@@ -91,6 +95,24 @@ def test_lmms_eval_task_folder(mirb: Bench, tmp_path: Path) -> None:
     wrong = config["process_results"](docs[1], ["no idea"])["correct"]
     assert (right["correct"], wrong["correct"], right["controls"]) == (1.0, 0.0, {"subset": "count", "n_images": 3})
     assert config["metric_list"][0]["aggregation"]([right, wrong]) == 0.5
+
+
+def test_lmms_eval_utils_says_at_load_time_that_mimic_vlm_is_missing(mirb: Bench, tmp_path: Path) -> None:
+    """lmms-eval imports utils.py while it reads the YAMLs: without mimic-vlm that import fails with the fix."""
+    import subprocess
+    import sys
+
+    out = export_bench(mirb.root, "lmms-eval", tmp_path / "lmms")
+    load = ("import importlib.util, sys; s = importlib.util.spec_from_file_location('utils', sys.argv[1]); "
+            "m = importlib.util.module_from_spec(s); s.loader.exec_module(m); print(m.parquet_mcq)")
+    bare = subprocess.run([sys.executable, "-I", "-S", "-c", load, str(out / "utils.py")], capture_output=True,
+                          text=True, env={})  # -S: no site-packages, so no mimic_vlm
+    assert bare.returncode == 1
+    assert bare.stderr.strip().splitlines()[-1] == (
+        f"ImportError: {out.resolve()}: this lmms-eval task folder was exported by mimic-vlm 0.1.0 and scores with "
+        "it; install it where lmms-eval runs (pip install mimic-vlm) and run again")
+    ok = subprocess.run([sys.executable, "-c", load, str(out / "utils.py")], capture_output=True, text=True)
+    assert ok.stdout.strip() == str((out / "data" / "mcq.parquet").resolve()), ok.stderr
 
 
 def test_vlmevalkit_tsv_round_trip(mirb: Bench, tmp_path: Path) -> None:
@@ -134,7 +156,7 @@ def test_lmms_eval_export_of_a_mimic_bench_scores_with_the_vocabulary(tmp_path: 
     out = export_bench(bench.root, "lmms-eval", tmp_path / "lmms")
     utils = _load_utils(out)
     assert json.loads((out / "vocabulary.json").read_text()) == bench.vocabulary
-    config = _task_yaml(out / "mimic_listing.yaml", utils)
+    config = _task_yaml(out / "mimic_mimic_listing.yaml", utils)
     assert config["metric_list"][0]["metric"] == "micro_f1"
     docs = datasets.load_dataset("parquet", data_files=config["dataset_kwargs"]["data_files"], split="test",
                                  cache_dir=str(tmp_path / "cache"))

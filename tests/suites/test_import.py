@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pyarrow.parquet as pq
 import pytest
-from benchmark_files import png_bytes
+from benchmark_files import png, png_bytes
 
 from mimic_vlm.bench.store import check_images, load_bench
 from mimic_vlm.cli import main
@@ -230,3 +230,73 @@ def test_nlvr2_pair_without_its_images_is_dropped(nlvr2_release: Path, tmp_path:
     assert report.samples == 3
     assert report.warnings == [f"{(tmp_path / 'nlvr2' / 'dev.json').resolve()}: row 3: image dev-11-1-img1 not "
                                f"found under {(tmp_path / 'nlvr2').resolve()} (dropped)"]
+
+
+@pytest.fixture
+def nlvr2_full_release(tmp_path: Path) -> Path:
+    """The lil-lab/nlvr layout: train/dev/test1.json, balanced/ and unbalanced/ subsets, image folders."""
+    root = tmp_path / "nlvr2"
+    files = {"train.json": "train-1", "dev.json": "dev-2", "test1.json": "test1-3",
+             "balanced/balanced_dev.json": "dev-2", "balanced/balanced_test1.json": "test1-3",
+             "unbalanced/unbalanced_test1.json": "test1-4"}
+    for name, prefix in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        split = prefix.split("-")[0]
+        (root / name).write_text(json.dumps({"identifier": f"{prefix}-0-0", "sentence": f"{name} says so.",
+                                             "label": "True"}) + "\n")
+        (root / "images" / split).mkdir(parents=True, exist_ok=True)
+        for k in (0, 1):
+            png(k).save(root / "images" / split / f"{prefix}-0-img{k}.png")
+    return root
+
+
+@pytest.mark.parametrize(("split", "ident", "file"), [
+    (None, "nlvr2-dev-2-0-0", "dev.json"), ("dev", "nlvr2-dev-2-0-0", "dev.json"),
+    ("test1", "nlvr2-test1-3-0-0", "test1.json"), ("train", "nlvr2-train-1-0-0", "train.json"),
+    ("balanced_test1", "nlvr2-test1-3-0-0", "balanced/balanced_test1.json"),
+    ("unbalanced", "nlvr2-test1-4-0-0", "unbalanced/unbalanced_test1.json"),  # the only unbalanced part
+])
+def test_nlvr2_release_split_names(nlvr2_full_release: Path, tmp_path: Path, split, ident, file) -> None:
+    import_benchmark("nlvr2", nlvr2_full_release, tmp_path / "b", split=split)
+    bench = load_bench(tmp_path / "b")
+    assert [s.id for s in bench.samples] == [ident]
+    assert f"{file} says so." in bench.samples[0].question
+    resolved = {None: "dev", "unbalanced": "unbalanced_test1"}.get(split, split)  # the part it read
+    assert bench.manifest["split"] == resolved and bench.manifest["source_files"][0]["file"] == file
+
+
+def test_nlvr2_split_errors_name_the_choices(nlvr2_full_release: Path, tmp_path: Path) -> None:
+    with pytest.raises(MimicError, match="--split balanced has 2 parts; choose one of balanced_dev, balanced_test1"):
+        import_benchmark("nlvr2", nlvr2_full_release, tmp_path / "b", split="balanced")
+    with pytest.raises(MimicError, match=r"no 'test2' split files \(splits found: balanced_dev, balanced_test1, "
+                                         r"dev, test1, train, unbalanced_test1\)"):
+        import_benchmark("nlvr2", nlvr2_full_release, tmp_path / "b", split="test2")
+
+
+def test_mirb_original_release_json_per_subset_and_images_zip(tmp_path: Path) -> None:
+    import zipfile
+
+    root = tmp_path / "MIRB"
+    root.mkdir()
+    (root / "count.json").write_text(json.dumps([
+        {"questions": "How many birds?", "answers": 7, "images": ["count/b1.png", "count/b2.png"]},
+        {"questions": "How many boats?", "answers": "12", "images": ["count/c1.png"]}]))
+    (root / "codeu.json").write_text(json.dumps([
+        {"questions": "Which code prints 3?\nA. print(1)\nB. print(3)", "answers": "B", "images": ["codeu/x.png"]}]))
+    with zipfile.ZipFile(root / "images.zip", "w") as z:
+        for k, name in enumerate(["count/b1.png", "count/b2.png", "count/c1.png", "codeu/x.png"]):
+            z.writestr(f"images/{name}", png_bytes(k))
+    report = import_benchmark("mirb", root, tmp_path / "b")
+    assert report.by_task == {"mcq": 1, "open": 2}
+    bench = load_bench(tmp_path / "b")
+    check_images(bench)
+    by = bench.by_id()
+    assert sorted(by) == ["mirb-codeu-0", "mirb-count-0", "mirb-count-1"]
+    birds = by["mirb-count-0"]
+    assert (birds.task, birds.answer, birds.controls) == ("open", "7", {"subset": "count", "n_images": 2})
+    assert [(tmp_path / "b" / p).read_bytes() for p in birds.images] == [png_bytes(0), png_bytes(1)]
+    assert get_task("open").prompt(birds) == "How many birds?\nAnswer with a single number."
+    assert by["mirb-codeu-0"].answer == "B"
+    (root / "count.json").write_text(json.dumps([{"questions": "q", "answers": "1", "images": ["count/zz.png"]}]))
+    report = import_benchmark("mirb", root, tmp_path / "c")
+    assert any("image 'count/zz.png' not found" in w for w in report.warnings)

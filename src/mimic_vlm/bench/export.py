@@ -1,19 +1,27 @@
 """`mimic export BENCH --format {hf,lmms-eval,vlmevalkit} --out DIR`: a bench in the field's formats.
 
 - `hf`: `data/<task>.parquet` with the images embedded (`List(Image())`) and a dataset card whose
-  `configs` make `datasets.load_dataset(DIR)` (or `load_dataset("parquet", data_files=...)`) work offline.
-- `lmms-eval`: a task folder for `--include_path DIR`: one task YAML per bench task over its local
-  parquet file, a group YAML, and `utils.py` whose hooks show the images, ask the task's official prompt
-  (precomputed per row) and score with this project's own scorer (so mimic-vlm must be importable in the
-  lmms-eval environment), carrying every control into the per-sample log; `vocabulary.json` beside it.
-- `vlmevalkit`: one TSV (`index`, `image` as base64 or a JSON list of base64 for several images,
+  `configs` make `datasets.load_dataset(DIR)` (config `all`, the default: every task) and
+  `load_dataset(DIR, TASK)` work offline.
+- `lmms-eval`: a task folder for `--include_path DIR`: one task YAML per bench task over its parquet
+  file, a group YAML, and `utils.py` whose hooks show the images, ask the task's official prompt
+  (precomputed per row) and score with this project's own scorer, carrying every control into the
+  per-sample log; `vocabulary.json` beside it. Names are `mimic_<bench>` (`mimic_<bench>_<task>`), so
+  they never clash with the bench folder itself (lmms-eval reads a name that is a folder as a folder of
+  YAMLs). The YAMLs find their parquet files through `utils.py` (`!function utils.parquet_<task>`, a path
+  beside the YAML), so the folder can move. `utils.py` checks at task-load time, before any request, that
+  mimic-vlm is importable and says how to install it.
+- `vlmevalkit`: one TSV (`index`, `id`, `image` as base64 or a JSON list of base64 for several images,
   `question`, `A`/`B`/… for multiple choice, `answer`, `category`, `control_*` columns) to drop into
-  `$LMUData`, where VLMEvalKit picks it up as a custom MCQ (options present) or VQA dataset.
+  `$LMUData`, where VLMEvalKit picks it up as a custom MCQ (options present) or VQA dataset. VLMEvalKit
+  puts every image before the question, so `<image>` markers in questions and options become our
+  `[image k]` phrasing (as in the mcq prompt). `mimic score` reads its prediction files back.
 """
 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,9 +29,11 @@ from typing import Any
 import orjson
 import yaml
 
+from mimic_vlm import __version__
 from mimic_vlm.bench.store import Bench, decode_images, load_bench
 from mimic_vlm.errors import MimicError, os_error
 from mimic_vlm.evaluate import mcq
+from mimic_vlm.evaluate.suite_tasks import number_placeholders
 from mimic_vlm.evaluate.tasks import get_task
 from mimic_vlm.schema import (
     Marker,
@@ -87,7 +97,8 @@ def export_hf(bench: Bench, out: Path) -> None:
     tasks = _by_task(bench)
     for task, samples in tasks.items():
         write_parquet(bench, samples, out / "data" / f"{task}.parquet")
-    configs = "".join(f"- config_name: {t}\n  data_files:\n  - split: test\n    path: data/{t}.parquet\n" for t in tasks)
+    configs = "- config_name: all\n  default: true\n  data_files:\n  - split: test\n    path: data/*.parquet\n"
+    configs += "".join(f"- config_name: {t}\n  data_files:\n  - split: test\n    path: data/{t}.parquet\n" for t in tasks)
     card = (f"---\nconfigs:\n{configs}---\n# {bench.root.name}\n\nExported by mimic-vlm from `{bench.root.name}` "
             f"({len(bench.samples)} samples; tasks: {', '.join(tasks)}). Columns: id, task, source, images, "
             "question, prompt (the official prompt), options, answer, gt, controls (JSON), sample (the full "
@@ -106,17 +117,22 @@ class _TaskDumper(yaml.SafeDumper):
 _TaskDumper.add_representer(_Function, lambda d, v: d.represent_scalar("!function", str(v)))
 
 
-def export_lmms_eval(bench: Bench, out: Path, name: str, final: Path) -> None:
-    """Task YAMLs read the parquet files at their `final` (absolute) place: lmms-eval resolves relative
-    `data_files` against the working directory, not the YAML."""
+def lmms_eval_group(name: str) -> str:
+    """`mimic_<name>`, an identifier: never the name of the bench folder an lmms-eval run starts beside."""
+    return "mimic_" + re.sub(r"\W+", "_", name).strip("_")
+
+
+def export_lmms_eval(bench: Bench, out: Path, name: str) -> None:
+    """Task YAMLs name their parquet files through `utils.parquet_<task>`: lmms-eval resolves a relative
+    `data_files` against the working directory, but a `!function` tag against the YAML's own folder."""
     tasks = _by_task(bench)
-    group = name.replace("-", "_")
+    group = lmms_eval_group(name)
     for task, samples in tasks.items():
         write_parquet(bench, samples, out / "data" / f"{task}.parquet")
         spec = get_task(task)
         config = {
             "task": f"{group}_{task}", "dataset_path": "parquet",
-            "dataset_kwargs": {"data_files": {"test": str(final / "data" / f"{task}.parquet")}},
+            "dataset_kwargs": {"data_files": {"test": _Function(f"utils.parquet_{task}")}},
             "test_split": "test", "output_type": "generate_until",
             "doc_to_visual": _Function("utils.doc_to_visual"), "doc_to_text": _Function("utils.doc_to_text"),
             "doc_to_target": "gt", "process_results": _Function("utils.process_results"),
@@ -128,7 +144,9 @@ def export_lmms_eval(bench: Bench, out: Path, name: str, final: Path) -> None:
         write_bytes_atomic(out / f"{group}_{task}.yaml", _yaml(config))
     write_bytes_atomic(out / f"{group}.yaml", _yaml({"group": group, "task": [f"{group}_{t}" for t in tasks]}))
     write_json_atomic(out / "vocabulary.json", bench.vocabulary)
-    write_bytes_atomic(out / "utils.py", (Path(__file__).parent / "lmms_eval_utils.py").read_bytes())
+    utils = (Path(__file__).parent / "lmms_eval_utils.py").read_text()
+    write_bytes_atomic(out / "utils.py", utils.replace('EXPORTED_BY = "mimic-vlm"',
+                                                       f'EXPORTED_BY = "mimic-vlm {__version__}"', 1).encode())
 
 
 def _yaml(obj: dict[str, Any]) -> bytes:
@@ -141,10 +159,11 @@ def vlmevalkit_rows(bench: Bench, category: str | None = None) -> Iterator[dict[
     controls = sorted({c for s in bench.samples for c in s.controls})
     for i, s in enumerate(bench.samples):
         images = [base64.b64encode(p.read_bytes()).decode() for p in bench.image_paths(s)]
-        options = dict(zip(mcq.letters(width), s.options or [], strict=False))
+        question, *numbered = number_placeholders([s.question, *(s.options or [])])
+        options = dict(zip(mcq.letters(width), numbered, strict=False))
         yield {"index": i, "id": s.id, "task": s.task,
                "image": images[0] if len(images) == 1 else orjson.dumps(images).decode(),
-               "question": s.question if s.options else get_task(s.task).prompt(s),
+               "question": question if s.options else get_task(s.task).prompt(s),
                **{letter: options.get(letter) for letter in mcq.letters(width)},
                "answer": s.gt if not isinstance(s.answer, str) else s.answer,
                "category": str(s.controls.get(category, s.task)) if category else s.task,
@@ -179,7 +198,7 @@ def export_bench(bench_path: str | Path, fmt: str, out: str | Path, *, name: str
         if fmt == "hf":
             export_hf(bench, tmp)
         elif fmt == "lmms-eval":
-            export_lmms_eval(bench, tmp, name, Path(out).resolve())
+            export_lmms_eval(bench, tmp, name)
         else:
             export_vlmevalkit(bench, tmp, name)
     return Path(out)

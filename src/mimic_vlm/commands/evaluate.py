@@ -74,7 +74,11 @@ def register(app: typer.Typer) -> None:
         device: str | None = typer.Option(None, help="cpu, cuda, cuda:1 ... (default: this rank's GPU, else cpu)."),
         device_map: str | None = typer.Option(None, help="transformers device_map, e.g. auto (hf)."),
         attn_implementation: str | None = typer.Option(None, help="sdpa, eager, flash_attention_2 ... (hf/tiny)."),
-        max_pixels: int | None = typer.Option(None, min=1, help="Per-image pixel cap (w*h), aspect kept."),
+        max_pixels: int | None = typer.Option(None, min=1, help="Per-image pixel cap (w*h), aspect kept (with "
+                                                                "--adapter: the training run's unless given)."),
+        image_size: int | None = typer.Option(None, min=1, help="Longest edge every image is resized to, for "
+                                                                "families with a fixed size (Idefics3/SmolVLM; "
+                                                                "released: 2048)."),
         adapter: str | None = typer.Option(None, help="PEFT adapter folder (its training mask is re-applied)."),
         concurrency: int = typer.Option(8, min=1, help="Requests in flight (openai)."),
         timeout: float = typer.Option(120.0, min=0.001, help="Seconds per HTTP request (openai)."),
@@ -105,7 +109,8 @@ def register(app: typer.Typer) -> None:
             prompting.text(loaded.samples[0])
         the_model = load_model(model, bench=loaded, batch_size=batch_size, dtype=dtype, device=device,
                                device_map=device_map, attn_implementation=attn_implementation,
-                               max_pixels=max_pixels, adapter=adapter, mask=mask, concurrency=concurrency,
+                               max_pixels=max_pixels, image_size=image_size, adapter=adapter, mask=mask,
+                               concurrency=concurrency,
                                timeout=timeout, retries=retries, api_key_env=api_key_env, seed=seed)
         with RichProgress(disable=not progress) as bars:
             scores = run_eval(loaded, the_model, out, limit=limit, tasks=_csv(tasks), ids=_ids(ids),

@@ -48,6 +48,8 @@ def attention(
                                               "precision rounds them)."),
     device: str | None = typer.Option(None, help="cpu, cuda, cuda:1 ..."),
     max_pixels: int | None = typer.Option(None, min=1, help="Per-image pixel cap (w*h), aspect kept."),
+    image_size: int | None = typer.Option(None, min=1, help="Longest edge of every image for fixed-size "
+                                                            "families (Idefics3/SmolVLM)."),
     overwrite: bool = typer.Option(False, help="Replace OUT if it exists (only after success)."),
 ) -> None:
     """Attention shares by layer: vision tokens to own image / other images / text; question tokens and the
@@ -61,7 +63,7 @@ def attention(
     loaded = load_bench(bench)
     check_images(loaded)
     hf = _hf_model(model, loaded, mask=mask_from_options(mask_layers, "eager"), dtype=dtype, device=device,
-                   max_pixels=max_pixels)
+                   max_pixels=max_pixels, image_size=image_size)
     with atomic_dir(out, overwrite=overwrite, marker=has_files("attention.json")) as tmp, RichProgress() as bars:
         result = probe_bench(hf, loaded, limit=limit, n_boot=bootstrap, progress=bars)
         write_json_atomic(tmp / "attention.json", result)

@@ -36,14 +36,16 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def score(
         bench: Path = typer.Option(..., "--bench", help="Bench folder (samples.jsonl + manifest.json)."),
-        predictions: Path = typer.Option(..., "--predictions", help="JSONL with 'id' and 'output' per line."),
+        predictions: list[Path] = typer.Option(..., "--predictions", help=(
+            "Predictions (repeatable): JSONL of {id, output}; lmms-eval --log_samples JSONL of an exported task; "
+            "VLMEvalKit prediction files (.xlsx with openpyxl, .csv, .tsv, .pkl).")),
         official: bool = typer.Option(False, "--official", help="Reproduce the official lmms-eval scoring."),
         out: Path | None = typer.Option(None, "--out", help="Write scores.json here."),
         scored: Path | None = typer.Option(None, "--scored", help="Write each sample's parse and score (JSONL)."),
         bootstrap: int = typer.Option(1000, min=0, help="Bootstrap replicates for the 95% intervals."),
         seed: int = typer.Option(0, help="Bootstrap seed."),
     ) -> None:
-        """Score predictions made anywhere (lmms-eval, in-house) against a bench, the same way `eval` does."""
+        """Score predictions made anywhere (lmms-eval, VLMEvalKit, in-house) against a bench, as `eval` does."""
         from mimic_vlm.bench.store import load_bench
         from mimic_vlm.evaluate.score import score_predictions
         from mimic_vlm.schema import write_json_atomic, write_jsonl_atomic

@@ -37,6 +37,10 @@ def register(app: typer.Typer) -> None:
                                         "second-half, all (default: no mask)."),
         mask_backend: str = typer.Option("sdpa", help="sdpa | eager | flex (flex trains on GPU only)."),
         max_images: int = typer.Option(10, min=1, help="Drop samples with more images (counted and reported)."),
+        max_pixels: int = typer.Option(None, min=1, help="Per-image pixel cap (w*h), aspect kept, as in mimic eval; "
+                                       "recorded, and reused by eval --adapter."),
+        image_size: int = typer.Option(None, min=1, help="Longest edge of every image for fixed-size families "
+                                       "(Idefics3/SmolVLM), as in mimic eval; recorded, reused by eval --adapter."),
         epochs: float = typer.Option(1.0, min=0.0, help="Epochs (ignored when --max-steps is set)."),
         max_steps: int = typer.Option(-1, min=-1, help="Stop after this many optimizer steps."),
         batch_size: int = typer.Option(4, min=1, help="Per-device batch size."),
@@ -74,7 +78,8 @@ def register(app: typer.Typer) -> None:
         cfg = engine.TrainConfig(
             model=model, data=[str(p) for p in data], out=out, method=method,
             lora=LoraSettings(lora_r, lora_alpha, lora_dropout), train_projector=train_projector,
-            mask_layers=mask_layers, mask_backend=mask_backend, max_images=max_images, epochs=epochs,
+            mask_layers=mask_layers, mask_backend=mask_backend, max_images=max_images, max_pixels=max_pixels,
+            image_size=image_size, epochs=epochs,
             max_steps=max_steps, batch_size=batch_size, grad_accum=grad_accum, lr=lr, warmup_ratio=warmup_ratio,
             weight_decay=weight_decay, precision=precision, gradient_checkpointing=gradient_checkpointing,
             save_steps=save_steps, save_total_limit=save_total_limit, logging_steps=logging_steps, seed=seed)

@@ -304,14 +304,26 @@ def _names_at(tokens: list[str], start: int, lex: Lexicon) -> bool:
 
 # ---- official lmms-eval MIMIC parsing (reproduced, bugs included; see paper.md §4) ---------------------
 
+OFFICIAL_STRIP_ORDER = (",", ".", "!", "?", ";", ":", "'")
+"""`parse_response` strips these one at a time, in this order: "seven.!" keeps its "." (the "." pass ran
+before the "!" pass removed what hid it), so it is not a number officially."""
+
+
 def official_prediction(output: str) -> str:
-    """What the official filter hands to the scorer: the stripped output with a leading space."""
-    return " " + output.strip()
+    """What the official filter hands to the scorer: a space, then the output exactly as generated.
+
+    Nothing is stripped: "Two.\n" keeps its newline (which stops the "." strip), and the last listing item
+    of "ball, kite\n" is "kite\n". Some official model wrappers strip their outputs; the scorer does not.
+    """
+    return " " + output
 
 
 def official_parse_count(prediction: str) -> str:
-    """`parse_response`: strip ,.!?;:' at both ends, int(), else w2n, else the first \\d+, else a marker."""
-    response = prediction.strip(",.!?;:'")
+    """`parse_response`: strip ,.!?;:' one character at a time (`OFFICIAL_STRIP_ORDER`), int(), else w2n,
+    else the first \\d+, else a marker."""
+    response = prediction
+    for ch in OFFICIAL_STRIP_ORDER:
+        response = response.strip(ch)
     try:
         return str(int(response))
     except ValueError:

@@ -10,10 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from mimic_vlm.bench.store import Bench
-from mimic_vlm.errors import MimicError
+from mimic_vlm.evaluate.harness_files import read_outputs
 from mimic_vlm.evaluate.metrics import summarize
 from mimic_vlm.evaluate.tasks import Vocabulary, get_task
 from mimic_vlm.schema import Sample
@@ -31,13 +29,18 @@ DEFAULT_NOTES = (
 )
 
 OFFICIAL_NOTES = (
-    "official mode reproduces lmms-eval MIMIC scoring; it differs from the default scoring as follows:",
-    "listing: the first predicted item never matches (the filter prepends a space: ' car' != 'car'), so a "
-    "perfect 3-item answer has recall 2/3; no plural/synonym mapping; duplicates count in precision.",
+    "official mode reproduces lmms-eval MIMIC scoring to the last bit; it differs from the default scoring "
+    "as follows:",
+    "the raw output is used as generated, never stripped: the filter prepends a space to it, so a trailing "
+    "newline or space stays part of the answer ('Two.\\n' is wrong; 'ball, kite\\n' misses 'kite').",
+    "listing: split on ', ' and lower-cased only; the first predicted item never matches (' car' != 'car'), "
+    "so a perfect 3-item answer has recall 2/3; no plural/synonym mapping; duplicates count in precision; "
+    "F1 = 2PR/(P+R) from micro precision and recall.",
     "common / odd_one: substring rule, correct if the gold name occurs anywhere in the answer: 'carrot' "
     "counts for 'car', and naming every category is never penalised.",
-    "counting: an answer that is not a bare number goes through word2number over the whole sentence (it "
-    "adds all number words: 'two dogs and three cats' is 5), else the FIRST digit string is taken.",
+    "counting: the characters , . ! ? ; : ' are stripped from both ends one at a time in that order "
+    "('seven.!' keeps its '.', so it is wrong); then int(), else word2number over the whole sentence (it "
+    "adds all number words: 'two dogs and three cats' is 5), else the FIRST digit string.",
     "unparsed: only counting answers with no number at all; other tasks use the raw text.",
 )
 
@@ -56,35 +59,13 @@ def scoring_notes(official: bool) -> dict[str, Any]:
             "notes": [*(OFFICIAL_NOTES if official else DEFAULT_NOTES), MISSING_NOTE]}
 
 
-def read_predictions(bench: Bench, path: str | Path) -> dict[str, str]:
-    """id -> output from a JSONL file; an unknown or repeated id or a bad line names its line."""
-    path = Path(path)
-    known = bench.by_id()
-    outputs: dict[str, str] = {}
-    try:
-        lines = path.read_bytes().splitlines()
-    except OSError as e:
-        raise MimicError(f"{path}: cannot read ({e.strerror})") from None
-    for i, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = orjson.loads(line)
-        except orjson.JSONDecodeError as e:
-            raise MimicError(f"{path}:{i}: invalid JSON ({e})") from None
-        if not (isinstance(row, dict) and all(isinstance(row.get(k), str) for k in ("id", "output"))):
-            raise MimicError(f"{path}:{i}: a prediction needs a string 'id' and a string 'output'")
-        if row["id"] not in known:
-            raise MimicError(f"{path}:{i}: id {row['id']!r} is not a sample of the bench {bench.root}")
-        if row["id"] in outputs:
-            raise MimicError(f"{path}:{i}: duplicate id {row['id']!r}")
-        outputs[row["id"]] = row["output"]
-    if not outputs:
-        raise MimicError(f"{path}: no predictions (the file is empty)")
-    return outputs
+def read_predictions(bench: Bench, path: str | Path | list[str | Path]) -> dict[str, str]:
+    """id -> output from our JSONL, lmms-eval `--log_samples` JSONL or VLMEvalKit tables (`harness_files`);
+    an unknown or repeated id or a bad line names its file and line."""
+    return read_outputs(bench, path if isinstance(path, list) else [path])
 
 
-def score_predictions(bench: Bench, predictions_path: str | Path, official: bool = False,
+def score_predictions(bench: Bench, predictions_path: str | Path | list[str | Path], official: bool = False,
                       bootstrap: int = 1000, seed: int = 0) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Score a predictions file against a bench: (one row per bench sample, the scores.json content)."""
     outputs = read_predictions(bench, predictions_path)

@@ -28,8 +28,13 @@ _PLACEHOLDER = re.compile(r"<image>")
 
 
 def _number_placeholders(text: str) -> str:
+    return number_placeholders([text])[0]
+
+
+def number_placeholders(texts: list[str]) -> list[str]:
+    """`<image>` -> `[image k]`, counted across the texts in order (a question, then its options)."""
     counter = itertools.count(1)
-    return _PLACEHOLDER.sub(lambda _: f"[image {next(counter)}]", text)
+    return [_PLACEHOLDER.sub(lambda _: f"[image {next(counter)}]", t) for t in texts]
 
 
 def mcq_prompt(sample: Sample) -> str:

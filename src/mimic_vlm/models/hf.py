@@ -8,6 +8,7 @@ repetition penalty or sampling settings inherited from the checkpoint), so a run
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -17,15 +18,19 @@ from mimic_vlm.images import open_rgb
 from mimic_vlm.masking import ImageBlockMask
 from mimic_vlm.models.base import Generation, Request, layout
 from mimic_vlm.models.load import load_vlm
+from mimic_vlm.models.processors import set_image_size
+from mimic_vlm.models.trained import trained_resolution
 
 
 class HFModel:
     """A loaded transformers VLM + processor. `max_batch_size` is the user's `--batch-size`."""
 
     def __init__(self, model: PreTrainedModel, processor: ProcessorMixin, *, name: str, max_batch_size: int = 8,
-                 max_pixels: int | None = None, settings: dict[str, Any] | None = None) -> None:
+                 max_pixels: int | None = None, image_size: int | None = None,
+                 settings: dict[str, Any] | None = None) -> None:
         self.model, self.processor, self.name = model.eval(), processor, name
-        self.max_batch_size, self.max_pixels = max_batch_size, max_pixels
+        self.max_batch_size, self.max_pixels, self.image_size = max_batch_size, max_pixels, image_size
+        set_image_size(processor, image_size)
         self.settings = settings or {}
         self.tokenizer = processor.tokenizer
         self.tokenizer.padding_side = "left"  # right padding would put pads between the prompt and the answer
@@ -41,6 +46,7 @@ class HFModel:
         """`runtime` (the device) does not change answers: a run may resume on another machine."""
         return {"kind": "hf", "model": self.name, "dtype": str(self.model.dtype).removeprefix("torch."),
                 "max_pixels": self.max_pixels, "decoding": "greedy", **self.settings,
+                **({"image_size": self.image_size} if self.image_size is not None else {}),  # old runs resume
                 "runtime": {"device": str(self.model.device)}}
 
     def conversation(self, request: Request) -> list[dict[str, Any]]:
@@ -87,10 +93,12 @@ def _as_list(ids: int | list[int] | None) -> list[int]:
 
 
 def load_hf(path: str, *, dtype: str = "auto", device: str | None = None, device_map: str | None = None,
-            attn_implementation: str | None = None, max_pixels: int | None = None, adapter: str | None = None,
-            mask: ImageBlockMask | None = None, batch_size: int = 8) -> HFModel:
-    """`load_vlm("hf:" + path, ...)` behind the `Model` protocol (see models/load.py)."""
+            attn_implementation: str | None = None, max_pixels: int | None = None, image_size: int | None = None,
+            adapter: str | None = None, mask: ImageBlockMask | None = None, batch_size: int = 8) -> HFModel:
+    """`load_vlm("hf:" + path, ...)` behind the `Model` protocol (see models/load.py), at the image
+    resolution given, else the one the adapter (or a full fine-tune at `path`) was trained at."""
+    max_pixels, image_size = trained_resolution(Path(adapter) if adapter else Path(path), max_pixels, image_size)
     loaded = load_vlm(f"hf:{path}", dtype=dtype, device=device, device_map=device_map,
                       attn_implementation=attn_implementation, adapter=adapter, mask=mask)
     return HFModel(loaded.model, loaded.processor, name=path, max_batch_size=batch_size, max_pixels=max_pixels,
-                   settings=loaded.settings)
+                   image_size=image_size, settings=loaded.settings)

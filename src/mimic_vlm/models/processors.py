@@ -28,6 +28,26 @@ def image_only_processor(base: type[ProcessorMixin]) -> type[ProcessorMixin]:
     return type(name, (base,), {"__init__": __init__, "__module__": __name__, "__qualname__": name})
 
 
+def _longest_edge(size: object) -> int | None:
+    return size.get("longest_edge") if isinstance(size, dict) else getattr(size, "longest_edge", None)
+
+
+def set_image_size(processor: ProcessorMixin, longest_edge: int | None) -> None:
+    """`--image-size`: the fixed size a family resizes every image to, where it has one (Idefics3 / SmolVLM:
+    `size.longest_edge`, 2048 as released: up to 4x4 crops of 512 px plus a global view, 64 tokens each; 512
+    keeps the global view only). Qwen-style models have no fixed size: `--max-pixels` caps each image."""
+    if longest_edge is None:
+        return
+    ip = getattr(processor, "image_processor", None)
+    # Qwen's `size.longest_edge` is its max_pixels, not an edge: only the crop-based families qualify
+    if ip is None or _longest_edge(getattr(ip, "size", None)) is None or not hasattr(ip, "max_image_size"):
+        raise MimicError(f"--image-size {longest_edge}: {type(ip).__name__} has no fixed longest-edge size "
+                         "(use --max-pixels)")
+    if longest_edge <= 0:
+        raise MimicError(f"--image-size {longest_edge}: must be a positive number of pixels")
+    ip.size = {"longest_edge": longest_edge}
+
+
 def load_processor(path: str) -> ProcessorMixin:
     """The stock processor with torchvision; without it, the model's processor class minus its video part,
     which then loads the PIL image processor."""

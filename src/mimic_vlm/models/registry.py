@@ -28,6 +28,7 @@ class ModelOptions:
     device_map: str | None = None
     attn_implementation: str | None = None
     max_pixels: int | None = None
+    image_size: int | None = None
     adapter: str | None = None
     mask: ImageBlockMask | None = None
     concurrency: int = 8
@@ -45,18 +46,22 @@ def _hf(path: str, o: ModelOptions) -> Model:
     local = Path(path).expanduser()
     return load_hf(str(local) if local.is_dir() else path, dtype=o.dtype, device=o.device,
                    device_map=o.device_map, attn_implementation=o.attn_implementation, max_pixels=o.max_pixels,
-                   adapter=o.adapter, mask=o.mask, batch_size=o.batch_size or 8)
+                   image_size=o.image_size, adapter=o.adapter, mask=o.mask, batch_size=o.batch_size or 8)
 
 
 def _tiny(family: str, o: ModelOptions) -> Model:
+    from pathlib import Path
+
     from mimic_vlm.models.hf import HFModel
     from mimic_vlm.models.load import load_vlm
+    from mimic_vlm.models.trained import trained_resolution
 
     loaded = load_vlm(f"tiny:{family}", dtype=o.dtype, device=o.device, attn_implementation=o.attn_implementation,
                       adapter=o.adapter, mask=o.mask)
     settings = {"kind": "tiny", **loaded.settings, "attn_implementation": o.attn_implementation or "sdpa"}
+    max_pixels, image_size = trained_resolution(Path(o.adapter) if o.adapter else None, o.max_pixels, o.image_size)
     return HFModel(loaded.model, loaded.processor, name=f"tiny:{family}", max_batch_size=o.batch_size or 8,
-                   max_pixels=o.max_pixels, settings=settings)
+                   max_pixels=max_pixels, image_size=image_size, settings=settings)
 
 
 def _openai(spec: str, o: ModelOptions) -> Model:

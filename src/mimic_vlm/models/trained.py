@@ -50,6 +50,17 @@ class TrainedSettings:
         write_json_atomic(Path(folder) / TRAIN_SETTINGS, self.to_dict())
 
 
+def trained_resolution(folder: Path | None, max_pixels: int | None,
+                       image_size: int | None) -> tuple[int | None, int | None]:
+    """`(max_pixels, image_size)`: the ones given, else those recorded by `mimic train` in `folder` (an adapter,
+    or a full fine-tune): a model is evaluated at the image resolution it was trained at."""
+    trained = read_trained(folder) if folder is not None else None
+    if trained is None:
+        return max_pixels, image_size
+    return (trained.details.get("max_pixels") if max_pixels is None else max_pixels,
+            trained.details.get("image_size") if image_size is None else image_size)
+
+
 def read_trained(folder: Path) -> TrainedSettings | None:
     """The settings recorded in `folder`, or None when it is not a `mimic train` output."""
     path = Path(folder) / TRAIN_SETTINGS

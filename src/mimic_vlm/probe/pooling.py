@@ -201,7 +201,7 @@ def pooled_model(hf: HFModel, k: int) -> HFModel:
     from mimic_vlm.models.hf import HFModel
 
     return HFModel(hf.model, PoolingProcessor(hf.processor, hf.model, k), name=f"{hf.name}@pool{k}",
-                   max_batch_size=1, max_pixels=hf.max_pixels, settings={**hf.settings, "pooling": k})
+                   max_batch_size=1, max_pixels=hf.max_pixels, image_size=hf.image_size, settings={**hf.settings, "pooling": k})
 
 
 def image_token_counts(hf: HFModel, bench: Bench, samples: Sequence[Sample]) -> list[int]:

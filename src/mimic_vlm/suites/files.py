@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,9 @@ from mimic_vlm.errors import MimicError
 
 TABLE_SUFFIXES = (".parquet", ".arrow", ".json", ".jsonl")
 _SPLIT_NAME = re.compile(r"^(train|val|validation|dev|test)[-_.]", re.IGNORECASE)
+# NLVR2's release (lil-lab/nlvr): train/dev/test1(/test2).json and balanced/ + unbalanced/ subsets of dev/test1
+_SPLIT_STEM = re.compile(r"^(?:(?:un)?balanced_)?(?:train|val|validation|dev|test\d?)$", re.IGNORECASE)
+GROUPS = ("balanced", "unbalanced")
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -72,9 +76,10 @@ def find_tables(path: Path, split: str | None, fallback: bool = False) -> list[P
     if split and splits:
         if fallback and split.lower() not in splits and len(splits) == 1:
             split = splits.pop()
-        files = [p for p in files if split_of(p) == split.lower()]
+        split = _group_split(path, split.lower(), splits)
+        files = [p for p in files if split_of(p) == split]
         if not files and not saved:
-            raise MimicError(f"{path}: no {split!r} split files")
+            raise MimicError(f"{path}: no {split!r} split files (splits found: {', '.join(sorted(splits))})")
     if not files and not saved:
         raise MimicError(f"{path}: no data files ({', '.join(TABLE_SUFFIXES)})")
     return sorted(files + saved)
@@ -85,9 +90,20 @@ def _is_saved(d: Path) -> bool:
     return (d / "dataset_dict.json").is_file() or ((d / "state.json").is_file() and (d / "dataset_info.json").is_file())
 
 
+def _group_split(path: Path, split: str, splits: set[str]) -> str:
+    """`balanced` / `unbalanced` name NLVR2's subsets of dev and test1: the one present, or ask which."""
+    if split not in GROUPS or split in splits:
+        return split
+    members = sorted(s for s in splits if s.startswith(split + "_"))
+    if len(members) > 1:
+        raise MimicError(f"{path}: --split {split} has {len(members)} parts; choose one of {', '.join(members)}")
+    return members[0] if members else split
+
+
 def split_of(p: Path) -> str | None:
-    """The split a data file's name gives (`val-00000-of-00001.parquet` -> val), if any."""
-    if p.stem.lower() in ("train", "val", "validation", "dev", "test"):
+    """The split a data file's name gives (`val-00000-of-00001.parquet` -> val, NLVR2's `test1.json` ->
+    test1, `balanced_dev.json` -> balanced_dev), if any."""
+    if _SPLIT_STEM.match(p.stem):
         return p.stem.lower()
     m = _SPLIT_NAME.match(p.name)
     return m.group(1).lower() if m else None
@@ -172,6 +188,7 @@ class ImageSink:
         self.root = bench_root
         (bench_root / "images").mkdir(parents=True, exist_ok=True)
         self._index: dict[Path, dict[str, Path]] = {}
+        self._zips: dict[Path, dict[str, tuple[zipfile.ZipFile, str]]] = {}
 
     def find(self, folder: Path, stem: str) -> Path:
         """The image named `stem` (any extension) anywhere under `folder`: releases like NLVR2 spread
@@ -189,13 +206,42 @@ class ImageSink:
         missing or unreadable image leaves no files behind (`Defect`)."""
         if not values:
             raise Defect("no images")
-        loaded = [_readable(*_image_bytes(v, base), k) for k, v in enumerate(values)]
+        loaded = [_readable(*self._bytes(v, base), k) for k, v in enumerate(values)]
         paths = []
         for k, (data, name) in enumerate(loaded):
             rel = f"images/{_SAFE.sub('_', stem)}-{k}-{_SAFE.sub('_', name)}"
             (self.root / rel).write_bytes(data)
             paths.append(rel)
         return paths
+
+
+    def _bytes(self, value: Any, base: Path) -> tuple[bytes, str | None]:
+        """An image's bytes: embedded, a file under `base`, or a member of a zip beside the data file
+        (MIRB ships its images as `images.zip`; a path matches a member of the same path, or ending in it)."""
+        try:
+            return _image_bytes(value, base)
+        except Defect:
+            if not (isinstance(value, str) and value and (members := self._zip_members(base))):
+                raise
+        name = Path(value).as_posix().lstrip("./")
+        hit = members.get(name) or next((m for k, m in members.items() if k.endswith("/" + name)), None)
+        if hit is None:
+            raise Defect(f"image {value!r} not found (looked under {base} and in its zip files)") from None
+        archive, member = hit
+        return archive.read(member), Path(member).name
+
+    def _zip_members(self, base: Path) -> dict[str, tuple[zipfile.ZipFile, str]]:
+        """Every file member of the zip files in `base`, listed once per import."""
+        if base not in self._zips:
+            members: dict[str, tuple[zipfile.ZipFile, str]] = {}
+            for z in sorted(base.glob("*.zip")):
+                try:
+                    archive = zipfile.ZipFile(z)
+                except zipfile.BadZipFile:
+                    raise MimicError(f"{z}: not a readable zip file") from None
+                members.update({n: (archive, n) for n in archive.namelist() if not n.endswith("/")})
+            self._zips[base] = members
+        return self._zips[base]
 
 
 def _readable(data: bytes, name: str | None, k: int) -> tuple[bytes, str]:

@@ -16,7 +16,7 @@ from typing import Any
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate import mcq
 from mimic_vlm.schema import Sample
-from mimic_vlm.suites.files import Defect, ImageSink, Record
+from mimic_vlm.suites.files import GROUPS, Defect, ImageSink, Record
 
 Converter = Callable[[Record, ImageSink], Sample]
 
@@ -117,12 +117,17 @@ def mmiu(rec: Record, sink: ImageSink) -> Sample:
 
 
 def mirb(rec: Record, sink: ImageSink) -> Sample:
-    subset = rec.text("subset")
-    sid = f"mirb-{subset}-{rec.get('question_id')}"
+    """The `-hf` parquet (`subset`, `question_id`, `image_list`), or the original release: one JSON per
+    subset named by the file (`count.json`), records with `questions`, `answers`, `images` (paths into
+    `images.zip` or its unpacked folder), numbered by their place in the file."""
+    original = "subset" not in rec.data and "images" in rec.data
+    subset = rec.file.stem if original else rec.text("subset")
+    sid = f"mirb-{subset}-{rec.index if original else rec.get('question_id')}"
     answers = rec.get("answers")
     gold = [str(a) for a in answers] if isinstance(answers, list) else str(answers)
     is_mcq = isinstance(gold, str) and gold.strip() in ("A", "B", "C", "D", "E")
-    images = _save(sink, rec.get("image_list"), sid, rec)
+    found = rec.get("images" if original else "image_list")
+    images = _save(sink, [found] if isinstance(found, str) else found, sid, rec)
     return _sample(sid, "mcq" if is_mcq else "open", images, rec.text("questions"),
                    gold.strip() if is_mcq else gold, "mirb", None, {"subset": subset},
                    instruction=MIRB_INSTRUCTIONS.get(subset), n_choices=5 if is_mcq else None)
@@ -143,7 +148,8 @@ def mantis(rec: Record, sink: ImageSink, source: str = "mantis-eval") -> Sample:
 
 def nlvr2(rec: Record, sink: ImageSink) -> Sample:
     """The original release (`identifier`, `sentence`, `label`; images `<pair>-img0.png` / `-img1.png`
-    in folders), or the Mantis-style copy the paper's harness reads (`question`, `images`, `options`)."""
+    in folders under the JSON's folder, or beside `balanced/` / `unbalanced/` for their subsets), or the
+    Mantis-style copy the paper's harness reads (`question`, `images`, `options`)."""
     if "identifier" not in rec.data:
         return mantis(rec, sink, source="nlvr2")
     ident, sentence = rec.text("identifier"), rec.text("sentence")
@@ -152,7 +158,8 @@ def nlvr2(rec: Record, sink: ImageSink) -> Sample:
         raise MimicError(f"{rec.where}: label {label!r} is not True/False")
     pair = ident.rsplit("-", 1)[0]
     sid = f"nlvr2-{ident}"
-    images = _save(sink, [str(sink.find(rec.file.parent, f"{pair}-img{k}")) for k in (0, 1)], sid, rec)
+    folder = rec.file.parent.parent if rec.file.parent.name in GROUPS else rec.file.parent  # balanced/*.json
+    images = _save(sink, [str(sink.find(folder, f"{pair}-img{k}")) for k in (0, 1)], sid, rec)
     parts = ident.split("-")
     group = "-".join(parts[:2] + parts[-1:]) if len(parts) == 4 else sentence.strip().lower()
     return _sample(sid, "mcq", images, NLVR2_QUESTION.format(sentence=sentence), "A" if label == "True" else "B",

@@ -332,11 +332,13 @@ class ChatCollator:
     """
 
     processor: ProcessorMixin
+    max_pixels: int | None = None
+    """Per-image pixel cap (`mimic train --max-pixels`), applied as `mimic eval` applies it."""
 
     def __call__(self, batch: Sequence[Conversation]) -> dict[str, torch.Tensor]:
         rendered = [render(self.processor, c.messages) for c in batch]
         texts = [t for t, _ in rendered]
-        images = [[open_rgb(p) for p in c.images] for c in batch]
+        images = [[open_rgb(p, self.max_pixels) for p in c.images] for c in batch]
         bos = getattr(self.processor.tokenizer, "bos_token", None)
         kwargs: dict[str, Any] = {"add_special_tokens": False} if bos and texts[0].startswith(bos) else {}
         enc = self.processor(text=texts, images=images if any(images) else None, padding=True,

@@ -19,6 +19,7 @@ from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArgu
 
 from mimic_vlm.errors import MimicError
 from mimic_vlm.models.load import load_vlm
+from mimic_vlm.models.processors import set_image_size
 from mimic_vlm.models.trained import TRAIN_SETTINGS, TrainedSettings, read_trained
 from mimic_vlm.progress import Progress
 from mimic_vlm.schema import check_output_folder, read_json, write_json_atomic
@@ -42,6 +43,10 @@ class TrainConfig:
     mask_layers: str | None = None
     mask_backend: str = "sdpa"
     max_images: int = 10
+    max_pixels: int | None = None
+    """Per-image pixel cap, as `mimic eval --max-pixels` (Qwen-style models; released Qwen2-VL: 12.8M)."""
+    image_size: int | None = None
+    """Longest edge of every image for fixed-size families, as `mimic eval --image-size` (Idefics3/SmolVLM)."""
     epochs: float = 1.0
     max_steps: int = -1
     batch_size: int = 4
@@ -119,6 +124,7 @@ def load_trained(out: str | Path, *, dtype: torch.dtype = torch.float32) -> tupl
                           base_kwargs=trained.base_kwargs, adapter=str(out))
     else:  # full weights and processor were saved like any transformers model; the folder's record gives the mask
         loaded = load_vlm(f"hf:{out}", dtype=dtype, device="cpu", attn_implementation="sdpa")
+    set_image_size(loaded.processor, trained.details.get("image_size"))
     return loaded.model.eval(), loaded.processor, trained.to_dict()
 
 
@@ -261,6 +267,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
     half = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
     model, processor = load_base(cfg.model, dtype=half if cfg.method == "lora" else torch.float32,
                                  base_kwargs=cfg.base_kwargs)
+    set_image_size(processor, cfg.image_size)
     if mask is not None:
         mask.attach(model)
     target = lora_target_regex(model, find_parts(model)) if cfg.method == "lora" else None
@@ -271,7 +278,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
 
     args = training_arguments(cfg, precision)
     trainer = VLMTrainer(model=model, args=args, train_dataset=data.conversations,
-                         data_collator=ChatCollator(processor),
+                         data_collator=ChatCollator(processor, cfg.max_pixels),
                          callbacks=[*([ReportProgress(progress)] if progress else []), *(callbacks or [])])
     trainer.remove_callback(PrinterCallback)  # the progress bar shows the logs; trainer_state.json keeps them
     if trainer.is_world_process_zero():
@@ -288,7 +295,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
         "train_projector": cfg.train_projector, "mask_layers": cfg.mask_layers,
         "mask_backend": cfg.mask_backend if cfg.mask_layers else None,
         "data": data.files, "samples": len(data.conversations), "dropped_too_many_images": data.dropped,
-        "max_images": cfg.max_images, "seed": cfg.seed, "steps": trainer.state.global_step,
+        "max_images": cfg.max_images, "max_pixels": cfg.max_pixels, "image_size": cfg.image_size, "seed": cfg.seed, "steps": trainer.state.global_step,
         "train_loss": output.training_loss,
         "epochs": cfg.epochs, "batch_size": cfg.batch_size, "grad_accum": cfg.grad_accum,
         "world_size": args.world_size, "lr": cfg.lr, "warmup_ratio": cfg.warmup_ratio, "precision": precision,
