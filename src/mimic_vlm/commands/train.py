@@ -35,7 +35,8 @@ def register(app: typer.Typer) -> None:
         train_projector: bool = typer.Option(False, help="Also train the projector fully (as the paper did)."),
         mask_layers: str = typer.Option(None, help="Image-block mask layers during training, e.g. 12-23, "
                                         "second-half, all (default: no mask)."),
-        mask_backend: str = typer.Option("sdpa", help="sdpa | eager | flex (flex trains on GPU only)."),
+        mask_backend: str = typer.Option("auto", help="auto (the fastest exact one here) | blocks | sdpa | eager | "
+                                         "flex (flex trains on GPU only)."),
         max_images: int = typer.Option(10, min=1, help="Drop samples with more images (counted and reported)."),
         epochs: float = typer.Option(1.0, min=0.0, help="Epochs (ignored when --max-steps is set)."),
         max_steps: int = typer.Option(-1, min=-1, help="Stop after this many optimizer steps."),
