@@ -27,18 +27,19 @@ class Group:
     """Queries answered by one SDPA call: `rows[i]`, positions `pos[i]` (among the last `q_len` tokens).
 
     `mask` None: an image group, attending causally among its own positions. Otherwise a text group over all
-    keys of its row with these `[n, 1, L, kv_len]` mask rows.
+    keys of its row with these `[n, 1, L, kv_len]` mask rows. `flat`: the (row, query) outputs it writes,
+    as indices into the flattened `(B * q_len)` output.
     """
 
     rows: torch.Tensor  # (n,)
     pos: torch.Tensor  # (n, L)
     mask: torch.Tensor | None
+    flat: torch.Tensor  # (n * L,)
 
 
 @dataclass(frozen=True)
 class Plan:
     groups: tuple[Group, ...]
-    order: torch.Tensor  # (B * q_len,): where each flattened (row, query) output sits in the groups' outputs
 
 
 def plan(block_ids: torch.Tensor, base: torch.Tensor | None, q_len: int, kv_len: int) -> Plan:
@@ -55,22 +56,13 @@ def plan(block_ids: torch.Tensor, base: torch.Tensor | None, q_len: int, kv_len:
         for span in torch.split(image, torch.bincount(row[image]).tolist()):
             if span.numel():
                 images[span.numel()].append((b, span))
-    groups = [_group(members, None, device) for members in images.values()]
-    for members in texts.values():
-        rows, pos = _stack(members, device)
-        groups.append(Group(rows, pos, _text_mask(base, rows, pos, offset, kv_len)))
-    flat = torch.cat([(g.rows[:, None] * q_len + g.pos).flatten() for g in groups])
-    return Plan(tuple(groups), torch.argsort(flat))
-
-
-def _stack(members: list[tuple[int, torch.Tensor]], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    rows = torch.tensor([b for b, _ in members], device=device)
-    return rows, torch.stack([pos for _, pos in members])
-
-
-def _group(members: list[tuple[int, torch.Tensor]], mask: torch.Tensor | None, device: torch.device) -> Group:
-    rows, pos = _stack(members, device)
-    return Group(rows, pos, mask)
+    groups = []
+    for members, text in [(m, False) for m in images.values()] + [(m, True) for m in texts.values()]:
+        rows = torch.tensor([b for b, _ in members], device=device)
+        pos = torch.stack([p for _, p in members])
+        mask = _text_mask(base, rows, pos, offset, kv_len) if text else None
+        groups.append(Group(rows, pos, mask, (rows[:, None] * q_len + pos).flatten()))
+    return Plan(tuple(groups))
 
 
 def _text_mask(base: torch.Tensor | None, rows: torch.Tensor, pos: torch.Tensor, offset: int,
@@ -85,22 +77,40 @@ def _text_mask(base: torch.Tensor | None, rows: torch.Tensor, pos: torch.Tensor,
 
 
 def attend(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, layout: Plan,
-           **kwargs) -> tuple[torch.Tensor, None]:
+           dropout: float = 0.0, scaling: float | None = None, **_) -> tuple[torch.Tensor, None]:
     """A masked layer's attention output `(B, q_len, H, D)`, as transformers' attention functions return it."""
-    from transformers.integrations.sdpa_attention import sdpa_attention_forward
-
     batch, heads, q_len, _ = query.shape
     q, k, v = (x.transpose(1, 2) for x in (query, key, value))  # (B, S, heads, D): gathers by (row, position)
     offset = key.shape[2] - q_len
-    outputs = []
+    out = query.new_empty(batch * q_len, heads, value.shape[-1])
     for g in layout.groups:
         rows = g.rows[:, None]
-        qs = q[rows, g.pos].transpose(1, 2)
+        qs = _heads_first(q[rows, g.pos])
         if g.mask is None:
-            ks, vs = (x[rows, g.pos + offset].transpose(1, 2) for x in (k, v))
+            ks, vs = (_heads_first(x[rows, g.pos + offset]) for x in (k, v))
         else:
             ks, vs = key[g.rows], value[g.rows]
-        out, _ = sdpa_attention_forward(module, qs, ks, vs, g.mask, is_causal=g.mask is None, **kwargs)
-        outputs.append(out.flatten(0, 1))  # (n * L, heads, D)
-    flat = torch.cat(outputs)[layout.order]
-    return flat.view(batch, q_len, heads, flat.shape[-1]), None
+        part = _sdpa(qs, ks, vs, g.mask, dropout, scaling)  # dropout: 0 unless training (the model decides)
+        out.index_copy_(0, g.flat, part.transpose(1, 2).flatten(0, 1))  # the groups cover each query once
+    return out.view(batch, q_len, heads, out.shape[-1]), None
+
+
+def _heads_first(x: torch.Tensor) -> torch.Tensor:
+    """(n, L, heads, D) -> contiguous (n, heads, L, D): CPU SDPA runs about 2x slower on a strided view."""
+    return x.transpose(1, 2).contiguous()
+
+
+def _sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, dropout: float,
+          scale: float | None) -> torch.Tensor:
+    """One SDPA call: causal without a mask (the plain causal kernel), else with the mask rows.
+
+    Grouped-query heads go to the kernel as they are (`enable_gqa`), except with a mask on accelerators,
+    where that would fall back to the math kernel: there k/v are repeated (as transformers does).
+    """
+    groups = q.shape[1] // k.shape[1]
+    gqa = groups > 1 and (mask is None or q.device.type == "cpu")
+    if groups > 1 and not gqa:
+        k, v = (x.repeat_interleave(groups, dim=1) for x in (k, v))
+    return torch.nn.functional.scaled_dot_product_attention(
+        q, k, v, attn_mask=mask, dropout_p=dropout, scale=scale, is_causal=mask is None and q.shape[2] > 1,
+        enable_gqa=gqa)
