@@ -9,8 +9,12 @@ Mechanism (no monkey-patched forwards, so it survives transformers upgrades):
   model, by `generate`, or directly) computes the image block ids and passes them down as the forward kwarg
   `image_blocks`. Being a kwarg, it is captured by gradient checkpointing and seen again by the recompute;
 - the attention function restricts only layers whose `module.layer_idx` is selected (vision-tower modules
-  have no `layer_idx`) and only queries that are image tokens; the restricted mask is built once per forward
-  and shared by all masked layers.
+  have no `layer_idx`) and only queries that are image tokens; what it builds from the layout (a dense mask,
+  a BlockMask, the `blocks` grouping) is built once per forward and shared by all masked layers.
+
+Backends: `blocks` (per-image causal SDPA calls + one masked call for the text queries: exact, no compile),
+`sdpa` (one dense `[B, 1, L, L]` bool mask), `eager` (additive mask; returns attention weights), `flex`
+(compiled FlexAttention, block-sparse), and `auto`, the fastest exact one for the device and phase (`AUTO`).
 
 Semantics (as the official MIMIC code): an image-token query attends causally to the tokens of its own image
 only; not to the system prompt, earlier text, framing tokens or the first token. Text queries, including
@@ -35,8 +39,10 @@ from mimic_vlm.masking.layout import image_block_ids
 BACKENDS = ("auto", "blocks", "sdpa", "eager", "flex")
 STATE_ATTR = "_mimic_image_block_mask"
 PHASES = ("prefill", "training")
-AUTO = {  # (device type, phase) -> the fastest exact backend measured there (benchmarks/bench_mask.py)
-    ("cpu", "prefill"): "blocks", ("cpu", "training"): "blocks",
+AUTO = {  # (device type, phase) -> the fastest exact backend there (benchmarks/bench_mask.py, BENCHMARKS.md)
+    ("cpu", "prefill"): "blocks", ("cpu", "training"): "blocks",  # measured; flex has no CPU backward
+    # not measured yet (benchmarks/gpu_mask.py): blocks is exact, compiles nothing and runs each image through
+    # the flash causal kernel; switch an entry to "flex" if gpu_mask.py shows it faster
     ("cuda", "prefill"): "blocks", ("cuda", "training"): "blocks",
 }
 
