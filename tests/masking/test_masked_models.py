@@ -150,6 +150,14 @@ def test_flex_equals_sdpa_on_padded_batches_of_new_lengths() -> None:
         torch.testing.assert_close(flex[real], sdpa[real], atol=1e-5, rtol=1e-5)
 
 
+def test_flex_refuses_a_cpu_backward() -> None:
+    model, proc = build("qwen2_vl", num_layers=2)
+    ImageBlockMask("1", backend="flex").attach(model)
+    model.train()
+    with pytest.raises(MimicError, match="no backward on CPU"):
+        model(**inputs(proc, [[0, 1, 2]]))
+
+
 def lora_grads(checkpointing: bool, backend: str | None = "sdpa") -> dict[str, torch.Tensor]:
     """LoRA gradients of one masked (or unmasked: backend None) training step on a padded batch."""
     from peft import LoraConfig, get_peft_model

@@ -186,6 +186,9 @@ def _flex_attention(module, query, key, value, attention_mask, image_blocks=None
     if kwargs.get("dropout", 0.0) > 0:
         raise MimicError("mask backend 'flex': FlexAttention has no attention dropout; use blocks or sdpa, or "
                          "turn attention dropout off")
+    if query.device.type == "cpu" and torch.is_grad_enabled() and query.requires_grad:
+        raise MimicError("mask backend 'flex': compiled FlexAttention has no backward on CPU; train with "
+                         "--mask-backend auto (or blocks)")
     tile = rules.flex_tile(query.device)
     kv_size = rules.padded_length(kv_len, tile)
     q_size = q_len + kv_size - kv_len  # the same padding at the end of queries and keys keeps them aligned
