@@ -103,6 +103,9 @@ def test_hf_folder_loads_without_torchvision_and_matches(family: str, images: li
     assert loaded.describe()["model"] == str(tmp_path / "m") and loaded.describe()["dtype"] == "float32"
 
 
+ON_SDPA = {"prefill": "sdpa", "training": "sdpa"}  # a mask's backend per phase, as run.json records it
+
+
 def test_adapter_merges_and_reapplies_training_mask(images: list[Path], tmp_path: Path) -> None:
     from peft import LoraConfig, get_peft_model
 
@@ -114,16 +117,16 @@ def test_adapter_merges_and_reapplies_training_mask(images: list[Path], tmp_path
     peft_model.save_pretrained(tmp_path / "adapter")
     (tmp_path / "adapter" / "mimic_train.json").write_text(json.dumps({"mask_layers": "2-3", "mask_backend": "sdpa"}))
     adapted = load_hf(str(tmp_path / "m"), dtype="float32", device="cpu", adapter=str(tmp_path / "adapter"))
-    assert adapted.describe()["mask"] == {"layers": "2-3", "backend": "sdpa", "resolved": {"prefill": "sdpa", "training": "sdpa"}}
+    assert adapted.describe()["mask"] == {"layers": "2-3", "backend": "sdpa", "resolved": ON_SDPA}
     plain = load_hf(str(tmp_path / "m"), dtype="float32", device="cpu")
     req = requests_for(images)[:1]
     assert adapted.generate(req)[0].text != plain.generate(req)[0].text  # the LoRA weights count
     on_tiny = load_model("tiny:qwen2_vl", adapter=str(tmp_path / "adapter"), device="cpu")
-    assert on_tiny.describe()["mask"] == {"layers": "2-3", "backend": "sdpa", "resolved": {"prefill": "sdpa", "training": "sdpa"}}
+    assert on_tiny.describe()["mask"] == {"layers": "2-3", "backend": "sdpa", "resolved": ON_SDPA}
     assert on_tiny.generate(req)[0].text == adapted.generate(req)[0].text  # same base, same adapter, same mask
     (tmp_path / "m" / "mimic_train.json").write_text(json.dumps({"mask_layers": "1-3", "mask_backend": None}))
     full = load_hf(str(tmp_path / "m"), dtype="float32", device="cpu")  # a full fine-tune's folder
-    assert full.describe()["mask"] == {"layers": "1-3", "backend": "sdpa", "resolved": {"prefill": "sdpa", "training": "sdpa"}}
+    assert full.describe()["mask"] == {"layers": "1-3", "backend": "sdpa", "resolved": ON_SDPA}
     with pytest.raises(MimicError, match="not a PEFT adapter"):
         load_hf(str(tmp_path / "m"), device="cpu", adapter=str(tmp_path))
 
