@@ -1,8 +1,15 @@
-"""GPU check of the image-block mask: bf16, one attention layer forward + backward at 8 images x 730 tokens
-(LLaVA-OV-0.5B and 7B heads), then a whole-model prefill of a LLaVA-OV-0.5B-shaped random decoder
-(24 layers) with the mask on layers 12-23 vs no mask. Prints markdown tables. About 2-3 min on an H200.
+"""GPU check of the image-block mask, one short script (about 3-5 min on an H200; NOT run yet: no GPU so far).
+
+bf16, 8 images x 730 tokens + 60 text (5,900 tokens), LLaVA-OV-0.5B shapes:
+1. one attention layer, forward and forward + backward: causal SDPA, the official dense mask, ours through
+   `sdpa`, `flex` and `blocks`, with stored mask bytes and peak memory (CUDA allocator);
+2. whole-model prefill of the 24-layer random decoder: no mask vs layers 12-23 (auto, sdpa, flex, blocks) and
+   all layers, with the FLOP ceiling;
+3. a LoRA training step (forward + backward), mask on layers 12-23 (auto, then flex) vs no mask.
+What `auto` picks on CUDA (`masking.attention.AUTO`) should follow the fastest exact row of 2 and 3.
 
     python benchmarks/gpu_mask.py | tee gpu_mask.md
+    python benchmarks/gpu_mask.py --smoke   # the same code on a CPU at tiny shapes: a plumbing check only
 """
 
 from __future__ import annotations
@@ -15,19 +22,50 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "src")]  # runs from a plain checkout, installed or not
-from bench_mask import bench_layer, bench_model, layer_table, layout_ids, model_table  # noqa: E402
+from bench_mask import (  # noqa: E402
+    OV_05B,
+    TextModelShape,
+    bench_layer,
+    bench_model,
+    bench_train,
+    ceiling,
+    layer_table,
+    layout_ids,
+    model_table,
+)
+from mimic_vlm.masking import ImageBlockMask  # noqa: E402
+
+SMOKE = dict(hidden_size=112, intermediate_size=256, num_attention_heads=14, num_key_value_heads=2)
 
 
 def main() -> None:
-    if not torch.cuda.is_available():
-        sys.exit("gpu_mask.py needs a CUDA device")
+    smoke = "--smoke" in sys.argv
+    if not smoke and not torch.cuda.is_available():
+        sys.exit("gpu_mask.py needs a CUDA device (or --smoke for a CPU plumbing check)")
     start = time.perf_counter()
-    ids = layout_ids(8, 730, 60, device="cuda")
-    print(f"# {torch.cuda.get_device_name()}, torch {torch.__version__}, bf16, {ids.shape[1]} tokens\n", flush=True)
-    rows = [r for shape in ("llava-ov-0.5b", "llava-ov-7b") for r in bench_layer(shape, ids, torch.bfloat16, True, 5)]
-    print(layer_table(rows, backward=True), "\n", flush=True)
-    print(model_table(bench_model(24, ids, 5, dtype=torch.bfloat16)))
-    print(f"\n(total {time.perf_counter() - start:.0f} s)")
+    device, dtype = ("cpu", torch.float32) if smoke else ("cuda", torch.bfloat16)
+    images, tokens, layers, dims, repeats = (3, 130, 2, SMOKE, 1) if smoke else (8, 730, 24, OV_05B, 5)
+    ids = layout_ids(images, tokens, 60, device=device)
+    name = "CPU smoke run" if smoke else torch.cuda.get_device_name()
+    print(f"# {name}, torch {torch.__version__}, {dtype}, {ids.shape[1]} tokens\n", flush=True)
+    for backward in (False, True):
+        backends = ("sdpa", "blocks") if smoke and backward else ("sdpa", "flex", "blocks")  # no flex bwd on CPU
+        rows = bench_layer("llava-ov-0.5b", ids, dtype, backward, repeats, backends)
+        print(layer_table(rows, backward=backward), "\n", flush=True)
+    shape = TextModelShape(layers, 14, 2, dims["hidden_size"] // 14, dims["hidden_size"], dims["intermediate_size"])
+    half, full = ceiling(shape, ids, layers - layers // 2), ceiling(shape, ids, layers)
+    deep = f"layers {layers // 2}-{layers - 1}"
+    configs = {"no mask (sdpa)": None, **{f"{b}, {deep}": ImageBlockMask("second-half", b)
+                                          for b in ("auto", "sdpa", "flex", "blocks")},
+               "auto, all layers": ImageBlockMask("all", "auto")}
+    ceilings = {label: full if "all" in label else half for label in configs if label != "no mask (sdpa)"}
+    rows = bench_model(layers, dims, ids, repeats, configs, dtype=dtype)
+    print(model_table(rows, ceilings, f"prefill, {layers} layers"), "\n", flush=True)
+    for backend in ("auto",) if smoke else ("auto", "flex"):
+        rows = bench_train(layers, dims, ids, repeats, backend, 8 if smoke else 128, dtype=dtype)
+        print(model_table(rows, {rows[1]["method"]: half}, f"LoRA step (fwd+bwd), {layers} layers"), "\n",
+              flush=True)
+    print(f"(total {time.perf_counter() - start:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ from transformers.masking_utils import eager_mask, sdpa_mask
 
 from mimic_vlm.errors import MimicError
 from mimic_vlm.masking import ImageBlockMask, image_block_ids, mask_from_options, parse_layers
-from mimic_vlm.masking.mask import block_mask, restrict_additive, restrict_bool
+from mimic_vlm.masking.attention import resolve_backend
+from mimic_vlm.masking.blocks import plan
+from mimic_vlm.masking.mask import block_mask, padded_length, restrict_additive, restrict_bool
 from mimic_vlm.models.tiny import FAMILIES, build
 
 PAD = 0
@@ -98,8 +100,44 @@ def test_restricted_masks_equal_reference(side: str) -> None:
         assert torch.equal((additive == 0)[real_queries], expected[real_queries])
         flex = block_mask(blocks, attention, n, n, compile=False)
         assert torch.equal(create_mask(flex.mask_mod, batch, 1, n, n), expected)
+        size = padded_length(n, 64)
+        padded = create_mask(block_mask(blocks, attention, n, n, compile=False, tile=64, pad_to=(size, size)).mask_mod,
+                             batch, 1, size, size)
+        assert size % 64 == 0 and torch.equal(padded[..., :n, :n], expected)
+        assert not padded[..., n:].any()  # padded keys are never attended
+        assert torch.equal(planned_pairs(blocks, base, n, n)[real_queries], expected[real_queries])
     unpadded = torch.tensor([[-1, 0, 0, -1, 1, 1, -1]])
     assert torch.equal(restrict_bool(None, unpadded, 7, 7), reference_mask(unpadded, torch.ones(1, 7)))
+
+
+def planned_pairs(blocks: torch.Tensor, base: torch.Tensor | None, q_len: int, kv_len: int) -> torch.Tensor:
+    """The (query, key) pairs the blocks backend's grouping computes, as a dense `[B, 1, Q, KV]` mask."""
+    layout = plan(blocks, base, q_len, kv_len)
+    pairs = torch.zeros(blocks.shape[0], 1, q_len, kv_len, dtype=torch.bool)
+    covered = torch.zeros(blocks.shape[0] * q_len, dtype=torch.long)
+    for g in layout.groups:
+        for row, pos, mask in zip(g.rows.tolist(), g.pos, g.mask if g.mask is not None else [None] * len(g.rows),
+                                  strict=True):
+            covered[row * q_len + pos] += 1
+            if mask is None:  # causal among the image's own positions
+                keys = pos + kv_len - q_len
+                pairs[row, 0, pos[:, None], keys[None, :]] = keys[None, :] <= keys[:, None]
+            else:
+                pairs[row, 0, pos] = mask[0]
+    assert covered.tolist() == [1] * len(covered)  # every query answered exactly once
+    flat = torch.cat([g.flat for g in layout.groups])
+    assert sorted(flat.tolist()) == list(range(len(covered)))
+    return pairs
+
+
+def test_blocks_plan_groups_equal_images_into_one_call() -> None:
+    ids = torch.tensor([[-1, 0, 0, 0, -1, 1, 1, 1, -1, 2, 2, -1], [-1, -1, 0, 0, 0, 1, 1, -1, -1, -1, -1, -1]])
+    layout = plan(ids, None, 12, 12)
+    shapes = sorted((tuple(g.pos.shape), g.mask is None) for g in layout.groups)
+    assert shapes == [((1, 4), False), ((1, 7), False), ((2, 2), True), ((3, 3), True)]  # images by length
+    assert torch.equal(planned_pairs(ids, None, 12, 12), reference_mask(ids, torch.ones(2, 12)))
+    chunk = torch.tensor([[0, 0, 1, 1, -1]])  # 3 cached tokens, then a chunk with two images
+    assert torch.equal(planned_pairs(chunk, None, 5, 8), restrict_bool(None, chunk, 5, 8))
 
 
 def test_decode_step_sees_everything_and_cached_keys_are_text() -> None:
@@ -119,8 +157,14 @@ def test_layers_and_options() -> None:
         parse_layers("4-5", 4)
     with pytest.raises(MimicError, match="expected 'A-B'"):
         parse_layers("deep", 4)
-    with pytest.raises(MimicError, match="choose one of sdpa, eager, flex"):
+    with pytest.raises(MimicError, match="choose one of auto, blocks, sdpa, eager, flex"):
         ImageBlockMask("all", backend="xformers")
+    for bad in ("abc", "3-1", "1,,2", ""):  # syntax fails at construction, before any model exists
+        with pytest.raises(MimicError, match=f"mask layers {bad!r}"):
+            ImageBlockMask(bad)
+    with pytest.raises(MimicError, match="mask layers 'x'"):
+        mask_from_options("x")
+    assert ImageBlockMask("40-47").layers == "40-47"  # the range is checked against the model at attach
     assert mask_from_options(None, "sdpa") is None and mask_from_options("none", "sdpa") is None
     mask = mask_from_options("2-3", "eager")
     assert (mask.layers, mask.backend) == ("2-3", "eager")
@@ -128,3 +172,15 @@ def test_layers_and_options() -> None:
     with pytest.raises(MimicError, match="layers 0-1, got \\[2, 3\\]"):
         mask.attach(model)
     assert model.config.get_text_config()._attn_implementation == "sdpa"  # nothing changed on failure
+
+
+def test_auto_is_the_default_and_resolves_per_device_and_phase() -> None:
+    mask = ImageBlockMask("all")
+    assert mask.backend == "auto" == mask_from_options("all").backend and mask.resolved is None
+    model, _ = build("qwen2_vl", num_layers=2)
+    mask.attach(model)
+    assert mask.resolved == {"prefill": "blocks", "training": "blocks"}
+    assert model.config.get_text_config()._attn_implementation == "mimic_image_block_auto"
+    assert resolve_backend("auto", "cuda:0", "training") == "blocks"
+    assert resolve_backend("flex", "cpu", "prefill") == "flex"  # a named backend is itself
+    assert ImageBlockMask("all", "sdpa").resolve("cpu") == {"prefill": "sdpa", "training": "sdpa"}

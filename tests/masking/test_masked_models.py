@@ -1,4 +1,7 @@
-"""The mask on real tiny models of every family: no leak, exact layers, bit-identical when off, generate."""
+"""The mask on real tiny models of every family: no leak, exact layers, bit-identical when off, generate.
+
+Every proof runs on each exact dense-or-split backend (`EXACT`): the default `auto`, `blocks` and `sdpa`.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from mimic_vlm.errors import MimicError
 from mimic_vlm.masking import ImageBlockMask, ImageBlocks, image_block_ids
 from mimic_vlm.models.tiny import FAMILIES, build
 
+EXACT = ("auto", "blocks", "sdpa")  # backends with a backward pass everywhere
 SEQ_KEYS = ("input_ids", "attention_mask", "mm_token_type_ids")  # (B, S) inputs that grow with decoding
 
 
@@ -33,13 +37,14 @@ def hidden(model, batch: dict) -> tuple[torch.Tensor, ...]:
         return model(**batch, output_hidden_states=True).hidden_states
 
 
+@pytest.mark.parametrize("backend", EXACT)
 @pytest.mark.parametrize("family", FAMILIES)
-def test_no_leak_between_images(family: str) -> None:
+def test_no_leak_between_images(family: str, backend: str) -> None:
     model, proc = build(family)
     a, b = inputs(proc, [[0, 1, 2]]), inputs(proc, [[7, 1, 2]])  # image 0 replaced
     others = image_block_ids(a["input_ids"], model)[0] >= 1
     plain = max((x[0, others] - y[0, others]).abs().max() for x, y in zip(hidden(model, a), hidden(model, b), strict=True))
-    ImageBlockMask("all").attach(model)
+    ImageBlockMask("all", backend).attach(model)
     ha, hb = hidden(model, a), hidden(model, b)
     assert plain > 0
     assert all(torch.equal(x[0, others], y[0, others]) for x, y in zip(ha, hb, strict=True))
@@ -60,12 +65,13 @@ def test_probabilities_zero_exactly_in_masked_layers(family: str) -> None:
         assert (outside == 0).all() if layer >= 2 else (outside > 0).all(), layer
 
 
+@pytest.mark.parametrize("backend", EXACT)
 @pytest.mark.parametrize("family", FAMILIES)
-def test_detached_and_imageless_inputs_are_bit_identical(family: str) -> None:
+def test_detached_and_imageless_inputs_are_bit_identical(family: str, backend: str) -> None:
     model, proc = build(family)
     images, single, text = inputs(proc, [[0, 1, 2]]), inputs(proc, [[3]]), inputs(proc, [[]])
     before = [hidden(model, x) for x in (images, single, text)]
-    mask = ImageBlockMask("1-2")
+    mask = ImageBlockMask("1-2", backend)
     mask.attach(model)
     assert mask.attach(model) is model  # idempotent
     masked = hidden(model, images)
@@ -87,20 +93,22 @@ def greedy_by_forwards(model, batch: dict, steps: int) -> torch.Tensor:
     return batch["input_ids"]
 
 
+@pytest.mark.parametrize("backend", EXACT)
 @pytest.mark.parametrize("family", FAMILIES)
-def test_generate_equals_greedy_masked_forwards(family: str) -> None:
+def test_generate_equals_greedy_masked_forwards(family: str, backend: str) -> None:
     model, proc = build(family)
     batch = inputs(proc, [[0, 1, 2], [4, 5]], side="left")
-    ImageBlockMask("1-3").attach(model)
+    ImageBlockMask("1-3", backend).attach(model)
     with torch.no_grad():
         out = model.generate(**batch, max_new_tokens=4, do_sample=False)
     assert torch.equal(out, greedy_by_forwards(model, batch, 4))
 
 
+@pytest.mark.parametrize("backend", EXACT)
 @pytest.mark.parametrize("side", ["left", "right"])
-def test_padded_batch_equals_rows_alone(side: str) -> None:
+def test_padded_batch_equals_rows_alone(side: str, backend: str) -> None:
     model, proc = build("llava_onevision")
-    ImageBlockMask("all").attach(model)
+    ImageBlockMask("all", backend).attach(model)
     rows = [[0, 1, 2], [4, 5], [6]]
     batch = inputs(proc, rows, side=side)
     with torch.no_grad():
@@ -111,41 +119,74 @@ def test_padded_batch_equals_rows_alone(side: str) -> None:
             torch.testing.assert_close(logits[r, real], alone, atol=1e-5, rtol=1e-5)
 
 
-def test_flex_equals_sdpa() -> None:
-    model, proc = build("qwen2_vl", num_layers=2)
-    batch = inputs(proc, [[0, 1, 2], [4, 5]], side="left")
+@pytest.mark.parametrize("family", FAMILIES)
+def test_blocks_equals_sdpa_and_changes_the_output(family: str) -> None:
+    model, proc = build(family)
+    batch = inputs(proc, [[0, 1, 2], [4, 5], [3]], side="left")
+    real = batch["attention_mask"].bool()
     with torch.no_grad():
-        ImageBlockMask("1", backend="sdpa").attach(model)
+        plain = model(**batch).logits
+        ImageBlockMask("1-3", backend="sdpa").attach(model)
         sdpa = model(**batch).logits
-        ImageBlockMask("1", backend="flex").attach(model)
-        flex = model(**batch).logits
-    torch.testing.assert_close(flex, sdpa, atol=1e-5, rtol=1e-5)
+        ImageBlockMask("1-3", backend="blocks").attach(model)
+        split = model(**batch).logits
+    torch.testing.assert_close(split[real], sdpa[real], atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(split[0], plain[0], atol=1e-3)  # the 3-image row is masked
+    torch.testing.assert_close(split[2], plain[2], atol=1e-5, rtol=1e-5)  # a single image is not
+
+
+def test_flex_equals_sdpa_on_padded_batches_of_new_lengths() -> None:
+    """Batched, padded evaluation: each batch of a new length compiles a kernel for its tile-rounded shape
+    (the second one used to recompile dynamically and fail on CPU: issue 12)."""
+    model, proc = build("qwen2_vl", num_layers=2)
+    for rows in ([[0, 1, 2], [4, 5]], [[0, 1], [4, 5, 6, 7], [3]]):
+        batch = inputs(proc, rows, side="left")
+        real = batch["attention_mask"].bool()
+        with torch.no_grad():
+            ImageBlockMask("1", backend="sdpa").attach(model)
+            sdpa = model(**batch).logits
+            ImageBlockMask("1", backend="flex").attach(model)
+            flex = model(**batch).logits
+        torch.testing.assert_close(flex[real], sdpa[real], atol=1e-5, rtol=1e-5)
+
+
+def test_flex_refuses_a_cpu_backward() -> None:
+    model, proc = build("qwen2_vl", num_layers=2)
+    ImageBlockMask("1", backend="flex").attach(model)
+    model.train()
+    with pytest.raises(MimicError, match="no backward on CPU"):
+        model(**inputs(proc, [[0, 1, 2]]))
+
+
+def lora_grads(checkpointing: bool, backend: str | None = "sdpa") -> dict[str, torch.Tensor]:
+    """LoRA gradients of one masked (or unmasked: backend None) training step on a padded batch."""
+    from peft import LoraConfig, get_peft_model
+
+    model, proc = build("qwen2_vl")
+    model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=r".*language_model.*\.(q|v)_proj",
+                                             init_lora_weights=False))
+    mask = ImageBlockMask("1-3", backend or "sdpa")
+    if backend:
+        assert mask.attach(model) is model
+    model.train()
+    if checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    batch = inputs(proc, [[0, 1, 2], [4, 5]], side="right")
+    labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+    model(**batch, labels=labels).loss.backward()
+    mask.detach(model)
+    assert model.get_base_model().config.get_text_config()._attn_implementation == "sdpa"
+    return {n: p.grad for n, p in model.named_parameters() if p.requires_grad}
 
 
 def test_lora_gradient_checkpointing_matches_plain_backward() -> None:
-    from peft import LoraConfig, get_peft_model
-
-    def grads(checkpointing: bool, masked: bool = True) -> dict[str, torch.Tensor]:
-        model, proc = build("qwen2_vl")
-        model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=r".*language_model.*\.(q|v)_proj",
-                                                 init_lora_weights=False))
-        mask = ImageBlockMask("1-3")
-        if masked:
-            assert mask.attach(model) is model
-        model.train()
-        if checkpointing:
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        batch = inputs(proc, [[0, 1, 2], [4, 5]], side="right")
-        labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
-        model(**batch, labels=labels).loss.backward()
-        mask.detach(model)
-        assert model.get_base_model().config.get_text_config()._attn_implementation == "sdpa"
-        return {n: p.grad for n, p in model.named_parameters() if p.requires_grad}
-
-    plain, checkpointed, unmasked = grads(False), grads(True), grads(True, masked=False)
-    assert plain and plain.keys() == checkpointed.keys()
-    for name, g in plain.items():
-        torch.testing.assert_close(checkpointed[name], g, atol=1e-6, rtol=1e-5, msg=name)
+    plain, unmasked = lora_grads(False), lora_grads(True, backend=None)
+    assert plain
+    for backend in EXACT:
+        checkpointed = lora_grads(True, backend)
+        assert plain.keys() == checkpointed.keys()
+        for name, g in plain.items():
+            torch.testing.assert_close(checkpointed[name], g, atol=1e-6, rtol=1e-5, msg=f"{backend} {name}")
     assert any(not torch.allclose(unmasked[name], g) for name, g in plain.items())
 
 
@@ -159,15 +200,30 @@ def test_flash_attention_refused() -> None:
         model(**inputs(proc, [[0, 1]]))
 
 
-def test_mask_built_once_per_forward_and_shared() -> None:
+@pytest.mark.parametrize("backend", EXACT)
+def test_mask_built_once_per_forward_and_shared(backend: str) -> None:
     model, proc = build("smolvlm")
     batch = inputs(proc, [[0, 1, 2], [4, 5]])
-    ImageBlockMask("0-3").attach(model)
+    ImageBlockMask("0-3", backend).attach(model)
     with torch.no_grad():
         auto = model(**batch).logits
         blocks = ImageBlocks(image_block_ids(batch["input_ids"], model), batch["attention_mask"], frozenset(range(4)))
         explicit = model(**batch, image_blocks=blocks).logits  # an explicit carrier is used as given
     assert torch.equal(auto, explicit)
-    ((base, built),) = blocks._built.values()  # one mask for the 4 masked layers
-    n = batch["input_ids"].shape[1]
-    assert built.shape == (2, 1, n, n) and built.dtype == torch.bool
+    assert blocks.builds == 1 and len(blocks._built) == 1  # one mask (or grouping) for the 4 masked layers
+    if backend == "sdpa":
+        ((_, built),) = blocks._built.values()
+        n = batch["input_ids"].shape[1]
+        assert built.shape == (2, 1, n, n) and built.dtype == torch.bool
+
+
+@pytest.mark.parametrize("backend", EXACT)
+def test_checkpointed_training_step_builds_once(backend: str) -> None:
+    model, proc = build("qwen2_vl")
+    ImageBlockMask("all", backend).attach(model)
+    model.train()
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    batch = inputs(proc, [[0, 1, 2], [4, 5]], side="right")
+    blocks = ImageBlocks(image_block_ids(batch["input_ids"], model), batch["attention_mask"], frozenset(range(4)))
+    model(**batch, image_blocks=blocks, labels=batch["input_ids"]).loss.backward()
+    assert blocks.builds == 1  # 4 masked layers, forward and the checkpoint recompute

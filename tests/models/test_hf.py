@@ -103,6 +103,9 @@ def test_hf_folder_loads_without_torchvision_and_matches(family: str, images: li
     assert loaded.describe()["model"] == str(tmp_path / "m") and loaded.describe()["dtype"] == "float32"
 
 
+ON_SDPA = {"prefill": "sdpa", "training": "sdpa"}  # a mask's backend per phase, as run.json records it
+
+
 def test_adapter_merges_and_reapplies_training_mask(images: list[Path], tmp_path: Path) -> None:
     from peft import LoraConfig, get_peft_model
 
@@ -114,16 +117,16 @@ def test_adapter_merges_and_reapplies_training_mask(images: list[Path], tmp_path
     peft_model.save_pretrained(tmp_path / "adapter")
     (tmp_path / "adapter" / "mimic_train.json").write_text(json.dumps({"mask_layers": "2-3", "mask_backend": "sdpa"}))
     adapted = load_hf(str(tmp_path / "m"), dtype="float32", device="cpu", adapter=str(tmp_path / "adapter"))
-    assert adapted.describe()["mask"] == {"layers": "2-3", "backend": "sdpa"}
+    assert adapted.describe()["mask"] == {"layers": "2-3", "backend": "sdpa", "resolved": ON_SDPA}
     plain = load_hf(str(tmp_path / "m"), dtype="float32", device="cpu")
     req = requests_for(images)[:1]
     assert adapted.generate(req)[0].text != plain.generate(req)[0].text  # the LoRA weights count
     on_tiny = load_model("tiny:qwen2_vl", adapter=str(tmp_path / "adapter"), device="cpu")
-    assert on_tiny.describe()["mask"] == {"layers": "2-3", "backend": "sdpa"}
+    assert on_tiny.describe()["mask"] == {"layers": "2-3", "backend": "sdpa", "resolved": ON_SDPA}
     assert on_tiny.generate(req)[0].text == adapted.generate(req)[0].text  # same base, same adapter, same mask
     (tmp_path / "m" / "mimic_train.json").write_text(json.dumps({"mask_layers": "1-3", "mask_backend": None}))
     full = load_hf(str(tmp_path / "m"), dtype="float32", device="cpu")  # a full fine-tune's folder
-    assert full.describe()["mask"] == {"layers": "1-3", "backend": "sdpa"}
+    assert full.describe()["mask"] == {"layers": "1-3", "backend": "sdpa", "resolved": ON_SDPA}
     with pytest.raises(MimicError, match="not a PEFT adapter"):
         load_hf(str(tmp_path / "m"), device="cpu", adapter=str(tmp_path))
 
@@ -135,17 +138,19 @@ def test_missing_hf_model_is_one_clear_error(tmp_path: Path) -> None:
         load_model("hf:nobody/no-such-model")
 
 
+@pytest.mark.parametrize("backend", ["auto", "sdpa"])
 @pytest.mark.parametrize("family", ["qwen2_vl", "smolvlm"])
-def test_batched_equals_batch_size_one_with_image_block_mask(family: str, images: list[Path]) -> None:
+def test_batched_equals_batch_size_one_with_image_block_mask(family: str, backend: str, images: list[Path]) -> None:
     from mimic_vlm.masking import mask_from_options
 
-    model = load_model(f"tiny:{family}", mask=mask_from_options("0-3", "sdpa"), device="cpu")
+    model = load_model(f"tiny:{family}", mask=mask_from_options("0-3", backend), device="cpu")
+    assert model.describe()["mask"]["resolved"]["prefill"] == ("blocks" if backend == "auto" else "sdpa")
     plain = tiny_model(family)
     reqs = requests_for(images)
     masked = model.generate(reqs)
     assert [g.text for g in masked] == [model.generate([r])[0].text for r in reqs]
     assert [g.text for g in masked] != [g.text for g in plain.generate(reqs)]  # the mask is really on
-    assert model.describe()["mask"] == {"layers": "0-3", "backend": "sdpa"}
+    assert model.describe()["mask"]["layers"] == "0-3" and model.describe()["mask"]["backend"] == backend
 
 
 @pytest.mark.gpu

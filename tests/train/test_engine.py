@@ -107,7 +107,8 @@ def test_masked_training_learns_and_reloads_with_its_mask(toy, tmp_path, batch):
     assert lora_learned(result.log)
     expected = logits(result.model, batch)
     merged, _, settings = load_trained(tmp_path / "out")
-    assert settings["mask_layers"] == "2-3" and settings["mask_backend"] == "sdpa"
+    assert settings["mask_layers"] == "2-3" and settings["mask_backend"] == "auto"
+    assert settings["mask_backend_resolved"] == "blocks"  # what auto ran on this CPU
     assert torch.allclose(logits(merged, batch), expected, atol=1e-5)
     from mimic_vlm.masking import ImageBlockMask
 

@@ -69,7 +69,8 @@ def register(app: typer.Typer) -> None:
                        "one <image> per image interleaves the images."),
         mask_layers: str | None = typer.Option(None, help="Image-block attention mask on these text layers "
                                                           "(A-B, a,b,c, second-half, all); hf/tiny only."),
-        mask_backend: str = typer.Option("sdpa", help="Mask backend: sdpa, eager or flex."),
+        mask_backend: str = typer.Option("auto", help="Mask backend: auto (the fastest exact one for the device), "
+                                                      "blocks, sdpa, eager or flex."),
         dtype: str = typer.Option("auto", help="auto, float32, bfloat16 or float16 (hf)."),
         device: str | None = typer.Option(None, help="cpu, cuda, cuda:1 ... (default: this rank's GPU, else cpu)."),
         device_map: str | None = typer.Option(None, help="transformers device_map, e.g. auto (hf)."),
@@ -95,14 +96,14 @@ def register(app: typer.Typer) -> None:
         from mimic_vlm.evaluate.runner import Prompting, distributed, run_eval
         from mimic_vlm.models.registry import load_model
 
-        loaded = load_bench(bench)
         mask = None
-        if mask_layers:
+        if mask_layers:  # checked first: a bad option fails before the bench and the model load
             if not model.startswith(("hf:", "tiny:")):
                 raise MimicError(f"--mask-layers: only hf: and tiny: models take an attention mask, not {model}")
             from mimic_vlm.masking import mask_from_options
 
             mask = mask_from_options(mask_layers, mask_backend)
+        loaded = load_bench(bench)
         prompting = Prompting(template=prompt_template.replace("\\n", "\n") if prompt_template else None,
                               system=system_prompt, max_new_tokens=max_new_tokens)
         if prompting.template and loaded.samples:  # a bad template fails here, before the model loads

@@ -35,7 +35,8 @@ def register(app: typer.Typer) -> None:
         train_projector: bool = typer.Option(False, help="Also train the projector fully (as the paper did)."),
         mask_layers: str = typer.Option(None, help="Image-block mask layers during training, e.g. 12-23, "
                                         "second-half, all (default: no mask)."),
-        mask_backend: str = typer.Option("sdpa", help="sdpa | eager | flex (flex trains on GPU only)."),
+        mask_backend: str = typer.Option("auto", help="auto (the fastest exact one here) | blocks | sdpa | eager | "
+                                         "flex (flex trains on GPU only)."),
         max_images: int = typer.Option(10, min=1, help="Drop samples with more images (counted and reported)."),
         max_pixels: int = typer.Option(None, min=1, help="Per-image pixel cap (w*h), aspect kept, as in mimic eval; "
                                        "recorded, and reused by eval --adapter."),

@@ -144,4 +144,5 @@ def describe_mask(mask: ImageBlockMask | None) -> dict[str, Any] | None:
     if mask is None:
         return None
     layers = mask.layers
-    return {"layers": list(layers) if isinstance(layers, tuple) else layers, "backend": mask.backend}
+    return {"layers": list(layers) if isinstance(layers, tuple) else layers, "backend": mask.backend,
+            "resolved": mask.resolved}  # what "auto" chose on the model's device, per phase

@@ -41,7 +41,7 @@ class TrainConfig:
     lora: LoraSettings = field(default_factory=LoraSettings)
     train_projector: bool = False
     mask_layers: str | None = None
-    mask_backend: str = "sdpa"
+    mask_backend: str = "auto"
     max_images: int = 10
     max_pixels: int | None = None
     """Per-image pixel cap, as `mimic eval --max-pixels` (Qwen-style models; released Qwen2-VL: 12.8M)."""
@@ -294,6 +294,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
         if cfg.method == "lora" else None,
         "train_projector": cfg.train_projector, "mask_layers": cfg.mask_layers,
         "mask_backend": cfg.mask_backend if cfg.mask_layers else None,
+        "mask_backend_resolved": mask.resolved["training"] if mask is not None else None,
         "data": data.files, "samples": len(data.conversations), "dropped_too_many_images": data.dropped,
         "max_images": cfg.max_images, "max_pixels": cfg.max_pixels, "image_size": cfg.image_size, "seed": cfg.seed, "steps": trainer.state.global_step,
         "train_loss": output.training_loss,
