@@ -82,7 +82,7 @@ def test_eval_batched_equals_batch_one_with_and_without_mask(real_model, bench, 
     assert all(runs[False, "1"].values())  # real text came out, not empty strings that agree trivially
     assert runs[True, "1"] != runs[False, "1"]  # the mask (layer 0 of 2: the last layer cannot change text) acts
     settings = json.loads((tmp_path / "True-1" / "run.json").read_text())["settings"]["model"]
-    assert settings["mask"] == {"layers": "0", "backend": "sdpa"}
+    assert settings["mask"] == {"layers": "0", "backend": "auto", "resolved": {"prefill": "blocks", "training": "blocks"}}
     assert settings.get("image_size") == (512 if fast else None)
 
 
@@ -167,6 +167,6 @@ def test_train_then_eval_adapter_reuses_the_resolution(real_model, bench, tmp_pa
                  "--out", str(run), "--device", "cpu", "--no-progress", "--limit", "1"]) == 0
     model = json.loads((run / "run.json").read_text())["settings"]["model"]
     assert (model["max_pixels"], model.get("image_size")) == (trained["max_pixels"], trained["image_size"])
-    assert model["mask"] == {"layers": "0", "backend": "sdpa"} and model["adapter"] == str(adapter)
+    assert model["mask"] == {"layers": "0", "backend": "auto", "resolved": {"prefill": "blocks", "training": "blocks"}} and model["adapter"] == str(adapter)
     hf = load_hf(str(real_model), device="cpu", adapter=str(adapter), max_pixels=6272)  # told otherwise
     assert isinstance(hf, HFModel) and hf.max_pixels == 6272

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mimic_vlm.bench.store import Bench
+from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.harness_files import read_outputs
 from mimic_vlm.evaluate.metrics import summarize
 from mimic_vlm.evaluate.tasks import Vocabulary, get_task

@@ -35,9 +35,12 @@ from mimic_vlm.errors import MimicError
 from mimic_vlm.masking import blocks
 from mimic_vlm.masking import mask as rules
 from mimic_vlm.masking.layout import image_block_ids
+from mimic_vlm.ranges import parse_int_list
 
 BACKENDS = ("auto", "blocks", "sdpa", "eager", "flex")
 STATE_ATTR = "_mimic_image_block_mask"
+NAME_PREFIX = "mimic_image_block_"
+"""Attention names registered with transformers: NAME_PREFIX + backend."""
 PHASES = ("prefill", "training")
 AUTO = {  # (device type, phase) -> the fastest exact backend there (benchmarks/bench_mask.py, BENCHMARKS.md)
     ("cpu", "prefill"): "blocks", ("cpu", "training"): "blocks",  # measured; flex has no CPU backward
@@ -72,12 +75,12 @@ def parse_layers(spec: str | Iterable[int], num_layers: int | None) -> frozenset
             if num_layers is None:
                 return frozenset()
             return frozenset(range(0 if text == "all" else num_layers // 2, num_layers))
-        layers: set[int] = set()
-        for part in text.split(","):
-            lo, _, hi = part.strip().partition("-")
-            if not lo.isdigit() or (hi and not hi.isdigit()) or (hi and int(hi) < int(lo)):
-                raise MimicError(f"mask layers {spec!r}: expected 'A-B' (A <= B), 'A,B,C', 'second-half' or 'all'")
-            layers.update(range(int(lo), int(hi or lo) + 1))
+        try:
+            layers = set(parse_int_list(text)) if all(part.strip() for part in text.split(",")) else set()
+        except ValueError:
+            layers = set()
+        if not layers or min(layers) < 0:
+            raise MimicError(f"mask layers {spec!r}: expected 'A-B' (A <= B), 'A,B,C', 'second-half' or 'all'")
     else:
         try:
             layers = {int(i) for i in spec}
@@ -218,7 +221,7 @@ def register(backend: str) -> str:
     from transformers import AttentionInterface, AttentionMaskInterface
     from transformers.masking_utils import eager_mask, sdpa_mask
 
-    name = f"mimic_image_block_{backend}"
+    name = NAME_PREFIX + backend
     AttentionInterface.register(name, ATTENTION[backend])
     AttentionMaskInterface.register(name, eager_mask if backend == "eager" else sdpa_mask)
     return name
@@ -277,7 +280,7 @@ class ImageBlockMask:
                              "with attn_implementation='sdpa' (or 'eager') to use the image-block mask")
         layers = parse_layers(self.layers, text.num_hidden_layers)
         name = register(self.backend)
-        vlm.set_attn_implementation(_for_text(vlm, name))
+        vlm.set_attn_implementation(text_attention(vlm, name))
         self.resolved = self.resolve(vlm.device)
         hook = _inject_image_blocks(vlm.config, text, name, layers)
         setattr(vlm, STATE_ATTR, _Attached(self, name, original,
@@ -294,12 +297,12 @@ class ImageBlockMask:
         state: _Attached | None = getattr(vlm, STATE_ATTR, None)
         if state is not None:
             state.handle.remove()
-            vlm.set_attn_implementation(_for_text(vlm, state.original))
+            vlm.set_attn_implementation(text_attention(vlm, state.original))
             delattr(vlm, STATE_ATTR)
         return model
 
 
-def _for_text(vlm: nn.Module, name: str) -> str | dict[str, str]:
+def text_attention(vlm: nn.Module, name: str) -> str | dict[str, str]:
     """The `set_attn_implementation` argument that changes only the text model."""
     return {"text_config": name} if "text_config" in vlm.config.sub_configs else name
 

@@ -32,6 +32,7 @@ from transformers import PreTrainedModel
 from mimic_vlm.bench.store import Bench
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.stats import bootstrap_mean
+from mimic_vlm.masking.attention import NAME_PREFIX, text_attention
 from mimic_vlm.masking.layout import image_block_ids, layout_of
 from mimic_vlm.models.hf import HFModel
 from mimic_vlm.progress import Progress, report
@@ -85,8 +86,6 @@ def collecting(collector: BlockCollector) -> Iterator[BlockCollector]:
         _COLLECTOR.reset(token)
 
 
-MASK_PREFIX = "mimic_image_block_"
-"""Attention names of the image-block mask (`masking/attention.py`); its eager backend returns weights."""
 STATE_ATTR = "_mimic_attention_probe"
 
 
@@ -104,12 +103,12 @@ class AttentionProbe:
             return model
         text = model.config.get_text_config()
         current = text._attn_implementation or "eager"
-        if current.startswith(MASK_PREFIX) and current != MASK_PREFIX + "eager":
-            raise MimicError(f"attention probe: the image-block mask's {current.removeprefix(MASK_PREFIX)!r} "
+        if current.startswith(NAME_PREFIX) and current != NAME_PREFIX + "eager":
+            raise MimicError(f"attention probe: the image-block mask's {current.removeprefix(NAME_PREFIX)!r} "
                              "backend returns no attention probabilities; attach it with backend='eager'")
-        switch = current != "eager" and not current.startswith(MASK_PREFIX)
+        switch = current != "eager" and not current.startswith(NAME_PREFIX)
         if switch:
-            model.set_attn_implementation(_text_only(model, "eager"))
+            model.set_attn_implementation(text_attention(model, "eager"))
         handles = [m.register_forward_hook(_reduce) for m in model.modules()
                    if isinstance(getattr(m, "layer_idx", None), int)]
         setattr(model, STATE_ATTR, (handles, current if switch else None))
@@ -122,14 +121,9 @@ class AttentionProbe:
             for h in handles:
                 h.remove()
             if original is not None:
-                model.set_attn_implementation(_text_only(model, original))
+                model.set_attn_implementation(text_attention(model, original))
             delattr(model, STATE_ATTR)
         return model
-
-
-def _text_only(model: PreTrainedModel, name: str) -> str | dict[str, str]:
-    """The `set_attn_implementation` argument that changes only the text model."""
-    return {"text_config": name} if "text_config" in model.config.sub_configs else name
 
 
 def _reduce(module: torch.nn.Module, args: Any, output: Any) -> None:
