@@ -11,7 +11,7 @@ import pytest
 from pycocotools.coco import COCO
 
 from mimic_vlm.annotations.load import load_catalog
-from mimic_vlm.annotations.toyworld import SIZE, TAXONOMY, ensure_toy_world, render_toy_world
+from mimic_vlm.annotations.toyworld import PRESETS, SIZE, TAXONOMY, ensure_toy_world, render_toy_world
 from mimic_vlm.cli import main
 from mimic_vlm.errors import MimicError
 
@@ -126,3 +126,38 @@ def test_cli_renders_and_refuses_an_existing_folder(tmp_path: Path, capsys: pyte
     with pytest.raises(MimicError, match="--images"):
         render_toy_world(tmp_path / "none", n_images=0)
     assert not (tmp_path / "none").exists()
+
+
+def test_tiny_preset_is_a_smaller_world_that_records_itself(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tiny = PRESETS["tiny"]
+    ann = render_toy_world(tmp_path / "tiny", n_images=80, seed=3, preset="tiny")
+    raw = orjson.loads(ann.read_bytes())
+    assert raw["info"]["preset"] == "tiny" and "preset" not in orjson.loads(
+        render_toy_world(tmp_path / "default", 2, seed=3).read_bytes())["info"]
+    cats = raw["categories"]
+    assert [c["name"] for c in cats] == list(tiny.categories) == ["apple", "banana", "car", "bus"]
+    per_super = Counter(c["supercategory"] for c in cats)
+    assert per_super == {"food": 2, "vehicle": 2}  # listing, common and odd_one all have what they need
+    assert all(img["width"] == img["height"] == 112 for img in raw["images"])
+    per_image = Counter((a["image_id"], a["category_id"]) for a in raw["annotations"])
+    assert max(per_image.values()) == 3 and not any(a["iscrowd"] for a in raw["annotations"])
+    sides = [max(a["bbox"][2], a["bbox"][3]) for a in raw["annotations"]]
+    assert min(sides) >= 12 and max(sides) <= 40 and np.median(sides) > 20  # an icon spans >= 1 merged token
+    for a in raw["annotations"]:
+        x, y, w, h = a["bbox"]
+        assert x >= 0 and y >= 0 and x + w <= 112 and y + h <= 112
+    catalog = load_catalog("toy", ann, ann.parent / "images")
+    assert catalog.n_categories == 4 and int(catalog.counts.sum()) == len(raw["annotations"])
+    assert _files(ann.parent) == _files(render_toy_world(tmp_path / "again", 80, seed=3, preset=tiny).parent)
+    main(["toy", "--out", str(tmp_path / "cli"), "--images", "3", "--preset", "tiny"])
+    assert "tiny" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        main(["toy", "--out", str(tmp_path / "bad"), "--preset", "huge"])
+    assert e.value.code == 2 and "--preset 'huge': unknown toy world preset; choose one of default, tiny" in (
+        capsys.readouterr().err)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_default_preset_is_the_original_world() -> None:
+    d = PRESETS["default"]
+    assert (d.size, d.taxonomy, d.crowd_rate, d.max_icon, d.icon_scale) == (SIZE, TAXONOMY, 0.05, 70.0, 190.0)

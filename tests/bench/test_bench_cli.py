@@ -139,3 +139,39 @@ def test_generate_pack_targets_keeps_truth_and_refuses_boundary_tasks(tmp_path, 
                 "--task", "common", "--pack-targets"]) == 2
     assert "--pack-targets: only counting and listing" in capsys.readouterr().err
     assert not (tmp_path / "no").exists()
+
+
+def test_training_set_in_eval_phrasing_from_the_tiny_world(tmp_path, capsys):
+    """`--training-phrasing eval`: the runner's own prompt and the bare gold answer, per task."""
+    from mimic_vlm.evaluate.tasks import get_task
+
+    out = tmp_path / "train"
+    assert run(["generate", "--toy-preset", "tiny", "--toy-images", "60", "--for", "training",
+                "--training-phrasing", "eval", "--count", "3", "--n-images", "2", "--seed", "5",
+                "--out", str(out)]) == 0
+    bench = load_bench(out)
+    world = orjson.loads((out / "toy_annotations.json").read_bytes())
+    assert world["info"]["preset"] == "tiny" and len(world["categories"]) == 4
+    assert bench.manifest["training_phrasing"] == "eval" and "--toy-preset tiny" in bench.manifest["command"]
+    assert "--training-phrasing eval" in bench.manifest["command"]
+    llava = orjson.loads((out / "train_llava.json").read_bytes())
+    messages = [orjson.loads(x) for x in (out / "train_messages.jsonl").read_bytes().splitlines()]
+    assert len(llava) == len(messages) == len(bench.samples) == 12
+    for s, r, m in zip(bench.samples, llava, messages, strict=True):
+        prompt = get_task(s.task).prompt(s)
+        assert prompt.startswith("Question: ") and prompt.endswith("\nAnswer:")
+        assert r["conversations"] == [{"from": "human", "value": "<image>\n<image>\n" + prompt},
+                                      {"from": "gpt", "value": s.gt}]
+        assert m["messages"][1]["content"][0]["text"] == s.gt
+    paraphrased = tmp_path / "para"
+    assert run(["generate", "--toy-preset", "tiny", "--toy-images", "60", "--for", "training", "--count", "3",
+                "--n-images", "2", "--seed", "5", "--out", str(paraphrased)]) == 0
+    assert load_bench(paraphrased).manifest["training_phrasing"] == "paraphrased"
+    first = orjson.loads((paraphrased / "train_llava.json").read_bytes())[0]["conversations"]
+    assert not first[0]["value"].endswith("\nAnswer:") and first[1]["value"] != bench.samples[0].gt
+    capsys.readouterr()
+    assert run(["generate", "--for", "training", "--training-phrasing", "terse", "--out", str(tmp_path / "x")]) == 2
+    assert "--training-phrasing 'terse': expected one of paraphrased, eval" in capsys.readouterr().err
+    assert run(["generate", "--toy-preset", "huge", "--out", str(tmp_path / "y")]) == 2
+    assert "--toy-preset 'huge': unknown toy world preset" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

@@ -52,3 +52,19 @@ def test_options() -> None:
     assert tiny_spec_to_model("tiny:internvl", num_layers=1)[0].config.text_config.num_hidden_layers == 1
     with pytest.raises(MimicError, match="tiny:gpt5: unknown"):
         build("gpt5")
+
+
+def test_vision_tower_options() -> None:
+    model, proc = build("qwen2_vl", hidden_size=128, vision={"depth": 3, "embed_dim": 64, "num_heads": 4})
+    vc = model.config.vision_config
+    assert (vc.depth, vc.embed_dim, vc.num_heads) == (3, 64, 4) and len(model.model.visual.blocks) == 3
+    default, _ = build("qwen2_vl")
+    assert (default.config.vision_config.depth, default.config.vision_config.embed_dim) == (2, 32)
+    wide = sum(p.numel() for p in model.model.visual.parameters())
+    assert wide == 274_496 and wide > 3 * sum(p.numel() for p in default.model.visual.parameters())
+    with torch.no_grad():
+        assert torch.isfinite(model(**chat(proc, [images(2, 112)])).logits).all()
+    smol, _ = build("smolvlm", vision={"num_hidden_layers": 3})
+    assert smol.config.vision_config.num_hidden_layers == 3
+    with pytest.raises(MimicError, match="tiny:qwen2_vl: vision option 'width' unknown to Qwen2VLVisionConfig"):
+        build("qwen2_vl", vision={"width": 3})

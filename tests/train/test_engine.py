@@ -289,3 +289,25 @@ def test_ddp_two_processes_equal_one_process_with_the_global_batch(toy, tmp_path
     ddp = load_file(tmp_path / "ddp" / "adapter_model.safetensors")
     assert single.keys() == ddp.keys()
     assert all(torch.allclose(single[k], ddp[k], atol=1e-5) for k in single)
+
+
+def test_cli_base_config_sizes_a_tiny_base_and_is_recorded(toy, tmp_path, capsys):
+    from mimic_vlm.cli import main
+
+    out = tmp_path / "full"
+    spec = '{"hidden_size": 32, "num_layers": 2, "vision": {"depth": 1, "embed_dim": 48, "num_heads": 2}}'
+    main(["train", "--model", f"tiny:{FAMILY}", "--base-config", spec, "--data", str(toy["llava"]), "--out",
+          str(out), "--method", "full", "--max-steps", "1", "--batch-size", "2", "--no-gradient-checkpointing"])
+    settings = json.loads((out / TRAIN_SETTINGS).read_text())
+    assert settings["base_kwargs"] == json.loads(spec)
+    config = json.loads((out / "config.json").read_text())
+    assert config["text_config"]["hidden_size"] == 32 and config["text_config"]["num_hidden_layers"] == 2
+    assert (config["vision_config"]["depth"], config["vision_config"]["embed_dim"]) == (1, 48)
+    for argv, message in (([f"tiny:{FAMILY}", "{hidden"], "--base-config: invalid JSON"),
+                          ([f"tiny:{FAMILY}", "[1]"], "--base-config: expected a JSON object, got '[1]'"),
+                          (["hf:/nowhere", "{}"], "--base-config: only for tiny:FAMILY bases, not --model hf:/nowhere")):
+        with pytest.raises(SystemExit) as e:
+            main(["train", "--model", argv[0], "--base-config", argv[1], "--data", str(toy["llava"]),
+                  "--out", str(tmp_path / "bad")])
+        assert e.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()

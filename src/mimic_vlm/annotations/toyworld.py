@@ -239,6 +239,54 @@ CROWD_RATE = 0.05
 _MAX_OVERLAP = 0.2  # an object may hide at most this fraction of another's box (and of its own)
 
 
+@dataclass(frozen=True)
+class ToyPreset:
+    """What varies between toy worlds: the scene size, which categories exist, how many of them an image
+    holds and how large they are drawn. Everything else (icons, layout rules, COCO records) is shared."""
+
+    name: str
+    size: int
+    categories: tuple[str, ...]
+    """Names from TAXONOMY, in TAXONOMY order (category ids follow this order)."""
+    n_categories_p: tuple[float, ...]
+    """P(an image holds k categories), k = 0, 1, ..."""
+    count_p: tuple[float, ...]
+    """P(a held category has n instances), n = 1, 2, ..."""
+    crowd_rate: float
+    max_icon: float
+    """Largest long side of an icon, px."""
+    icon_scale: float
+    """Icons shrink as `icon_scale / sqrt(objects + 1)` px in busy scenes."""
+    backgrounds: int = 3
+    """How many of the background kinds (gradient, horizon, tiles) scenes draw from, in that order."""
+
+    @property
+    def taxonomy(self) -> tuple[ToyCategory, ...]:
+        return tuple(c for c in TAXONOMY if c.name in self.categories)
+
+
+PRESETS: dict[str, ToyPreset] = {p.name: p for p in (
+    ToyPreset("default", SIZE, tuple(c.name for c in TAXONOMY), tuple(_N_CATEGORIES_P.tolist()),
+              tuple(_COUNT_P.tolist()), CROWD_RATE, 70.0, 190.0),
+    # A world a model of ~1M parameters can learn on a CPU: 112 px (16 vision tokens for a Qwen2-VL at
+    # patch 14 / merge 2), four large, clearly coloured icons in two supercategories (so listing, common and
+    # odd_one all work), 0-2 categories and 1-3 instances each, plain gradient backgrounds, no crowds.
+    ToyPreset("tiny", 112, ("apple", "banana", "car", "bus"), (0.1, 0.5, 0.4), (0.5, 0.3, 0.2), 0.0,
+              40.0, 80.0, backgrounds=1),
+)}
+"""Named toy worlds (`mimic toy --preset NAME`); `default` is the original world, byte for byte."""
+
+
+def get_preset(name: str | ToyPreset, option: str = "--preset") -> ToyPreset:
+    """The preset called `name`; an unknown name is a MimicError naming `option`."""
+    if isinstance(name, ToyPreset):
+        return name
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise MimicError(f"{option} {name!r}: unknown toy world preset; choose one of {', '.join(PRESETS)}") from None
+
+
 # ---------------------------------------------------------------- scene layout (pure, seeded)
 
 @dataclass(frozen=True)
@@ -260,12 +308,12 @@ def _overlap_ok(box: Box, placed: list[Box]) -> bool:
     return True
 
 
-def _place(rng: np.random.Generator, aspect: float, size: float, placed: list[Box]) -> Box | None:
+def _place(rng: np.random.Generator, aspect: float, size: float, placed: list[Box], scene: int = SIZE) -> Box | None:
     """A box of about `size` px (long side) that overlaps `placed` only a little; shrinks when crowded."""
     for _ in range(6):
         w, h = (size, size / aspect) if aspect >= 1 else (size * aspect, size)
         for _ in range(25):
-            x, y = rng.random() * (SIZE - w), rng.random() * (SIZE - h)
+            x, y = rng.random() * (scene - w), rng.random() * (scene - h)
             box = (float(round(x)), float(round(y)), float(round(x + w)), float(round(y + h)))
             if _overlap_ok(box, placed):
                 return box
@@ -275,32 +323,34 @@ def _place(rng: np.random.Generator, aspect: float, size: float, placed: list[Bo
     return None
 
 
-def _scene(rng: np.random.Generator) -> list[_Object]:
+def _scene(rng: np.random.Generator, preset: ToyPreset) -> list[_Object]:
     """Choose categories and counts, then lay the objects out (a crowd cluster first, if any)."""
-    weights = np.array([c.weight for c in TAXONOMY])
-    k = int(rng.choice(len(_N_CATEGORIES_P), p=_N_CATEGORIES_P))
-    chosen = rng.choice(len(TAXONOMY), size=k, replace=False, p=weights / weights.sum())
-    counts = rng.choice(np.arange(1, 11), size=k, p=_COUNT_P)
+    taxonomy, size = preset.taxonomy, preset.size
+    weights = np.array([c.weight for c in taxonomy])
+    n_categories_p, count_p = np.array(preset.n_categories_p), np.array(preset.count_p)
+    k = int(rng.choice(len(n_categories_p), p=n_categories_p))
+    chosen = rng.choice(len(taxonomy), size=k, replace=False, p=weights / weights.sum())
+    counts = rng.choice(np.arange(1, len(count_p) + 1), size=k, p=count_p)
     objects: list[_Object] = []
     placed: list[Box] = []
-    if rng.random() < CROWD_RATE:
-        cat = int(rng.choice(len(TAXONOMY), p=weights / weights.sum()))
+    if rng.random() < preset.crowd_rate:
+        cat = int(rng.choice(len(taxonomy), p=weights / weights.sum()))
         side = int(rng.integers(55, 90))
-        x0, y0 = (int(v) for v in rng.integers(0, SIZE - side, size=2))
+        x0, y0 = (int(v) for v in rng.integers(0, size - side, size=2))
         region = (float(x0), float(y0), float(x0 + side), float(y0 + side))
         members = []
         for _ in range(int(rng.integers(12, 22))):
             w = float(rng.integers(12, 18))
-            h = max(6.0, round(w / TAXONOMY[cat].aspect))
+            h = max(6.0, round(w / taxonomy[cat].aspect))
             x, y = x0 + rng.random() * (side - w), y0 + rng.random() * (side - h)
             members.append((float(round(x)), float(round(y)), float(round(x + w)), float(round(y + h))))
         objects += [_Object(cat, m, crowd=True) for m in members]
         placed.append(region)
     total = int(counts.sum())
-    top = min(70.0, 190.0 / math.sqrt(total + 1))
+    top = min(preset.max_icon, preset.icon_scale / math.sqrt(total + 1))
     for cat, n in zip(chosen.tolist(), counts.tolist(), strict=True):
         for _ in range(n):
-            box = _place(rng, TAXONOMY[cat].aspect, top * (0.55 + 0.45 * rng.random()), placed)
+            box = _place(rng, taxonomy[cat].aspect, top * (0.55 + 0.45 * rng.random()), placed, size)
             if box is not None:
                 placed.append(box)
                 objects.append(_Object(cat, box))
@@ -308,22 +358,22 @@ def _scene(rng: np.random.Generator) -> list[_Object]:
     return [objects[i] for i in order]
 
 
-def _background(rng: np.random.Generator) -> Image.Image:
+def _background(rng: np.random.Generator, size: int = SIZE, kinds: int = 3) -> Image.Image:
     """Light gradients, horizons or tiles so that every icon stays visible."""
     a, b = (rng.integers(150, 246, size=3) for _ in range(2))
-    kind = int(rng.integers(0, 3))
-    t = np.linspace(0.0, 1.0, SIZE)[:, None, None]
+    kind = int(rng.integers(0, kinds))
+    t = np.linspace(0.0, 1.0, size)[:, None, None]
     if kind == 0:  # vertical or horizontal gradient
         img = a + (b - a) * t
         if rng.random() < 0.5:
             img = img.transpose(1, 0, 2)
-        img = np.broadcast_to(img, (SIZE, SIZE, 3))
+        img = np.broadcast_to(img, (size, size, 3))
     elif kind == 1:  # sky over ground
-        horizon = int(rng.integers(SIZE // 3, 2 * SIZE // 3))
-        img = np.where(np.arange(SIZE)[:, None, None] < horizon, a, b) * np.ones((1, SIZE, 1))
+        horizon = int(rng.integers(size // 3, 2 * size // 3))
+        img = np.where(np.arange(size)[:, None, None] < horizon, a, b) * np.ones((1, size, 1))
     else:  # large soft tiles
         tile = int(rng.integers(32, 65))
-        yy, xx = np.mgrid[0:SIZE, 0:SIZE]
+        yy, xx = np.mgrid[0:size, 0:size]
         img = np.where((((yy // tile) + (xx // tile)) % 2 == 0)[..., None], a, (a + b) / 2)
     return Image.fromarray(np.ascontiguousarray(img).astype(np.uint8), "RGB")
 
@@ -341,7 +391,7 @@ def _rle(mask: np.ndarray) -> dict[str, Any]:
     return {"counts": runs, "size": [int(mask.shape[0]), int(mask.shape[1])]}
 
 
-def _annotations(objects: list[_Object], image_id: int, first_id: int) -> list[dict[str, Any]]:
+def _annotations(objects: list[_Object], image_id: int, first_id: int, size: int = SIZE) -> list[dict[str, Any]]:
     """One annotation per single object; one iscrowd=1 region covering a crowd cluster."""
     out: list[dict[str, Any]] = []
     for o in objects:
@@ -354,7 +404,7 @@ def _annotations(objects: list[_Object], image_id: int, first_id: int) -> list[d
                     "bbox": [x0, y0, w, h], "iscrowd": 0})
     crowd = [o for o in objects if o.crowd]
     if crowd:
-        mask = np.zeros((SIZE, SIZE), dtype=bool)
+        mask = np.zeros((size, size), dtype=bool)
         for o in crowd:
             x0, y0, x1, y1 = (int(v) for v in o.box)
             mask[y0:y1, x0:x1] = True
@@ -369,43 +419,48 @@ def _annotations(objects: list[_Object], image_id: int, first_id: int) -> list[d
 
 
 def render_toy_world(out_dir: Path, n_images: int = 500, seed: int = 0, overwrite: bool = False,
-                     progress: Progress | None = None) -> Path:
-    """Render `n_images` scenes into `out_dir` (built atomically); return the annotations.json path.
-
-    `progress` hears of each image; it does not affect the output.
+                     progress: Progress | None = None, preset: str | ToyPreset = "default") -> Path:
+    """Render `n_images` scenes of the `preset` world into `out_dir` (built atomically); return the
+    annotations.json path. `progress` hears of each image; it does not affect the output. Worlds other than
+    `default` record their preset in `info`.
     """
+    p = get_preset(preset)
     if n_images < 1:
         raise MimicError(f"--images: need at least 1 image, got {n_images}")
     rng = np.random.default_rng(seed)
+    taxonomy = p.taxonomy
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     with atomic_dir(out_dir, overwrite=overwrite, marker=has_files("annotations.json", "images")) as tmp:
         (tmp / "images").mkdir()
         for i in range(n_images):
-            img = _background(rng)
-            objects = _scene(rng)
+            img = _background(rng, p.size, p.backgrounds)
+            objects = _scene(rng, p)
             draw = ImageDraw.Draw(img)
             for o in objects:
-                TAXONOMY[o.category].draw(draw, o.box)
+                taxonomy[o.category].draw(draw, o.box)
             name = f"toy_{i:06d}.png"
             img.save(tmp / "images" / name, format="PNG", compress_level=6)
-            images.append({"id": i + 1, "file_name": name, "width": SIZE, "height": SIZE, "license": 1})
-            annotations += _annotations(objects, i + 1, len(annotations) + 1)
+            images.append({"id": i + 1, "file_name": name, "width": p.size, "height": p.size, "license": 1})
+            annotations += _annotations(objects, i + 1, len(annotations) + 1, p.size)
             report(progress, "toy world", i + 1, n_images)
+        info: dict[str, Any] = {"description": "mimic-vlm toy world", "version": "1.0", "year": 2026,
+                                "contributor": "mimic-vlm", "seed": seed}
+        if p.name != "default":
+            info["preset"] = p.name
         coco = {
-            "info": {"description": "mimic-vlm toy world", "version": "1.0", "year": 2026,
-                     "contributor": "mimic-vlm", "seed": seed},
+            "info": info,
             "licenses": [{"id": 1, "name": "CC0 1.0", "url": "https://creativecommons.org/publicdomain/zero/1.0/"}],
             "images": images,
             "annotations": annotations,
             "categories": [{"id": k + 1, "name": c.name, "supercategory": c.supercategory}
-                           for k, c in enumerate(TAXONOMY)],
+                           for k, c in enumerate(taxonomy)],
         }
         write_bytes_atomic(tmp / "annotations.json", orjson.dumps(coco))
     return Path(out_dir) / "annotations.json"
 
 
-def ensure_toy_world(out_dir: Path, n_images: int = 500, seed: int = 0) -> Path:
+def ensure_toy_world(out_dir: Path, n_images: int = 500, seed: int = 0, preset: str | ToyPreset = "default") -> Path:
     """The annotations.json of the toy world in `out_dir`, rendering it first if it is not there yet."""
     ann = Path(out_dir) / "annotations.json"
-    return ann if ann.is_file() else render_toy_world(out_dir, n_images, seed)
+    return ann if ann.is_file() else render_toy_world(out_dir, n_images, seed, preset=preset)

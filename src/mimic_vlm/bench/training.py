@@ -21,7 +21,10 @@ one `<image>` marker (each followed by a newline) per image, in image order, bef
 ```
 one `{"type": "image"}` entry per image, in the order of `images`. Image paths are relative to DIR
 (or absolute). At most 10 images per conversation (the paper's filter). Questions and answers are drawn
-from several paraphrases (compose/templates.py) with a generator seeded by the bench seed.
+from several paraphrases (compose/templates.py) with a generator seeded by the bench seed (phrasing
+`paraphrased`), or are exactly what evaluation asks and scores (phrasing `eval`: the task's official prompt,
+e.g. `Question: ...\nAnswer:`, and the bare gold answer): a small model trained from scratch then meets
+the evaluation format it was trained on.
 """
 
 from __future__ import annotations
@@ -37,21 +40,27 @@ from mimic_vlm.schema import Sample, write_json_atomic, write_jsonl_atomic
 LLAVA = "train_llava.json"
 MESSAGES = "train_messages.jsonl"
 TRAINING_STREAM = 1_000  # salt that keeps phrasing draws apart from the composing streams
+PHRASINGS = ("paraphrased", "eval")
 
 
-def conversation(sample: Sample, rng: np.random.Generator) -> tuple[str, str]:
-    """(question, answer) in paraphrased training phrasing."""
+def conversation(sample: Sample, rng: np.random.Generator, phrasing: str = "paraphrased") -> tuple[str, str]:
+    """(question, answer) in paraphrased training phrasing, or in the evaluation protocol's own."""
+    if phrasing == "eval":
+        from mimic_vlm.evaluate.tasks import get_task
+
+        return get_task(sample.task).prompt(sample), sample.gt
     answers = int(sample.controls.get("answers", 1))
     q = training_question(sample.task, sample.targets, answers, rng)
     return q, training_answer(sample.task, sample.targets, sample.answer, rng)
 
 
-def training_records(samples: list[Sample], seed: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def training_records(samples: list[Sample], seed: int, phrasing: str = "paraphrased",
+                     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(LLaVA records, HF messages records), one of each per sample."""
     rng = np.random.default_rng([seed, TRAINING_STREAM])
     llava, messages = [], []
     for s in samples:
-        q, a = conversation(s, rng)
+        q, a = conversation(s, rng, phrasing)
         llava.append({"id": s.id, "image": list(s.images), "conversations": [
             {"from": "human", "value": "<image>\n" * len(s.images) + q}, {"from": "gpt", "value": a}]})
         messages.append({"id": s.id, "images": list(s.images), "messages": [
@@ -60,7 +69,7 @@ def training_records(samples: list[Sample], seed: int) -> tuple[list[dict[str, A
     return llava, messages
 
 
-def write_training(folder: Path, samples: list[Sample], seed: int) -> None:
-    llava, messages = training_records(samples, seed)
+def write_training(folder: Path, samples: list[Sample], seed: int, phrasing: str = "paraphrased") -> None:
+    llava, messages = training_records(samples, seed, phrasing)
     write_json_atomic(folder / LLAVA, llava)
     write_jsonl_atomic(folder / MESSAGES, messages)

@@ -32,7 +32,7 @@ def control_counts(samples: list[Sample]) -> dict[str, dict[str, dict[str, int]]
 
 def write_bench(samples: list[Sample], catalog: Catalog, out: Path, *, controls: dict[str, Any], seed: int,
                 tasks: list[str], count: int, copy_images: bool, overwrite: bool, for_training: bool,
-                command: str, extra_files: dict[str, Path]) -> Path:
+                command: str, extra_files: dict[str, Path], phrasing: str = "paraphrased") -> Path:
     """samples.jsonl + manifest.json (+ images, + training files, + `extra_files`); all or nothing.
 
     `extra_files` maps bench-relative names to files or folders linked in as they are (the default toy
@@ -51,6 +51,7 @@ def write_bench(samples: list[Sample], catalog: Catalog, out: Path, *, controls:
         "count_per_task": count, "controls": controls, "source": catalog.source,
         "source_files": {Path(p).name: file_sha256(Path(p)) for p in catalog.source_files},
         "images": "copied" if copy else "external", "for_training": for_training,
+        **({"training_phrasing": phrasing} if for_training else {}),
         "counts": {"tasks": dict(Counter(s.task for s in samples)), "controls": control_counts(samples)},
         "vocabulary": catalog.vocabulary(),
     }
@@ -68,7 +69,7 @@ def write_bench(samples: list[Sample], catalog: Catalog, out: Path, *, controls:
         if for_training:
             from mimic_vlm.bench.training import write_training
 
-            write_training(tmp, placed, seed)
+            write_training(tmp, placed, seed, phrasing)
         write_json_atomic(tmp / MANIFEST, manifest)
     return out
 

@@ -42,6 +42,11 @@ def generate(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists (only after success)."),
     min_area: float = typer.Option(0.0, "--min-area", min=0.0, help="Instances smaller than this (px^2) make counts uncertain."),
     purpose: str = typer.Option("eval", "--for", help="eval | training (adds LLaVA and HF-messages conversations)."),
+    training_phrasing: str = typer.Option("paraphrased", "--training-phrasing",
+                                          help="paraphrased (varied questions, sentence answers) | eval (the "
+                                               "evaluation prompt and the bare answer, as scored)."),
+    toy_preset: str = typer.Option("default", "--toy-preset", help="World the default toy world is rendered "
+                                   "from (see `mimic toy --preset`)."),
     oi_classes: Path | None = typer.Option(None, "--oi-classes", help="OpenImages class descriptions CSV."),
     oi_hierarchy: Path | None = typer.Option(None, "--oi-hierarchy", help="OpenImages label hierarchy JSON."),
     toy_images: int | None = typer.Option(None, "--toy-images",
@@ -63,11 +68,11 @@ def generate(
     controls = Controls.parse(n_images=n_images, spread=spread, distractors=distractors, concepts=concepts,
                               answers=answers, balance=balance, target_position=target_position)
     source_spec = Source(source, annotations, images_dir, min_area, oi_classes, oi_hierarchy,
-                         DEFAULT_TOY_IMAGES if toy_images is None else toy_images)
+                         DEFAULT_TOY_IMAGES if toy_images is None else toy_images, toy_preset)
     with RichProgress(transient=True) as progress:
         path = generate_to(source_spec, tasks, count, controls, seed, out, copy_images=copy_images,
                            overwrite=overwrite, for_training=purpose == "training", pack_targets=pack_targets,
-                           progress=progress)
+                           progress=progress, phrasing=training_phrasing)
     Console().print(f"wrote {count * len(tasks)} samples ({', '.join(tasks)}) to {path}")
 
 

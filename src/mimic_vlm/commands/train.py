@@ -61,11 +61,16 @@ def register(app: typer.Typer) -> None:
         accelerate_config: str = typer.Option(None, help="Re-launch under accelerate: single_gpu, multi_gpu, "
                                               "zero2, zero3, fsdp2, or an accelerate YAML file."),
         num_processes: int = typer.Option(None, min=1, help="With --accelerate-config: processes (GPUs) to use."),
+        base_config: str = typer.Option(None, help="tiny: bases only: tiny.build options as JSON, e.g. "
+                                        '\'{"hidden_size": 128, "num_layers": 4, "vision": {"depth": 3}}\' '
+                                        "(recorded in mimic_train.json)."),
     ) -> None:
         """Fine-tune on multi-image conversations: LoRA on the language model or the full language model."""
         quiet_library_warnings()
         from mimic_vlm.train import engine
         from mimic_vlm.train.finetune import LoraSettings
+
+        base_kwargs = engine.parse_base_config(base_config, model)
 
         if accelerate_config and not os.environ.get(engine.CHILD_ENV):
             config = engine.accelerate_config_path(accelerate_config)
@@ -83,7 +88,8 @@ def register(app: typer.Typer) -> None:
             image_size=image_size, epochs=epochs,
             max_steps=max_steps, batch_size=batch_size, grad_accum=grad_accum, lr=lr, warmup_ratio=warmup_ratio,
             weight_decay=weight_decay, precision=precision, gradient_checkpointing=gradient_checkpointing,
-            save_steps=save_steps, save_total_limit=save_total_limit, logging_steps=logging_steps, seed=seed)
+            save_steps=save_steps, save_total_limit=save_total_limit, logging_steps=logging_steps, seed=seed,
+            base_kwargs=base_kwargs)
         with RichProgress() as bars:
             result = engine.train(cfg, resume=resume, overwrite=overwrite, progress=bars)
         s = result.settings

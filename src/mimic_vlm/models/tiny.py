@@ -181,19 +181,31 @@ BUILDERS: dict[str, Callable[..., tuple]] = {
 
 
 def build(family: str, *, attn_implementation: str | dict[str, str] = "sdpa", seed: int = 0, num_layers: int = 4,
-          **overrides: Any) -> tuple[T.PreTrainedModel, T.ProcessorMixin]:
+          vision: dict[str, Any] | None = None, **overrides: Any) -> tuple[T.PreTrainedModel, T.ProcessorMixin]:
     """A tiny random-weight `(model, processor)` of `family`, in eval mode, identical for equal `seed`.
 
     `overrides` go to the text config (e.g. `hidden_size=128`, `num_attention_heads=8`); Qwen families also
-    take `max_pixels` (per image, default 224*224 = 64 image tokens). `attn_implementation` may be a dict
-    such as `{"text_config": "sdpa", "vision_config": "eager"}`.
+    take `max_pixels` (per image, default 224*224 = 64 image tokens). `vision` overrides fields of the
+    family's vision config (e.g. `{"depth": 3, "embed_dim": 64, "num_heads": 4}` for Qwen2-VL): a model
+    trained from scratch may need a wider vision tower than the default one. `attn_implementation` may be
+    a dict such as `{"text_config": "sdpa", "vision_config": "eager"}`.
     """
     if family not in BUILDERS:
         raise MimicError(f"tiny:{family}: unknown tiny model family; choose one of {', '.join(FAMILIES)}")
     model_cls, cfg, proc = BUILDERS[family](num_layers, **overrides)
+    _override_vision(cfg, family, vision or {})
     torch.manual_seed(seed)
     model = model_cls._from_config(cfg, attn_implementation=attn_implementation)
     return model.eval(), proc
+
+
+def _override_vision(cfg: T.PretrainedConfig, family: str, vision: dict[str, Any]) -> None:
+    """Set fields of `cfg.vision_config`; a field the family's vision config lacks is a MimicError."""
+    vc = cfg.vision_config
+    for key, value in vision.items():
+        if not hasattr(vc, key):
+            raise MimicError(f"tiny:{family}: vision option {key!r} unknown to {type(vc).__name__}")
+        setattr(vc, key, value)
 
 
 def tiny_spec_to_model(spec: str, **kwargs: Any) -> tuple[T.PreTrainedModel, T.ProcessorMixin]:

@@ -112,6 +112,21 @@ def load_base(spec: str, *, dtype: torch.dtype = torch.float32,
     return loaded.model, loaded.processor
 
 
+def parse_base_config(text: str | None, model: str) -> dict[str, Any]:
+    """`--base-config JSON` -> `tiny.build` keyword arguments (an object; only for `tiny:` bases)."""
+    if text is None:
+        return {}
+    if not model.startswith("tiny:"):
+        raise MimicError(f"--base-config: only for tiny:FAMILY bases, not --model {model}")
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as e:
+        raise MimicError(f"--base-config: invalid JSON ({e})") from None
+    if not isinstance(value, dict):
+        raise MimicError(f"--base-config: expected a JSON object, got {text!r}")
+    return value
+
+
 def load_trained(out: str | Path, *, dtype: torch.dtype = torch.float32) -> tuple[torch.nn.Module, Any, dict]:
     """The model a `mimic train` folder describes, ready for inference: base + adapter (merged) or full
     weights, with the image-block mask it was trained with attached. Returns (model, processor, settings)."""
