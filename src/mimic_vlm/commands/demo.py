@@ -1,7 +1,8 @@
 """`mimic demo`: the main job on the built-in toy world, end to end, with nothing downloaded.
 
-toy world -> bench of all four tasks -> validation -> summary + contact sheet -> baselines and a tiny model
-evaluated -> report. Every step is a library call that the other commands also use.
+toy world -> bench of all four tasks -> validation -> summary + contact sheet -> baselines and the shipped
+trained tiny VLM (`toy:mimic-tiny`, trained on the `tiny` toy world) evaluated -> report. Every step is a
+library call that the other commands also use.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import MimicError
 from mimic_vlm.schema import TASKS
 
-DEMO_MODELS = ("oracle", "single-image", "prior", "chance", "tiny:qwen2_vl")
+DEMO_MODELS = ("oracle", "single-image", "prior", "chance", "toy:mimic-tiny")
 
 
 def register(app: typer.Typer) -> None:
@@ -31,12 +32,14 @@ def demo(
     count: int = typer.Option(25, "--count", min=1, help="Samples per task."),
     n_images: str = typer.Option("2-5", "--n-images", help="Images per sample: N, A-B or a,b,c."),
     seed: int = typer.Option(0, "--seed", help="Seed of the toy world and of the bench."),
+    preset: str = typer.Option("tiny", "--preset", help="Toy world (see `mimic toy --preset`); toy:mimic-tiny "
+                               "was trained on `tiny` scenes (other seeds than the demo's)."),
     models: str = typer.Option(",".join(DEMO_MODELS), "--models", help="Comma-separated model specs to evaluate."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
 ) -> None:
     """Render a toy world, generate and validate a MIMIC bench, evaluate baselines and a tiny VLM, report."""
     from mimic_vlm.annotations.load import load_catalog
-    from mimic_vlm.annotations.toyworld import render_toy_world
+    from mimic_vlm.annotations.toyworld import get_preset, render_toy_world
     from mimic_vlm.bench.generate import generate_bench
     from mimic_vlm.bench.inspect import contact_sheet, print_summary
     from mimic_vlm.bench.store import load_bench
@@ -50,18 +53,20 @@ def demo(
 
     replace = check_output_folder(out, overwrite, has_files("toy-world/annotations.json"))
     controls = Controls.parse(n_images=n_images)
+    world = get_preset(preset)
     console = Console()
     start = time.perf_counter()
     if replace:
         shutil.rmtree(out)
 
-    console.print(Rule(f"1. toy world: {images} scenes"))
-    annotations = render_toy_world(out / "toy-world", images, seed)
+    console.print(Rule(f"1. toy world ({world.name}): {images} scenes"))
+    annotations = render_toy_world(out / "toy-world", images, seed, preset=world)
     catalog = load_catalog("toy", annotations, annotations.parent / "images")
 
     console.print(Rule(f"2. bench: {count} samples per task, {', '.join(TASKS)}"))
     bench_dir = generate_bench(catalog, list(TASKS), count, controls, seed, out / "bench", copy_images=True,
-                               command=f"mimic demo --images {images} --count {count} --seed {seed}")
+                               command=f"mimic demo --preset {world.name} --images {images} --count {count} "
+                                       f"--seed {seed}")
     bench = load_bench(bench_dir)
 
     console.print(Rule("3. validation against the annotations"))

@@ -13,15 +13,15 @@ from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import MimicError
 from mimic_vlm.report.blocks import fmt, label
 
-MODEL_HELP = "hf:PATH_OR_ID | tiny:FAMILY (a transformers VLM run locally)."
+MODEL_HELP = "hf:PATH_OR_ID | tiny:FAMILY | toy:NAME (a transformers VLM run locally)."
 
 
 def _hf_model(spec: str, bench: Any, *, mask: Any = None, **options: Any) -> Any:
     from mimic_vlm.models.hf import HFModel
     from mimic_vlm.models.registry import load_model
 
-    if not spec.startswith(("hf:", "tiny:")):
-        raise MimicError(f"--model {spec}: diagnostics need a transformers model (hf:... or tiny:...)")
+    if not spec.startswith(("hf:", "tiny:", "toy:")):
+        raise MimicError(f"--model {spec}: diagnostics need a transformers model (hf:..., tiny:... or toy:...)")
     model = load_model(spec, bench=bench, mask=mask, **options)
     if not isinstance(model, HFModel):
         raise MimicError(f"--model {spec}: not a transformers model")

@@ -1,7 +1,8 @@
 """`--model SPEC` -> a `Model`. One registry of builders keyed by the spec's kind (the part before `:`).
 
 Options a kind does not use are ignored, so one command line serves every kind:
-`hf:PATH_OR_ID`, `tiny:FAMILY`, `openai:MODEL@BASE_URL`, `chance`, `prior`, `single-image`, `oracle`.
+`hf:PATH_OR_ID`, `tiny:FAMILY`, `toy:NAME` (a trained model shipped in the package, see
+`models/weights/`), `openai:MODEL@BASE_URL`, `chance`, `prior`, `single-image`, `oracle`.
 Heavy imports (torch, transformers) happen only for the kinds that need them: baselines start instantly.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mimic_vlm.bench.store import Bench
@@ -39,8 +41,6 @@ class ModelOptions:
 
 
 def _hf(path: str, o: ModelOptions) -> Model:
-    from pathlib import Path
-
     from mimic_vlm.models.hf import load_hf
 
     local = Path(path).expanduser()
@@ -64,6 +64,20 @@ def _tiny(family: str, o: ModelOptions) -> Model:
                    max_pixels=max_pixels, image_size=image_size, settings=settings)
 
 
+WEIGHTS = Path(__file__).resolve().parent / "weights"
+"""Trained models shipped inside the package: `toy:NAME` loads `WEIGHTS/NAME` like `hf:` does."""
+
+
+def _toy(name: str, o: ModelOptions) -> Model:
+    folder = WEIGHTS / name
+    if not (folder / "config.json").is_file():
+        known = sorted(p.name for p in WEIGHTS.iterdir() if (p / "config.json").is_file()) if WEIGHTS.is_dir() else []
+        raise MimicError(f"toy:{name}: no packaged model of that name; known: {', '.join(known) or 'none'}")
+    model = _hf(str(folder), o)
+    model.name = f"toy:{name}"
+    return model
+
+
 def _openai(spec: str, o: ModelOptions) -> Model:
     from mimic_vlm.models.openai_api import load_openai
 
@@ -84,7 +98,7 @@ def _baseline(kind: str) -> Callable[[str, ModelOptions], Model]:
 
 
 BUILDERS: dict[str, Callable[[str, ModelOptions], Model]] = {
-    "hf": _hf, "tiny": _tiny, "openai": _openai,
+    "hf": _hf, "tiny": _tiny, "toy": _toy, "openai": _openai,
     **{kind: _baseline(kind) for kind in ("chance", "prior", "single-image", "oracle")},
 }
 """kind -> builder(argument after `kind:`, options). Other packages may add kinds here."""
@@ -95,11 +109,11 @@ def load_model(spec: str, **options: Any) -> Model:
     kind, _, arg = spec.partition(":")
     if kind not in BUILDERS:
         raise MimicError(f"--model {spec}: unknown model kind {kind!r}; known: "
-                         "hf:PATH_OR_ID, tiny:FAMILY, openai:MODEL@BASE_URL, " + ", ".join(
-                             k for k in BUILDERS if k not in ("hf", "tiny", "openai")))
+                         "hf:PATH_OR_ID, tiny:FAMILY, toy:NAME, openai:MODEL@BASE_URL, " + ", ".join(
+                             k for k in BUILDERS if k not in ("hf", "tiny", "toy", "openai")))
     unknown = set(options) - {f.name for f in fields(ModelOptions)}
     if unknown:
         raise MimicError(f"--model {spec}: unknown option(s) {sorted(unknown)}")
-    if kind in ("hf", "tiny", "openai") and not arg:
+    if kind in ("hf", "tiny", "toy", "openai") and not arg:
         raise MimicError(f"--model {spec}: {kind}: needs an argument, e.g. {kind}:...")
     return BUILDERS[kind](arg, ModelOptions(**options))

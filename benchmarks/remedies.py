@@ -1,0 +1,379 @@
+"""The paper's remedies, tested on the shipped tiny VLM (`toy:mimic-tiny`), with the project's own tools.
+
+Question: starting from a model that already counts in 1-4 image `tiny` toy scenes, does LoRA fine-tuning
+with the image-block mask on the deeper half of the layers, and/or with extra multi-image data (2-10 images),
+change counting accuracy, and how does accuracy depend on the number of images?
+
+Design (every step is a library call that a `mimic` command also makes; each is skipped when its output
+exists, so a rerun continues where it stopped):
+
+1. worlds: `render_toy_world(preset="tiny")`, training scenes with the base's training seed (11) and held-out
+   scenes with a seed no training saw (13);
+2. data (`generate_bench(..., for_training=True, phrasing="eval")`, as `mimic generate --for training
+   --training-phrasing eval`): base data = counting on 1-4 images (the base's range); extra = counting on
+   2-10 images; held-out bench = counting on 1, 2, 4, 6, 8, 10 images;
+3. fine-tuning from the shipped base, LoRA + projector (`mimic train --method lora --train-projector`):
+   {no mask, mask on layers 2-3} x {base data, base + extra data} x seeds;
+4. `mimic eval` of the base (also with the mask at inference only), the answer-prior baseline and every run on
+   the same held-out bench; exact-match accuracy by arm and by number of images (Wilson 95%, pooled over
+   seeds; seed spread), paired comparisons on the same samples (exact McNemar over seed-matched pairs and a
+   paired bootstrap of the accuracy difference);
+5. `probe attention` (vision-token attention to the own image / other images / text, by layer) on the base and
+   on the fine-tuned models of seed 0.
+
+    python benchmarks/remedies.py                    # the full run, two jobs of one thread each; resumable
+    python benchmarks/remedies.py --summary          # tables from whatever has finished
+    python benchmarks/remedies.py --smoke --out DIR  # the same pipeline at toy sizes (CI, a few seconds)
+
+Results: benchmarks/_data/remedies/results.md (+ results.json, accuracy_by_images.png, probe/*.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent / "_data" / "remedies"
+MASK = "2-3"
+
+
+@dataclass(frozen=True)
+class Plan:
+    train_images: int = 3000
+    train_seed: int = 11
+    eval_images: int = 600
+    eval_seed: int = 13
+    base_count: int = 3000
+    extra_count: int = 3000
+    eval_count: int = 360
+    eval_n: str = "1,2,4,6,8,10"
+    seeds: tuple[int, ...] = (0, 1, 2)
+    steps: int = 100
+    batch: int = 16
+    lr: float = 1e-3
+    lora_r: int = 16
+    lora_alpha: int = 32
+    probe_limit: int = 60
+    bootstrap: int = 2000
+
+
+SMOKE = Plan(train_images=60, eval_images=40, base_count=8, extra_count=8, eval_count=6, eval_n="1,2,3",
+             seeds=(0,), steps=2, batch=2, probe_limit=2, bootstrap=50)
+ARMS = {f"{'mask' if m else 'nomask'}-{'extra' if x else 'base'}": (m, x) for x in (False, True) for m in (False, True)}
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def base_folder() -> Path:
+    from mimic_vlm.models.registry import WEIGHTS
+
+    return WEIGHTS / "mimic-tiny"
+
+
+# ---------------------------------------------------------------- 1-2. worlds and data
+
+def world(root: Path, name: str, n: int, seed: int) -> Path:
+    from mimic_vlm.annotations.toyworld import ensure_toy_world
+
+    return ensure_toy_world(root / "world" / name, n, seed, preset="tiny")
+
+
+def bench(root: Path, name: str, annotations: Path, count: int, n_images: str, seed: int, training: bool) -> Path:
+    from mimic_vlm.annotations.load import load_catalog
+    from mimic_vlm.compose.controls import Controls
+    from mimic_vlm.bench.generate import generate_bench
+
+    out = root / "data" / name
+    if not (out / "samples.jsonl").exists():
+        catalog = load_catalog("toy", annotations, annotations.parent / "images")
+        generate_bench(catalog, ["counting"], count, Controls.parse(n_images=n_images), seed, out,
+                       for_training=training, phrasing="eval", overwrite=True,
+                       command=f"benchmarks/remedies.py: counting --n-images {n_images} --count {count} --seed {seed}")
+    return out
+
+
+# ---------------------------------------------------------------- 3-4. fine-tuning and evaluation (one job each)
+
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)  # two jobs of one thread beat one of two on a shared 2-core machine
+
+
+def finetune(root: Path, plan: Plan, arm: str, seed: int, data: list[str]) -> Path:
+    from mimic_vlm.train import TrainConfig, train
+    from mimic_vlm.train.finetune import LoraSettings
+
+    _one_thread()
+    out = root / "runs" / f"{arm}-s{seed}"
+    if not (out / "mimic_train.json").exists():
+        cfg = TrainConfig(model=f"hf:{base_folder()}", data=data, out=out, method="lora",
+                          lora=LoraSettings(plan.lora_r, plan.lora_alpha, 0.05), train_projector=True,
+                          mask_layers=MASK if ARMS[arm][0] else None, max_steps=plan.steps, batch_size=plan.batch,
+                          lr=plan.lr, warmup_ratio=0.05, precision="fp32", gradient_checkpointing=False,
+                          save_steps=max(plan.steps // 2, 1), logging_steps=max(plan.steps // 10, 1), seed=seed)
+        train(cfg, resume=True)
+    return out
+
+
+def evaluate(root: Path, name: str, eval_bench: Path, spec: str, adapter: Path | None = None,
+             mask: str | None = None) -> Path:
+    from mimic_vlm.bench.store import load_bench
+    from mimic_vlm.evaluate.runner import run_eval
+    from mimic_vlm.masking import mask_from_options
+    from mimic_vlm.models.registry import load_model
+
+    _one_thread()
+    out = root / "evals" / name
+    if not (out / "scores.json").exists():
+        b = load_bench(eval_bench)
+        model = load_model(spec, bench=b, device="cpu", batch_size=16, adapter=str(adapter) if adapter else None,
+                           mask=mask_from_options(mask, "sdpa") if mask else None)
+        run_eval(b, model, out, overwrite=True,
+                 command=["benchmarks/remedies.py", spec, *(["--adapter", str(adapter)] if adapter else [])])
+    return out
+
+
+def job(root: Path, plan: Plan, arm: str, seed: int, data: list[str], eval_bench: Path) -> str:
+    run = finetune(root, plan, arm, seed, data)
+    evaluate(root, f"{arm}-s{seed}", eval_bench, f"hf:{base_folder()}", adapter=run)
+    return f"{arm}-s{seed}"
+
+
+def probe(root: Path, plan: Plan, name: str, eval_bench: Path, adapter: Path | None = None,
+          mask: str | None = None) -> Path:
+    """Attention shares of one model; a masked run is probed with its mask (eager: it returns the weights)."""
+    from mimic_vlm.bench.store import load_bench
+    from mimic_vlm.masking import mask_from_options
+    from mimic_vlm.models.registry import load_model
+    from mimic_vlm.probe.attention import probe_bench
+    from mimic_vlm.schema import write_json_atomic
+
+    out = root / "probe" / f"{name}.json"
+    if not out.exists():
+        b = load_bench(eval_bench)
+        multi = [s for s in b.samples if len(s.images) >= 2]
+        b.samples = multi
+        hf = load_model(f"hf:{base_folder()}", bench=b, device="cpu", dtype="float32",
+                        adapter=str(adapter) if adapter else None,
+                        mask=mask_from_options(mask, "eager") if mask else None)
+        result = probe_bench(hf, b, limit=plan.probe_limit, n_boot=plan.bootstrap)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(out, result)
+    return out
+
+
+# ---------------------------------------------------------------- 5. statistics
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return (math.nan, math.nan)
+    p, d = k / n, 1 + z * z / n
+    c = (p + z * z / (2 * n)) / d
+    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return (max(0.0, c - h), min(1.0, c + h))
+
+
+def mcnemar(b: int, c: int) -> float:
+    """Exact two-sided McNemar p-value: b, c = pairs where only the first / only the second is right."""
+    n = b + c
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, k) for k in range(min(b, c) + 1)) / 2 ** n
+    return min(1.0, 2 * tail)
+
+
+def paired_bootstrap(a: np.ndarray, b: np.ndarray, n_boot: int, seed: int = 0) -> tuple[float, float, float]:
+    """Mean of a - b over samples (each a per-sample accuracy averaged over seeds), with a 95% interval from
+    resampling the samples (the same resample for both arms: the comparison stays paired)."""
+    rng = np.random.default_rng(seed)
+    d = a - b
+    idx = rng.integers(0, len(d), size=(n_boot, len(d)))
+    boots = d[idx].mean(1)
+    return float(d.mean()), float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))
+
+
+def load_runs(root: Path) -> dict[str, dict[str, bool]]:
+    from mimic_vlm.schema import read_jsonl
+
+    out = {}
+    for d in sorted((root / "evals").glob("*")):
+        if (d / "scores.json").exists():
+            out[d.name] = {r["id"]: bool(r["correct"]) for r in read_jsonl(d / "predictions.jsonl")}
+    return out
+
+
+def arm_of(name: str) -> tuple[str, int | None]:
+    arm, sep, seed = name.rpartition("-s")
+    return (arm, int(seed)) if sep and arm in ARMS and seed.isdigit() else (name, None)
+
+
+LABELS = {"prior": "answer prior (`--model prior`)", "base": "base `toy:mimic-tiny`",
+          "base+mask": "base, mask 2-3 at inference only", "nomask-base": "LoRA, no mask, base data",
+          "mask-base": "LoRA, mask 2-3, base data", "nomask-extra": "LoRA, no mask, + extra 2-10 image data",
+          "mask-extra": "LoRA, mask 2-3, + extra 2-10 image data"}
+COMPARISONS = (("mask-base", "nomask-base"), ("mask-extra", "nomask-extra"), ("nomask-extra", "nomask-base"),
+               ("mask-extra", "mask-base"), ("nomask-base", "base"), ("nomask-extra", "base"), ("base+mask", "base"))
+
+
+def summarize(root: Path, plan: Plan) -> str:
+    from mimic_vlm.schema import read_jsonl
+
+    eval_bench = root / "data" / "eval"
+    n_images = {s["id"]: len(s["images"]) for s in read_jsonl(eval_bench / "samples.jsonl")}
+    ids = sorted(n_images)
+    runs = load_runs(root)
+    arms: dict[str, dict[int | None, dict[str, bool]]] = {}
+    for name, preds in runs.items():
+        arm, seed = arm_of(name)
+        arms.setdefault(arm, {})[seed] = preds
+    sizes = sorted(set(n_images.values()))
+    order = [a for a in LABELS if a in arms] + sorted(set(arms) - set(LABELS))
+    lines = ["| arm | runs | accuracy [Wilson 95%, pooled] | seed mean ± sd (min-max) | "
+             + " | ".join(f"{n} img" for n in sizes) + " |", "|---|---|---|---|" + "---|" * len(sizes)]
+    table: dict[str, dict] = {}
+    for arm in order:
+        seeds = arms[arm]
+        flat = [p[i] for p in seeds.values() for i in ids if i in p]
+        lo, hi = wilson(sum(flat), len(flat))
+        accs = [sum(p.values()) / len(p) for p in seeds.values()]
+        sd = float(np.std(accs, ddof=1)) if len(accs) > 1 else 0.0
+        by_n = {}
+        for n in sizes:
+            c = [p[i] for p in seeds.values() for i in ids if n_images[i] == n and i in p]
+            by_n[n] = (sum(c) / len(c) if c else math.nan, *wilson(sum(c), len(c)))
+        table[arm] = {"runs": len(seeds), "acc": sum(flat) / len(flat), "ci": [lo, hi], "seed_accs": accs,
+                      "by_images": {str(n): list(v) for n, v in by_n.items()}}
+        spread = f"{np.mean(accs):.3f} ± {sd:.3f} ({min(accs):.3f}-{max(accs):.3f})" if len(accs) > 1 else "-"
+        lines.append(f"| {LABELS.get(arm, arm)} | {len(seeds)} | {sum(flat) / len(flat):.3f} [{lo:.3f}, {hi:.3f}] | "
+                     f"{spread} | " + " | ".join(f"{a:.2f} [{lo_:.2f}, {hi_:.2f}]" for a, lo_, hi_ in by_n.values())
+                     + " |")
+    pairs = ["| comparison (A vs B) | seed pairs | only A right | only B right | exact McNemar p | "
+             "accuracy A - B [paired bootstrap 95%] |", "|---|---|---|---|---|---|"]
+    paired = []
+    for a, b in COMPARISONS:
+        if a not in arms or b not in arms:
+            continue
+        matched = [(arms[a][s], arms[b][s if s in arms[b] else None]) for s in arms[a]
+                   if s in arms[b] or None in arms[b]]
+        only_a = sum(pa[i] and not pb[i] for pa, pb in matched for i in ids)
+        only_b = sum(pb[i] and not pa[i] for pa, pb in matched for i in ids)
+        mean_a = np.array([np.mean([pa[i] for pa, _ in matched]) for i in ids], dtype=float)
+        mean_b = np.array([np.mean([pb[i] for _, pb in matched]) for i in ids], dtype=float)
+        d, dlo, dhi = paired_bootstrap(mean_a, mean_b, plan.bootstrap)
+        p = mcnemar(only_a, only_b)
+        paired.append({"a": a, "b": b, "pairs": len(matched), "only_a": only_a, "only_b": only_b, "p": p,
+                       "diff": [d, dlo, dhi]})
+        pairs.append(f"| {LABELS.get(a, a)} vs {LABELS.get(b, b)} | {len(matched)} | {only_a} | {only_b} | "
+                     f"{p:.3g} | {d:+.3f} [{dlo:+.3f}, {dhi:+.3f}] |")
+    counts = {n: sum(v == n for v in n_images.values()) for n in sizes}
+    text = ("Held-out bench: " + ", ".join(f"{c} samples with {n} image(s)" for n, c in counts.items())
+            + ".\n\n" + "\n".join(lines) + "\n\n" + "\n".join(pairs) + "\n" + probe_table(root))
+    (root / "results.md").write_text(text)
+    (root / "results.json").write_text(json.dumps({"plan": asdict(plan), "arms": table, "paired": paired}, indent=2))
+    plot(root, table, sizes)
+    return text
+
+
+def probe_table(root: Path) -> str:
+    files = sorted((root / "probe").glob("*.json")) if (root / "probe").is_dir() else []
+    if not files:
+        return ""
+    results = {f.stem: json.loads(f.read_text()) for f in files}
+    layers = [row["layer"] for row in next(iter(results.values()))["layers"]]
+    head = ("\nVision-token attention by layer (`probe attention`, multi-image held-out samples): share to other "
+            "images / to the own image, mean [95% bootstrap].\n\n| model | samples | "
+            + " | ".join(f"layer {k}: other / own" for k in layers) + " |\n|---|---|" + "---|" * len(layers) + "\n")
+    rows = []
+    for name, r in results.items():
+        cells = [f"{row['vision.other']['mean']:.3f} [{row['vision.other']['lo']:.3f}, {row['vision.other']['hi']:.3f}]"
+                 f" / {row['vision.own']['mean']:.3f}" for row in r["layers"]]
+        rows.append(f"| {LABELS.get(arm_of(name)[0], name)}{'' if arm_of(name)[1] is None else ' (seed 0)'} | "
+                    f"{r['samples']} | " + " | ".join(cells) + " |")
+    return head + "\n".join(rows) + "\n"
+
+
+def plot(root: Path, table: dict, sizes: list[int]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for arm, row in table.items():
+        ys = [row["by_images"][str(n)][0] for n in sizes]
+        lo = [row["by_images"][str(n)][0] - row["by_images"][str(n)][1] for n in sizes]
+        hi = [row["by_images"][str(n)][2] - row["by_images"][str(n)][0] for n in sizes]
+        ax.errorbar(sizes, ys, yerr=[lo, hi], marker="o", capsize=2, label=f"{LABELS.get(arm, arm)} ({row['runs']})")
+    ax.set_xlabel("images in the sample (base trained on 1-4)")
+    ax.set_ylabel("counting exact match")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6)
+    ax.set_title("Remedies on toy:mimic-tiny: accuracy by number of images")
+    fig.tight_layout()
+    fig.savefig(root / "accuracy_by_images.png", dpi=120)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------- main
+
+def run_all(root: Path, plan: Plan, jobs: int) -> str:
+    root.mkdir(parents=True, exist_ok=True)
+    log(f"plan {plan}")
+    train_world = world(root, "train", plan.train_images, plan.train_seed)
+    eval_world = world(root, "eval", plan.eval_images, plan.eval_seed)
+    base_data = bench(root, "base", train_world, plan.base_count, "1-4", plan.train_seed + 100, True)
+    extra_data = bench(root, "extra", train_world, plan.extra_count, "2-10", plan.train_seed + 200, True)
+    eval_bench = bench(root, "eval", eval_world, plan.eval_count, plan.eval_n, plan.eval_seed + 300, False)
+    evaluate(root, "prior", eval_bench, "prior")
+    evaluate(root, "base", eval_bench, f"hf:{base_folder()}")
+    evaluate(root, "base+mask", eval_bench, f"hf:{base_folder()}", mask=MASK)
+    log("base evaluated")
+    specs = [(arm, seed, [str(base_data / "train_llava.json")]
+              + ([str(extra_data / "train_llava.json")] if extra else []))
+             for seed in plan.seeds for arm, (_, extra) in ARMS.items()]
+    if jobs > 1:
+        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(job, root, plan, arm, seed, data, eval_bench) for arm, seed, data in specs]
+            for f in futures:
+                log(f"done {f.result()}")
+    else:
+        for arm, seed, data in specs:
+            log(f"done {job(root, plan, arm, seed, data, eval_bench)}")
+    probe(root, plan, "base", eval_bench)
+    for arm in ARMS:
+        probe(root, plan, f"{arm}-s{plan.seeds[0]}", eval_bench, adapter=root / "runs" / f"{arm}-s{plan.seeds[0]}",
+              mask=MASK if ARMS[arm][0] else None)
+    return summarize(root, plan)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--summary", action="store_true", help="only summarise what has finished")
+    ap.add_argument("--smoke", action="store_true", help="toy sizes: the whole pipeline in seconds (CI)")
+    ap.add_argument("--out", type=Path, default=None, help=f"results folder (default {ROOT})")
+    ap.add_argument("--jobs", type=int, default=2, help="fine-tuning jobs in parallel (one thread each)")
+    args = ap.parse_args(argv)
+    plan = SMOKE if args.smoke else Plan()
+    root = args.out or ROOT
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.summary:
+        print(summarize(root, plan))
+        return
+    print(run_all(root, plan, 1 if args.smoke else args.jobs))
+
+
+if __name__ == "__main__":
+    main()

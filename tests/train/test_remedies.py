@@ -1,0 +1,54 @@
+"""`benchmarks/remedies.py --smoke`: the remedies experiment end to end at toy sizes on the shipped base."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "remedies.py"
+
+
+@pytest.fixture(scope="module")
+def remedies():
+    spec = importlib.util.spec_from_file_location("remedies", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["remedies"] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules["remedies"]
+
+
+def test_smoke_runs_every_arm_and_writes_tables_plot_and_probes(remedies, tmp_path: Path) -> None:
+    remedies.main(["--smoke", "--out", str(tmp_path)])
+    result = json.loads((tmp_path / "results.json").read_text())
+    assert set(result["arms"]) == {"prior", "base", "base+mask", "nomask-base", "mask-base", "nomask-extra",
+                                   "mask-extra"}
+    assert all(len(row["seed_accs"]) == 1 for row in result["arms"].values())
+    assert [(p["a"], p["b"]) for p in result["paired"]] == list(remedies.COMPARISONS)
+    for p in result["paired"]:
+        assert p["p"] == remedies.mcnemar(p["only_a"], p["only_b"]) and p["pairs"] == 1
+    text = (tmp_path / "results.md").read_text()
+    assert "| LoRA, mask 2-3, + extra 2-10 image data | 1 |" in text and "exact McNemar p" in text
+    assert (tmp_path / "accuracy_by_images.png").stat().st_size > 10_000
+    masked = json.loads((tmp_path / "probe" / "mask-extra-s0.json").read_text())["layers"]
+    plain = json.loads((tmp_path / "probe" / "nomask-extra-s0.json").read_text())["layers"]
+    assert [row["vision.other"]["mean"] for row in masked][2:] == [0.0, 0.0]  # the mask holds after training
+    assert all(row["vision.other"]["mean"] > 0.05 for row in plain)
+    train = json.loads((tmp_path / "runs" / "mask-extra-s0" / "mimic_train.json").read_text())
+    assert train["mask_layers"] == "2-3" and train["method"] == "lora" and len(train["data"]) == 2
+
+
+def test_statistics(remedies) -> None:
+    assert remedies.mcnemar(0, 0) == 1.0
+    assert remedies.mcnemar(10, 0) == pytest.approx(2 / 2 ** 10)
+    assert remedies.mcnemar(3, 5) == remedies.mcnemar(5, 3) == pytest.approx(0.7265625)
+    lo, hi = remedies.wilson(235, 300)
+    assert (round(lo, 3), round(hi, 3)) == (0.733, 0.826)  # miniature.md's base seed 0
+    import numpy as np
+
+    d, dlo, dhi = remedies.paired_bootstrap(np.array([1.0, 1, 1, 0]), np.array([0.0, 1, 1, 0]), 500)
+    assert d == 0.25 and dlo == 0.0 and 0.25 <= dhi <= 0.75
