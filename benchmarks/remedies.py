@@ -297,11 +297,15 @@ def probe_table(root: Path) -> str:
             + " | ".join(f"layer {k}: other / own" for k in layers) + " |\n|---|---|" + "---|" * len(layers) + "\n")
     rows = []
     for name, r in results.items():
-        cells = [f"{row['vision.other']['mean']:.3f} [{row['vision.other']['lo']:.3f}, {row['vision.other']['hi']:.3f}]"
-                 f" / {row['vision.own']['mean']:.3f}" for row in r["layers"]]
+        cells = [_share(row["vision.other"]) + f" / {row['vision.own']['value']:.3f}" for row in r["layers"]]
         rows.append(f"| {LABELS.get(arm_of(name)[0], name)}{'' if arm_of(name)[1] is None else ' (seed 0)'} | "
                     f"{r['samples']} | " + " | ".join(cells) + " |")
     return head + "\n".join(rows) + "\n"
+
+
+def _share(entry: dict) -> str:
+    ci = entry.get("ci") or (math.nan, math.nan)
+    return f"{entry['value']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
 def plot(root: Path, table: dict, sizes: list[int]) -> None:

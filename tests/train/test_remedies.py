@@ -36,8 +36,8 @@ def test_smoke_runs_every_arm_and_writes_tables_plot_and_probes(remedies, tmp_pa
     assert (tmp_path / "accuracy_by_images.png").stat().st_size > 10_000
     masked = json.loads((tmp_path / "probe" / "mask-extra-s0.json").read_text())["layers"]
     plain = json.loads((tmp_path / "probe" / "nomask-extra-s0.json").read_text())["layers"]
-    assert [row["vision.other"]["mean"] for row in masked][2:] == [0.0, 0.0]  # the mask holds after training
-    assert all(row["vision.other"]["mean"] > 0.05 for row in plain)
+    assert [row["vision.other"]["value"] for row in masked][2:] == [0.0, 0.0]  # the mask holds after training
+    assert all(row["vision.other"]["value"] > 0.05 for row in plain)
     train = json.loads((tmp_path / "runs" / "mask-extra-s0" / "mimic_train.json").read_text())
     assert train["mask_layers"] == "2-3" and train["method"] == "lora" and len(train["data"]) == 2
 
