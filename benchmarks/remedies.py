@@ -91,8 +91,8 @@ def world(root: Path, name: str, n: int, seed: int) -> Path:
 
 def bench(root: Path, name: str, annotations: Path, count: int, n_images: str, seed: int, training: bool) -> Path:
     from mimic_vlm.annotations.load import load_catalog
-    from mimic_vlm.compose.controls import Controls
     from mimic_vlm.bench.generate import generate_bench
+    from mimic_vlm.compose.controls import Controls
 
     out = root / "data" / name
     if not (out / "samples.jsonl").exists():
