@@ -363,14 +363,32 @@ def run_all(root: Path, plan: Plan, jobs: int) -> str:
     return summarize(root, plan)
 
 
+def override(plan: Plan, items: list[str]) -> Plan:
+    """`FIELD=VALUE` strings -> a Plan with those fields replaced (ints, floats, or comma-separated seeds)."""
+    from dataclasses import fields, replace
+
+    types = {f.name: f.type for f in fields(Plan)}
+    changes: dict[str, object] = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        if name not in types:
+            raise SystemExit(f"--set {item}: unknown field; known: {', '.join(types)}")
+        kind = types[name]
+        changes[name] = (tuple(int(v) for v in value.split(",")) if name == "seeds" else
+                         float(value) if kind in (float, "float") else value if kind in (str, "str") else int(value))
+    return replace(plan, **changes)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--summary", action="store_true", help="only summarise what has finished")
     ap.add_argument("--smoke", action="store_true", help="toy sizes: the whole pipeline in seconds (CI)")
     ap.add_argument("--out", type=Path, default=None, help=f"results folder (default {ROOT})")
     ap.add_argument("--jobs", type=int, default=2, help="fine-tuning jobs in parallel (one thread each)")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="override a Plan field, e.g. --set steps=40 --set seeds=0,1,2 (recorded in results.json)")
     args = ap.parse_args(argv)
-    plan = SMOKE if args.smoke else Plan()
+    plan = override(SMOKE if args.smoke else Plan(), args.set)
     root = args.out or ROOT
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.summary:
