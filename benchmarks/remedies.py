@@ -113,6 +113,7 @@ def _one_thread() -> None:
 
 def finetune(root: Path, plan: Plan, arm: str, seed: int, data: list[str]) -> Path:
     from mimic_vlm.train import TrainConfig, train
+    from mimic_vlm.train.engine import last_checkpoint
     from mimic_vlm.train.finetune import LoraSettings
 
     _one_thread()
@@ -123,7 +124,7 @@ def finetune(root: Path, plan: Plan, arm: str, seed: int, data: list[str]) -> Pa
                           mask_layers=MASK if ARMS[arm][0] else None, max_steps=plan.steps, batch_size=plan.batch,
                           lr=plan.lr, warmup_ratio=0.05, precision="fp32", gradient_checkpointing=False,
                           save_steps=max(plan.steps // 2, 1), logging_steps=max(plan.steps // 10, 1), seed=seed)
-        train(cfg, resume=True)
+        train(cfg, resume=last_checkpoint(out / "checkpoints") is not None)  # continue a killed run
     return out
 
 
