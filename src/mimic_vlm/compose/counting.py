@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from itertools import combinations
 from math import comb
 from typing import Any
 
@@ -30,7 +29,7 @@ from mimic_vlm.compose.base import (
     from_pool,
     make_sample,
 )
-from mimic_vlm.compose.search import Budget, Found, split_sets
+from mimic_vlm.compose.search import Budget, Found, search_target_sets
 from mimic_vlm.compose.templates import question
 from mimic_vlm.schema import Sample
 
@@ -148,19 +147,7 @@ def search(index: CatalogIndex, drawn: dict[str, Any], budget: Budget, rng: Stre
     the fallback serves controls the random draws could not meet, whatever their total."""
     s, d, k = drawn["spread"], drawn["distractors"], drawn["concepts"]
     found = Found(space=f"{comb(len(companions := _plan(index, s, d).companions.ids), k):,} target sets")
-    groups = []
-    for targets in combinations(companions, k):
-        if not budget.spend(index.catalog.n_images):
-            found.complete = False
-            break
-        t = list(targets)
-        holders = np.flatnonzero(index.present[:, t].any(1) & ~index.uncertain[:, t].any(1))
-        if len(holders) >= s:
-            absent = np.flatnonzero(index.absent[:, t].all(1))
-            if len(absent) >= d:
-                groups.append((targets, holders.tolist(), absent.tolist()))
-    split_sets(groups, s, d, rng, found)
-    return found
+    return search_target_sets(index, companions, k, s, d, lambda t: t, index.uncertain, budget, rng, found)
 
 
 def _spread_images(index: CatalogIndex, targets: list[int], first: int, s: int, total: int | None,

@@ -10,7 +10,6 @@ natural draws supercategories by frequency and images uniformly among their hold
 
 from __future__ import annotations
 
-from itertools import combinations
 from math import comb
 from typing import Any
 
@@ -26,7 +25,7 @@ from mimic_vlm.compose.base import (
     from_pool,
     make_sample,
 )
-from mimic_vlm.compose.search import Budget, Found, split_sets
+from mimic_vlm.compose.search import Budget, Found, search_target_sets
 from mimic_vlm.compose.templates import question
 from mimic_vlm.schema import Sample
 
@@ -131,19 +130,8 @@ def search(index: CatalogIndex, drawn: dict[str, Any], budget: Budget, rng: Stre
     names = _tables(index)[0]
     joinable = _eligible(index, s, d, False).ids
     found = Found(space=f"{comb(len(joinable), k):,} supercategory sets")
-    groups = []
-    for chosen in combinations(joinable, k):
-        if not budget.spend(index.catalog.n_images):
-            found.complete = False
-            break
-        m = index.members([names[g] for g in chosen])
-        holders = np.flatnonzero(index.present[:, m].any(1) & ~index.unknown[:, m].any(1))
-        if len(holders) >= s:
-            absent = np.flatnonzero(index.absent[:, m].all(1))
-            if len(absent) >= d:
-                groups.append((chosen, holders.tolist(), absent.tolist()))
-    split_sets(groups, s, d, rng, found)
-    return found
+    return search_target_sets(index, joinable, k, s, d, lambda chosen: index.members([names[g] for g in chosen]),
+                              index.unknown, budget, rng, found)
 
 
 LISTING = Composer("listing", check, compose, build, search)

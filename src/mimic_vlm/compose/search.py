@@ -14,11 +14,14 @@ one gets a refusal that says what the data holds.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from math import comb
 
-from mimic_vlm.compose.base import Stream
+import numpy as np
+
+from mimic_vlm.compose.base import CatalogIndex, Stream
 
 BUDGET = 400_000
 """Candidate images a search may examine (about a second of work) before it stops being exhaustive."""
@@ -123,3 +126,24 @@ def split_sets(groups: list[tuple[tuple[int, ...], list[int], list[int]]], s: in
         images = tuple(h[j] for j in rng.sample(len(h), s)) + tuple(a[j] for j in rng.sample(len(a), d))
         if not found.add(images, targets, seen):
             break
+
+
+def search_target_sets(index: CatalogIndex, candidates: Sequence[int], k: int, s: int, d: int,
+                       columns: Callable[[list[int]], list[int]], unsure: np.ndarray, budget: Budget,
+                       rng: Stream, found: Found) -> Found:
+    """Counting and listing: every set of `k` candidate targets whose holders (images holding one of its
+    `columns`, none of them marked in `unsure`) can fill `s` spread images and whose certain absentees can
+    fill `d` distractors; the sets are then split into images by `split_sets`."""
+    groups = []
+    for targets in combinations(candidates, k):
+        if not budget.spend(index.catalog.n_images):
+            found.complete = False
+            break
+        cols = columns(list(targets))
+        holders = np.flatnonzero(index.present[:, cols].any(1) & ~unsure[:, cols].any(1))
+        if len(holders) >= s:
+            absent = np.flatnonzero(index.absent[:, cols].all(1))
+            if len(absent) >= d:
+                groups.append((targets, holders.tolist(), absent.tolist()))
+    split_sets(groups, s, d, rng, found)
+    return found
