@@ -1,3 +1,3 @@
 """mimic-vlm: controlled multi-image benchmarks, evaluation, diagnostics and fine-tuning for VLMs."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from mimic_vlm import __version__
 from mimic_vlm.bench.export import export_bench
 from mimic_vlm.bench.store import Bench, load_bench
 from mimic_vlm.cli import main
@@ -109,7 +110,7 @@ def test_lmms_eval_utils_says_at_load_time_that_mimic_vlm_is_missing(mirb: Bench
                           text=True, env={})  # -S: no site-packages, so no mimic_vlm
     assert bare.returncode == 1
     assert bare.stderr.strip().splitlines()[-1] == (
-        f"ImportError: {out.resolve()}: this lmms-eval task folder was exported by mimic-vlm 0.1.0 and scores with "
+        f"ImportError: {out.resolve()}: this lmms-eval task folder was exported by mimic-vlm {__version__} and scores with "
         "it; install it where lmms-eval runs (pip install mimic-vlm) and run again")
     ok = subprocess.run([sys.executable, "-c", load, str(out / "utils.py")], capture_output=True, text=True)
     assert ok.stdout.strip() == str((out / "data" / "mcq.parquet").resolve()), ok.stderr
