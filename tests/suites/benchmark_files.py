@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 from pathlib import Path
+from types import ModuleType
 
 from datasets import Dataset, Features, Value
 from PIL import Image as PILImage
@@ -48,3 +50,12 @@ def mimic_bench(root: Path) -> Path:
         "cat": {"supercategory": "animal", "synonyms": ["kitten"]},
         "dog": {"supercategory": "animal", "synonyms": ["puppy"]}}})
     return root
+
+
+def load_exported_utils(folder: Path) -> ModuleType:
+    """The `utils.py` of an exported lmms-eval task folder, imported as lmms-eval imports it (by path)."""
+    spec = importlib.util.spec_from_file_location("exported_utils", folder / "utils.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -4,7 +4,6 @@ on a row (without lmms-eval); the VLMEvalKit TSV reads back with pandas to the s
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType
@@ -13,6 +12,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
+from benchmark_files import load_exported_utils
 
 from mimic_vlm import __version__
 from mimic_vlm.bench.export import export_bench
@@ -52,14 +52,6 @@ def test_hf_parquet_loads_offline_with_datasets(mirb: Bench, tmp_path: Path) -> 
     assert sorted(whole["id"]) == sorted(s.id for s in mirb.samples)
 
 
-def _load_utils(folder: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("exported_utils", folder / "utils.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _task_yaml(path: Path, utils: ModuleType) -> dict[str, Any]:
     """Parse a task YAML as lmms-eval does: `!function utils.fn` resolves to the hook."""
     class Loader(yaml.SafeLoader):
@@ -76,7 +68,7 @@ def test_lmms_eval_task_folder(mirb: Bench, tmp_path: Path) -> None:
     out = exported.rename(tmp_path / "moved")  # paths are relative to the task folder: it can move
     assert sorted(p.name for p in out.iterdir()) == ["data", "mimic_mirb_local.yaml", "mimic_mirb_local_mcq.yaml",
                                                      "mimic_mirb_local_open.yaml", "utils.py", "vocabulary.json"]
-    utils = _load_utils(out)
+    utils = load_exported_utils(out)
     assert yaml.safe_load((out / "mimic_mirb_local.yaml").read_text()) == {
         "group": "mimic_mirb_local", "task": ["mimic_mirb_local_mcq", "mimic_mirb_local_open"]}
     assert "utils.parquet_open" in (out / "mimic_mirb_local_open.yaml").read_text()
@@ -155,7 +147,7 @@ def test_lmms_eval_export_of_a_mimic_bench_scores_with_the_vocabulary(tmp_path: 
 
     bench = load_bench(mimic_bench(tmp_path / "mimic"))
     out = export_bench(bench.root, "lmms-eval", tmp_path / "lmms")
-    utils = _load_utils(out)
+    utils = load_exported_utils(out)
     assert json.loads((out / "vocabulary.json").read_text()) == bench.vocabulary
     config = _task_yaml(out / "mimic_mimic_listing.yaml", utils)
     assert config["metric_list"][0]["metric"] == "micro_f1"

@@ -8,12 +8,11 @@ import importlib.util
 import json
 import pickle
 from pathlib import Path
-from types import ModuleType
 
 import pandas as pd
 import pytest
 import yaml
-from benchmark_files import mimic_bench
+from benchmark_files import load_exported_utils, mimic_bench
 
 from mimic_vlm.bench.export import export_bench
 from mimic_vlm.bench.store import Bench, load_bench
@@ -38,19 +37,11 @@ def _ours(bench: Bench, path: Path) -> Path:
     return path
 
 
-def _utils(folder: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("exported_utils", folder / "utils.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _log_samples(bench: Bench, folder: Path, out: Path) -> list[Path]:
     """One `<task>_samples.jsonl` per task, rows shaped as lmms-eval logs them (doc without images)."""
     import datasets
 
-    utils = _utils(folder)
+    utils = load_exported_utils(folder)
     replies = {s.id: REPLIES[i % len(REPLIES)] for i, s in enumerate(bench.samples)}
     files = []
     for task_yaml in sorted(folder.glob("mimic_*_*.yaml")):
@@ -154,7 +145,7 @@ def test_vlmevalkit_export_numbers_image_markers(muirbench_release: Path, tmp_pa
 def test_lmms_eval_request_failures_count_as_missing(benches, tmp_path):
     """lmms-eval hands a request it gave up on to the scorer as text: no answer (and not the count 5)."""
     bench = benches[1]
-    utils = _utils(export_bench(bench.root, "lmms-eval", tmp_path / "lmms"))
+    utils = load_exported_utils(export_bench(bench.root, "lmms-eval", tmp_path / "lmms"))
     failed = "[LMMS_EVAL_REQUEST_FAILED after 5 retries] Connection refused"
     s = next(x for x in bench.samples if x.task == "counting")
     (scored,) = utils.process_results({"sample": json.dumps(s.to_dict())}, [failed]).values()
