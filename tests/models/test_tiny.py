@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from mimic_vlm.errors import MimicError
-from mimic_vlm.models.tiny import FAMILIES, build, tiny_spec_to_model
+from mimic_vlm.models.tiny import FAMILIES, build, tiny_spec_to_model, word_merges
 
 
 def images(n: int, size: int = 224) -> list[Image.Image]:
@@ -68,3 +68,21 @@ def test_vision_tower_options() -> None:
     assert smol.config.vision_config.num_hidden_layers == 3
     with pytest.raises(MimicError, match="tiny:qwen2_vl: vision option 'width' unknown to Qwen2VLVisionConfig"):
         build("qwen2_vl", vision={"width": 3})
+
+
+def test_words_become_single_tokens_and_text_round_trips() -> None:
+    """Words that share prefixes and pairs ("car", "cars", "category", "bus", "buses") each end as one token,
+    after a space too; other text still encodes byte by byte and decodes unchanged."""
+    words = ["car", "cars", "category", "categories", "bus", "buses", "banana", "bananas", "Answer", "an"]
+    model, proc = build("qwen2_vl", words=words)
+    tok = proc.tokenizer
+    assert model.config.text_config.vocab_size == len(tok) > 263
+    for word in words:
+        assert len(tok(word)["input_ids"]) == 1 and len(tok(" " + word)["input_ids"]) == 1, word
+    text = "Question: which categories? cars, buses and a scarab (über)\nAnswer:"
+    assert tok.decode(tok(text)["input_ids"]) == text
+    assert tok.convert_ids_to_tokens(tok("bananas, car")["input_ids"]) == ["bananas", ",", "Ġcar"]
+    assert word_merges(words) == word_merges(list(reversed(words)))  # order-free, deterministic
+    plain, plain_proc = build("qwen2_vl")  # no words: purely byte-level, as before
+    assert plain.config.text_config.vocab_size == 263 == len(plain_proc.tokenizer)
+    assert len(plain_proc.tokenizer("cars")["input_ids"]) == 4

@@ -311,3 +311,14 @@ def test_cli_base_config_sizes_a_tiny_base_and_is_recorded(toy, tmp_path, capsys
                   "--out", str(tmp_path / "bad")])
         assert e.value.code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+def test_lr_scheduler_constant_keeps_the_peak_after_warm_up(toy, tmp_path):
+    result = train(config(toy, tmp_path, max_steps=6, save_steps=6, logging_steps=1, lr=1e-3, warmup_ratio=0.34,
+                          lr_scheduler="constant"))
+    lrs = [row["learning_rate"] for row in result.log if "learning_rate" in row]
+    assert lrs[0] < 1e-3 and lrs[-3:] == [pytest.approx(1e-3)] * 3
+    assert json.loads((tmp_path / TRAIN_SETTINGS).read_text())["lr_scheduler"] == "constant"
+    with pytest.raises(MimicError, match="--lr-scheduler step: choose one of cosine, linear, constant"):
+        train(config(toy, tmp_path / "bad", lr_scheduler="step"))
+    assert not (tmp_path / "bad").exists()

@@ -46,7 +46,8 @@ def register(app: typer.Typer) -> None:
         max_steps: int = typer.Option(-1, min=-1, help="Stop after this many optimizer steps."),
         batch_size: int = typer.Option(4, min=1, help="Per-device batch size."),
         grad_accum: int = typer.Option(1, min=1, help="Gradient accumulation steps."),
-        lr: float = typer.Option(2.5e-5, min=0.0, help="Peak learning rate (cosine schedule)."),
+        lr: float = typer.Option(2.5e-5, min=0.0, help="Peak learning rate."),
+        lr_scheduler: str = typer.Option("cosine", help="After the warm-up: cosine | linear (decay to 0) | constant."),
         warmup_ratio: float = typer.Option(0.03, min=0.0, max=1.0, help="Linear warm-up, as a fraction of the steps."),
         weight_decay: float = typer.Option(0.0, min=0.0),
         precision: str = typer.Option("auto", help="auto | bf16 | fp16 | fp32 (or bfloat16, float16, float32 as "
@@ -86,7 +87,7 @@ def register(app: typer.Typer) -> None:
             lora=LoraSettings(lora_r, lora_alpha, lora_dropout), train_projector=train_projector,
             mask_layers=mask_layers, mask_backend=mask_backend, max_images=max_images, max_pixels=max_pixels,
             image_size=image_size, epochs=epochs,
-            max_steps=max_steps, batch_size=batch_size, grad_accum=grad_accum, lr=lr, warmup_ratio=warmup_ratio,
+            max_steps=max_steps, batch_size=batch_size, grad_accum=grad_accum, lr=lr, lr_scheduler=lr_scheduler, warmup_ratio=warmup_ratio,
             weight_decay=weight_decay, precision=precision, gradient_checkpointing=gradient_checkpointing,
             save_steps=save_steps, save_total_limit=save_total_limit, logging_steps=logging_steps, seed=seed,
             base_kwargs=base_kwargs)

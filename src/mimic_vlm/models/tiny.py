@@ -9,7 +9,8 @@ video processor, which cannot be built without torchvision). Weights are random 
 from __future__ import annotations
 
 import types
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -37,10 +38,47 @@ def _byte_symbols() -> list[str]:
     return [chr(c) for _, c in sorted(zip(bs, cs, strict=True))]
 
 
+def word_merges(words: Sequence[str]) -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """Byte-level BPE vocabulary and merges under which each of `words` (bare and after a space) is one token.
+
+    Why: a byte-level model must spell every answer letter by letter ("appple"); whole-word tokens for a
+    small known vocabulary make prompts several times shorter and answers one token per word. Plain BPE
+    training on the words themselves (most frequent pair first, ties by the pair), run until every word is
+    one symbol: encoding a training word replays its merges, so each word is exactly one token.
+    """
+    symbols = _byte_symbols()
+    vocab = {s: i for i, s in enumerate(symbols)}
+    texts = sorted({t for w in words if w for t in (w, " " + w)})
+    pieces = [[symbols[b] for b in t.encode()] for t in texts]
+    merges: list[tuple[str, str]] = []
+    while True:
+        pairs = Counter(pair for p in pieces for pair in zip(p, p[1:], strict=False))
+        if not pairs:
+            return vocab, merges
+        best = min(pairs, key=lambda pair: (-pairs[pair], pair))
+        merges.append(best)
+        vocab.setdefault(best[0] + best[1], len(vocab))
+        pieces = [_merge(p, best) for p in pieces]
+
+
+def _merge(piece: list[str], pair: tuple[str, str]) -> list[str]:
+    """`piece` with every non-overlapping occurrence of `pair`, left to right, joined into one symbol."""
+    out, i = [], 0
+    while i < len(piece):
+        if i + 1 < len(piece) and (piece[i], piece[i + 1]) == pair:
+            out.append(piece[i] + piece[i + 1])
+            i += 2
+        else:
+            out.append(piece[i])
+            i += 1
+    return out
+
+
 def build_tokenizer(specials: list[str], *, eos: str, bos: str | None = None, chat_template: str,
-                    extra: dict[str, str] | None = None) -> T.PreTrainedTokenizerFast:
-    """A byte-level tokenizer (256 byte tokens, no merges) plus the family's special tokens."""
-    tok = Tokenizer(models.BPE(vocab={s: i for i, s in enumerate(_byte_symbols())}, merges=[]))
+                    extra: dict[str, str] | None = None, words: Sequence[str] = ()) -> T.PreTrainedTokenizerFast:
+    """A byte-level tokenizer (256 byte tokens; merges only for `words`) plus the family's special tokens."""
+    vocab, merges = word_merges(words)
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=merges))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     tok.decoder = decoders.ByteLevel()
     tok.add_special_tokens([AddedToken(s, special=True, normalized=False) for s in [PAD, *specials]])
@@ -83,12 +121,12 @@ SMALL_VISION = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, n
                     image_size=56, patch_size=14)
 
 
-def _qwen(variant: str, num_layers: int, max_pixels: int = 224 * 224, **text: Any):
+def _qwen(variant: str, num_layers: int, max_pixels: int = 224 * 224, words: Sequence[str] = (), **text: Any):
     """Qwen2-VL / Qwen2.5-VL: 64 image tokens for a 224 px image (patch 14, merge 2)."""
     tpl = chat_template("<|vision_start|><|image_pad|><|vision_end|>")
     tok = build_tokenizer([IM_START, IM_END, "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"],
                           eos=IM_END, chat_template=tpl,
-                          extra={"image_token": "<|image_pad|>", "video_token": "<|video_pad|>"})
+                          extra={"image_token": "<|image_pad|>", "video_token": "<|video_pad|>"}, words=words)
     ip = T.Qwen2VLImageProcessorPil(min_pixels=56 * 56, max_pixels=max_pixels, patch_size=14, merge_size=2,
                                     temporal_patch_size=2)
     tc = _text_config(tok, num_layers, **text)
@@ -111,11 +149,11 @@ def _qwen(variant: str, num_layers: int, max_pixels: int = 224 * 224, **text: An
     return T.Qwen2_5_VLForConditionalGeneration, cfg, Qwen2_5_VLImageOnlyProcessor(ip, tok, chat_template=tpl)
 
 
-def _llava_onevision(num_layers: int, **text: Any):
+def _llava_onevision(num_layers: int, words: Sequence[str] = (), **text: Any):
     """LLaVA-OneVision: SigLIP 56 px / 14 -> 16 tokens + 1 newline per image in multi-image prompts."""
     tpl = chat_template("<image>\n")
     tok = build_tokenizer([IM_START, IM_END, "<image>", "<video>"], eos=IM_END, chat_template=tpl,
-                          extra={"image_token": "<image>", "video_token": "<video>"})
+                          extra={"image_token": "<image>", "video_token": "<video>"}, words=words)
     pins = [[56, 56], [56, 112], [112, 56], [112, 112]]
     ip = T.LlavaOnevisionImageProcessorPil(size={"height": 56, "width": 56}, image_grid_pinpoints=pins)
     proc = LlavaOnevisionImageOnlyProcessor(ip, tok, chat_template=tpl, num_image_tokens=16,
@@ -129,7 +167,7 @@ def _llava_onevision(num_layers: int, **text: Any):
     return T.LlavaOnevisionForConditionalGeneration, cfg, proc
 
 
-def _idefics(variant: str, num_layers: int, **text: Any):
+def _idefics(variant: str, num_layers: int, words: Sequence[str] = (), **text: Any):
     """Idefics3 / SmolVLM: each image = 2x2 crops + a global view, 4 tokens each (image_seq_len)."""
     tpl = chat_template("<image>", turn="{{ m['role'] | capitalize }}:", eot="<end_of_utterance>\n", assistant="Assistant:",
                         bos="<|im_start|>")
@@ -137,7 +175,8 @@ def _idefics(variant: str, num_layers: int, **text: Any):
     tok = build_tokenizer([IM_START, "<fake_token_around_image>", "<image>", "<end_of_utterance>", "<global-img>",
                            *rowcol], eos="<end_of_utterance>", bos=IM_START, chat_template=tpl,
                           extra={"image_token": "<image>", "fake_image_token": "<fake_token_around_image>",
-                                 "global_image_token": "<global-img>", "end_of_utterance_token": "<end_of_utterance>"})
+                                 "global_image_token": "<global-img>", "end_of_utterance_token": "<end_of_utterance>"},
+                          words=words)
     ip_cls, cfg_cls, model_cls = (
         (T.Idefics3ImageProcessorPil, T.Idefics3Config, T.Idefics3ForConditionalGeneration) if variant == "idefics3"
         else (T.SmolVLMImageProcessorPil, T.SmolVLMConfig, T.SmolVLMForConditionalGeneration))
@@ -153,13 +192,14 @@ def _idefics(variant: str, num_layers: int, **text: Any):
     return model_cls, cfg, proc
 
 
-def _internvl(num_layers: int, **text: Any):
+def _internvl(num_layers: int, words: Sequence[str] = (), **text: Any):
     """InternVL (transformers-native): `<img><IMG_CONTEXT>x4</img>` per tile, at most 2 tiles + thumbnail."""
     tpl = chat_template("<IMG_CONTEXT>\n")
     tok = build_tokenizer([IM_START, IM_END, "<img>", "</img>", "<IMG_CONTEXT>", "<video>"], eos=IM_END,
                           chat_template=tpl,
                           extra={"start_image_token": "<img>", "end_image_token": "</img>",
-                                 "context_image_token": "<IMG_CONTEXT>", "video_token": "<video>"})
+                                 "context_image_token": "<IMG_CONTEXT>", "video_token": "<video>"},
+                          words=words)
     ip = T.GotOcr2ImageProcessorPil(size={"height": 56, "width": 56}, crop_to_patches=True, max_patches=2)
     proc = InternVLImageOnlyProcessor(ip, tok, chat_template=tpl, image_seq_length=4)
     cfg = T.InternVLConfig(vision_config=dict(model_type="internvl_vision", hidden_size=32, intermediate_size=64,
@@ -181,18 +221,20 @@ BUILDERS: dict[str, Callable[..., tuple]] = {
 
 
 def build(family: str, *, attn_implementation: str | dict[str, str] = "sdpa", seed: int = 0, num_layers: int = 4,
-          vision: dict[str, Any] | None = None, **overrides: Any) -> tuple[T.PreTrainedModel, T.ProcessorMixin]:
+          vision: dict[str, Any] | None = None, words: Sequence[str] = (),
+          **overrides: Any) -> tuple[T.PreTrainedModel, T.ProcessorMixin]:
     """A tiny random-weight `(model, processor)` of `family`, in eval mode, identical for equal `seed`.
 
     `overrides` go to the text config (e.g. `hidden_size=128`, `num_attention_heads=8`); Qwen families also
     take `max_pixels` (per image, default 224*224 = 64 image tokens). `vision` overrides fields of the
     family's vision config (e.g. `{"depth": 3, "embed_dim": 64, "num_heads": 4}` for Qwen2-VL): a model
     trained from scratch may need a wider vision tower than the default one. `attn_implementation` may be
-    a dict such as `{"text_config": "sdpa", "vision_config": "eager"}`.
+    a dict such as `{"text_config": "sdpa", "vision_config": "eager"}`. `words` become single tokens
+    (`word_merges`); without them the tokenizer is purely byte-level.
     """
     if family not in BUILDERS:
         raise MimicError(f"tiny:{family}: unknown tiny model family; choose one of {', '.join(FAMILIES)}")
-    model_cls, cfg, proc = BUILDERS[family](num_layers, **overrides)
+    model_cls, cfg, proc = BUILDERS[family](num_layers, words=words, **overrides)
     _override_vision(cfg, family, vision or {})
     torch.manual_seed(seed)
     model = model_cls._from_config(cfg, attn_implementation=attn_implementation)

@@ -52,6 +52,9 @@ class TrainConfig:
     batch_size: int = 4
     grad_accum: int = 1
     lr: float = 2.5e-5
+    lr_scheduler: str = "cosine"
+    """After the warm-up: cosine | linear decay to 0, or constant (a long from-scratch stage that may be stopped
+    early keeps its learning rate)."""
     warmup_ratio: float = 0.03
     weight_decay: float = 0.0
     precision: str = "auto"
@@ -247,11 +250,15 @@ def _cache_configs(model: Any) -> list[Any]:
             if c is not None and getattr(c, "use_cache", False)]
 
 
+SCHEDULERS = {"cosine": "cosine", "linear": "linear", "constant": "constant_with_warmup"}
+"""`--lr-scheduler` names -> transformers' `lr_scheduler_type` (every one warms up first)."""
+
+
 def training_arguments(cfg: TrainConfig, precision: str) -> TrainingArguments:
     return TrainingArguments(
         output_dir=str(cfg.out / "checkpoints"), per_device_train_batch_size=cfg.batch_size,
         gradient_accumulation_steps=cfg.grad_accum, learning_rate=cfg.lr, weight_decay=cfg.weight_decay,
-        lr_scheduler_type="cosine", warmup_steps=cfg.warmup_ratio, num_train_epochs=cfg.epochs,
+        lr_scheduler_type=SCHEDULERS[cfg.lr_scheduler], warmup_steps=cfg.warmup_ratio, num_train_epochs=cfg.epochs,
         max_steps=cfg.max_steps, bf16=precision == "bf16", fp16=precision == "fp16",
         activation_checkpointing=cfg.gradient_checkpointing,
         activation_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing else None,
@@ -274,6 +281,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
 
     if cfg.method not in METHODS:
         raise MimicError(f"--method {cfg.method}: choose one of {', '.join(METHODS)}")
+    if cfg.lr_scheduler not in SCHEDULERS:
+        raise MimicError(f"--lr-scheduler {cfg.lr_scheduler}: choose one of {', '.join(SCHEDULERS)}")
     mask = mask_from_options(cfg.mask_layers, cfg.mask_backend)  # bad options fail before the slow parts
     data = load_data(cfg.data, max_images=cfg.max_images, seed=cfg.seed)
     check_images(data.conversations, progress)
@@ -314,7 +323,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
         "max_images": cfg.max_images, "max_pixels": cfg.max_pixels, "image_size": cfg.image_size, "seed": cfg.seed, "steps": trainer.state.global_step,
         "train_loss": output.training_loss,
         "epochs": cfg.epochs, "batch_size": cfg.batch_size, "grad_accum": cfg.grad_accum,
-        "world_size": args.world_size, "lr": cfg.lr, "warmup_ratio": cfg.warmup_ratio, "precision": precision,
+        "world_size": args.world_size, "lr": cfg.lr, "lr_scheduler": cfg.lr_scheduler,
+        "warmup_ratio": cfg.warmup_ratio, "precision": precision,
         "gradient_checkpointing": cfg.gradient_checkpointing, "adapter": is_peft(model),
         "versions": _versions(),
     })
