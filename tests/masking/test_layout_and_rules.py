@@ -10,7 +10,7 @@ from torch.nn.attention.flex_attention import create_mask
 from transformers.masking_utils import eager_mask, sdpa_mask
 
 from mimic_vlm.errors import MimicError
-from mimic_vlm.masking import ImageBlockMask, image_block_ids, mask_from_options, parse_layers
+from mimic_vlm.masking import ImageBlockMask, blocks, image_block_ids, mask_from_options, parse_layers
 from mimic_vlm.masking.attention import resolve_backend
 from mimic_vlm.masking.blocks import plan
 from mimic_vlm.masking.mask import block_mask, padded_length, restrict_additive, restrict_bool
@@ -184,3 +184,32 @@ def test_auto_is_the_default_and_resolves_per_device_and_phase() -> None:
     assert resolve_backend("auto", "cuda:0", "training") == "blocks"
     assert resolve_backend("flex", "cpu", "prefill") == "flex"  # a named backend is itself
     assert ImageBlockMask("all", "sdpa").resolve("cpu") == {"prefill": "sdpa", "training": "sdpa"}
+
+
+def reference_varlen(q, k, v, cu_q, cu_k, max_q, max_k, *, scale, window_size, enable_gqa):
+    """`varlen_attn`'s contract in plain torch (the flash kernel itself runs on CUDA only)."""
+    assert window_size == (-1, 0) and torch.equal(cu_q, cu_k) and max_q == max_k == int(cu_q.diff().max())
+    out = torch.empty_like(q)
+    for a, b in zip(cu_q[:-1].tolist(), cu_q[1:].tolist(), strict=True):
+        qs, ks, vs = (x[a:b].transpose(0, 1) for x in (q, k, v))
+        out[a:b] = torch.nn.functional.scaled_dot_product_attention(
+            qs, ks, vs, is_causal=True, scale=scale, enable_gqa=enable_gqa).transpose(0, 1)
+    return out
+
+
+def test_packed_images_in_one_varlen_call_equal_the_grouped_calls() -> None:
+    """Images of unequal lengths, left padding and a cached prefix: one varlen call answers every image query
+    as the per-length SDPA calls do; text queries are untouched."""
+    ids = torch.tensor([[-1, 0, 0, 0, -1, 1, 1, 1, 1, 1, -1, 2, 2, -1],
+                        [-1, -1, -1, -1, 0, 0, 1, 1, 1, -1, -1, -1, -1, -1]])
+    for q_len, kv_len in ((14, 14), (10, 12)):
+        layout = plan(ids, None, q_len, kv_len)
+        assert layout.packed is not None and layout.packed.cu.tolist()[-1] == int((ids[:, -q_len:] >= 0).sum())
+        torch.manual_seed(q_len)
+        q = torch.randn(2, 4, q_len, 8)
+        k, v = torch.randn(2, 2, kv_len, 8), torch.randn(2, 2, kv_len, 8)
+        want, _ = blocks.attend(None, q, k, v, layout)  # CPU: no varlen kernel, the grouped calls
+        got, _ = blocks.attend(None, q, k, v, layout, varlen=reference_varlen)
+        assert torch.allclose(got, want, atol=1e-6)
+    assert plan(torch.full((1, 5), -1), None, 5, 5).packed is None
+    assert blocks.varlen_kernel(q, 0.0) is None  # CPU: the grouped calls

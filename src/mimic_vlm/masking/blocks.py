@@ -5,6 +5,8 @@ model's mask allows. So a masked layer is:
 
 - per image, causal attention over that image's tokens alone: the plain causal kernel, the fastest SDPA has,
   with no mask tensor. Images of equal length (all of them for LLaVA-OneVision) are stacked into one call;
+  on CUDA in half precision, images of any lengths (Qwen2-VL at native resolution) go into one variable-length
+  flash call instead (`torch.nn.attention.varlen.varlen_attn`, causal window), when torch has it;
 - per row, the text queries (and padding) over all keys with the model's own causal + padding mask rows.
 
 Exactly the (query, key) pairs the rule keeps are computed, without compiling anything, forward and
@@ -16,6 +18,7 @@ and shared by every masked layer (and by a gradient-checkpointing recompute).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -38,8 +41,21 @@ class Group:
 
 
 @dataclass(frozen=True)
+class Packed:
+    """Every image's queries, packed for one variable-length call: image `i` is `flat[cu[i]:cu[i + 1]]`
+    (indices into the flattened `(B * q_len)` queries; keys add the row's offset)."""
+
+    flat: torch.Tensor  # (total,)
+    rows: torch.Tensor  # (total,): the batch row of each packed token
+    cu: torch.Tensor  # (images + 1,) int32
+    longest: int
+
+
+@dataclass(frozen=True)
 class Plan:
     groups: tuple[Group, ...]
+    packed: Packed | None = None
+    """The image groups again, packed (None without images); `attend` uses it where a varlen kernel runs."""
 
 
 def plan(block_ids: torch.Tensor, base: torch.Tensor | None, q_len: int, kv_len: int) -> Plan:
@@ -62,7 +78,33 @@ def plan(block_ids: torch.Tensor, base: torch.Tensor | None, q_len: int, kv_len:
         pos = torch.stack([p for _, p in members])
         mask = _text_mask(base, rows, pos, offset, kv_len) if text else None
         groups.append(Group(rows, pos, mask, (rows[:, None] * q_len + pos).flatten()))
-    return Plan(tuple(groups))
+    return Plan(tuple(groups), _pack([g for g in groups if g.mask is None], q_len))
+
+
+def _pack(image_groups: list[Group], q_len: int) -> Packed | None:
+    if not image_groups:
+        return None
+    flat = torch.cat([g.flat for g in image_groups])
+    lengths = [g.pos.shape[1] for g in image_groups for _ in range(g.pos.shape[0])]
+    cu = torch.zeros(len(lengths) + 1, dtype=torch.int32)
+    cu[1:] = torch.tensor(lengths).cumsum(0)
+    return Packed(flat, torch.div(flat, q_len, rounding_mode="floor"), cu.to(flat.device), max(lengths))
+
+
+VarlenKernel = Callable[..., torch.Tensor]
+"""`varlen_attn`'s contract: (q, k, v as (total, heads, D), cu_q, cu_k, max_q, max_k, *, scale,
+window_size, enable_gqa) -> (total, heads, D)."""
+
+
+def varlen_kernel(query: torch.Tensor, dropout: float) -> VarlenKernel | None:
+    """torch's flash varlen kernel where it runs (CUDA, fp16/bf16, no dropout), else None."""
+    if not (query.is_cuda and query.dtype in (torch.float16, torch.bfloat16) and dropout == 0.0):
+        return None
+    try:
+        from torch.nn.attention.varlen import varlen_attn
+    except ImportError:  # torch < 2.9
+        return None
+    return varlen_attn
 
 
 def _text_mask(base: torch.Tensor | None, rows: torch.Tensor, pos: torch.Tensor, offset: int,
@@ -77,13 +119,22 @@ def _text_mask(base: torch.Tensor | None, rows: torch.Tensor, pos: torch.Tensor,
 
 
 def attend(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, layout: Plan,
-           dropout: float = 0.0, scaling: float | None = None, **_) -> tuple[torch.Tensor, None]:
-    """A masked layer's attention output `(B, q_len, H, D)`, as transformers' attention functions return it."""
+           dropout: float = 0.0, scaling: float | None = None, varlen: VarlenKernel | None = None,
+           **_) -> tuple[torch.Tensor, None]:
+    """A masked layer's attention output `(B, q_len, H, D)`, as transformers' attention functions return it.
+
+    `varlen`: a kernel with `varlen_attn`'s contract for the images; default: torch's where it runs.
+    """
     batch, heads, q_len, _ = query.shape
     q, k, v = (x.transpose(1, 2) for x in (query, key, value))  # (B, S, heads, D): gathers by (row, position)
     offset = key.shape[2] - q_len
     out = query.new_empty(batch * q_len, heads, value.shape[-1])
+    kernel = (varlen or varlen_kernel(query, dropout)) if layout.packed is not None else None
+    if kernel is not None:
+        _attend_packed(kernel, q, k, v, layout.packed, out, offset, scaling)
     for g in layout.groups:
+        if kernel is not None and g.mask is None:
+            continue  # answered by the packed call
         rows = g.rows[:, None]
         qs = _heads_first(q[rows, g.pos])
         if g.mask is None:
@@ -93,6 +144,18 @@ def attend(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: tor
         part = _sdpa(qs, ks, vs, g.mask, dropout, scaling)  # dropout: 0 unless training (the model decides)
         out.index_copy_(0, g.flat, part.transpose(1, 2).flatten(0, 1))  # the groups cover each query once
     return out.view(batch, q_len, heads, out.shape[-1]), None
+
+
+def _attend_packed(kernel: VarlenKernel, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, packed: Packed,
+                   out: torch.Tensor, offset: int, scale: float | None) -> None:
+    """Every image in one causal varlen call; `q, k, v` are `(B, S, heads, D)`, `out` is `(B * q_len, heads, D)`."""
+    q_len, kv_len = q.shape[1], k.shape[1]
+    keys = packed.flat + packed.rows * (kv_len - q_len) + offset  # (row, pos) -> row * kv_len + pos + offset
+    qs = q.reshape(-1, *q.shape[2:])[packed.flat]
+    ks, vs = (x.reshape(-1, *x.shape[2:])[keys] for x in (k, v))
+    part = kernel(qs, ks, vs, packed.cu, packed.cu, packed.longest, packed.longest, scale=scale,
+                  window_size=(-1, 0), enable_gqa=qs.shape[1] != ks.shape[1])
+    out.index_copy_(0, packed.flat, part)
 
 
 def _heads_first(x: torch.Tensor) -> torch.Tensor:
