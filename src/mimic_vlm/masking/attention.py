@@ -44,8 +44,8 @@ NAME_PREFIX = "mimic_image_block_"
 PHASES = ("prefill", "training")
 AUTO = {  # (device type, phase) -> the fastest exact backend there (benchmarks/bench_mask.py, BENCHMARKS.md)
     ("cpu", "prefill"): "blocks", ("cpu", "training"): "blocks",  # measured; flex has no CPU backward
-    # not measured yet (benchmarks/gpu_mask.py): blocks is exact, compiles nothing and runs each image through
-    # the flash causal kernel; switch an entry to "flex" if gpu_mask.py shows it faster
+    # not measured yet (benchmarks/gpu_mask.py): blocks is exact, compiles nothing and, in half precision,
+    # runs every image in one varlen flash call; switch an entry to "flex" if gpu_mask.py shows it faster
     ("cuda", "prefill"): "blocks", ("cuda", "training"): "blocks",
 }
 
