@@ -124,7 +124,8 @@ def sweep(
     hierarchy: Path | None = typer.Option(None, help="OpenImages hierarchy JSON."),
     baselines: str = typer.Option("", help="Baselines drawn on the same plot, e.g. chance,single-image,oracle."),
     mask_layers: str | None = typer.Option(None, help="Image-block attention mask on these text layers (hf/tiny)."),
-    mask_backend: str = typer.Option("sdpa", help="Mask backend: sdpa, eager or flex."),
+    mask_backend: str = typer.Option("auto", help="Mask backend: auto (the fastest exact one for the device), "
+                                     "blocks, sdpa, eager or flex, as in mimic eval."),
     seed: int = typer.Option(0, help="Generator seed (the same for every value)."),
     dtype: str = typer.Option("auto", help="auto, float32, bfloat16 or float16 (hf)."),
     device: str | None = typer.Option(None, help="cpu, cuda, ... (hf/tiny)."),
