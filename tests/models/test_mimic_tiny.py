@@ -15,19 +15,21 @@ from mimic_vlm.compose.controls import Controls
 from mimic_vlm.models.registry import WEIGHTS, load_model
 
 FOLDER = WEIGHTS / "mimic-tiny"
-COUNT_FLOOR, COMMON_FLOOR = 0.5, 0.8  # measured: 0.575 and 0.925 (deterministic on a CPU)
+FLOORS = {"count1": 0.85, "count2": 0.6, "common": 0.9, "listing": 0.85}
+"""Accuracy floors on the held-out benches (listing: the exact set); measured values: the test below."""
 
 
 @pytest.fixture(scope="module")
-def held_out(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """Single-image counting and 2-image `common` benches of a `tiny` world whose seed (99) no training used."""
+def held_out(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Counting on 1 and on 2 images, 2-image `common` and listing benches of a `tiny` world whose seed (99)
+    no training used."""
     root = tmp_path_factory.mktemp("mimic-tiny")
     ann = render_toy_world(root / "world", n_images=80, seed=99, preset="tiny")
     catalog = load_catalog("toy", ann, ann.parent / "images")
-    return (generate_bench(catalog, ["counting"], 40, Controls.parse(n_images="1"), 7, root / "count",
-                           copy_images=True),
-            generate_bench(catalog, ["common"], 40, Controls.parse(n_images="2"), 7, root / "common",
-                           copy_images=True))
+    benches = {"count1": ("counting", "1"), "count2": ("counting", "2"), "common": ("common", "2"),
+               "listing": ("listing", "2")}
+    return {name: generate_bench(catalog, [task], 40, Controls.parse(n_images=n), 7, root / name, copy_images=True)
+            for name, (task, n) in benches.items()}
 
 
 def _accuracy(bench: Path, out: Path) -> tuple[float, float]:
@@ -37,7 +39,8 @@ def _accuracy(bench: Path, out: Path) -> tuple[float, float]:
     rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     gold = [json.loads(line)["gt"] for line in (bench / "samples.jsonl").read_text().splitlines()]
     assert len(rows) == len(gold) == 40
-    return sum(bool(r["correct"]) for r in rows) / len(rows), max(gold.count(g) for g in set(gold)) / len(gold)
+    right = sum(bool(r["correct"] if "correct" in r else r["exact"]) for r in rows)
+    return right / len(rows), max(gold.count(g) for g in set(gold)) / len(gold)
 
 
 def test_weights_are_packaged_small_and_described() -> None:
@@ -48,17 +51,16 @@ def test_weights_are_packaged_small_and_described() -> None:
     assert config["model_type"] == "qwen2_vl" and config["vision_config"]["embed_dim"] == 64
 
 
-def test_eval_sees_objects_well_above_chance(held_out: tuple[Path, Path], tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_eval_counts_and_compares_on_held_out_scenes(held_out: dict[str, Path], tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """Random weights answer no digit or category (0 right); guessing the most frequent answer scores the
-    majority share. The shipped model must beat both clearly (its held-out scores: MODEL_CARD.md)."""
+    majority share (at most 0.5 here). The shipped model must clear floors far above both (measured, exact on
+    a CPU: 1-image counting 0.95, 2-image counting 0.85, common 1.0, listing 1.0; MODEL_CARD.md)."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    count, common = held_out
-    count_acc, count_majority = _accuracy(count, tmp_path / "count")
-    common_acc, common_majority = _accuracy(common, tmp_path / "common")
-    assert count_majority <= 0.5 and common_majority <= 0.4
-    assert count_acc >= COUNT_FLOOR and common_acc >= COMMON_FLOOR, (count_acc, common_acc)
-    run = json.loads((tmp_path / "count" / "run.json").read_text())
+    for name, bench in held_out.items():
+        accuracy, majority = _accuracy(bench, tmp_path / name)
+        assert majority <= 0.5 and accuracy >= FLOORS[name], (name, accuracy)
+    run = json.loads((tmp_path / "count1" / "run.json").read_text())
     assert run["settings"]["model"]["model"] == "toy:mimic-tiny"
 
 
