@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
 def demo(
     out: Path = typer.Option(Path("demo-out"), "--out", help="Folder for everything the demo writes."),
     images: int = typer.Option(300, "--images", min=1, help="Scenes rendered in the toy world."),
-    count: int = typer.Option(25, "--count", min=1, help="Samples per task."),
+    count: int = typer.Option(50, "--count", min=1, help="Samples per task."),
     n_images: str = typer.Option("2-5", "--n-images", help="Images per sample: N, A-B or a,b,c."),
     seed: int = typer.Option(0, "--seed", help="Seed of the toy world and of the bench."),
     preset: str = typer.Option("tiny", "--preset", help="Toy world (see `mimic toy --preset`); toy:mimic-tiny "
