@@ -249,8 +249,9 @@ def _run(bench: Bench, model: Model, out: Path, chosen: list[Sample], *, batch_s
                           for s, g in zip(batch, generations, strict=True))
                 done_here += len(batch)
                 report(progress if rank == 0 else None, phase, done_here, len(mine))
-    except KeyboardInterrupt:
-        raise Interrupted(f"{out}: interrupted after {done_here} of {len(mine)} samples; rerun the same command "
+    except KeyboardInterrupt:  # counted from the file: the signal may land between a write and the count
+        saved = len(P.done_ids(out, own) & {s.id for s in mine})
+        raise Interrupted(f"{out}: interrupted after {saved} of {len(mine)} samples; rerun the same command "
                           "to resume") from None
     if permutations:
         try:
