@@ -318,8 +318,9 @@ def plot(root: Path, table: dict, sizes: list[int]) -> None:
     fig, ax = plt.subplots(figsize=(7, 4))
     for arm, row in table.items():
         ys = [row["by_images"][str(n)][0] for n in sizes]
-        lo = [row["by_images"][str(n)][0] - row["by_images"][str(n)][1] for n in sizes]
-        hi = [row["by_images"][str(n)][2] - row["by_images"][str(n)][0] for n in sizes]
+        # clipped at 0: a Wilson bound at p = 1 can round a hair below the point
+        lo = [max(0.0, row["by_images"][str(n)][0] - row["by_images"][str(n)][1]) for n in sizes]
+        hi = [max(0.0, row["by_images"][str(n)][2] - row["by_images"][str(n)][0]) for n in sizes]
         ax.errorbar(sizes, ys, yerr=[lo, hi], marker="o", capsize=2, label=f"{LABELS.get(arm, arm)} ({row['runs']})")
     ax.set_xlabel("images in the sample (base trained on 1-4)")
     ax.set_ylabel("counting exact match")
