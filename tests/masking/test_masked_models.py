@@ -137,8 +137,9 @@ def test_blocks_equals_sdpa_and_changes_the_output(family: str) -> None:
 
 def test_flex_equals_sdpa_on_padded_batches_of_new_lengths() -> None:
     """Batched, padded evaluation: each batch of a new length compiles a kernel for its tile-rounded shape
-    (the second one used to recompile dynamically and fail on CPU: issue 12)."""
-    model, proc = build("qwen2_vl", num_layers=2)
+    (the second one used to recompile dynamically and fail on CPU: issue 12). LLaVA-OV-0.5B's head counts
+    (14 heads, 2 kv heads: not powers of two), the shape of the reported crash."""
+    model, proc = build("qwen2_vl", num_layers=2, hidden_size=14 * 16, num_attention_heads=14, num_key_value_heads=2)
     for rows in ([[0, 1, 2], [4, 5]], [[0, 1], [4, 5, 6, 7], [3]]):
         batch = inputs(proc, rows, side="left")
         real = batch["attention_mask"].bool()
@@ -147,7 +148,7 @@ def test_flex_equals_sdpa_on_padded_batches_of_new_lengths() -> None:
             sdpa = model(**batch).logits
             ImageBlockMask("1", backend="flex").attach(model)
             flex = model(**batch).logits
-        torch.testing.assert_close(flex[real], sdpa[real], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(flex[real], sdpa[real], atol=1e-4, rtol=1e-4)
 
 
 def test_flex_refuses_a_cpu_backward() -> None:
