@@ -322,3 +322,16 @@ def test_lr_scheduler_constant_keeps_the_peak_after_warm_up(toy, tmp_path):
     with pytest.raises(MimicError, match="--lr-scheduler step: choose one of cosine, linear, constant"):
         train(config(toy, tmp_path / "bad", lr_scheduler="step"))
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_run_recorded_before_lr_scheduler_existed_still_resumes(toy, tmp_path):
+    train(config(toy, tmp_path, max_steps=2, save_steps=2))
+    (tmp_path / TRAIN_SETTINGS).unlink()  # as if killed after the last checkpoint
+    settings = tmp_path / "run.json"
+    record = json.loads(settings.read_text())
+    del record["lr_scheduler"]  # as an older version wrote it (it always used cosine)
+    settings.write_text(json.dumps(record))
+    train(config(toy, tmp_path, max_steps=2, save_steps=2), resume=True)
+    (tmp_path / TRAIN_SETTINGS).unlink()
+    with pytest.raises(MimicError, match=r"different settings \(lr_scheduler\)"):
+        train(config(toy, tmp_path, max_steps=2, save_steps=2, lr_scheduler="constant"), resume=True)

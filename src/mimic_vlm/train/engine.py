@@ -236,8 +236,8 @@ def _prepare_out(cfg: TrainConfig, resume: bool, overwrite: bool) -> str | None:
         raise MimicError(f"{out}: holds checkpoints of an unfinished run (use --resume to continue it, "
                          "or --overwrite)")
     if (out / RUN_SETTINGS).exists():
-        old = read_json(out / RUN_SETTINGS)
         new = orjson.loads(orjson.dumps(cfg.record()))
+        old = {**{k: v for k, v in ADDED_SETTINGS.items() if k in new}, **read_json(out / RUN_SETTINGS)}
         diff = sorted(k for k in new.keys() | old.keys() if old.get(k) != new.get(k))
         if last and diff:
             raise MimicError(f"{out}: --resume with different settings ({', '.join(diff)}) than the run had")
@@ -249,6 +249,10 @@ def _cache_configs(model: Any) -> list[Any]:
     return [c for c in (model.config, getattr(model.config, "text_config", None))
             if c is not None and getattr(c, "use_cache", False)]
 
+
+ADDED_SETTINGS = {"lr_scheduler": "cosine"}
+"""Settings newer than some run folders, with the value those runs used: a run recorded before a setting
+existed still resumes."""
 
 SCHEDULERS = {"cosine": "cosine", "linear": "linear", "constant": "constant_with_warmup"}
 """`--lr-scheduler` names -> transformers' `lr_scheduler_type` (every one warms up first)."""
