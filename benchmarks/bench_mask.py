@@ -25,7 +25,7 @@ from __future__ import annotations
 import argparse
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import SimpleNamespace
 
 import torch
@@ -40,10 +40,12 @@ SHAPES = {"llava-ov-0.5b": (14, 2, 64), "llava-ov-7b": (28, 4, 128)}  # heads, k
 OV_05B = dict(hidden_size=896, intermediate_size=4864, num_attention_heads=14, num_key_value_heads=2)
 
 
-def layout_ids(images: int, tokens: int, text: int, device: str = "cpu") -> torch.Tensor:
-    """(1, L) block ids: text/2, then `images` images of `tokens` (the first and last are framing text), text/2."""
+def layout_ids(images: int, tokens: int | Sequence[int], text: int, device: str = "cpu") -> torch.Tensor:
+    """(1, L) block ids: text/2, then `images` images of `tokens` each (or of `tokens[k]`: unequal images, as
+    Qwen2-VL at native resolution; the first and last token of an image are framing text), text/2."""
+    sizes = [tokens] * images if isinstance(tokens, int) else list(tokens)
     half = [-1] * (text // 2)
-    image = [[-1] + [k] * (tokens - 2) + [-1] for k in range(images)]
+    image = [[-1] + [k] * (size - 2) + [-1] for k, size in enumerate(sizes)]
     return torch.tensor([half + [i for img in image for i in img] + half], device=device)
 
 

@@ -2,7 +2,9 @@
 
 bf16, 8 images x 730 tokens + 60 text (5,900 tokens), LLaVA-OV-0.5B shapes:
 1. one attention layer, forward and forward + backward: causal SDPA, the official dense mask, ours through
-   `sdpa`, `flex` and `blocks`, with stored mask bytes and peak memory (CUDA allocator);
+   `sdpa`, `flex` and `blocks`, with stored mask bytes and peak memory (CUDA allocator); then forward and
+   forward + backward with 8 images of unequal lengths (330-1,130 tokens, Qwen2-VL at native resolution),
+   where `blocks` runs every image in one varlen flash call;
 2. whole-model prefill of the 24-layer random decoder: no mask vs layers 12-23 (auto, sdpa, flex, blocks) and
    all layers, with the FLOP ceiling;
 3. a LoRA training step (forward + backward), mask on layers 12-23 (auto, then flex) vs no mask.
@@ -51,6 +53,13 @@ def main() -> None:
     for backward in (False, True):
         backends = ("sdpa", "blocks") if smoke and backward else ("sdpa", "flex", "blocks")  # no flex bwd on CPU
         rows = bench_layer("llava-ov-0.5b", ids, dtype, backward, repeats, backends)
+        print(layer_table(rows, backward=backward), "\n", flush=True)
+    sizes = (40, 90, 130, 60) if smoke else (330, 530, 730, 930, 1130, 730, 530, 930)
+    unequal = layout_ids(len(sizes), sizes, 60, device=device)
+    print(f"unequal images: {', '.join(map(str, sizes))} tokens ({unequal.shape[1]} in all)\n", flush=True)
+    for backward in (False, True):
+        backends = ("sdpa", "blocks") if smoke and backward else ("sdpa", "flex", "blocks")
+        rows = bench_layer("llava-ov-0.5b", unequal, dtype, backward, repeats, backends)
         print(layer_table(rows, backward=backward), "\n", flush=True)
     shape = TextModelShape(layers, 14, 2, dims["hidden_size"] // 14, dims["hidden_size"], dims["intermediate_size"])
     half, full = ceiling(shape, ids, layers - layers // 2), ceiling(shape, ids, layers)
