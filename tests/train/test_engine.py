@@ -335,3 +335,36 @@ def test_a_run_recorded_before_lr_scheduler_existed_still_resumes(toy, tmp_path)
     (tmp_path / TRAIN_SETTINGS).unlink()
     with pytest.raises(MimicError, match=r"different settings \(lr_scheduler\)"):
         train(config(toy, tmp_path, max_steps=2, save_steps=2, lr_scheduler="constant"), resume=True)
+
+
+def test_a_second_train_into_the_same_folder_is_refused_even_with_overwrite(toy, tmp_path):
+    """Two real processes: while one trains, a second `mimic train` into its --out (with --overwrite too) is
+    refused with one line, and deletes nothing; once the first is killed, its lock is gone."""
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "mimic_vlm", "train", "--model", f"tiny:{FAMILY}", "--data", str(toy["llava"]),
+           "--out", str(out), "--lora-r", "4", "--batch-size", "2", "--save-steps", "1", "--logging-steps", "1"]
+    first = subprocess.Popen([*cmd, "--max-steps", "100000"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while last_checkpoint(out / "checkpoints") is None and first.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    try:
+        assert last_checkpoint(out / "checkpoints") is not None, "the first run saved no checkpoint"
+        for extra in ([], ["--overwrite"]):
+            second = subprocess.run([*cmd, "--max-steps", "1", *extra], capture_output=True, text=True, timeout=120)
+            assert second.returncode == 2 and second.stderr.strip().splitlines() == [
+                f"error: {out}: another mimic train is writing to this folder right now; wait for it to finish or "
+                "choose another --out"], second.stderr
+            assert first.poll() is None and (out / "run.json").exists()  # the first run is untouched
+    finally:
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait()
+    again = subprocess.run([*cmd, "--max-steps", "1", "--overwrite"], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert (out / TRAIN_SETTINGS).exists() and not any(p.name.startswith(".") for p in out.iterdir())
+
+
+def test_a_run_refused_before_training_leaves_no_folder(toy, tmp_path):
+    out = tmp_path / "new"
+    with pytest.raises(MimicError, match="--resume, but there is no complete checkpoint"):
+        train(config(toy, out), resume=True)
+    assert not out.exists()

@@ -5,26 +5,32 @@ that lets `mimic eval --adapter OUT` rebuild the same model with the same image-
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import torch
 from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 
 from mimic_vlm.errors import MimicError
+from mimic_vlm.locks import hold_folder
 from mimic_vlm.models.load import load_vlm
 from mimic_vlm.models.processors import set_image_size
 from mimic_vlm.models.trained import TRAIN_SETTINGS, TrainedSettings, read_trained
 from mimic_vlm.progress import Progress
 from mimic_vlm.schema import check_output_folder, read_json, write_json_atomic
-from mimic_vlm.train.data import ChatCollator, check_images, load_data
+from mimic_vlm.train.data import ChatCollator, TrainingData, check_images, load_data
 from mimic_vlm.train.finetune import METHODS, LoraSettings, find_parts, is_peft, lora_target_regex, prepare
+
+if TYPE_CHECKING:
+    from mimic_vlm.masking import ImageBlockMask
 
 RUN_SETTINGS = "run.json"
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
@@ -213,6 +219,14 @@ def _is_training_run(folder: Path) -> bool:
     return any((folder / n).exists() for n in (TRAIN_SETTINGS, RUN_SETTINGS, "checkpoints"))
 
 
+def _empty(folder: Path) -> None:
+    for child in folder.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+
+
 def _prepare_out(cfg: TrainConfig, resume: bool, overwrite: bool) -> str | None:
     """Refuse to clobber a run by accident; return the checkpoint to resume from (or None).
 
@@ -224,7 +238,7 @@ def _prepare_out(cfg: TrainConfig, resume: bool, overwrite: bool) -> str | None:
     ours = check_output_folder(out, True, _is_training_run)  # a folder of other files: refused, never deleted
     if overwrite:
         if int(os.environ.get("RANK", "0")) == 0 and ours:
-            shutil.rmtree(out)
+            _empty(out)  # the folder itself stays: rank 0 holds its lock
         return None
     if (out / TRAIN_SETTINGS).exists():
         raise MimicError(f"{out}: holds a finished run (use --overwrite to replace it)")
@@ -290,6 +304,31 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
     mask = mask_from_options(cfg.mask_layers, cfg.mask_backend)  # bad options fail before the slow parts
     data = load_data(cfg.data, max_images=cfg.max_images, seed=cfg.seed)
     check_images(data.conversations, progress)
+    with _holding(cfg.out):
+        return _train(cfg, mask, data, resume, overwrite, progress, callbacks)
+
+
+@contextlib.contextmanager
+def _holding(out: Path) -> Iterator[None]:
+    """Rank 0 holds `out` for the whole run (made here if missing, removed again if it stays empty): a second
+    `mimic train` into it, `--overwrite` included, is refused instead of deleting or interleaving this run."""
+    if int(os.environ.get("RANK", "0")) != 0:
+        yield
+        return
+    if out.exists() and not out.is_dir():
+        raise MimicError(f"{out}: is a file, expected a folder to write into")
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        with hold_folder(out, "another mimic train"):
+            yield
+    finally:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+
+
+def _train(cfg: TrainConfig, mask: ImageBlockMask | None, data: TrainingData, resume: bool, overwrite: bool,
+           progress: Progress | None, callbacks: list[TrainerCallback] | None) -> TrainResult:
     last = _prepare_out(cfg, resume, overwrite)
     precision = resolve_precision(cfg.precision)
     half = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
