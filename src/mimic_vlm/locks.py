@@ -29,3 +29,16 @@ def hold_folder(folder: Path, what: str = "another mimic command") -> Iterator[N
         yield
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def holding(folder: Path, what: str, *, hold: bool = True) -> Iterator[bool]:
+    """Make `folder` if it is missing and hold it for the block (`hold` False: only make it, as on the other
+    ranks of a distributed run, where rank 0 holds it). Yields whether this call made the folder, so a
+    caller can remove what a failed run leaves in it."""
+    if folder.exists() and not folder.is_dir():
+        raise MimicError(f"{folder}: is a file, expected a folder to write into")
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    with hold_folder(folder, what) if hold else contextlib.nullcontext():
+        yield created

@@ -17,7 +17,6 @@ the ranks and rank 0 merges.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import sys
@@ -36,7 +35,7 @@ from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate import predictions as P
 from mimic_vlm.evaluate.score import build_scores, score_output
 from mimic_vlm.evaluate.tasks import get_task
-from mimic_vlm.locks import hold_folder
+from mimic_vlm.locks import holding
 from mimic_vlm.models.base import Generation, Model, Request
 from mimic_vlm.progress import Progress, report
 from mimic_vlm.schema import Sample, read_json, write_json_atomic
@@ -190,16 +189,14 @@ def run_eval(bench: Bench, model: Model, out: str | Path, *, limit: int | None =
     rank, world = distributed()
     if permutations and world > 1:
         raise MimicError("--permutations: run it in one process (not under accelerate launch / torchrun)")
-    created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
-    try:
-        with hold_folder(out, "another mimic eval") if rank == 0 else contextlib.nullcontext():
+    with holding(out, "another mimic eval", hold=rank == 0) as created:
+        try:
             _run(bench, model, out, chosen, batch_size=batch_size, official=official, overwrite=overwrite,
                  prompting=prompting, command=command, progress=progress, permutations=permutations)
-    except BaseException:
-        if created and rank == 0 and not any(P.recover(p, repair=False) for p in P.prediction_files(out)):
-            shutil.rmtree(out, ignore_errors=True)  # nothing predicted: no half-made run folder for report to trip on
-        raise
+        except BaseException:
+            if created and rank == 0 and not any(P.recover(p, repair=False) for p in P.prediction_files(out)):
+                shutil.rmtree(out, ignore_errors=True)  # nothing predicted: no half-made run folder for report
+            raise
     if rank != 0:
         return {}
     return finish(bench, out, official, permutations)

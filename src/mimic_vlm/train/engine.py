@@ -20,7 +20,7 @@ import torch
 from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 
 from mimic_vlm.errors import MimicError
-from mimic_vlm.locks import hold_folder
+from mimic_vlm.locks import holding
 from mimic_vlm.models.load import load_vlm
 from mimic_vlm.models.processors import set_image_size
 from mimic_vlm.models.trained import TRAIN_SETTINGS, TrainedSettings, read_trained
@@ -312,19 +312,13 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
 def _holding(out: Path) -> Iterator[None]:
     """Rank 0 holds `out` for the whole run (made here if missing, removed again if it stays empty): a second
     `mimic train` into it, `--overwrite` included, is refused instead of deleting or interleaving this run."""
-    if int(os.environ.get("RANK", "0")) != 0:
-        yield
-        return
-    if out.exists() and not out.is_dir():
-        raise MimicError(f"{out}: is a file, expected a folder to write into")
-    created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
-    try:
-        with hold_folder(out, "another mimic train"):
+    rank0 = int(os.environ.get("RANK", "0")) == 0
+    with holding(out, "another mimic train", hold=rank0) as created:
+        try:
             yield
-    finally:
-        if created and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()
+        finally:
+            if created and rank0 and not any(out.iterdir()):
+                out.rmdir()
 
 
 def _train(cfg: TrainConfig, mask: ImageBlockMask | None, data: TrainingData, resume: bool, overwrite: bool,
