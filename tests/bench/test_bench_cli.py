@@ -7,22 +7,14 @@ import orjson
 import pytest
 from PIL import Image
 
+from cli_exit import exit_code
 from mimic_vlm.bench.store import load_bench
-from mimic_vlm.cli import main
-
-
-def run(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as e:
-        return int(e.code or 0)
-    return 0
 
 
 @pytest.fixture(scope="module")
 def toy_bench(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "toy"
-    assert run(["generate", "--out", str(out), "--toy-images", "40", "--count", "4", "--seed", "3"]) == 0
+    assert exit_code(["generate", "--out", str(out), "--toy-images", "40", "--count", "4", "--seed", "3"]) == 0
     return out
 
 
@@ -34,25 +26,25 @@ def test_toy_default_world_end_to_end(toy_bench, tmp_path, capsys):
     assert bench.manifest["command"].startswith("mimic generate --source toy --task all --count 4")
     assert all(p.is_file() and str(p).startswith(str(toy_bench / "images")) for s in bench.samples
                for p in bench.image_paths(s))
-    assert run(["validate", str(toy_bench)]) == 0
-    assert run(["validate", str(toy_bench), "--annotations", str(toy_bench / "toy_annotations.json")]) == 0
+    assert exit_code(["validate", str(toy_bench)]) == 0
+    assert exit_code(["validate", str(toy_bench), "--annotations", str(toy_bench / "toy_annotations.json")]) == 0
     sheet = tmp_path / "sheet.png"
-    assert run(["inspect", str(toy_bench), "--sheet", str(sheet), "--n", "4"]) == 0
+    assert exit_code(["inspect", str(toy_bench), "--sheet", str(sheet), "--n", "4"]) == 0
     assert "counting: 4 samples" in capsys.readouterr().out
     with Image.open(sheet) as im:
         assert im.width >= 640 and im.height > 4 * 160
     names = ("samples.jsonl", "manifest.json", "toy_annotations.json")
     before = [(toy_bench / n).read_bytes() for n in names]
-    assert run(["generate", "--out", str(toy_bench), "--toy-images", "40", "--count", "4", "--seed", "3",
+    assert exit_code(["generate", "--out", str(toy_bench), "--toy-images", "40", "--count", "4", "--seed", "3",
                 "--overwrite"]) == 0
     assert [(toy_bench / n).read_bytes() for n in names] == before  # byte-identical rerun
 
 
 def test_cli_refusals(toy_bench, tmp_path, capsys):
-    assert run(["generate", "--out", str(toy_bench), "--toy-images", "40"]) == 2
+    assert exit_code(["generate", "--out", str(toy_bench), "--toy-images", "40"]) == 2
     assert "output folder exists (use --overwrite to replace it)" in capsys.readouterr().err
     bad = tmp_path / "bad"
-    assert run(["generate", "--out", str(bad), "--n-images", "3", "--spread", "5"]) == 2
+    assert exit_code(["generate", "--out", str(bad), "--n-images", "3", "--spread", "5"]) == 2
     assert "error: spread=5 is larger than n_images=3" in capsys.readouterr().err
     assert not bad.exists() and list(tmp_path.iterdir()) == []
     tampered = tmp_path / "tampered"
@@ -62,13 +54,13 @@ def test_cli_refusals(toy_bench, tmp_path, capsys):
     (tampered / "samples.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
     (tampered / "manifest.json").write_bytes((toy_bench / "manifest.json").read_bytes())
     capsys.readouterr()
-    assert run(["validate", str(tampered)]) == 1
+    assert exit_code(["validate", str(tampered)]) == 1
     assert f"{rows[0]['id']}: gt '99' but the images give" in capsys.readouterr().out
 
 
 def test_training_set_from_toy(toy_bench, tmp_path):
     out = tmp_path / "train"
-    assert run(["generate", "--source", "toy", "--annotations", str(toy_bench / "toy_annotations.json"),
+    assert exit_code(["generate", "--source", "toy", "--annotations", str(toy_bench / "toy_annotations.json"),
                 "--images-dir", str(toy_bench / "images"), "--for", "training", "--task", "counting",
                 "--count", "5", "--n-images", "8-10", "--out", str(out)]) == 0
     llava = orjson.loads((out / "train_llava.json").read_bytes())
@@ -80,13 +72,13 @@ def test_real_coco_sample(coco_sample, tmp_path):
     ann = coco_sample / "annotations" / "instances_train2017.json"
     images = coco_sample / "images" / "train2017"
     out = tmp_path / "coco"
-    assert run(["generate", "--source", "coco", "--annotations", str(ann), "--images-dir", str(images),
+    assert exit_code(["generate", "--source", "coco", "--annotations", str(ann), "--images-dir", str(images),
                 "--count", "6", "--n-images", "2-4", "--copy-images", "--out", str(out)]) == 0
     bench = load_bench(out)
     assert len(bench.samples) == 24
     assert all(p.startswith("images/") and p.endswith(".jpg") for s in bench.samples for p in s.images)
     assert bench.manifest["source_files"]["instances_train2017.json"]
-    assert run(["validate", str(out), "--annotations", str(ann)]) == 0
+    assert exit_code(["validate", str(out), "--annotations", str(ann)]) == 0
 
 
 def test_openimages_boxes_end_to_end(openimages_meta, tmp_path):
@@ -114,12 +106,12 @@ def test_openimages_boxes_end_to_end(openimages_meta, tmp_path):
     boxes.write_text("\n".join(rows) + "\n")
     oi = ["--oi-classes", str(classes), "--oi-hierarchy", str(hierarchy)]
     out = tmp_path / "oi"
-    assert run(["generate", "--source", "openimages", "--annotations", str(boxes), "--images-dir", str(images),
+    assert exit_code(["generate", "--source", "openimages", "--annotations", str(boxes), "--images-dir", str(images),
                 *oi, "--count", "5", "--n-images", "2-3", "--out", str(out)]) == 0
     bench = load_bench(out)
     assert len(bench.samples) == 20 and {s.source for s in bench.samples} == {"openimages"}
     assert all(p.endswith(".jpg") and p.startswith(str(images.resolve())) for s in bench.samples for p in s.images)
-    assert run(["validate", str(out), "--annotations", str(boxes), *oi]) == 0
+    assert exit_code(["validate", str(out), "--annotations", str(boxes), *oi]) == 0
 
 
 BOX_HEADER = ("ImageID", "Source", "LabelName", "Confidence", "XMin", "XMax", "YMin", "YMax", "IsOccluded",
@@ -128,14 +120,14 @@ BOX_HEADER = ("ImageID", "Source", "LabelName", "Confidence", "XMin", "XMax", "Y
 
 def test_generate_pack_targets_keeps_truth_and_refuses_boundary_tasks(tmp_path, capsys):
     out = tmp_path / "packed"
-    assert run(["generate", "--out", str(out), "--toy-images", "40", "--count", "4", "--task", "counting",
+    assert exit_code(["generate", "--out", str(out), "--toy-images", "40", "--count", "4", "--task", "counting",
                 "--n-images", "3-4", "--pack-targets"]) == 0
     for s in load_bench(out).samples:
         c = s.controls
         assert c["packed"] is True and c["n_images"] == 1 + c["distractors"] == len(s.images)
         assert c["n_images_original"] == c["spread_original"] + c["distractors"]
         assert s.answer == sum(n for objs in s.image_objects for k, n in objs.items() if k in s.targets)
-    assert run(["generate", "--out", str(tmp_path / "no"), "--toy-images", "40", "--count", "4",
+    assert exit_code(["generate", "--out", str(tmp_path / "no"), "--toy-images", "40", "--count", "4",
                 "--task", "common", "--pack-targets"]) == 2
     assert "--pack-targets: only counting and listing" in capsys.readouterr().err
     assert not (tmp_path / "no").exists()
@@ -146,7 +138,7 @@ def test_training_set_in_eval_phrasing_from_the_tiny_world(tmp_path, capsys):
     from mimic_vlm.evaluate.tasks import get_task
 
     out = tmp_path / "train"
-    assert run(["generate", "--toy-preset", "tiny", "--toy-images", "60", "--for", "training",
+    assert exit_code(["generate", "--toy-preset", "tiny", "--toy-images", "60", "--for", "training",
                 "--training-phrasing", "eval", "--count", "3", "--n-images", "2", "--seed", "5",
                 "--out", str(out)]) == 0
     bench = load_bench(out)
@@ -164,14 +156,14 @@ def test_training_set_in_eval_phrasing_from_the_tiny_world(tmp_path, capsys):
                                       {"from": "gpt", "value": s.gt}]
         assert m["messages"][1]["content"][0]["text"] == s.gt
     paraphrased = tmp_path / "para"
-    assert run(["generate", "--toy-preset", "tiny", "--toy-images", "60", "--for", "training", "--count", "3",
+    assert exit_code(["generate", "--toy-preset", "tiny", "--toy-images", "60", "--for", "training", "--count", "3",
                 "--n-images", "2", "--seed", "5", "--out", str(paraphrased)]) == 0
     assert load_bench(paraphrased).manifest["training_phrasing"] == "paraphrased"
     first = orjson.loads((paraphrased / "train_llava.json").read_bytes())[0]["conversations"]
     assert not first[0]["value"].endswith("\nAnswer:") and first[1]["value"] != bench.samples[0].gt
     capsys.readouterr()
-    assert run(["generate", "--for", "training", "--training-phrasing", "terse", "--out", str(tmp_path / "x")]) == 2
+    assert exit_code(["generate", "--for", "training", "--training-phrasing", "terse", "--out", str(tmp_path / "x")]) == 2
     assert "--training-phrasing 'terse': expected one of paraphrased, eval" in capsys.readouterr().err
-    assert run(["generate", "--toy-preset", "huge", "--out", str(tmp_path / "y")]) == 2
+    assert exit_code(["generate", "--toy-preset", "huge", "--out", str(tmp_path / "y")]) == 2
     assert "--toy-preset 'huge': unknown toy world preset" in capsys.readouterr().err
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

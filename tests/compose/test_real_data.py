@@ -15,22 +15,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cli_exit import exit_code
 from mimic_vlm.annotations.load import load_catalog
 from mimic_vlm.annotations.openimages import BOX_COLUMNS, read_class_names
 from mimic_vlm.bench.store import load_bench
-from mimic_vlm.cli import main
 
 TASKS = ["counting", "listing", "common", "odd_one"]
 DESCRIPTIONS = "oidv7-class-descriptions-boxable.csv"
 HIERARCHY = "bbox_labels_600_hierarchy.json"
-
-
-def run(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as e:
-        return int(e.code or 0)
-    return 0
 
 
 def _one_error_line(err: str) -> str:
@@ -48,10 +40,10 @@ def _coco(coco_sample: Path, split: str) -> list[str]:
 def test_coco_sample_min_area_every_task_succeeds_and_validates(coco_sample, tmp_path, capsys, task):
     source = _coco(coco_sample, "train")
     out = tmp_path / "bench"
-    assert run(["generate", *source, "--task", task, "--count", "12", "--n-images", "2-4", "--out", str(out)]) == 0
+    assert exit_code(["generate", *source, "--task", task, "--count", "12", "--n-images", "2-4", "--out", str(out)]) == 0
     assert len(load_bench(out).samples) == 12
     capsys.readouterr()
-    assert run(["validate", str(out), *[a for a in source if a != "--images-dir" and "images/" not in a]]) == 0
+    assert exit_code(["validate", str(out), *[a for a in source if a != "--images-dir" and "images/" not in a]]) == 0
     assert "ok: 12 samples agree with the annotations" in capsys.readouterr().out
 
 
@@ -75,11 +67,11 @@ def test_coco_odd_one_finds_every_valid_set_then_says_how_many(coco_sample, tmp_
     exist = _odd_sets(catalog, 3)
     assert exist == 13
     out = tmp_path / "all"
-    assert run(["generate", *source, "--task", "odd_one", "--n-images", "3", "--count", str(exist),
+    assert exit_code(["generate", *source, "--task", "odd_one", "--n-images", "3", "--count", str(exist),
                 "--out", str(out)]) == 0
     assert len({frozenset(s.images) for s in load_bench(out).samples}) == exist
     capsys.readouterr()
-    assert run(["generate", *source, "--task", "odd_one", "--n-images", "3", "--count", str(exist + 1),
+    assert exit_code(["generate", *source, "--task", "odd_one", "--n-images", "3", "--count", str(exist + 1),
                 "--out", str(tmp_path / "more")]) == 2
     line = _one_error_line(capsys.readouterr().err)
     assert line.endswith(f"only {exist} distinct samples were found (with n_images=3 spread=1 distractors=2 "
@@ -93,12 +85,12 @@ def test_coco_val_odd_one_refuses_with_what_the_data_allows(coco_sample, tmp_pat
     catalog = load_catalog("coco", Path(source[3]), None, min_area=5000, check_images=False)
     assert [_odd_sets(catalog, n) for n in range(2, 7)] == [0] * 5
     out = tmp_path / "bench"
-    assert run(["generate", *source, "--task", "odd_one", "--count", "5", "--out", str(out)]) == 2
+    assert exit_code(["generate", *source, "--task", "odd_one", "--count", "5", "--out", str(out)]) == 2
     line = _one_error_line(capsys.readouterr().err)
     assert "error: odd_one: no image set satisfies n_images=" in line
     assert "found no valid set (exhaustive search of 6 images); no lower n_images or answers helps" in line
     assert not out.exists()
-    assert run(["generate", *_coco(coco_sample, "train"), "--task", "odd_one", "--n-images", "9", "--count", "2",
+    assert exit_code(["generate", *_coco(coco_sample, "train"), "--task", "odd_one", "--n-images", "9", "--count", "2",
                 "--out", str(out)]) == 2
     assert _one_error_line(capsys.readouterr().err) == (
         "error: odd_one: no image set satisfies n_images=9 spread=1 distractors=8 concepts=1 answers=1: found no "
@@ -138,8 +130,8 @@ def test_openimages_real_labels_every_task_succeeds_and_validates(openimages_met
               str(openimages_meta / DESCRIPTIONS), "--oi-hierarchy", str(openimages_meta / HIERARCHY),
               "--min-area", "0.01"]
     out = tmp_path / "bench"
-    assert run(["generate", *source, "--images-dir", str(boxes.parent / "images"), "--task", task,
+    assert exit_code(["generate", *source, "--images-dir", str(boxes.parent / "images"), "--task", task,
                 "--count", "20", "--out", str(out)]) == 0
     capsys.readouterr()
-    assert run(["validate", str(out), *source]) == 0
+    assert exit_code(["validate", str(out), *source]) == 0
     assert "ok: 20 samples agree with the annotations" in capsys.readouterr().out
