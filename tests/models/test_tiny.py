@@ -86,3 +86,6 @@ def test_words_become_single_tokens_and_text_round_trips() -> None:
     plain, plain_proc = build("qwen2_vl")  # no words: purely byte-level, as before
     assert plain.config.text_config.vocab_size == 263 == len(plain_proc.tokenizer)
     assert len(plain_proc.tokenizer("cars")["input_ids"]) == 4
+    for bad in ("apple", ["apple", 3]):
+        with pytest.raises(MimicError, match="tiny:qwen2_vl: words must be a list of strings"):
+            build("qwen2_vl", words=bad)

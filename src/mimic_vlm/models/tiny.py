@@ -234,6 +234,8 @@ def build(family: str, *, attn_implementation: str | dict[str, str] = "sdpa", se
     """
     if family not in BUILDERS:
         raise MimicError(f"tiny:{family}: unknown tiny model family; choose one of {', '.join(FAMILIES)}")
+    if isinstance(words, str) or not all(isinstance(w, str) for w in words):
+        raise MimicError(f"tiny:{family}: words must be a list of strings, got {words!r}")
     model_cls, cfg, proc = BUILDERS[family](num_layers, words=words, **overrides)
     _override_vision(cfg, family, vision or {})
     torch.manual_seed(seed)
