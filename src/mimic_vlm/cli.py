@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.text import Text
+from typer.core import TyperOption
 
 from mimic_vlm import threads
 from mimic_vlm.commands import annotations, data, demo, evaluate, masking, probe, scoring, suites, train
@@ -39,11 +41,23 @@ def usage_line(e: Exception) -> str:
     return f"{e.format_message()}{hint}"  # type: ignore[attr-defined]
 
 
+def named_metavars(command: Any) -> Any:
+    """`--count COUNT`, not typer's `--count <int range>`: the placeholder names the value, the help its form."""
+    for param in command.params:
+        if isinstance(param, TyperOption) and not param.is_flag and param.metavar is None:
+            long = max(param.opts, key=len)
+            param.metavar = long.lstrip("-").replace("-", "_").upper()
+    for sub in getattr(command, "commands", {}).values():
+        named_metavars(sub)
+    return command
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one `error:` line and exit code 2, never a traceback."""
     threads.set_defaults()
     try:
-        code = app(args=argv, prog_name="mimic", standalone_mode=False)
+        command = named_metavars(typer.main.get_command(app))
+        code = command.main(args=argv, prog_name="mimic", standalone_mode=False)
         if isinstance(code, int) and code:  # typer.Exit(n) is returned, not raised, in this mode
             sys.exit(code)
     except MimicError as e:
