@@ -4,9 +4,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import pickle
+import sys
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -85,13 +86,15 @@ def _vlmeval_predictions(bench: Bench, tmp_path: Path) -> pd.DataFrame:
     return data.drop(columns=["image"])
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".pkl", ".tsv-without-id"])
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".xlsx", ".pkl", ".tsv-without-id"])
 def test_vlmevalkit_prediction_files_score_like_our_predictions(benches, suffix, tmp_path):
     bench = benches[0]
     data = _vlmeval_predictions(bench, tmp_path)
     path = tmp_path / f"model_mirb{suffix.split('-')[0]}"
     if suffix == ".csv":
         data.to_csv(path, index=False)
+    elif suffix == ".xlsx":  # vlmeval.run's default result file
+        data.to_excel(path, index=False)
     elif suffix == ".pkl":
         path.write_bytes(pickle.dumps(dict(zip(data["index"], data["prediction"], strict=True))))
     else:  # matched by index (the bench position) when the id column is gone
@@ -101,14 +104,29 @@ def test_vlmevalkit_prediction_files_score_like_our_predictions(benches, suffix,
     assert rows == mine and scores == expected
 
 
-def test_vlmevalkit_xlsx_needs_openpyxl(benches, tmp_path):
-    pytest.importorskip("pandas")
-    if importlib.util.find_spec("openpyxl") is not None:
-        pytest.skip("openpyxl is installed: .xlsx reads like .csv")
+def test_vlmevalkit_xlsx_without_openpyxl_is_one_error(benches, tmp_path, monkeypatch):
     path = tmp_path / "model_mirb.xlsx"
-    path.write_bytes(b"PK")
-    with pytest.raises(MimicError, match=r"model_mirb.xlsx: reading .xlsx needs openpyxl \(pip install openpyxl\)"):
+    _vlmeval_predictions(benches[0], tmp_path).to_excel(path, index=False)
+    monkeypatch.setitem(sys.modules, "openpyxl", None)  # what `import openpyxl` meets where it is not installed
+    with pytest.raises(MimicError, match=r"model_mirb.xlsx: reading .xlsx needs openpyxl \(pip install "
+                                         r"'mimic-vlm\[xlsx\]'\)"):
         score_predictions(benches[0], path)
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"PK", "not an xlsx workbook (File is not a zip file)"),
+    ("zip", "not an xlsx workbook (\"There is no item named '[Content_Types].xml' in the archive\")"),
+])
+def test_a_broken_xlsx_is_one_error(benches, tmp_path, content, message):
+    path = tmp_path / "model_mirb.xlsx"
+    if content == "zip":
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("notes.txt", "not a workbook")
+    else:
+        path.write_bytes(content)
+    with pytest.raises(MimicError) as e:
+        score_predictions(benches[0], path)
+    assert str(e.value) == f"{path}: {message}"
 
 
 @pytest.mark.parametrize(("content", "message"), [

@@ -16,8 +16,8 @@ file and the line or row.
 
 from __future__ import annotations
 
-import importlib.util
 import pickle
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -112,10 +112,15 @@ def read_table(bench: Bench, path: Path) -> list[tuple[str, str, str]]:
     import pandas as pd
 
     if suffix == ".xlsx":
-        if importlib.util.find_spec("openpyxl") is None:
-            raise MimicError(f"{path}: reading .xlsx needs openpyxl (pip install openpyxl); or score the .pkl or a "
-                             "csv/tsv of the same predictions")
-        frame = pd.read_excel(path, dtype=str, keep_default_na=False)
+        try:
+            import openpyxl  # noqa: F401  (pandas' reader; an optional dependency: mimic-vlm[xlsx])
+        except ImportError:
+            raise MimicError(f"{path}: reading .xlsx needs openpyxl (pip install 'mimic-vlm[xlsx]'); or score the "
+                             ".pkl or a csv/tsv of the same predictions") from None
+        try:
+            frame = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
+        except (zipfile.BadZipFile, KeyError, ValueError) as e:  # not a zip; a zip but no workbook; a bad sheet
+            raise MimicError(f"{path}: not an xlsx workbook ({str(e).splitlines()[0]})") from None
     else:
         try:
             frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=str, keep_default_na=False)
