@@ -1,7 +1,5 @@
 """The `mimic` command: a thin typer app. Each area registers its sub-commands from `commands/`."""
 
-from __future__ import annotations
-
 import sys
 from typing import Any
 

@@ -57,8 +57,8 @@ def fit_pixels(width: int, height: int, max_pixels: int | None) -> tuple[int, in
 def open_rgb(path: Path, max_pixels: int | None = None) -> Image.Image:
     """An RGB image, shrunk to `max_pixels` if larger; a broken file is a MimicError naming it."""
     try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
+        with Image.open(path) as source:
+            im = source.convert("RGB")
     except FileNotFoundError:
         raise MimicError(f"{path}: image not found") from None
     except _UNREADABLE as e:

@@ -23,7 +23,7 @@ def load_catalog(source: str, annotations: Path | None, images_dir: Path | None,
     (`annotations`) plus `class_descriptions=` and `hierarchy=` given as keyword paths (None = not given).
     `min_area` is in px² for COCO / toy and a fraction of the image for OpenImages.
     """
-    openimages_paths = {k: v for k, v in openimages_paths.items() if v is not None}
+    given: dict[str, Path] = {k: Path(v) for k, v in openimages_paths.items() if v is not None}
     if source not in SOURCES:
         raise MimicError(f"--source: unknown source {source!r}; known: {', '.join(SOURCES)}")
     if annotations is None:
@@ -31,11 +31,11 @@ def load_catalog(source: str, annotations: Path | None, images_dir: Path | None,
     if source == "toy" and images_dir is None:  # a toy world keeps its images beside its annotations
         images_dir = Path(annotations).parent / "images"
     if source in ("toy", "coco"):
-        if openimages_paths:
-            raise MimicError(f"{', '.join(sorted(openimages_paths))}: only the openimages source takes these files")
+        if given:
+            raise MimicError(f"{', '.join(sorted(given))}: only the openimages source takes these files")
         return load_coco(annotations, images_dir, min_area=min_area, check_images=check_images, source=source)
-    missing = {"class_descriptions", "hierarchy"} - openimages_paths.keys()
+    missing = {"class_descriptions", "hierarchy"} - given.keys()
     if missing:
         raise MimicError(f"openimages: the source needs the {' and '.join(sorted(missing))} file(s) too")
-    return load_openimages(annotations, openimages_paths["class_descriptions"], openimages_paths["hierarchy"],
+    return load_openimages(annotations, given["class_descriptions"], given["hierarchy"],
                            images_dir, min_area=min_area, check_images=check_images)

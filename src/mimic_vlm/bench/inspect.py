@@ -13,7 +13,7 @@ from rich.table import Table
 
 from mimic_vlm.bench.store import Bench, load_bench
 from mimic_vlm.evaluate.metrics import control_key
-from mimic_vlm.schema import TASKS, target_images, write_bytes_atomic
+from mimic_vlm.schema import TASKS, Sample, target_images, write_bytes_atomic
 
 Distribution = dict[str, dict[str, Counter[str]]]
 
@@ -102,8 +102,8 @@ def contact_sheet(bench: Bench | str | Path, out_png: str | Path, n: int = 6, th
 def _thumbnail(path: Path, size: int) -> Image.Image:
     """The image scaled to fit `size`; a grey tile saying so when it cannot be read (the sheet still helps)."""
     try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
+        with Image.open(path) as source:
+            im = source.convert("RGB")
             im.thumbnail((size, size))
             return im
     except OSError:
@@ -118,7 +118,8 @@ def _spread_over_tasks(bench: Bench, n: int) -> list:
     for s in bench.samples:
         by_task.setdefault(s.task, []).append(s)
     queues = [by_task[t] for t in sorted(by_task, key=lambda t: TASKS.index(t) if t in TASKS else len(TASKS))]
-    out, k = [], 0
+    out: list[Sample] = []
+    k = 0
     while len(out) < n and any(k < len(q) for q in queues):
         out += [q[k] for q in queues if k < len(q)][: n - len(out)]
         k += 1

@@ -63,7 +63,7 @@ def pack_targets(sample: Sample, bench_root: str | Path, out_images_dir: str | P
     name = f"{sample.id}-packed.png"
     out_dir.mkdir(parents=True, exist_ok=True)
     side_by_side(packed).save(out_dir / name)
-    objects = Counter()
+    objects: Counter[str] = Counter()
     uncertain: set[str] = set()
     for i, h in enumerate(holds):
         if h:

@@ -43,6 +43,7 @@ def cost(
         missing = ", ".join(f"--{k}" for k, v in sizes.items() if v is None)
         raise MimicError(f"mimic cost: give a MODEL (config.json or known name) or all explicit sizes (missing {missing})")
     else:
+        assert layers is not None and heads is not None and hidden is not None and intermediate is not None
         shape = TextModelShape(layers=layers, heads=heads, kv_heads=kv_heads or heads,
                                head_dim=head_dim or hidden // heads, hidden=hidden, intermediate=intermediate)
     layout = SequenceLayout(images=images, tokens_per_image=tokens_per_image, text=text_tokens, prefix=prefix_tokens)

@@ -77,8 +77,13 @@ def compose(index: CatalogIndex, drawn: dict[str, Any], rng: Stream) -> Sample:
         if not extra:
             break
         e = extra[rng.pick(len(extra))]
-        swap = draw_distinct(rng, propose, 1, lambda i, e=e: holds_all(i) and bool(absent[i, e]), used,
-                             lambda e=e: np.flatnonzero(present[:, ids].all(1) & absent[:, e]))
+        def fits(i: int, e: int = e) -> bool:
+            return holds_all(i) and bool(absent[i, e])
+
+        def exact(e: int = e) -> np.ndarray:
+            return np.flatnonzero(present[:, ids].all(1) & absent[:, e])
+
+        swap = draw_distinct(rng, propose, 1, fits, used, exact)
         images[rng.pick(n)] = swap[0]
     else:
         raise Unsatisfiable

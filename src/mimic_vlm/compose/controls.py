@@ -54,6 +54,14 @@ def parse_choice(name: str, text: str | int | None) -> Choice | None:
     return tuple(sorted(set(values)))
 
 
+def given(name: str, text: str | int) -> Choice:
+    """A control that always has values (images, concepts, answers)."""
+    choice = parse_choice(name, text)
+    if choice is None:
+        raise MimicError(f"--{_flag(name)}: a value is required")
+    return choice
+
+
 def _flag(name: str) -> str:
     return name.replace("_", "-")
 
@@ -75,9 +83,9 @@ class Controls:
               distractors: str | int | None = None, concepts: str | int = 1, answers: str | int = 1,
               balance: str = "uniform", target_position: str | None = None) -> Controls:
         """Parse command-line style values and reject what can never be satisfied."""
-        c = cls(n_images=parse_choice("n_images", n_images), spread=parse_choice("spread", spread),
-                distractors=parse_choice("distractors", distractors), concepts=parse_choice("concepts", concepts),
-                answers=parse_choice("answers", answers), balance=balance, target_position=target_position)
+        c = cls(n_images=given("n_images", n_images), spread=parse_choice("spread", spread),
+                distractors=parse_choice("distractors", distractors), concepts=given("concepts", concepts),
+                answers=given("answers", answers), balance=balance, target_position=target_position)
         if balance not in BALANCES:
             raise MimicError(f"--balance {balance!r}: expected one of {', '.join(BALANCES)}")
         if target_position is not None and target_position not in TARGET_POSITIONS:

@@ -178,12 +178,13 @@ def _spread_images(index: CatalogIndex, targets: list[int], first: int, s: int, 
         return _take(parts[rng.pick(len(parts))], buckets, used, rng)
     # several targets: a candidate pool stratified over the first target's counts, then an exact split
     buckets = index.count_buckets[first]
-    pool = {int(b[rng.pick(len(b))]) for v in sorted(buckets) for b in [buckets[v]] for _ in range(min(s, len(b)))}
+    candidates = {int(b[rng.pick(len(b))]) for v in sorted(buckets) for b in [buckets[v]]
+                  for _ in range(min(s, len(b)))}
     for c in targets:
         h = index.counted_holders[c]
-        pool.update(int(h[rng.pick(len(h))]) for _ in range(2 * s))
+        candidates.update(int(h[rng.pick(len(h))]) for _ in range(2 * s))
     by_sum: dict[int, list[int]] = {}
-    for i in sorted(pool):
+    for i in sorted(candidates):
         if not uncertain[i, t].any():
             by_sum.setdefault(sum(int(counts[i, c]) for c in targets), []).append(i)
     parts = partitions(tuple((v, len(by_sum[v])) for v in sorted(by_sum)), s, total)
@@ -192,7 +193,7 @@ def _spread_images(index: CatalogIndex, targets: list[int], first: int, s: int, 
     return _take(parts[rng.pick(len(parts))], by_sum, used, rng)
 
 
-def _take(part: tuple[int, ...], groups: Mapping[int, Sequence[int]], used: set[int], rng: Stream) -> list[int]:
+def _take(part: tuple[int, ...], groups: Mapping[int, Sequence[int] | np.ndarray], used: set[int], rng: Stream) -> list[int]:
     """Distinct images, one per value of `part`, each from the group holding exactly that value."""
     out = []
     for v in sorted(set(part)):

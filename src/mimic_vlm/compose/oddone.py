@@ -103,8 +103,10 @@ def compose(index: CatalogIndex, drawn: dict[str, Any], rng: Stream) -> Sample:
             return bool(absent[i, others].all())
 
         # the fewest companions make the easiest odd image: best of a few candidates
-        options = [draw_distinct(rng, from_pool(rng, index.holders[o]), 1, ok, set(used), lambda o=o, others=others:
-                                 np.flatnonzero(index.present[:, o] & absent[:, others].all(1)))[0]
+        def exact(o: int = o, others: np.ndarray = others) -> np.ndarray:
+            return np.flatnonzero(index.present[:, o] & absent[:, others].all(1))
+
+        options = [draw_distinct(rng, from_pool(rng, index.holders[o]), 1, ok, set(used), exact)[0]
                    for _ in range(ODD_CANDIDATES)]
         j = min(options, key=tally.needy_after)
         used.add(j)
@@ -186,7 +188,7 @@ def search(index: CatalogIndex, drawn: dict[str, Any], budget: Budget, rng: Stre
 
     def pick_odd(odd: tuple[int, ...], chosen: list[int], start: int, stocked: list[int]) -> bool:
         if len(odd) == a:
-            allowed = absent[:, list(odd)].all(1)
+            allowed = np.asarray(absent[:, list(odd)].all(1))
             budget.spend(index.catalog.n_images // 64 + 1)
             return cover(chosen, odd, allowed, set())
         for p in range(start, len(stocked)):
@@ -210,8 +212,8 @@ def _next_image(index: CatalogIndex, tally: _Tally, lacks_odd: Any, used: set[in
                 rng: Stream) -> int:
     """An image without the odd categories whose uncovered categories the remaining slots can still pair."""
     if tally.needy:
-        needy = sorted(tally.needy)
-        pools = [index.holders[needy[rng.pick(len(needy))]]]
+        open_categories = sorted(tally.needy)
+        pools = [index.holders[open_categories[rng.pick(len(open_categories))]]]
         if not len(pools[0]):  # a category of unknown presence only: no image can pair it (a dead end)
             raise Unsatisfiable
     else:

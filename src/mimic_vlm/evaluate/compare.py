@@ -40,7 +40,7 @@ from mimic_vlm.evaluate.metrics import (
 from mimic_vlm.evaluate.stats import interval as _interval
 from mimic_vlm.evaluate.stats import rng_for
 from mimic_vlm.evaluate.tasks import get_task
-from mimic_vlm.evaluate.taskspec import Aggregate
+from mimic_vlm.evaluate.taskspec import GroupMetric
 from mimic_vlm.schema import TASKS
 
 VERDICT_FIELDS = ("correct", "exact")
@@ -76,12 +76,12 @@ def counts(a: Sequence[Mapping[str, Any]], b: Sequence[Mapping[str, Any]], field
     return out
 
 
-def paired_bootstrap(a: Sequence[Mapping[str, Any]], b: Sequence[Mapping[str, Any]], agg: Aggregate,
+def paired_bootstrap(a: Sequence[Mapping[str, Any]], b: Sequence[Mapping[str, Any]], agg: GroupMetric,
                      replicates: int, seed: int, key: str) -> tuple[float | None, float | None, np.ndarray]:
     """(A's value, B's value, replicates of B - A) of one group metric over paired rows: each resample draws
     sample indices once and scores both runs on them."""
-    xa, col = _columns(list(a), {"m": agg})
-    xb, _ = _columns(list(b), {"m": agg})
+    xa, col = _columns([dict(r) for r in a], {"m": agg})
+    xb, _ = _columns([dict(r) for r in b], {"m": agg})
     k = xa.shape[1]
     both = np.hstack([xa, xb])
     va, vb = float(_ratio(xa.sum(axis=0), col, agg)), float(_ratio(xb.sum(axis=0), col, agg))
@@ -94,7 +94,7 @@ def paired_bootstrap(a: Sequence[Mapping[str, Any]], b: Sequence[Mapping[str, An
     return (None if math.isnan(va) else va), (None if math.isnan(vb) else vb), reps
 
 
-def paired_entry(a: Sequence[Mapping[str, Any]], b: Sequence[Mapping[str, Any]], agg: Aggregate,
+def paired_entry(a: Sequence[Mapping[str, Any]], b: Sequence[Mapping[str, Any]], agg: GroupMetric,
                  field: str | None, replicates: int = 1000, seed: int = 0,
                  key: str = "") -> tuple[dict[str, Any], np.ndarray]:
     """One ENTRY (module docstring) of paired rows, and its bootstrap replicates of B - A."""

@@ -85,7 +85,7 @@ def line_prediction(row: Any) -> tuple[str, str] | None:
     if "doc_id" not in row or not ("resps" in row or "filtered_resps" in row):
         return None
     nested = [v for v in row.values() if isinstance(v, dict) and isinstance(v.get("id"), str)]
-    doc = row.get("doc") if isinstance(row.get("doc"), dict) else {}
+    doc = row["doc"] if isinstance(row.get("doc"), dict) else {}
     sample_id = nested[0]["id"] if nested else doc.get("id")
     output = nested[0].get("output") if nested else None
     if not isinstance(output, str):

@@ -174,8 +174,8 @@ def _task_summary(task: str, pairs: list[tuple[Sample, dict[str, Any]]], bootstr
 
 
 def _mean_of(parts: list[tuple[float | None, np.ndarray]]) -> dict[str, Any]:
-    values = [v for v, _ in parts]
-    if any(v is None for v in values):
+    values = [v for v, _ in parts if v is not None]
+    if len(values) < len(parts):
         return {"value": None, "ci": None}
     return {"value": float(np.mean(values)), "ci": interval(np.mean([r for _, r in parts], axis=0))}
 

@@ -8,6 +8,8 @@ them ("two dogs and three cats" -> 5). Copied rather than installed so `--offici
 
 from __future__ import annotations
 
+from typing import Any
+
 UNITS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen".split())}
@@ -54,7 +56,7 @@ def read_number_words(words: list[str]) -> list[tuple[int, int, int]]:
 
 # ---- official: word2number 1.1, word_to_num, behaviour kept bug for bug ---------------------------------
 
-_W2N = {**UNITS, **TENS, **SCALES, "point": "."}
+_W2N: dict[str, Any] = {**UNITS, **TENS, **SCALES, "point": "."}
 
 
 def _formation(words: list[str]) -> int:

@@ -7,6 +7,7 @@ A bench sample without a prediction is scored as an empty answer: unparsed and w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,13 +61,13 @@ def scoring_notes(official: bool) -> dict[str, Any]:
             "notes": [*(OFFICIAL_NOTES if official else DEFAULT_NOTES), MISSING_NOTE]}
 
 
-def read_predictions(bench: Bench, path: str | Path | list[str | Path]) -> dict[str, str]:
+def read_predictions(bench: Bench, path: str | Path | Sequence[str | Path]) -> dict[str, str]:
     """id -> output from our JSONL, lmms-eval `--log_samples` JSONL or VLMEvalKit tables (`harness_files`);
     an unknown or repeated id or a bad line names its file and line."""
-    return read_outputs(bench, path if isinstance(path, list) else [path])
+    return read_outputs(bench, [path] if isinstance(path, (str, Path)) else path)
 
 
-def score_predictions(bench: Bench, predictions_path: str | Path | list[str | Path], official: bool = False,
+def score_predictions(bench: Bench, predictions_path: str | Path | Sequence[str | Path], official: bool = False,
                       bootstrap: int = 1000, seed: int = 0) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Score a predictions file against a bench: (one row per bench sample, the scores.json content)."""
     outputs = read_predictions(bench, predictions_path)

@@ -227,8 +227,9 @@ def register(backend: str) -> str:
     return name
 
 
-def unwrap(model: nn.Module) -> nn.Module:
-    """The transformers model inside a PEFT wrapper (or the model itself)."""
+def unwrap(model: nn.Module) -> Any:
+    """The transformers model inside a PEFT wrapper (or the model itself): a PreTrainedModel, typed `Any`
+    because torch types every attribute of a Module as Tensor | Module."""
     get_base_model = getattr(model, "get_base_model", None)
     return get_base_model() if callable(get_base_model) else model
 
@@ -302,7 +303,7 @@ class ImageBlockMask:
         return model
 
 
-def text_attention(vlm: nn.Module, name: str) -> str | dict[str, str]:
+def text_attention(vlm: Any, name: str) -> str | dict[str, str]:
     """The `set_attn_implementation` argument that changes only the text model."""
     return {"text_config": name} if "text_config" in vlm.config.sub_configs else name
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -104,7 +105,7 @@ def varlen_kernel(query: torch.Tensor, dropout: float) -> VarlenKernel | None:
         from torch.nn.attention.varlen import varlen_attn
     except ImportError:  # torch < 2.9
         return None
-    return varlen_attn
+    return cast(VarlenKernel, varlen_attn)  # without return_aux it returns the output alone
 
 
 def _text_mask(base: torch.Tensor | None, rows: torch.Tensor, pos: torch.Tensor, offset: int,
@@ -125,12 +126,12 @@ def attend(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: tor
 
     `varlen`: a kernel with `varlen_attn`'s contract for the images; default: torch's where it runs.
     """
-    batch, heads, q_len, _ = query.shape
+    batch, heads, q_len = query.shape[:3]
     q, k, v = (x.transpose(1, 2) for x in (query, key, value))  # (B, S, heads, D): gathers by (row, position)
     offset = key.shape[2] - q_len
     out = query.new_empty(batch * q_len, heads, value.shape[-1])
     kernel = (varlen or varlen_kernel(query, dropout)) if layout.packed is not None else None
-    if kernel is not None:
+    if kernel is not None and layout.packed is not None:
         _attend_packed(kernel, q, k, v, layout.packed, out, offset, scaling)
     for g in layout.groups:
         if kernel is not None and g.mask is None:

@@ -17,7 +17,7 @@ block ids cover only the current tokens (cached tokens count as text).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from transformers.masking_utils import (
@@ -48,8 +48,10 @@ def image_rule(block_ids: torch.Tensor) -> MaskFunction:
 
 def image_block_function(block_ids: torch.Tensor, padding: torch.Tensor | None = None) -> MaskFunction:
     """The whole rule: causal AND (no padded key) AND the image rule."""
-    parts = [causal_mask_function, image_rule(block_ids)]
-    return and_masks(*parts, *([padding_mask_function(padding.bool())] if padding is not None else []))
+    parts: list[Callable[..., Any]] = [causal_mask_function, image_rule(block_ids)]
+    if padding is not None:
+        parts.append(padding_mask_function(padding.bool()))
+    return and_masks(*parts)
 
 
 def extend_ids(block_ids: torch.Tensor, kv_len: int) -> torch.Tensor:
@@ -61,8 +63,10 @@ def allowed_by_images(block_ids: torch.Tensor, q_len: int, kv_len: int, causal: 
     """The image rule (and causality, where the model's mask is None) as a `[B, 1, q_len, kv_len]` bool mask."""
     ids = extend_ids(block_ids, kv_len)
     rule = and_masks(causal_mask_function, image_rule(ids)) if causal else image_rule(ids)
-    return sdpa_mask(batch_size=ids.shape[0], q_length=q_len, kv_length=kv_len, q_offset=kv_len - q_len,
+    mask = sdpa_mask(batch_size=ids.shape[0], q_length=q_len, kv_length=kv_len, q_offset=kv_len - q_len,
                      mask_function=rule, allow_is_causal_skip=False, device=ids.device)
+    assert mask is not None  # None only where allow_is_causal_skip lets sdpa skip the mask
+    return mask
 
 
 def restrict_bool(base: torch.Tensor | None, block_ids: torch.Tensor, q_len: int, kv_len: int) -> torch.Tensor:

@@ -102,12 +102,12 @@ def answer_space(bench: Bench) -> dict[str, Any]:
     categories = set(vocab)
     for s in bench.samples:  # benches imported without a vocabulary still get a space from their answers
         if s.task != "counting":
-            names = s.answer if isinstance(s.answer, list) else [s.answer]
+            names = [str(a) for a in s.answer] if isinstance(s.answer, list) else [str(s.answer)]
             categories.update(names)
             if s.task == "listing" and not vocab:
                 for t in s.targets:
                     members.setdefault(t, set()).update(names)
-    counts = [int(s.answer) for s in bench.samples if s.task == "counting"]
+    counts = [int(s.answer) for s in bench.samples if s.task == "counting" and isinstance(s.answer, int | str)]
     return {"max_count": max(counts, default=0), "members": members, "categories": sorted(categories)}
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import GenerationConfig, PreTrainedModel, ProcessorMixin
+from transformers import BatchFeature, GenerationConfig, PreTrainedModel, ProcessorMixin
 
 from mimic_vlm.images import open_rgb
 from mimic_vlm.masking import ImageBlockMask
@@ -61,7 +61,7 @@ class HFModel:
 
     @torch.inference_mode()
     def generate(self, requests: list[Request]) -> list[Generation]:
-        inputs = self.processor.apply_chat_template(
+        inputs: BatchFeature = self.processor.apply_chat_template(  # type: ignore[assignment]  # str if untokenized
             [self.conversation(r) for r in requests], add_generation_prompt=True, tokenize=True,
             return_dict=True, return_tensors="pt", processor_kwargs={"padding": True})
         inputs = inputs.to(self.model.device, self.model.dtype)

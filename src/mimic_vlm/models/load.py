@@ -88,7 +88,7 @@ def load_vlm(spec: str, *, dtype: str | torch.dtype = "auto", device: str | None
     else:
         raise MimicError(f"--model {spec}: expected hf:PATH_OR_ID or tiny:FAMILY")
     if target is not None:
-        model = model.to(target)
+        model = model.to(target)  # type: ignore[arg-type]  # transformers' typing of the wrapped `to`
     model, mask = adapt(model, adapter=adapter, mask=mask, folder=folder)
     settings = {"attn_implementation": model.config._attn_implementation, "adapter": adapter,
                 "mask": describe_mask(mask)}

@@ -22,7 +22,7 @@ def image_only_processor(base: type[ProcessorMixin]) -> type[ProcessorMixin]:
                       chat_template=chat_template, **kwargs)
 
     signature = inspect.signature(base.__init__)  # keeps options such as image_seq_length in save_pretrained
-    __init__.__signature__ = signature.replace(
+    __init__.__signature__ = signature.replace(  # type: ignore[attr-defined]
         parameters=[p for name, p in signature.parameters.items() if name != "video_processor"])
     name = base.__name__.replace("Processor", "ImageOnlyProcessor")
     return type(name, (base,), {"__init__": __init__, "__module__": __name__, "__qualname__": name})

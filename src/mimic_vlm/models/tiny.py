@@ -11,7 +11,7 @@ from __future__ import annotations
 import types
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 import transformers as T
@@ -134,11 +134,12 @@ def _qwen(variant: str, num_layers: int, max_pixels: int = 224 * 224, words: Seq
     a = hd // 8
     b = (hd // 2 - a) // 2  # the M-RoPE sections must sum to head_dim / 2
     tc["rope_parameters"] = {"rope_type": "default", "mrope_section": [a, b, hd // 2 - a - b], "rope_theta": 10000.0}
-    ids = tok.convert_tokens_to_ids(["<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>"])
-    common = dict(text_config=tc, image_token_id=ids[0], video_token_id=ids[1], vision_start_token_id=ids[2],
+    ids = cast(list[int], tok.convert_tokens_to_ids(["<|image_pad|>", "<|video_pad|>", "<|vision_start|>",
+                                                     "<|vision_end|>"]))
+    common: dict[str, Any] = dict(text_config=tc, image_token_id=ids[0], video_token_id=ids[1], vision_start_token_id=ids[2],
                   vision_end_token_id=ids[3])
     if variant == "qwen2_vl":
-        cfg = T.Qwen2VLConfig(vision_config=dict(depth=2, embed_dim=32, hidden_size=tc["hidden_size"], num_heads=2,
+        cfg: T.PreTrainedConfig = T.Qwen2VLConfig(vision_config=dict(depth=2, embed_dim=32, hidden_size=tc["hidden_size"], num_heads=2,
                                                  mlp_ratio=2, patch_size=14, spatial_merge_size=2,
                                                  temporal_patch_size=2), **common)
         return T.Qwen2VLForConditionalGeneration, cfg, Qwen2VLImageOnlyProcessor(ip, tok, chat_template=tpl)
@@ -182,7 +183,7 @@ def _idefics(variant: str, num_layers: int, words: Sequence[str] = (), **text: A
         else (T.SmolVLMImageProcessorPil, T.SmolVLMConfig, T.SmolVLMForConditionalGeneration))
     ip = ip_cls(size={"longest_edge": 112}, max_image_size={"longest_edge": 56}, do_image_splitting=True)
     if variant == "idefics3":
-        proc = T.Idefics3Processor(image_processor=ip, tokenizer=tok, image_seq_len=4, chat_template=tpl)
+        proc: T.ProcessorMixin = T.Idefics3Processor(image_processor=ip, tokenizer=tok, image_seq_len=4, chat_template=tpl)
     else:
         proc = SmolVLMImageOnlyProcessor(ip, tok, chat_template=tpl, image_seq_len=4)
         proc.video_processor = types.SimpleNamespace(num_frames=None, fps=None)  # read by apply_chat_template

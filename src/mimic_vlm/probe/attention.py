@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers import PreTrainedModel
+from transformers import BatchFeature, PreTrainedModel
 
 from mimic_vlm.bench.store import Bench
 from mimic_vlm.errors import MimicError
@@ -135,7 +135,7 @@ def _reduce(module: torch.nn.Module, args: Any, output: Any) -> None:
     if weights is None:
         raise MimicError(f"attention probe: {type(module).__name__} returned no attention probabilities "
                          "(the text attention must be eager)")
-    collector.add(module.layer_idx, weights)
+    collector.add(module.layer_idx, weights)  # type: ignore[arg-type]  # an int attribute of the attention module
 
 
 # ---------------------------------------------------------------- groups (pure)
@@ -228,9 +228,9 @@ def encode(hf: HFModel, sample: Sample, image_paths: Sequence[Path]) -> dict[str
     spec = get_task(sample.task)
     request = Request(id=sample.id, images=tuple(image_paths), text=spec.prompt(sample),
                       max_new_tokens=spec.max_new_tokens, sample=sample.to_dict())
-    inputs = hf.processor.apply_chat_template([hf.conversation(request)], add_generation_prompt=True, tokenize=True,
-                                              return_dict=True, return_tensors="pt")
-    return inputs.to(hf.model.device, hf.model.dtype)
+    inputs: BatchFeature = hf.processor.apply_chat_template(  # type: ignore[assignment]  # a str only untokenized
+        [hf.conversation(request)], add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt")
+    return dict(inputs.to(hf.model.device, hf.model.dtype))
 
 
 def probe_bench(hf: HFModel, bench: Bench, *, limit: int | None = None, n_boot: int = 1000,

@@ -161,10 +161,10 @@ def pool_inputs(model: PreTrainedModel, inputs: dict[str, Any], k: int) -> dict[
     keep = torch.ones_like(is_image)
     keep[is_image] = False
     keep[keep_positions(is_image.nonzero().flatten(), old, new)] = True
-    out = {key: value[:, keep] for key, value in inputs.items()
-           if key not in used and isinstance(value, torch.Tensor) and value.shape[:2] == ids.shape}
+    out: dict[str, Any] = {key: value[:, keep] for key, value in inputs.items()
+                           if key not in used and isinstance(value, torch.Tensor) and value.shape[:2] == ids.shape}
     # Qwen / LLaVA-OV concatenate a tuple of per-image features; InternVL scatters one tensor
-    features_out = torch.cat(pooled) if family == "internvl" else tuple(pooled)
+    features_out: Any = torch.cat(pooled) if family == "internvl" else tuple(pooled)
     out["mm_encoder_outputs"] = {"image": BaseModelOutputWithPooling(pooler_output=features_out)}
     if family in QWEN:
         merge = model.config.vision_config.spatial_merge_size
@@ -200,7 +200,8 @@ def pooled_model(hf: HFModel, k: int) -> HFModel:
     """`hf` (an `HFModel`) with every image pooled by `k`: a `Model` for the runner."""
     from mimic_vlm.models.hf import HFModel
 
-    return HFModel(hf.model, PoolingProcessor(hf.processor, hf.model, k), name=f"{hf.name}@pool{k}",
+    processor: Any = PoolingProcessor(hf.processor, hf.model, k)  # duck-types the processor HFModel calls
+    return HFModel(hf.model, processor, name=f"{hf.name}@pool{k}",
                    max_batch_size=1, max_pixels=hf.max_pixels, image_size=hf.image_size, settings={**hf.settings, "pooling": k})
 
 

@@ -44,9 +44,9 @@ VERDICTS = ("right", "wrong", "unparsed", "missing")
 def encode_image(path: Path, size: int, quality: int = 70) -> str | None:
     """A `data:image/webp` URI of the image shrunk to `size` px (longest side); None if it cannot be read."""
     try:
-        with Image.open(path) as im:
-            im.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, several times faster
-            im = im.convert("RGB")
+        with Image.open(path) as source:
+            source.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, several times faster
+            im = source.convert("RGB")
             im.thumbnail((size, size))
             buf = io.BytesIO()
             im.save(buf, format="WEBP", quality=quality, method=0)  # the fastest; a 80 px thumbnail stays ~1 KB
@@ -80,7 +80,7 @@ def _answer_text(answer: Any) -> str:
 def browser_data(bench: Bench, runs: list[RunData]) -> dict[str, Any]:
     """The JSON the page reads: runs, images (thumbnails, enlargements, file URIs), controls, samples."""
     index: dict[Path, int] = {}
-    samples = []
+    samples: list[dict[str, Any]] = []
     by_run = [{r["id"]: r for r in run.predictions} for run in runs]
     scored = {i for rows in by_run for i in rows}
     for s in bench.samples:

@@ -7,6 +7,7 @@ diagnostics folder (`mimic probe`, `mimic sweep`) holds one of `DIAGNOSTICS` ins
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,7 @@ def load_run(path: str | Path) -> RunData:
     return RunData(path.resolve().name, path, scores, settings, predictions)
 
 
-def load_runs(paths: list[str | Path]) -> list[RunData]:
+def load_runs(paths: Sequence[str | Path]) -> list[RunData]:
     """Runs in the given order; equal folder names get a suffix so every run has its own name."""
     runs = [load_run(p) for p in paths]
     seen: dict[str, int] = {}

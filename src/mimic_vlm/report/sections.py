@@ -228,8 +228,8 @@ def _control_plot(runs: list[RunData], control: str, values: list[str]) -> bytes
             x, color = [xpos[v] + shifts[i] for v in keys], f"C{i % 10}"
             (legend[r.name],) = ax.plot(x, [points[v]["value"] for v in keys], marker=_MARKERS[i % len(_MARKERS)],
                                         ms=4, color=color, linestyle="--" if is_baseline(r) else "-")
-            cis = [points[v].get("ci") for v in keys]
-            if all(cis):
+            cis = [ci for v in keys if (ci := points[v].get("ci"))]
+            if len(cis) == len(keys):
                 ax.fill_between(x, [c[0] for c in cis], [c[1] for c in cis], color=color, alpha=0.18, lw=0)
         lo, hi = ax.get_ylim()
         if 0 <= lo and hi <= 1.1:  # rates share one scale, so panels and runs compare at a glance

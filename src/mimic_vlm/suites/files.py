@@ -72,7 +72,7 @@ def find_tables(path: Path, split: str | None, fallback: bool = False) -> list[P
     saved = [d for d in saved if not any(o in d.parents for o in saved)]
     files = sorted(p for p in path.rglob("*") if p.suffix in TABLE_SUFFIXES and p.is_file()
                    and not p.name.startswith(".") and not any(d in p.parents for d in saved))
-    splits = {split_of(p) for p in files} - {None}
+    splits = {s for p in files if (s := split_of(p)) is not None}
     if split and splits:
         if fallback and split.lower() not in splits and len(splits) == 1:
             split = splits.pop()

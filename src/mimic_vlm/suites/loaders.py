@@ -125,12 +125,12 @@ def mirb(rec: Record, sink: ImageSink) -> Sample:
     sid = f"mirb-{subset}-{rec.index if original else rec.get('question_id')}"
     answers = rec.get("answers")
     gold = [str(a) for a in answers] if isinstance(answers, list) else str(answers)
-    is_mcq = isinstance(gold, str) and gold.strip() in ("A", "B", "C", "D", "E")
+    letter = gold.strip() if isinstance(gold, str) and gold.strip() in ("A", "B", "C", "D", "E") else None
     found = rec.get("images" if original else "image_list")
     images = _save(sink, [found] if isinstance(found, str) else found, sid, rec)
-    return _sample(sid, "mcq" if is_mcq else "open", images, rec.text("questions"),
-                   gold.strip() if is_mcq else gold, "mirb", None, {"subset": subset},
-                   instruction=MIRB_INSTRUCTIONS.get(subset), n_choices=5 if is_mcq else None)
+    return _sample(sid, "open" if letter is None else "mcq", images, rec.text("questions"),
+                   gold if letter is None else letter, "mirb", None, {"subset": subset},
+                   instruction=MIRB_INSTRUCTIONS.get(subset), n_choices=None if letter is None else 5)
 
 
 def mantis(rec: Record, sink: ImageSink, source: str = "mantis-eval") -> Sample:

@@ -22,7 +22,7 @@ from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.compare import compare_rows, paired_entry, verdict_field
 from mimic_vlm.evaluate.stats import Estimate
 from mimic_vlm.evaluate.tasks import get_task
-from mimic_vlm.evaluate.taskspec import Aggregate, mean
+from mimic_vlm.evaluate.taskspec import GroupMetric, mean
 from mimic_vlm.report.blocks import Section, Table, Text, label
 from mimic_vlm.report.runs import RunData
 from mimic_vlm.schema import TASKS as MIMIC_TASKS
@@ -41,7 +41,7 @@ class Paired:
 
     bench: str | None
     rows: list[dict[str, Any]]
-    agg: Aggregate | None
+    agg: GroupMetric | None
 
 
 @dataclass
@@ -83,7 +83,7 @@ def _from_scores(scores: dict[str, Any], prefix: str) -> dict[str, Estimate]:
 
 def _estimate(entry: dict[str, Any], n: int) -> Estimate:
     ci = entry.get("ci")
-    return Estimate(entry.get("value"), tuple(ci) if ci else None, n)  # type: ignore[arg-type]
+    return Estimate(entry.get("value"), tuple(ci) if ci else None, n)
 
 
 def run_entries(run: RunData) -> dict[str, Estimate]:

@@ -224,12 +224,12 @@ def read_mixture(path: Path) -> list[Source]:
     if not isinstance(entries, list) or not entries:
         raise MimicError(f"{path}: a mixture needs a non-empty 'datasets' list")
     sources = []
-    for i, e in enumerate(entries):
-        file = e.get("path", e.get("json_path")) if isinstance(e, dict) else None
+    for i, entry in enumerate(entries):
+        file = entry.get("path", entry.get("json_path")) if isinstance(entry, dict) else None
         if not isinstance(file, str):
             raise MimicError(f"{path}: datasets[{i}] needs a 'path'")
-        folder = e.get("image_folder")
-        sources.append(Source(path.parent / file, str(e.get("sampling", e.get("sampling_strategy", "all"))),
+        folder = entry.get("image_folder")
+        sources.append(Source(path.parent / file, str(entry.get("sampling", entry.get("sampling_strategy", "all"))),
                               path.parent / folder if folder else None))
     return sources
 

@@ -355,7 +355,7 @@ def _train(cfg: TrainConfig, mask: ImageBlockMask | None, data: TrainingData, re
         if cfg.method == "lora" else None,
         "train_projector": cfg.train_projector, "mask_layers": cfg.mask_layers,
         "mask_backend": cfg.mask_backend if cfg.mask_layers else None,
-        "mask_backend_resolved": mask.resolved["training"] if mask is not None else None,
+        "mask_backend_resolved": mask.resolved["training"] if mask is not None and mask.resolved else None,
         "data": data.files, "samples": len(data.conversations), "dropped_too_many_images": data.dropped,
         "max_images": cfg.max_images, "max_pixels": cfg.max_pixels, "image_size": cfg.image_size, "seed": cfg.seed, "steps": trainer.state.global_step,
         "train_loss": output.training_loss,

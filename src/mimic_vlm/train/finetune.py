@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
@@ -75,7 +76,7 @@ def assert_language_model_only(model: torch.nn.Module, parts: Parts) -> None:
         raise AssertionError(f"LoRA layers on the vision side: {bad[:5]}")
 
 
-def prepare(model: torch.nn.Module, method: str, *, lora: LoraSettings | None = None,
+def prepare(model: Any, method: str, *, lora: LoraSettings | None = None,
             train_projector: bool = False) -> torch.nn.Module:
     """Freeze and wrap `model` for `method`; returns the model to train (a PeftModel for LoRA).
 
