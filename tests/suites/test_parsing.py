@@ -26,6 +26,10 @@ OPTIONS = ["a cat", "a dog", "a bird", "hot dog"]
     ("E", None),  # not a valid letter: unparsed, never guessed
     ("", None),
     ("I cannot tell.", None),
+    ("A is correct.", "A"),  # the article is never followed by "is"
+    ("Option A is the one with a cat", "A"),
+    ("The correct option is A because the images match", "A"),  # an answer cue before it
+    ("I think the answer is C", "C"),  # "I" the pronoun declares nothing
 ])
 def test_parse_choice(reply: str, letter: str | None) -> None:
     assert mcq.parse_choice(reply, OPTIONS) == letter

@@ -16,9 +16,13 @@ LETTERS = string.ascii_uppercase
 
 # A standalone capital letter: "(B)", "B.", "B:", "**B**", "B" at the end; never inside a word.
 _LETTER = re.compile(r"(?<![A-Za-z0-9'’])([A-Z])(?![A-Za-z0-9'’])")
-# "A" and "I" are English words: before a lower-case word ("A dog", "I think") they declare nothing.
+# "A" and "I" are English words: before a lower-case word ("A dog", "I think") they declare nothing,
+# unless an answer cue comes before ("the answer is A because", "Option A is") or, for "A", a verb after
+# ("A is correct": the article is never followed by one).
 _WORD_LETTERS = {"A", "I"}
-_FOLLOWED_BY_WORD = re.compile(r"\s+[a-z]")
+_FOLLOWED_BY_WORD = re.compile(r"\s+([a-z]+)")
+_CUE_BEFORE = re.compile(r"(?:\b(?:option|choice|answer|letter|is|be)|:)[\s*\"'(]*$", re.I)
+_VERBS_AFTER_A = {"is", "was", "would", "seems", "appears", "fits", "matches", "because", "since"}
 # An option line inside a text: "A: cat", "(B) dog", "C. bird", "D) fish".
 _OPTION_LINE = re.compile(r"^\s*\(?([A-Z])\s*[\).:](.*)$")
 r"""Group 2 is stripped by the caller (a lazy `\s*(.*?)\s*$` rescans inner blanks: quadratic)."""
@@ -70,7 +74,9 @@ def declared_letters(reply: str, valid: list[str]) -> list[str]:
         letter = m.group(1)
         if letter not in valid:
             continue
-        if letter in _WORD_LETTERS and _FOLLOWED_BY_WORD.match(reply, m.end()):
+        word = _FOLLOWED_BY_WORD.match(reply, m.end())
+        if (letter in _WORD_LETTERS and word and not _CUE_BEFORE.search(reply, 0, m.start())
+                and not (letter == "A" and word.group(1) in _VERBS_AFTER_A)):
             continue
         found.append(letter)
     return found

@@ -1,28 +1,34 @@
 """Reading free-text answers: pure functions, no I/O. The rules, and why:
 
-Every task first cuts a made-up continuation ("3\nQuestion: ... Answer: 2" is 3; `answer_part`).
+Every task first cuts a made-up continuation ("3\nQuestion: ... Answer: 2" is 3; `answer_part`); a reply
+that opens by repeating the prompt ("Question: ...\nAnswer: 5") answers after its "Answer:".
 
-Counting (`parse_count`): digits and number words ("twenty-one"; "no dogs", "none", "zero" = 0).
-Numbers that name an image ("image 2", "images 1 and 3", "the 3 images") are not answers. Among the rest,
-the number that ANSWERS is chosen: the last number that follows a conclusion word ("so", "therefore",
-"overall"), follows "total"/"answer"/"=" within a few words ("the total number of dogs is 5",
-"answer: 5", "3 + 2 = 5") or precedes "in total"/"altogether" ("5 dogs in total"). Without such a cue:
-a single value if all numbers agree; else the single value attached to a target name ("3 dogs and 2 cats"
-asked about dogs -> 3); else the LAST number, because answers end with their conclusion (the rule
-lmms-eval adopted for BLINK in PR #1435). No number -> None.
+Counting (`parse_count`): digits, whole decimals ("5.0"; "5.5" is no count) and number words
+("twenty-one"; "no dogs", "none", "zero" = 0). Numbers that name an image ("image 2", "images 1 and 3",
+"the 3 images") are not answers; a list of images ends at a number that counts something ("image 1 and
+3 dogs"). Among the rest, the number that ANSWERS is chosen: the last number that follows a conclusion
+word ("so", "therefore", "overall"), follows "total"/"answer"/"=" within a few words ("the total number
+of dogs is 5", "answer: 5", "3 + 2 = 5") or precedes "in total"/"altogether" ("5 dogs in total").
+Without such a cue: a single value if all numbers agree; else the single value attached to a target name
+("3 dogs and 2 cats" asked about dogs -> 3); else the LAST number, because answers end with their
+conclusion (the rule lmms-eval adopted for BLINK in PR #1435). A hedge ("2 or 3") is no answer, as
+naming two candidates is none for common / odd_one. No number -> None.
 
-Listing (`parse_list`): items split on commas, "and", "or", "&", ";", "/", newlines and bullets; a leading
-"Answer:"-style preamble is dropped. Each item is matched against the vocabulary (longest name first, on
-word boundaries, plural and synonym forms); an item that names no category is kept as an unknown item (it
-costs precision) if it is short enough to be a name (<= 3 words), else it is commentary and ignored.
-"none" / "no vehicles" -> an empty list. Nothing at all -> None.
+Listing (`parse_list`): items split on commas, "and", "or", "&", ";", "/", newlines and bullets, except
+inside a category name that holds one ("bow and arrow"); a leading "Answer:"-style preamble is dropped.
+Each item is matched against the vocabulary (longest name first, on word boundaries, plural and synonym
+forms); a denied name ("there is no bus", "not a cat") is no item; an item that names no category is kept
+as an unknown item (it costs precision) if it is short enough to be a name (<= 3 words), else it is
+commentary and ignored. "none" / "no vehicles" -> an empty list. Nothing at all -> None.
 
-Common / odd_one (`parse_names`): every distinct category named anywhere in the answer. The caller decides:
-one name -> that answer; several where one is asked -> wrong; none -> unparsed.
+Common / odd_one (`parse_names`): every distinct category named anywhere in the answer and not denied in
+its clause ("a dog, not a cat" names the dog). The caller decides: one name -> that answer; several
+where one is asked -> wrong; none -> unparsed.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -47,10 +53,15 @@ def surface_forms(name: str) -> set[str]:
     if not name:
         return set()
     *head, last = name.split()
-    lasts = {last, *plural_forms(last)}
-    if last.endswith("s") and not last.endswith(("ss", "us")) and len(last) > 3:
-        lasts.add(last[:-1])
-    return {" ".join([*head, w]) for w in lasts}
+    return {" ".join([*head, w]) for w in _word_forms(last)}
+
+
+def _word_forms(word: str) -> set[str]:
+    """A name's last word as answers write it: itself, its plurals, "skis" also as "ski"."""
+    forms = {word, *plural_forms(word)}
+    if word.endswith("s") and not word.endswith(("ss", "us")) and len(word) > 3:
+        forms.add(word[:-1])
+    return forms
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,8 @@ class Lexicon:
 
     forms: dict[str, str]
     pattern: re.Pattern[str] | None
+    joined: re.Pattern[str] | None = None
+    """Names that hold a list separator ("bow and arrow", "kitchen & dining room table"), in raw text."""
 
     def find(self, normalized: str) -> list[str]:
         """Categories named in already-normalised text, in order of mention (repeats kept)."""
@@ -89,15 +102,57 @@ def _lexicon(vocab: tuple[tuple[str, tuple[str, ...]], ...], names: tuple[str, .
     if not forms:
         return Lexicon({}, None)
     alternatives = "|".join(re.escape(f) for f in sorted(forms, key=lambda f: (-len(f), f)))
-    return Lexicon(forms, re.compile(rf"(?<![a-z0-9])(?:{alternatives})(?![a-z0-9])"))
+    joined = sorted({p for surface, _ in entries if _SEPARATORS.search(surface.lower())
+                     for p in _raw_patterns(surface)}, key=lambda p: (-len(p), p))
+    return Lexicon(forms, re.compile(rf"(?<![a-z0-9])(?:{alternatives})(?![a-z0-9])"),
+                   re.compile(rf"(?<![a-z0-9])(?:{'|'.join(joined)})(?![a-z0-9])") if joined else None)
+
+
+def _raw_patterns(surface: str) -> list[str]:
+    """Regexes for a name as written in a reply, its separators kept: "kitchen & dining room table(s)",
+    "kitchen&dining-room table"; words stay apart ("saltandpepper" is not it)."""
+    parts = re.findall(r"[a-z0-9]+|[^a-z0-9\s]", surface.lower())
+    words = [i for i, p in enumerate(parts) if p[0].isalnum()]
+    if not words:
+        return []
+    last = words[-1]
+    out = []
+    for form in sorted(_word_forms(parts[last])):
+        tokens = [*parts[:last], form, *parts[last + 1:]]
+        gaps = [r"[\s-]+" if x[0].isalnum() and y[0].isalnum() else r"[\s-]*" for x, y in itertools.pairwise(tokens)]
+        out.append("".join(re.escape(t) + gap for t, gap in zip(tokens, [*gaps, ""], strict=True)))
+    return out
 
 
 def parse_names(text: str, lex: Lexicon) -> list[str]:
-    """Distinct categories named in an answer, in order of first mention."""
-    return list(dict.fromkeys(lex.find(normalize(text))))
+    """Distinct categories named in an answer, in order of first mention; a name only denied ("a dog, not a
+    cat", "no cats") is not named."""
+    return list(dict.fromkeys(n for clause in _CLAUSE.split(text) for n in _affirmed(normalize(clause), lex)))
+
+
+def _affirmed(normalized: str, lex: Lexicon) -> list[str]:
+    """Categories named in one clause, except those it denies."""
+    if lex.pattern is None:
+        return []
+    return [lex.forms[m.group(0)] for m in lex.pattern.finditer(normalized) if not _denied(normalized, m.start())]
+
+
+_CLAUSE = re.compile(r"[,;:!?\n]|\.(?:\s|$)")
+"""Where a denial ends: "No, a dog." names the dog."""
+_DENIALS = {"not", "no", "without", "except", "excluding", "nor", "neither"}
+_ARTICLES = {"a", "an", "the", "any"}
+
+
+def _denied(normalized: str, start: int) -> bool:
+    """Whether the name at `start` follows a denial, articles aside ("not a cat", "no cats")."""
+    before = normalized[max(0, start - 40):start].split()
+    while before and before[-1] in _ARTICLES:
+        before.pop()
+    return bool(before) and before[-1] in _DENIALS
 
 
 _SPEAKER = re.compile(r"(?:question|user|human)\s*:", re.I)
+_ANSWER_LABEL = re.compile(r"(?:answer|assistant)\s*:", re.I)
 
 
 def answer_part(text: str) -> str:
@@ -107,7 +162,14 @@ def answer_part(text: str) -> str:
     A continuation is "Question:" / "User:" / "Human:" at the start, after a line break, or after a sentence
     end and a space (blanks allowed in between). Found from each speaker word backwards over its own blanks,
     so the cost is linear (the one-regex form rescanned long runs of blanks from every blank: quadratic).
+    A reply that opens by repeating the prompt ("Question: ...\nAnswer: 5") answers after its "Answer:".
     """
+    echo = _SPEAKER.match(text, len(text) - len(text.lstrip()))
+    if echo:
+        label = _ANSWER_LABEL.search(text, echo.end())
+        if label is None:
+            return ""
+        text = text[label.end():]
     for match in _SPEAKER.finditer(text):
         k = match.start()
         start = k
@@ -145,6 +207,8 @@ def _strip_preamble(text: str, lex: Lexicon) -> str:
 def parse_list(text: str, lex: Lexicon) -> list[str] | None:
     """Sorted distinct items: category names, plus unknown short items as written (normalised)."""
     text = _BULLET.sub("", _strip_preamble(text, lex))
+    if lex.joined is not None:  # "salt and pepper shakers" is one item, not three: glue it before splitting
+        text = lex.joined.sub(lambda m: "_".join(normalize(m.group(0)).split()), text.lower())
     known: list[str] = []
     unknown: list[str] = []
     negated = False
@@ -154,7 +218,9 @@ def parse_list(text: str, lex: Lexicon) -> list[str] | None:
             continue
         found = lex.find(item)
         if found:
-            known.extend(found)
+            affirmed = _affirmed(item, lex)  # "there is no bus", "not cats": a denial, not an item
+            known.extend(affirmed)
+            negated = negated or not affirmed
             continue
         words = [w for w in item.split() if w not in _FILLER and w not in NUMBER_WORDS and not w.isdigit()]
         if _NEGATION.match(item):
@@ -176,7 +242,8 @@ def _crude_singular(name: str) -> str:
 
 # ---- counting ------------------------------------------------------------------------------------------
 
-_TOKEN = re.compile(r"\d+(?:st|nd|rd|th)\b|\d+|[a-z]+|[=:,.;!?]")
+_TOKEN = re.compile(r"\d+(?:st|nd|rd|th)\b|\d+\.\d+|\d+|[a-z]+|[=:,.;!?]")
+"""Tokens: ordinals ("2nd" names, never counts), decimals ("5.0" is 5, "5.5" no count), integers, words."""
 _IMAGE_WORDS = {"image", "images", "picture", "pictures", "photo", "photos", "img", "frame", "frames",
                 "photograph", "photographs"}
 _LIST_JOIN = {",", "and", "&", "to", "through", "or"}
@@ -205,6 +272,7 @@ def _numbers(tokens: list[str], lex: Lexicon | None) -> list[_Number]:
     "there is/are" ("I have no idea" is not a count).
     """
     found = [_Number(int(t), i, i + 1) for i, t in enumerate(tokens) if t.isdigit()]
+    found += [_Number(int(float(t)), i, i + 1) for i, t in enumerate(tokens) if _is_whole_decimal(t)]
     found += [_Number(v, s, e) for v, s, e in read_number_words(tokens)]
     for i, t in enumerate(tokens):
         if t in _ZERO_WORDS or (t == "no" and (
@@ -214,14 +282,20 @@ def _numbers(tokens: list[str], lex: Lexicon | None) -> list[_Number]:
     return sorted(found, key=lambda n: n.start)
 
 
-def _image_references(tokens: list[str], numbers: list[_Number]) -> set[int]:
-    """Starts of numbers that name images: "image 2", "images 1, 2 and 3", "3 images"."""
+def _is_whole_decimal(token: str) -> bool:
+    whole, dot, fraction = token.partition(".")
+    return bool(dot) and whole.isdigit() and fraction.isdigit() and not fraction.strip("0")
+
+
+def _image_references(tokens: list[str], numbers: list[_Number], lex: Lexicon | None) -> set[int]:
+    """Starts of numbers that name images: "image 2", "images 1, 2 and 3", "3 images". A list of images
+    ends at a number that counts something: in "image 1 and 3 dogs in image 2", 3 is a count."""
     starts = {n.start: n for n in numbers}
     refs: set[int] = set()
     for i, t in enumerate(tokens):
         if t in _IMAGE_WORDS:
             j = i + 1 + (tokens[i + 1:i + 2] == ["number"])
-            while j in starts:
+            while j in starts and not (j > i + 2 and _counts_something(tokens, starts[j].end, lex)):
                 refs.add(j)
                 j = starts[j].end
                 if j < len(tokens) and tokens[j] in _LIST_JOIN and j + 1 in starts:
@@ -232,6 +306,11 @@ def _image_references(tokens: list[str], numbers: list[_Number]) -> set[int]:
         if n.end < len(tokens) and tokens[n.end] in _IMAGE_WORDS:
             refs.add(n.start)
     return refs
+
+
+def _counts_something(tokens: list[str], end: int, lex: Lexicon | None) -> bool:
+    """Whether the words after a number say what it counts ("3 dogs", "3 such objects")."""
+    return end < len(tokens) and tokens[end] in _OBJECT_WORDS or lex is not None and _names_at(tokens, end, lex)
 
 
 def _cued(tokens: list[str], numbers: list[_Number]) -> list[_Number]:
@@ -280,20 +359,27 @@ def parse_count(text: str, lex: Lexicon | None = None) -> int | None:
     """The count an answer gives, or None when it gives none. `lex` names the counted categories."""
     tokens = _TOKEN.findall(re.sub(r"(?<=\d),(?=\d{3}\b)", "", text.lower()).replace("-", " "))
     numbers = _numbers(tokens, lex)
-    refs = _image_references(tokens, numbers)
+    refs = _image_references(tokens, numbers, lex)
     numbers = [n for n in numbers if n.start not in refs]
     if not numbers:
         return None
     cued = _cued(tokens, numbers)
     if cued:
-        return cued[-1].value
+        return _unless_hedged(tokens, numbers, cued[-1])
     if len({n.value for n in numbers}) == 1:
         return numbers[0].value
     if lex is not None:
-        attached = {n.value for n in numbers if _names_at(tokens, n.end, lex)}
-        if len(attached) == 1:
-            return attached.pop()
-    return numbers[-1].value
+        attached = [n for n in numbers if _names_at(tokens, n.end, lex)]
+        if len({n.value for n in attached}) == 1:
+            return _unless_hedged(tokens, numbers, attached[-1])
+    return _unless_hedged(tokens, numbers, numbers[-1])
+
+
+def _unless_hedged(tokens: list[str], numbers: list[_Number], chosen: _Number) -> int | None:
+    """None for a hedge between counts ("2 or 3 dogs"): like naming two candidates where one is asked."""
+    before = {n.end: n for n in numbers}
+    hedged = chosen.start >= 2 and tokens[chosen.start - 1] == "or" and chosen.start - 1 in before
+    return None if hedged and before[chosen.start - 1].value != chosen.value else chosen.value
 
 
 def _names_at(tokens: list[str], start: int, lex: Lexicon) -> bool:
