@@ -13,6 +13,8 @@ import time
 import pytest
 from hardening_helpers import SlowChatServer, grow_bench, rows, write_rows
 
+from mimic_vlm.errors import MimicError
+
 N = 12
 
 
@@ -91,6 +93,29 @@ def test_a_second_eval_into_the_same_folder_is_refused_and_a_crash_leaves_no_loc
     slow_server.released.set()
     assert cli(*argv).code == 0  # the kernel dropped the crashed holder's lock: the rerun takes the folder
     assert len(rows(out / "predictions.jsonl")) == N
+
+
+def test_the_folder_stays_held_while_the_run_is_scored(bench_dir, tmp_path, cli, monkeypatch):
+    """A run let in between the last prediction and the scores would have its predictions scored, and printed,
+    as this run's (an `--overwrite` run of another model did exactly that)."""
+    from mimic_vlm.evaluate import runner
+    from mimic_vlm.locks import hold_folder
+
+    out, refusals = tmp_path / "run", []
+    real_finish = runner.finish
+
+    def finish_while_another_tries(*args, **kwargs):
+        try:
+            with hold_folder(out, "another mimic eval"):  # a second open file: flock refuses it while held
+                pass
+        except MimicError as e:
+            refusals.append(str(e))
+        return real_finish(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "finish", finish_while_another_tries)
+    assert cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", out, "--no-progress").code == 0
+    assert refusals == [f"{out}: another mimic eval is writing to this folder right now; wait for it to finish "
+                        "or choose another --out"]
 
 
 def test_report_refuses_runs_of_two_benches_unless_asked(bench_dir, tmp_path, cli):

@@ -197,9 +197,8 @@ def run_eval(bench: Bench, model: Model, out: str | Path, *, limit: int | None =
             if created and rank == 0 and not any(P.recover(p, repair=False) for p in P.prediction_files(out)):
                 shutil.rmtree(out, ignore_errors=True)  # nothing predicted: no half-made run folder for report
             raise
-    if rank != 0:
-        return {}
-    return finish(bench, out, official, permutations)
+        # scored while still held: a run let in between would have its predictions scored as this run's
+        return finish(bench, out, official, permutations) if rank == 0 else {}
 
 
 def _run(bench: Bench, model: Model, out: Path, chosen: list[Sample], *, batch_size: int | None, official: bool,
