@@ -143,3 +143,21 @@ def test_a_write_the_file_system_refuses_is_one_line(bench_dir, tmp_path, cli):
     cli("generate", "--out", blocker / "bench", "--toy-images", "5").one_error_line(str(blocker))
     cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", blocker / "run").one_error_line(str(blocker))
     assert blocker.read_text() == "a file where a folder should be"
+
+
+def test_overwrite_replaces_a_torn_run_but_never_a_train_output(bench_dir, tmp_path, cli):
+    out = tmp_path / "run"
+    argv = ("eval", "--bench", bench_dir, "--model", "oracle", "--out", out, "--no-progress")
+    assert cli(*argv).code == 0
+    (out / "run.json").write_text('{"settings": ')  # torn
+    cli(*argv).one_error_line(f"{out / 'run.json'}: unreadable run settings; use --overwrite to start this run again")
+    assert cli(*argv, "--overwrite").code == 0 and (out / "scores.json").is_file()
+
+    trained = tmp_path / "trained"  # what mimic train writes: a run.json of training settings
+    trained.mkdir()
+    (trained / "run.json").write_text('{"base_kwargs": {}, "lr": 0.001}')
+    (trained / "adapter_model.safetensors").write_bytes(b"weights")
+    r = cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", trained, "--overwrite", "--no-progress")
+    r.one_error_line(f"{trained}: its run.json is not a mimic eval run's (a mimic train output?), so --overwrite "
+                     "does not replace it; choose another --out")
+    assert (trained / "adapter_model.safetensors").read_bytes() == b"weights"

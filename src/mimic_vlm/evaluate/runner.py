@@ -123,9 +123,15 @@ def prepare_folder(out: Path, settings: dict[str, Any], overwrite: bool) -> bool
             raise MimicError(f"{out}: holds predictions but no {RUN_JSON}; use --overwrite to replace them")
         return overwrite
     try:
-        old = read_json(run_json)["settings"]
-    except (MimicError, KeyError, TypeError):
+        record = read_json(run_json)
+    except MimicError:  # torn or corrupt: the predictions beside it say whose it is
+        if overwrite and P.prediction_files(out):
+            return True
         raise MimicError(f"{run_json}: unreadable run settings; use --overwrite to start this run again") from None
+    if not isinstance(record, dict) or not isinstance(record.get("settings"), dict):
+        raise MimicError(f"{out}: its {RUN_JSON} is not a mimic eval run's (a mimic train output?), so --overwrite "
+                         "does not replace it; choose another --out")
+    old = record["settings"]
     changes = diff(old, orjson.loads(orjson.dumps(settings)))
     if changes and not overwrite:
         raise MimicError(f"{out}: holds a run with other settings ({'; '.join(changes[:3])}); "
