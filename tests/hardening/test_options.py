@@ -24,6 +24,21 @@ def test_eval_numbers_are_checked_where_they_enter(bench_dir, tmp_path, cli, ext
     assert not (tmp_path / "run").exists()
 
 
+SEEDED = [["toy", "--images", "2"], ["generate", "--count", "2"], ["demo"], ["eval", "--model", "chance"],
+          ["sweep", "--model", "chance", "--vary", "n_images=2,3"]]
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**63)])
+@pytest.mark.parametrize("argv", SEEDED, ids=[a[0] for a in SEEDED])
+def test_a_seed_out_of_range_is_a_usage_error(bench_dir, tmp_path, cli, argv, seed):
+    """numpy refuses negative seeds and JSON records hold 64 bits: both were tracebacks."""
+    out = tmp_path / "out"
+    bench = ["--bench", bench_dir] if argv[0] == "eval" else []
+    r = cli(*argv, *bench, "--out", out, "--seed", seed)
+    r.one_error_line("'--seed': Input should be", f"mimic {argv[0]} --help")
+    assert not out.exists()
+
+
 def test_other_commands_numbers(bench_dir, tmp_path, cli, capsys):
     (tmp_path / "p.jsonl").write_text('{"id": "counting-000000", "output": "3"}\n')
     cli("score", "--bench", bench_dir, "--predictions", tmp_path / "p.jsonl", "--bootstrap", "-1").one_error_line(

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from mimic_vlm.commands.options import seed_option
 from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import MimicError
 from mimic_vlm.schema import TASKS
@@ -36,7 +37,7 @@ def generate(
     target_position: str | None = typer.Option(
         None, "--target-position", help="first | middle | last | any: where the target-holding images sit; "
                                         "records each sample's target_positions (unset: neither)."),
-    seed: int = typer.Option(0, "--seed", help="Random seed; the same inputs and seed give identical benches."),
+    seed: int = seed_option("Random seed; the same inputs and seed give identical benches."),
     out: Path = typer.Option(..., "--out", help="Bench folder to create."),
     copy_images: bool = typer.Option(False, "--copy-images", help="Copy images into OUT/images (self-contained)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists (only after success)."),

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.rule import Rule
 
+from mimic_vlm.commands.options import seed_option
 from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import MimicError
 from mimic_vlm.schema import TASKS
@@ -31,7 +32,7 @@ def demo(
     images: int = typer.Option(300, "--images", min=1, help="Scenes rendered in the toy world."),
     count: int = typer.Option(50, "--count", min=1, help="Samples per task."),
     n_images: str = typer.Option("2-5", "--n-images", help="Images per sample: N, A-B or a,b,c."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the toy world and of the bench."),
+    seed: int = seed_option("Seed of the toy world and of the bench."),
     preset: str = typer.Option("tiny", "--preset", help="Toy world (see `mimic toy --preset`); toy:mimic-tiny "
                                "was trained on `tiny` scenes (other seeds than the demo's)."),
     models: str = typer.Option(",".join(DEMO_MODELS), "--models", help="Comma-separated model specs to evaluate."),

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from mimic_vlm.commands.options import seed_option
 from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import MimicError
 from mimic_vlm.report.blocks import fmt, label  # the report's names: accuracy, micro F1
@@ -86,7 +87,7 @@ def register(app: typer.Typer) -> None:
         retries: int = typer.Option(4, min=0, help="Retries on 429/5xx/dropped connections/timeouts (openai)."),
         api_key_env: str | None = typer.Option(None, help="Environment variable holding the API key "
                                                           "(default OPENAI_API_KEY)."),
-        seed: int = typer.Option(0, help="Seed of the chance baseline."),
+        seed: int = seed_option("Seed of the chance baseline."),
         permutations: int = typer.Option(0, min=0, help="Also evaluate each sample under K seeded shuffles of its image "
                                                  "order: answer consistency and metric spread across orders."),
         progress: bool = typer.Option(True, help="Show the progress bar."),

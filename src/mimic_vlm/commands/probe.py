@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from mimic_vlm.commands.options import seed_option
 from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import MimicError
 from mimic_vlm.report.blocks import fmt, label
@@ -126,7 +127,7 @@ def sweep(
     mask_layers: str | None = typer.Option(None, help="Image-block attention mask on these text layers (hf/tiny)."),
     mask_backend: str = typer.Option("auto", help="Mask backend: auto (the fastest exact one for the device), "
                                      "blocks, sdpa, eager or flex, as in mimic eval."),
-    seed: int = typer.Option(0, help="Generator seed (the same for every value)."),
+    seed: int = seed_option("Generator seed (the same for every value)."),
     dtype: str = typer.Option("auto", help="auto, float32, bfloat16 or float16 (hf)."),
     device: str | None = typer.Option(None, help="cpu, cuda, ... (hf/tiny)."),
     max_pixels: int | None = typer.Option(None, min=1, help="Per-image pixel cap (w*h), aspect kept."),
