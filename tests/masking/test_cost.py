@@ -56,3 +56,20 @@ def test_cli_json_and_errors(tmp_path, capsys) -> None:
         with pytest.raises(SystemExit) as exit_info:
             main(argv)
         assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    ({"num_hidden_layers": 0, "num_attention_heads": 0, "hidden_size": 0, "intermediate_size": 0},
+     "num_attention_heads 0: expected a positive integer"),  # was a ZeroDivisionError
+    ({"num_hidden_layers": "a", "num_attention_heads": 2, "hidden_size": 8, "intermediate_size": 8},
+     "num_hidden_layers 'a': expected a positive integer"),  # was a TypeError
+    ({"num_hidden_layers": 2, "num_attention_heads": 2, "hidden_size": 8}, "the text config has no 'intermediate_size'"),
+    ([1, 2], "not a model config (expected a JSON object)"),
+])
+def test_a_malformed_config_is_one_error(tmp_path, capsys, config, message) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["cost", str(path)])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip() == f"error: {path}: {message}"

@@ -19,7 +19,9 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from mimic_vlm.errors import MimicError
 
@@ -64,15 +66,27 @@ def shape_from_config(path: str | Path) -> TextModelShape:
         cfg = json.loads(file.read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise MimicError(f"{file}: cannot read a model config ({e})") from e
-    text = cfg.get("text_config") or cfg.get("llm_config") or cfg
-    try:
-        heads = text["num_attention_heads"]
-        return TextModelShape(layers=text["num_hidden_layers"], heads=heads,
-                              kv_heads=text.get("num_key_value_heads") or heads,
-                              head_dim=text.get("head_dim") or text["hidden_size"] // heads,
-                              hidden=text["hidden_size"], intermediate=text["intermediate_size"])
-    except KeyError as e:
-        raise MimicError(f"{file}: the text config has no {e.args[0]!r}") from e
+    text = (cfg.get("text_config") or cfg.get("llm_config") or cfg) if isinstance(cfg, dict) else None
+    if not isinstance(text, dict):
+        raise MimicError(f"{file}: not a model config (expected a JSON object)")
+    size = partial(_size, file, text)
+    heads = size("num_attention_heads")
+    hidden = size("hidden_size")
+    return TextModelShape(layers=size("num_hidden_layers"), heads=heads,
+                          kv_heads=size("num_key_value_heads", heads), head_dim=size("head_dim", hidden // heads),
+                          hidden=hidden, intermediate=size("intermediate_size"))
+
+
+def _size(file: Path, text: dict[str, Any], key: str, default: int | None = None) -> int:
+    """A positive integer of the config; absent or null takes `default` where there is one."""
+    value = text.get(key)
+    if value is None and default is not None:
+        return default
+    if value is None:
+        raise MimicError(f"{file}: the text config has no {key!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise MimicError(f"{file}: {key} {value!r}: expected a positive integer")
+    return value
 
 
 def resolve_shape(name_or_path: str) -> TextModelShape:
