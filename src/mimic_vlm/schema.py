@@ -7,7 +7,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -280,6 +280,38 @@ def check_output_folder(target: Path, overwrite: bool, marker: Marker | None, wh
         raise MimicError(f"{target}: holds files mimic did not write there; --overwrite replaces only a folder "
                          "made by the same command (choose another --out, or empty it yourself)")
     return True
+
+
+def check_study_folder(target: Path, own: Collection[str], command: str) -> None:
+    """A resumable study (sweep, pooling) writes into a new, an empty or its own folder (entries named
+    `own`): mixed into a folder of other files, its files would later let another command's `--overwrite`
+    take that folder for one it made."""
+    if target.exists() and not target.is_dir():
+        raise MimicError(f"{target}: is a file, expected a folder to write into")
+    foreign = sorted(p.name for p in target.iterdir() if p.name not in own) if target.is_dir() else []
+    if foreign:
+        raise MimicError(f"{target}: holds files {command} did not write there ({', '.join(foreign[:3])}); "
+                         "choose another --out")
+
+
+@contextlib.contextmanager
+def built_in_place(target: Path, overwrite: bool, marker: Marker | None) -> Iterator[Path]:
+    """Like `atomic_dir`, for outputs that must be built at their final path (a demo's runs record where
+    their bench is): the replaced folder waits aside and comes back if the block fails, and a failed build
+    leaves nothing."""
+    replace = check_output_folder(target, overwrite, marker)
+    aside = target.with_name(f".{target.name}.old-{os.getpid()}")
+    if replace:
+        os.replace(target, aside)
+    try:
+        yield target
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        if replace:
+            os.replace(aside, target)
+        raise
+    if replace:
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -83,3 +83,48 @@ def test_bench_files_are_group_readable_under_the_usual_umask(bench_dir, tmp_pat
     modes = {p.relative_to(tmp_path).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "x").rglob("*")}
     assert modes == {"x/README.md": 0o644, "x/data": 0o755, "x/data/counting.parquet": 0o644}
     assert stat.S_IMODE((tmp_path / "x").stat().st_mode) == 0o755
+
+
+@pytest.mark.parametrize("command", ["sweep", "pooling"])
+def test_a_study_never_writes_into_a_folder_of_other_files(bench_dir, tmp_path, cli, foreign, command):
+    """Its files mixed in would let another command's --overwrite take the folder for one it made."""
+    argv = {"sweep": ["sweep", "--model", "chance", "--task", "counting", "--vary", "n_images=2,3", "--count", "2"],
+            "pooling": ["probe", "pooling", "--model", "tiny:qwen2_vl", "--bench", bench_dir, "--factors", "1",
+                        "--limit", "1"]}[command]
+    what = {"sweep": "mimic sweep", "pooling": "mimic probe pooling"}[command]
+    cli(*argv, "--out", foreign, "--no-progress").one_error_line(
+        f"{foreign}: holds files {what} did not write there (notes.txt); choose another --out")
+    assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
+
+
+def test_overwrite_never_takes_another_commands_output(bench_dir, tmp_path, cli):
+    """Each command's --overwrite knows its own folders: a sweep is no demo, a generated bench no packed one."""
+    sweep = tmp_path / "sweep"
+    assert cli("sweep", "--model", "chance", "--task", "counting", "--vary", "n_images=2,3", "--count", "2",
+               "--out", sweep, "--no-progress").code == 0
+    before = sorted(p.name for p in sweep.iterdir())
+    cli("demo", "--out", sweep, "--images", "10", "--count", "1", "--models", "oracle", "--overwrite").one_error_line(
+        f"{sweep}: holds files mimic did not write there")
+    assert sorted(p.name for p in sweep.iterdir()) == before
+    generated = tmp_path / "generated"
+    assert cli("generate", "--out", generated, "--toy-images", "10", "--count", "2", "--task", "counting").code == 0
+    cli("pack", bench_dir, "--out", generated, "--overwrite").one_error_line(f"{generated}: holds files mimic did not")
+    assert (generated / "toy_annotations.json").exists()
+
+
+def test_a_failed_demo_leaves_nothing_and_a_failed_overwrite_keeps_the_old_demo(tmp_path, cli):
+    out = tmp_path / "demo"
+    argv = ["demo", "--out", out, "--images", "20", "--count", "1", "--n-images", "2"]
+    cli(*argv, "--models", "nosuch").one_error_line("--model nosuch: unknown model kind 'nosuch'")
+    assert not out.exists() and not list(tmp_path.glob(".demo*"))
+    assert cli(*argv, "--models", "oracle").code == 0
+    cli(*argv, "--models", "nosuch", "--overwrite").one_error_line("--model nosuch: unknown model kind")
+    assert [p.name for p in (out / "runs").iterdir()] == ["oracle"] and (out / "report" / "report.html").is_file()
+    assert not list(tmp_path.glob(".demo*"))
+
+
+def test_a_sweep_that_fails_before_any_run_leaves_no_folder(tmp_path, cli):
+    out = tmp_path / "sweep"
+    cli("sweep", "--model", "chance", "--task", "counting", "--vary", "n_images=0,2", "--count", "2",
+        "--out", out, "--no-progress").one_error_line("--n-images 0: must lie within 1-16")
+    assert not out.exists()

@@ -23,7 +23,14 @@ from PIL import Image
 from mimic_vlm.bench.store import IMAGES, IS_BENCH, MANIFEST, SAMPLES, check_images, link_or_copy, load_bench
 from mimic_vlm.errors import MimicError
 from mimic_vlm.images import open_rgb
-from mimic_vlm.schema import Sample, atomic_dir, target_images, write_json_atomic, write_jsonl_atomic
+from mimic_vlm.schema import (
+    Sample,
+    atomic_dir,
+    read_json,
+    target_images,
+    write_json_atomic,
+    write_jsonl_atomic,
+)
 
 PACKABLE = ("counting", "listing")
 
@@ -82,6 +89,15 @@ def pack_targets(sample: Sample, bench_root: str | Path, out_images_dir: str | P
                    controls=controls)
 
 
+def is_packed_bench(folder: Path) -> bool:
+    """What `mimic pack --overwrite` may replace: a bench pack wrote (its manifest names its source), not the
+    generated bench it may have been packed from."""
+    try:
+        return IS_BENCH(folder) and "packed_from" in read_json(folder / MANIFEST)
+    except MimicError:
+        return False
+
+
 def pack_bench(bench_path: str | Path, out: str | Path, overwrite: bool = False) -> Path:
     """A new bench (written atomically) whose samples are `pack_targets` of `bench_path`'s samples.
 
@@ -90,7 +106,7 @@ def pack_bench(bench_path: str | Path, out: str | Path, overwrite: bool = False)
     """
     bench = load_bench(bench_path)
     check_images(bench)  # a deleted image fails here, naming it, before anything is written
-    with atomic_dir(out, overwrite=overwrite, marker=IS_BENCH) as tmp:
+    with atomic_dir(out, overwrite=overwrite, marker=is_packed_bench) as tmp:
         samples = [pack_targets(s, bench.root, tmp / IMAGES, bench.vocabulary) for s in bench.samples]
         for s in samples:
             for rel in s.images:

@@ -7,9 +7,9 @@ library call that the other commands also use.
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -18,9 +18,12 @@ from rich.rule import Rule
 from mimic_vlm.commands.options import seed_option
 from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import MimicError
-from mimic_vlm.schema import TASKS
+from mimic_vlm.schema import TASKS, has_files
 
 DEMO_MODELS = ("oracle", "single-image", "prior", "chance", "toy:mimic-tiny")
+DEMO_MADE = has_files("toy-world/annotations.json", "bench/manifest.json", "runs", "report/report.html")
+"""A folder `mimic demo --overwrite` may replace: one holding everything a demo writes (a sweep folder holds
+a toy world too)."""
 
 
 def register(app: typer.Typer) -> None:
@@ -39,27 +42,34 @@ def demo(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
 ) -> None:
     """Render a toy world, generate and validate a MIMIC bench, evaluate baselines and a tiny VLM, report."""
+    from mimic_vlm.annotations.toyworld import get_preset
+    from mimic_vlm.compose.controls import Controls
+    from mimic_vlm.schema import built_in_place, check_output_folder
+
+    check_output_folder(out, overwrite, DEMO_MADE)
+    controls = Controls.parse(n_images=n_images)
+    world = get_preset(preset)
+    specs = [m.strip() for m in models.split(",") if m.strip()]
+    if not specs:
+        raise MimicError(f"--models {models!r}: no model spec")
+    with built_in_place(out, overwrite, DEMO_MADE):
+        _demo(out, images, count, controls, seed, world, specs)
+
+
+def _demo(out: Path, images: int, count: int, controls: Any, seed: int, world: Any, specs: list[str]) -> None:
     from mimic_vlm.annotations.load import load_catalog
-    from mimic_vlm.annotations.toyworld import get_preset, render_toy_world
+    from mimic_vlm.annotations.toyworld import render_toy_world
     from mimic_vlm.bench.generate import generate_bench
     from mimic_vlm.bench.inspect import contact_sheet, print_summary
     from mimic_vlm.bench.store import load_bench
     from mimic_vlm.bench.validate import validate_bench
-    from mimic_vlm.compose.controls import Controls
     from mimic_vlm.evaluate.runner import run_eval
     from mimic_vlm.models.registry import load_model
     from mimic_vlm.plugins import REPORT_SECTIONS
     from mimic_vlm.report import write_report
-    from mimic_vlm.schema import check_output_folder, has_files
 
-    replace = check_output_folder(out, overwrite, has_files("toy-world/annotations.json"))
-    controls = Controls.parse(n_images=n_images)
-    world = get_preset(preset)
     console = Console()
     start = time.perf_counter()
-    if replace:
-        shutil.rmtree(out)
-
     console.print(Rule(f"1. toy world ({world.name}): {images} scenes"))
     annotations = render_toy_world(out / "toy-world", images, seed, preset=world)
     catalog = load_catalog("toy", annotations, annotations.parent / "images")
@@ -81,7 +91,7 @@ def demo(
 
     console.print(Rule("4. evaluation"))
     runs = []
-    for spec in [m.strip() for m in models.split(",") if m.strip()]:
+    for spec in specs:
         run = out / "runs" / spec.replace(":", "-").replace("/", "_")
         console.print(f"[bold]{spec}[/]")
         with RichProgress(transient=True) as bars:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,7 @@ def pooling(
     device: str | None = typer.Option(None, help="cpu, cuda, cuda:1 ..."),
     max_pixels: int | None = typer.Option(None, min=1, help="Per-image pixel cap (w*h), aspect kept."),
     progress: bool = typer.Option(True, help="Show progress bars."),
+    overwrite: bool = typer.Option(False, help="Replace runs in OUT made with other settings."),
 ) -> None:
     """Score against vision tokens per image: 1-D average pooling of each image's tokens by k."""
     from mimic_vlm.bench.store import load_bench
@@ -99,7 +101,7 @@ def pooling(
     hf = _hf_model(model, loaded, dtype=dtype, device=device, max_pixels=max_pixels)
     family_of(hf.model)  # refuse an unsupported family before any work
     with RichProgress(disable=not progress) as bars:
-        result = pooling_study(hf, loaded, ks, out, limit=limit, progress=bars)
+        result = pooling_study(hf, loaded, ks, out, limit=limit, progress=bars, overwrite=overwrite)
     table = Table(title=f"pooling ({model})")
     for col in ("k", "tokens / image", label(result["points"][0]["metric"]) + " [95% CI]"):
         table.add_column(col, justify="right")
@@ -132,25 +134,35 @@ def sweep(
     device: str | None = typer.Option(None, help="cpu, cuda, ... (hf/tiny)."),
     max_pixels: int | None = typer.Option(None, min=1, help="Per-image pixel cap (w*h), aspect kept."),
     progress: bool = typer.Option(True, help="Show progress bars."),
+    overwrite: bool = typer.Option(False, help="Replace runs in OUT made with other settings."),
 ) -> None:
     """Score against one control, everything else fixed: one generated bench and one run per value."""
     from mimic_vlm.annotations.toyworld import ensure_toy_world
     from mimic_vlm.bench.generate import Source
     from mimic_vlm.masking import mask_from_options
-    from mimic_vlm.probe.sweep import parse_assignment, run_sweep, sweep_values
+    from mimic_vlm.probe.sweep import SWEEP_FILES, parse_assignment, run_sweep, sweep_values
+    from mimic_vlm.schema import check_study_folder
 
     name, values = parse_assignment(vary, "--vary")
     fixed = dict(parse_assignment(f, "--fix") for f in fix)
-    if source == "toy" and annotations is None:  # a default world, kept in OUT so a rerun resumes on it
-        annotations = ensure_toy_world(out / "toy-world")
-    catalog = Source(source, annotations, images_dir, oi_classes=class_descriptions,
-                     oi_hierarchy=hierarchy).catalog()
-    with RichProgress(disable=not progress) as bars:
-        result = run_sweep(catalog, model=model, task=task, vary=name, values=sweep_values(values), fixed=fixed,
-                           count=count, out=out, seed=seed, baselines=[b for b in baselines.split(",") if b],
-                           model_options={"dtype": dtype, "device": device, "max_pixels": max_pixels,
-                                          "mask": mask_from_options(mask_layers, mask_backend)},
-                           progress=bars)
+    mask = mask_from_options(mask_layers, mask_backend)
+    check_study_folder(out, SWEEP_FILES, "mimic sweep")
+    created = not out.exists()
+    try:
+        if source == "toy" and annotations is None:  # a default world, kept in OUT so a rerun resumes on it
+            annotations = ensure_toy_world(out / "toy-world")
+        catalog = Source(source, annotations, images_dir, oi_classes=class_descriptions,
+                         oi_hierarchy=hierarchy).catalog()
+        with RichProgress(disable=not progress) as bars:
+            result = run_sweep(catalog, model=model, task=task, vary=name, values=sweep_values(values),
+                               fixed=fixed, count=count, out=out, seed=seed,
+                               baselines=[b for b in baselines.split(",") if b],
+                               model_options={"dtype": dtype, "device": device, "max_pixels": max_pixels,
+                                              "mask": mask}, progress=bars, overwrite=overwrite)
+    except BaseException:
+        if created and not (out / "runs").exists():  # failed before any run: no folder of leftovers
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     table = Table(title=f"{task}: {label(result['points'][0]['metric'])} vs {name}")
     table.add_column(name)
     for series in (model, *result["baselines"]):

@@ -37,9 +37,11 @@ from mimic_vlm.errors import MimicError
 from mimic_vlm.models.hf import HFModel
 from mimic_vlm.progress import Progress
 from mimic_vlm.report.blocks import label
-from mimic_vlm.schema import Sample, write_json_atomic
+from mimic_vlm.schema import Sample, check_study_folder, write_json_atomic
 
 POOLING_JSON, POOLING_PNG = "pooling.json", "pooling.png"
+POOLING_FILES = ("runs", POOLING_JSON, POOLING_PNG)
+"""Everything a pooling study writes into its folder."""
 QWEN = ("qwen2_vl", "qwen2_5_vl")
 SUPPORTED = (*QWEN, "llava_onevision", "internvl")
 
@@ -218,8 +220,9 @@ def image_token_counts(hf: HFModel, bench: Bench, samples: Sequence[Sample]) -> 
 
 
 def pooling_study(hf: HFModel, bench: Bench, factors: Sequence[int], out: str | Path, *, limit: int | None = None,
-                  progress: Progress | None = None) -> dict[str, Any]:
-    """Evaluate `bench` with images pooled by each factor (one run folder per factor); pooling.json + png."""
+                  progress: Progress | None = None, overwrite: bool = False) -> dict[str, Any]:
+    """Evaluate `bench` with images pooled by each factor (one run folder per factor); pooling.json + png.
+    Rerun into the same folder, it resumes; `overwrite` replaces runs made with other settings."""
     from mimic_vlm.evaluate.runner import run_eval
     from mimic_vlm.evaluate.score import headline
     from mimic_vlm.report.plots import line_plot
@@ -228,13 +231,14 @@ def pooling_study(hf: HFModel, bench: Bench, factors: Sequence[int], out: str | 
     if not factors or min(factors) < 1 or len(set(factors)) != len(factors):
         raise MimicError(f"--factors {','.join(map(str, factors))}: expected distinct positive integers")
     out = Path(out)
+    check_study_folder(out, POOLING_FILES, "mimic probe pooling")
     samples = bench.samples[:limit] if limit else bench.samples
     counts = image_token_counts(hf, bench, samples)
     points = []
     for k in factors:
         run_dir = out / "runs" / f"k={k}"
         scores = run_eval(bench, pooled_model(hf, k), run_dir, limit=limit, progress=progress,
-                          command=["mimic", "probe", "pooling"])
+                          command=["mimic", "probe", "pooling"], overwrite=overwrite)
         tokens = sum(pooled_count(family, n, k) for n in counts) / len(counts)
         points.append({"k": k, "tokens_per_image": tokens, **headline(scores), "run": str(run_dir.relative_to(out))})
     result = {"model": hf.name, "bench": str(bench.root), "family": family, "samples": len(samples),

@@ -32,9 +32,11 @@ from mimic_vlm.evaluate.score import headline
 from mimic_vlm.progress import Progress
 from mimic_vlm.ranges import parse_int_list
 from mimic_vlm.report.blocks import label
-from mimic_vlm.schema import write_json_atomic
+from mimic_vlm.schema import TASKS, check_study_folder, write_json_atomic
 
 SWEEP_JSON, SWEEP_PNG, TOKENS_PNG = "sweep.json", "sweep.png", "sweep_tokens.png"
+SWEEP_FILES = ("toy-world", "benches", "runs", SWEEP_JSON, SWEEP_PNG, TOKENS_PNG)
+"""Everything a sweep writes into its folder: a folder holding anything else is not a sweep's."""
 PACKED = "packed"
 """Not a generator control: `packed=false,true` evaluates a bench and its side-by-side packed copy."""
 MODEL_CONTROLS = ("max_pixels", "pooling")
@@ -87,13 +89,17 @@ def _bench(catalog: Catalog, task: str, count: int, controls: Controls, seed: in
 
 def run_sweep(catalog: Catalog, *, model: str, task: str, vary: str, values: Sequence[str], fixed: dict[str, str],
               count: int, out: str | Path, seed: int = 0, baselines: Sequence[str] = (),
-              model_options: dict[str, Any] | None = None, progress: Progress | None = None) -> dict[str, Any]:
-    """Generate one bench per value of `vary`, evaluate `model` and `baselines` on each, write sweep.json/png."""
+              model_options: dict[str, Any] | None = None, progress: Progress | None = None,
+              overwrite: bool = False) -> dict[str, Any]:
+    """Generate one bench per value of `vary`, evaluate `model` and `baselines` on each, write sweep.json/png.
+    Rerun into the same folder, it resumes; `overwrite` replaces runs made with other settings."""
     from mimic_vlm.bench.store import load_bench
     from mimic_vlm.compose.controls import Controls
     from mimic_vlm.evaluate.runner import run_eval
     from mimic_vlm.models.registry import load_model
 
+    if task not in TASKS:
+        raise MimicError(f"--task {task!r}: a sweep scores one task; choose one of {', '.join(TASKS)}")
     if vary in fixed:
         raise MimicError(f"--fix {vary}=...: {vary} is the control being varied")
     unknown = [b for b in baselines if b not in BASELINES]
@@ -102,6 +108,7 @@ def run_sweep(catalog: Catalog, *, model: str, task: str, vary: str, values: Seq
     if not values:
         raise MimicError("--vary: no values")
     out = Path(out)
+    check_study_folder(out, SWEEP_FILES, "mimic sweep")
     if vary == PACKED and set(values) - {"false", "true"}:
         raise MimicError(f"--vary packed={','.join(values)}: packed takes the values false,true")
     if vary in MODEL_CONTROLS:
@@ -132,7 +139,8 @@ def run_sweep(catalog: Catalog, *, model: str, task: str, vary: str, values: Seq
             if vary == "pooling" and not is_baseline:
                 the_model = _pooled(the_model, int(value), name)
             run_dir = out / "runs" / _safe(name) / f"{vary}={value}"
-            scores = run_eval(bench, the_model, run_dir, progress=progress, command=["mimic", "sweep"])
+            scores = run_eval(bench, the_model, run_dir, progress=progress, command=["mimic", "sweep"],
+                              overwrite=overwrite)
             points[name].append({"value": value, **headline(scores, task), "run": str(run_dir.relative_to(out)),
                                  "vision_tokens": mean_vision_tokens(run_dir)})
     result = {"model": model, "task": task, "vary": vary, "values": list(values), "fixed": fixed,
