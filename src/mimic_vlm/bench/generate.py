@@ -103,7 +103,7 @@ def generate(source: Source, tasks: Sequence[str], count: int, controls: Control
                               overwrite=overwrite, for_training=for_training, command=command, progress=progress,
                               extra_files=extra, phrasing=phrasing)
         if pack_targets:
-            pack_bench(path, path, overwrite=True)
+            pack_bench(path, path, overwrite=True, marker=IS_BENCH)
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -24,6 +24,7 @@ from mimic_vlm.bench.store import IMAGES, IS_BENCH, MANIFEST, SAMPLES, check_ima
 from mimic_vlm.errors import MimicError
 from mimic_vlm.images import open_rgb
 from mimic_vlm.schema import (
+    Marker,
     Sample,
     atomic_dir,
     read_json,
@@ -98,15 +99,17 @@ def is_packed_bench(folder: Path) -> bool:
         return False
 
 
-def pack_bench(bench_path: str | Path, out: str | Path, overwrite: bool = False) -> Path:
+def pack_bench(bench_path: str | Path, out: str | Path, overwrite: bool = False,
+               marker: Marker = is_packed_bench) -> Path:
     """A new bench (written atomically) whose samples are `pack_targets` of `bench_path`'s samples.
 
     Unpacked images that the source bench holds (relative paths) are hard-linked or copied along; absolute
-    paths stay absolute.
+    paths stay absolute. `marker`: what `overwrite` may replace (`generate --pack-targets` packs the bench it
+    has just written, in place).
     """
     bench = load_bench(bench_path)
     check_images(bench)  # a deleted image fails here, naming it, before anything is written
-    with atomic_dir(out, overwrite=overwrite, marker=is_packed_bench) as tmp:
+    with atomic_dir(out, overwrite=overwrite, marker=marker) as tmp:
         samples = [pack_targets(s, bench.root, tmp / IMAGES, bench.vocabulary) for s in bench.samples]
         for s in samples:
             for rel in s.images:
