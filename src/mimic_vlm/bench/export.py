@@ -180,10 +180,64 @@ def export_vlmevalkit(bench: Bench, out: Path, name: str) -> None:
     write_bytes_atomic(out / f"{name}.tsv", frame.to_csv(sep="\t", index=False).encode())
 
 
+VLMEVALKIT_HEADER = "index\tid\ttask\timage\t"
+"""How every TSV `vlmevalkit_rows` writes begins: what tells our export from a user's own dataset."""
+
+
+def _starts_with(path: Path, text: str) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(len(text.encode())) == text.encode()
+    except OSError:
+        return False
+
+
+def _holds(path: Path, text: str) -> bool:
+    try:
+        return text.encode() in path.read_bytes()[:1 << 16]
+    except OSError:
+        return False
+
+
+def _hf_export(folder: Path) -> bool:
+    return has_files("README.md", "data")(folder) and _holds(folder / "README.md", "Exported by mimic-vlm")
+
+
+def _lmms_eval_export(folder: Path) -> bool:
+    return has_files("utils.py", "vocabulary.json")(folder) and _holds(folder / "utils.py", 'EXPORTED_BY = "mimic-vlm')
+
+
+def _vlmevalkit_export(folder: Path) -> bool:
+    """Only TSVs that our export wrote (any --name): a folder that also holds other files, such as the
+    user's own `$LMUData`, is not ours to replace."""
+    visible = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    return bool(visible) and all(p.suffix == ".tsv" and p.is_file() and _starts_with(p, VLMEVALKIT_HEADER)
+                                 for p in visible)
+
+
 def export_marker(fmt: str, name: str) -> Marker:
-    """What an earlier export of `fmt` left in its folder: the only folder `--overwrite` replaces."""
-    return {"hf": has_files("README.md", "data"), "lmms-eval": has_files("utils.py", "vocabulary.json"),
-            "vlmevalkit": has_files(f"{name}.tsv")}[fmt]
+    """A folder an earlier `mimic export`, of any format and --name, left: the only kind `--overwrite`
+    replaces (re-exporting in another format into the same --out is the common case). `fmt` and `name`
+    are kept for callers; every format's folder is recognised by what mimic writes into it."""
+    return lambda folder: _hf_export(folder) or _lmms_eval_export(folder) or _vlmevalkit_export(folder)
+
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def check_name(name: str) -> str:
+    """`--name` becomes a file name (`<name>.tsv`) and a task name: one plain word, never a path
+    (`a/b`, `..`), so the export writes exactly the files it says, inside --out."""
+    if not NAME.fullmatch(name) or name.endswith("."):
+        raise MimicError(f"--name {name!r}: use letters, digits, '_', '-' and '.' (starting with a letter or "
+                         "digit, not ending with '.'); it names the exported file and task")
+    return name
+
+
+def default_name(bench: Bench) -> str:
+    """The bench folder's name (resolved, so `.` is a name), made a valid `--name`."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", bench.root.resolve().name).strip("._-")
+    return name or "bench"
 
 
 def export_bench(bench_path: str | Path, fmt: str, out: str | Path, *, name: str | None = None,
@@ -191,9 +245,11 @@ def export_bench(bench_path: str | Path, fmt: str, out: str | Path, *, name: str
     """Write `bench_path` in format `fmt` into the folder `out` (atomically)."""
     if fmt not in FORMATS:
         raise MimicError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    if name is not None:
+        check_name(name)
     bench = load_bench(bench_path)
     decode_images(bench)  # every exported image decodes; nothing but images is ever embedded
-    name = name or bench.root.name
+    name = name or default_name(bench)
     with atomic_dir(out, overwrite=overwrite, marker=export_marker(fmt, name)) as tmp:
         if fmt == "hf":
             export_hf(bench, tmp)

@@ -99,6 +99,25 @@ def contact_sheet(bench: Bench | str | Path, out_png: str | Path, n: int = 6, th
     return Path(out_png)
 
 
+def sheet_unreadable(bench: Bench, n: int = 6) -> list[str]:
+    """'sample-id: PATH' for each image of the contact sheet's samples that does not decode (each once): the
+    sheet draws them as grey tiles, and the command says so in words."""
+    from mimic_vlm.errors import MimicError
+    from mimic_vlm.images import verify_image
+
+    out: list[str] = []
+    seen: set[Path] = set()
+    for s in _spread_over_tasks(bench, n):
+        for path in bench.image_paths(s):
+            if path not in seen:
+                seen.add(path)
+                try:
+                    verify_image(path)
+                except MimicError:
+                    out.append(f"{s.id}: {path}")
+    return out
+
+
 def _thumbnail(path: Path, size: int) -> Image.Image:
     """The image scaled to fit `size`; a grey tile saying so when it cannot be read (the sheet still helps)."""
     try:

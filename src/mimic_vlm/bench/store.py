@@ -105,6 +105,26 @@ def missing_images(bench: Bench) -> list[str]:
     return out
 
 
+def unreadable_images(bench: Bench) -> list[str]:
+    """'sample-id: PATH: corrupt or unreadable image (...)' for every image file that is there but does not
+    decode (each distinct file once): a corrupt image fails a model as surely as a missing one."""
+    from mimic_vlm.images import verify_image
+
+    seen: set[str] = set()
+    out = []
+    for s in bench.samples:
+        for name in s.images:
+            if name not in seen:
+                seen.add(name)
+                p = bench.image_path(name, s)
+                if p.is_file():
+                    try:
+                        verify_image(p)
+                    except MimicError as e:
+                        out.append(f"{s.id}: {e}")
+    return out
+
+
 def check_images(bench: Bench) -> None:
     """Fail before any work starts if an image of the bench is missing or outside the bench (each distinct
     file checked once)."""

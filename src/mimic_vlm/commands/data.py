@@ -88,7 +88,7 @@ def validate(
 ) -> None:
     """Re-derive every answer and control; exit 1 and list the disagreements if any."""
     from mimic_vlm.bench.generate import Source
-    from mimic_vlm.bench.store import load_bench, missing_images
+    from mimic_vlm.bench.store import load_bench, missing_images, unreadable_images
     from mimic_vlm.bench.validate import validate_bench
 
     b = load_bench(bench)
@@ -96,7 +96,8 @@ def validate(
     if annotations is not None:
         catalog = Source(source or str(b.manifest.get("source", "coco")), annotations, images_dir, min_area,
                          oi_classes, oi_hierarchy).catalog(check_images=False)
-    problems = missing_images(b) + validate_bench(b, catalog)  # a deleted image is a problem, never "ok"
+    # a deleted or corrupt image is a problem, never "ok"
+    problems = missing_images(b) + unreadable_images(b) + validate_bench(b, catalog)
     console = Console()
     where = "the annotations" if catalog is not None else "the samples' own object tables"
     if problems:
@@ -115,10 +116,15 @@ def inspect(
     n: int = typer.Option(6, "--n", min=1, help="Samples on the contact sheet."),
 ) -> None:
     """Print the distribution of answers and controls and write a contact sheet of a few samples."""
-    from mimic_vlm.bench.inspect import contact_sheet, print_summary
+    from mimic_vlm.bench.inspect import contact_sheet, print_summary, sheet_unreadable
     from mimic_vlm.bench.store import load_bench
 
     b = load_bench(bench)
     print_summary(b)
     path = contact_sheet(b, sheet or bench / "contact_sheet.png", n=n)
     Console().print(f"contact sheet: {path}")
+    unreadable = sheet_unreadable(b, n)
+    if unreadable:  # the sheet still helps, but a grey tile alone is easy to miss
+        Console(stderr=True).print(f"warning: {len(unreadable)} image(s) on the contact sheet could not be read "
+                                   f"(drawn as 'unreadable'): {'; '.join(unreadable)}; mimic validate checks "
+                                   "every image", highlight=False, soft_wrap=True)

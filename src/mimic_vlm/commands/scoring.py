@@ -42,17 +42,17 @@ def register(app: typer.Typer) -> None:
         official: bool = typer.Option(False, "--official", help="Reproduce the official lmms-eval scoring."),
         out: Path | None = typer.Option(None, "--out", help="Write scores.json here."),
         scored: Path | None = typer.Option(None, "--scored", help="Write each sample's parse and score (JSONL)."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out / --scored file "
+                                                                  "(never a predictions file or a bench file)."),
         bootstrap: int = typer.Option(1000, min=0, help="Bootstrap replicates for the 95% intervals."),
         seed: int = typer.Option(0, help="Bootstrap seed."),
     ) -> None:
         """Score predictions made anywhere (lmms-eval, VLMEvalKit, in-house) against a bench, as `eval` does."""
         from mimic_vlm.bench.store import load_bench
-        from mimic_vlm.evaluate.score import score_predictions
+        from mimic_vlm.evaluate.score import check_outputs, score_predictions
         from mimic_vlm.schema import write_json_atomic, write_jsonl_atomic
 
-        for flag, path in (("--out", out), ("--scored", scored)):
-            if path is not None and path.is_dir():
-                raise MimicError(f"{flag} {path}: is a folder, expected a file name to write")
+        check_outputs({"--out": out, "--scored": scored}, predictions, bench, overwrite)
         rows, scores = score_predictions(load_bench(bench), predictions, official, bootstrap, seed)
         if out is not None:
             write_json_atomic(out, scores)
@@ -80,15 +80,14 @@ def register(app: typer.Typer) -> None:
         runs: list[Path] = typer.Argument(..., help="Run folders: the first (A) against each of the others (B)."),
         out: Path | None = typer.Option(None, "--out", help="Folder for compare.json and compare.md."),
         shared_ids: bool = typer.Option(False, "--shared-ids", help="Compare runs of different benches on the "
-                                                                     "sample ids they share."),
+                                                                     "samples they share (same id, same sample)."),
         bootstrap: int = typer.Option(1000, min=0, help="Paired bootstrap replicates for the 95% intervals."),
         seed: int = typer.Option(0, help="Bootstrap seed."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out folder."),
     ) -> None:
         """Paired comparison: per task and control value, B - A with a paired 95% CI, fixed/broken, McNemar p."""
-        from mimic_vlm.errors import MimicError
         from mimic_vlm.report.blocks import Section, Text
-        from mimic_vlm.report.compare import compare_runs, compare_table
+        from mimic_vlm.report.compare import compare_runs, compare_table, pairing_note
         from mimic_vlm.report.render import render_markdown
         from mimic_vlm.report.runs import load_runs
         from mimic_vlm.schema import atomic_dir, dumps, has_files, write_bytes_atomic
@@ -101,8 +100,12 @@ def register(app: typer.Typer) -> None:
         sections = []
         for r in results:
             table = compare_table(r)
+            note = pairing_note(r)
+            if note:
+                Console(stderr=True).print(f"warning: {r['b']} vs {r['a']}: {note}", highlight=False, soft_wrap=True)
             sections.append(Section(f"{r['b']} vs {r['a']}", [
-                Text(f"{r['n_shared']} shared samples ({r['only_a']} only in A, {r['only_b']} only in B)"), table]))
+                Text(f"{r['n_shared']} shared samples ({r['only_a']} only in A, {r['only_b']} only in B)"
+                     + (f"; {note}" if note else "")), table]))
             rich = Table(title=f"B = {r['b']} vs A = {r['a']}: {r['n_shared']} shared samples "
                                f"(paired 95% bootstrap CI, exact McNemar p)")
             for i, h in enumerate(table.headers):  # the terminal keeps one row per task (no group column)

@@ -156,8 +156,10 @@ def _from_pickle(bench: Bench, path: Path) -> list[tuple[str, str, str]]:
     try:
         with path.open("rb") as f:
             data = pickle.load(f)  # noqa: S301 - a local file the user names, as VLMEvalKit itself reads it
-    except (OSError, pickle.UnpicklingError, EOFError) as e:
-        raise MimicError(f"{path}: not a VLMEvalKit prediction pickle ({e})") from None
+    except OSError as e:
+        raise MimicError(f"{path}: cannot read ({e.strerror})") from None
+    except Exception as e:  # garbage bytes raise almost anything (ValueError, KeyError, ImportError, ...)
+        raise MimicError(f"{path}: not a VLMEvalKit prediction pickle ({type(e).__name__}: {str(e).partition(chr(10))[0]})") from None
     if not isinstance(data, dict):
         raise MimicError(f"{path}: expected a dict {{index: prediction}} (VLMEvalKit's .pkl)")
     return [(f"{path}: index {k}", _sample_at(bench, k, f"{path}: index {k}"), str(v)) for k, v in data.items()]

@@ -16,7 +16,7 @@ from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.harness_files import read_outputs
 from mimic_vlm.evaluate.metrics import summarize
 from mimic_vlm.evaluate.tasks import Vocabulary, get_task
-from mimic_vlm.schema import Sample
+from mimic_vlm.schema import Sample, read_json
 
 DEFAULT_NOTES = (
     "counting: digits and number words; the number that answers (after 'so'/'total'/'answer is'/'=', "
@@ -61,10 +61,70 @@ def scoring_notes(official: bool) -> dict[str, Any]:
             "notes": [*(OFFICIAL_NOTES if official else DEFAULT_NOTES), MISSING_NOTE]}
 
 
+def recorded_bench(predictions: Path) -> tuple[str, str] | None:
+    """(manifest hash, bench folder) of the `mimic eval` run whose folder holds `predictions` (its run.json);
+    None when the file sits in no run folder, or the run.json there is not ours (nothing to compare)."""
+    run_json = predictions.parent / "run.json"
+    if not run_json.is_file():
+        return None
+    try:
+        run = read_json(run_json)
+    except MimicError:
+        return None
+    settings = run.get("settings") if isinstance(run, dict) else None
+    digest = settings.get("bench_manifest_hash") if isinstance(settings, dict) else None
+    return (digest, str(run.get("bench", "?"))) if isinstance(digest, str) and digest else None
+
+
+def check_same_bench(bench: Bench, predictions: Path) -> None:
+    """Predictions of a run on another bench are refused: generated ids are positions ('counting-000003'),
+    so they would match every sample and score answers to other questions without a word."""
+    recorded = recorded_bench(predictions)
+    if recorded is not None and recorded[0] != bench.manifest_hash:
+        raise MimicError(f"{predictions}: made by a run on the bench {recorded[1]} (manifest hash {recorded[0][:12]}, "
+                         f"{predictions.parent / 'run.json'}), not on --bench {bench.root} (manifest hash "
+                         f"{bench.manifest_hash[:12]}); score it against the bench it was made on")
+
+
 def read_predictions(bench: Bench, path: str | Path | Sequence[str | Path]) -> dict[str, str]:
     """id -> output from our JSONL, lmms-eval `--log_samples` JSONL or VLMEvalKit tables (`harness_files`);
-    an unknown or repeated id or a bad line names its file and line."""
-    return read_outputs(bench, [path] if isinstance(path, (str, Path)) else path)
+    an unknown or repeated id or a bad line names its file and line; a run folder's file must be of `bench`."""
+    paths = [Path(p) for p in ([path] if isinstance(path, (str, Path)) else path)]
+    for p in paths:
+        check_same_bench(bench, p)
+    return read_outputs(bench, paths)
+
+
+def output_problem(target: Path, inputs: Sequence[Path], bench_root: Path) -> str | None:
+    """Why `target` must never be written, whatever --overwrite says (None when it may): it is one of the
+    predictions read, or inside the bench folder (its samples, manifest or images)."""
+    where = target.resolve()
+    for p in inputs:
+        if where == p.resolve() or (target.exists() and p.exists() and target.samefile(p)):
+            return "is one of the --predictions files; choose another name"
+    if where.is_relative_to(bench_root.resolve()):
+        return f"is inside the bench folder {bench_root}; write scores outside it"
+    return None
+
+
+def check_outputs(targets: dict[str, Path | None], inputs: Sequence[Path], bench_root: Path,
+                  overwrite: bool) -> None:
+    """Refuse, before any scoring, an output that would destroy an input, a folder, two outputs on one file,
+    or an existing file without `overwrite`."""
+    given = {flag: path for flag, path in targets.items() if path is not None}
+    seen: dict[Path, str] = {}
+    for flag, path in given.items():
+        if path.is_dir():
+            raise MimicError(f"{flag} {path}: is a folder, expected a file name to write")
+        problem = output_problem(path, inputs, bench_root)
+        if problem:
+            raise MimicError(f"{flag} {path}: {problem}")
+        if path.resolve() in seen:
+            raise MimicError(f"{flag} {path}: is also {seen[path.resolve()]}; give each output its own file")
+        seen[path.resolve()] = flag
+    for flag, path in given.items():
+        if path.exists() and not overwrite:
+            raise MimicError(f"{flag} {path}: file exists (use --overwrite to replace it)")
 
 
 def score_predictions(bench: Bench, predictions_path: str | Path | Sequence[str | Path], official: bool = False,

@@ -30,7 +30,7 @@ from mimic_vlm.compose.controls import Controls
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.score import headline
 from mimic_vlm.progress import Progress
-from mimic_vlm.ranges import parse_int_list
+from mimic_vlm.ranges import parse_int_list, parse_name_list
 from mimic_vlm.report.blocks import label
 from mimic_vlm.schema import TASKS, check_study_folder, write_json_atomic
 
@@ -62,7 +62,7 @@ def sweep_values(text: str) -> list[str]:
     """The values a sweep visits, in the given order: '2,4,6' or a range '2-6'."""
     if re.fullmatch(r"\d+-\d+", text):
         return [str(v) for v in parse_int_list(text)]
-    values = [v.strip() for v in text.split(",") if v.strip()]
+    values = parse_name_list(text, "--vary values") or []
     if len(values) != len(set(values)):
         raise MimicError(f"--vary values {text!r}: a value is repeated")
     return values

@@ -3,8 +3,12 @@ report's order-consistency table (`mimic eval --permutations`, `evaluate/order.p
 
 Runs are compared only on one bench: the bench manifest hash each run records (run.json
 `settings.bench_manifest_hash`) must agree, unless the caller asks for the shared ids (`shared_ids`), e.g.
-for two benches that share samples. The controls of the breakdown come from the bench folder when it is
-still there; without it the comparison is per task only.
+for two benches that share samples. Shared ids are not shared samples: generated ids are positions
+(`counting-000003`), so any two generated benches share them. With `shared_ids` an id is paired only when
+both benches (still there, unchanged since the runs) hold the same sample under it; ids naming different
+samples are left out and counted (`n_differing`), and a pair whose benches cannot be read says so
+(`unchecked`). The controls of the breakdown come from the bench folder when it is still there; without it
+the comparison is per task only.
 """
 
 from __future__ import annotations
@@ -27,18 +31,50 @@ def manifest_hash(run: RunData) -> str | None:
     return (run.settings.get("settings") or {}).get("bench_manifest_hash") or run.settings.get("bench_manifest_hash")
 
 
+def _bench_path(run: RunData) -> Path | None:
+    bench = run.settings.get("bench")
+    path = bench.get("path") if isinstance(bench, dict) else bench
+    return Path(path) if path and (Path(path) / "samples.jsonl").is_file() else None
+
+
 def bench_controls(run: RunData) -> dict[str, dict[str, Any]]:
     """Sample id -> controls from the run's bench folder; empty when the bench is gone."""
     from mimic_vlm.bench.store import load_bench
 
-    bench = run.settings.get("bench")
-    path = bench.get("path") if isinstance(bench, dict) else bench
-    if not path or not (Path(path) / "samples.jsonl").is_file():
+    path = _bench_path(run)
+    if path is None:
         return {}
     try:
         return {s.id: s.controls for s in load_bench(path).samples}
     except MimicError:
         return {}
+
+
+def run_samples(run: RunData) -> dict[str, dict[str, Any]] | None:
+    """Sample id -> the sample as the run saw it; None when its bench is gone, unreadable, or changed since
+    the run (the manifest hash differs from the recorded one): then no one can say what an id meant."""
+    from mimic_vlm.bench.store import load_bench
+
+    path = _bench_path(run)
+    if path is None:
+        return None
+    try:
+        bench = load_bench(path)
+        recorded = manifest_hash(run)
+        if recorded is not None and bench.manifest_hash != recorded:
+            return None
+    except (MimicError, OSError):
+        return None
+    return {s.id: s.to_dict() for s in bench.samples}
+
+
+def differing_ids(a: RunData, b: RunData) -> set[str] | None:
+    """The ids both runs' benches hold, but with different samples under them; None when a bench cannot be
+    read as its run saw it (so shared ids cannot be checked)."""
+    sa, sb = run_samples(a), run_samples(b)
+    if sa is None or sb is None:
+        return None
+    return {i for i in sa.keys() & sb.keys() if sa[i] != sb[i]}
 
 
 def check_pair(a: RunData, b: RunData, shared_ids: bool = False) -> None:
@@ -62,10 +98,36 @@ def compare_runs(a: RunData, b: RunData, shared_ids: bool = False, replicates: i
                  seed: int = 0) -> dict[str, Any]:
     """compare.json's content for one pair: `compare_rows` plus the two run names."""
     check_pair(a, b, shared_ids)
-    result = compare_rows(a.predictions, b.predictions, bench_controls(a) or bench_controls(b), replicates, seed)
+    rows_a, rows_b = a.predictions, b.predictions
+    extra: dict[str, Any] = {}
+    if shared_ids and (manifest_hash(a) is None or manifest_hash(a) != manifest_hash(b)):
+        differ = differing_ids(a, b)
+        if differ is None:
+            extra = {"unchecked": f"the bench of {a.path} or {b.path} is gone or changed since the run, so "
+                                  "the shared ids were paired without checking that they name the same samples"}
+        else:
+            shared = {str(r["id"]) for r in rows_a} & {str(r["id"]) for r in rows_b}
+            if shared and shared <= differ:
+                raise MimicError(f"{a.path} and {b.path}: the {len(shared)} sample ids they share name different "
+                                 f"samples in their benches (e.g. {min(shared)!r}); generated ids are positions, so "
+                                 "two generated benches share ids but not samples: nothing to pair")
+            rows_a = [r for r in rows_a if str(r["id"]) not in differ]
+            rows_b = [r for r in rows_b if str(r["id"]) not in differ]
+            extra = {"n_differing": len(shared & differ)}
+    result = compare_rows(rows_a, rows_b, bench_controls(a) or bench_controls(b), replicates, seed)
     if not result["n_shared"]:
         raise MimicError(f"{a.path} and {b.path} share no sample id")
-    return {"a": a.name, "b": b.name, **result}
+    return {"a": a.name, "b": b.name, **result, **extra}
+
+
+def pairing_note(result: dict[str, Any]) -> str | None:
+    """What a --shared-ids comparison left out or could not check, for the terminal and compare.md."""
+    if result.get("unchecked"):
+        return str(result["unchecked"])
+    if result.get("n_differing"):
+        return (f"{result['n_differing']} shared id(s) name different samples in the two benches and were left "
+                "out")
+    return None
 
 
 def _p(p: float | None) -> str:
