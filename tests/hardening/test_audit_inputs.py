@@ -203,6 +203,9 @@ def test_eval_refuses_an_empty_task_list(cli, bench_dir, tmp_path):
     for flag in ("--tasks", "--ids"):
         cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", tmp_path / "r", flag, ","
             ).one_error_line(flag, "empty")
+    for flag, value in (("--tasks", "counting,,listing"), ("--ids", "a,")):
+        cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", tmp_path / "r", flag, value
+            ).one_error_line(f"{flag} {value!r}: an empty item in the list")
     assert not (tmp_path / "r").exists()
 
 

@@ -13,12 +13,9 @@ from rich.table import Table
 from mimic_vlm.commands.options import seed_option
 from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import MimicError
+from mimic_vlm.ranges import parse_name_list
 from mimic_vlm.report.blocks import fmt, label  # the report's names: accuracy, micro F1
 from mimic_vlm.schema import TASKS
-
-
-def _csv(value: str | None) -> list[str] | None:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
 def _ids(value: str | None) -> list[str] | None:
@@ -29,7 +26,7 @@ def _ids(value: str | None) -> list[str] | None:
             return [line.strip() for line in path.read_text().splitlines() if line.strip()]
         except OSError as e:
             raise MimicError(f"--ids {value}: cannot read ({e.strerror})") from None
-    return _csv(value)
+    return parse_name_list(value, "--ids")
 
 
 def summary_table(scores: dict[str, Any], title: str) -> Table:
@@ -104,6 +101,7 @@ def register(app: typer.Typer) -> None:
             from mimic_vlm.masking import mask_from_options
 
             mask = mask_from_options(mask_layers, mask_backend)
+        task_list, id_list = parse_name_list(tasks, "--tasks"), _ids(ids)
         loaded = load_bench(bench)
         prompting = Prompting(template=prompt_template.replace("\\n", "\n") if prompt_template else None,
                               system=system_prompt, max_new_tokens=max_new_tokens)
@@ -115,7 +113,7 @@ def register(app: typer.Typer) -> None:
                                concurrency=concurrency,
                                timeout=timeout, retries=retries, api_key_env=api_key_env, seed=seed)
         with RichProgress(disable=not progress) as bars:
-            scores = run_eval(loaded, the_model, out, limit=limit, tasks=_csv(tasks), ids=_ids(ids),
+            scores = run_eval(loaded, the_model, out, limit=limit, tasks=task_list, ids=id_list,
                               batch_size=batch_size, official=official, overwrite=overwrite, prompting=prompting,
                               command=["mimic", *sys.argv[1:]], progress=bars, permutations=permutations)
         if distributed()[0] == 0:
