@@ -202,7 +202,7 @@ def test_generate_refuses_an_empty_item(cli, tmp_path):
 def test_eval_refuses_an_empty_task_list(cli, bench_dir, tmp_path):
     for flag in ("--tasks", "--ids"):
         cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", tmp_path / "r", flag, ","
-            ).one_error_line(flag, "empty")
+            ).one_error_line(f"{flag} ',': names nothing")
     for flag, value in (("--tasks", "counting,,listing"), ("--ids", "a,")):
         cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", tmp_path / "r", flag, value
             ).one_error_line(f"{flag} {value!r}: an empty item in the list")
