@@ -33,6 +33,18 @@ def verify_image(path: Path) -> None:
         raise MimicError(f"{path}: corrupt or unreadable image ({e})") from None
 
 
+def check_header(path: Path) -> None:
+    """Open an image's header only (no pixel decoding, so thousands cost well under a second): catches a file
+    that is no image before a long run starts, where `verify_image` would decode everything."""
+    try:
+        with Image.open(path):
+            pass
+    except FileNotFoundError:
+        raise MimicError(f"{path}: image not found") from None
+    except _UNREADABLE as e:
+        raise MimicError(f"{path}: corrupt or unreadable image ({e})") from None
+
+
 def check_listed(images_dir: Path, names: Sequence[str]) -> None:
     """Fail if any image is missing under `images_dir`; one directory listing instead of a stat per image."""
     if not Path(images_dir).is_dir():

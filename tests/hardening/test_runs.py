@@ -161,3 +161,18 @@ def test_overwrite_replaces_a_torn_run_but_never_a_train_output(bench_dir, tmp_p
     r.one_error_line(f"{trained}: its run.json is not a mimic eval run's (a mimic train output?), so --overwrite "
                      "does not replace it; choose another --out")
     assert (trained / "adapter_model.safetensors").read_bytes() == b"weights"
+
+
+def test_a_file_that_is_no_image_fails_before_any_prediction(bench_dir, tmp_path, cli):
+    """Found when the run starts, naming its sample, not after a batch of predictions left a half run."""
+    import json
+    import shutil
+
+    bench = tmp_path / "copy"
+    shutil.copytree(bench_dir, bench)
+    first = json.loads((bench / "samples.jsonl").read_text().splitlines()[0])
+    (bench / first["images"][0]).write_bytes(b"garbage")
+    out = tmp_path / "run"
+    cli("eval", "--bench", bench, "--model", "oracle", "--out", out).one_error_line(
+        f"sample {first['id']}: {bench / first['images'][0]}: corrupt or unreadable image")
+    assert not out.exists()

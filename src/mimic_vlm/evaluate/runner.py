@@ -35,6 +35,7 @@ from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate import predictions as P
 from mimic_vlm.evaluate.score import build_scores, score_output
 from mimic_vlm.evaluate.tasks import get_task
+from mimic_vlm.images import check_header
 from mimic_vlm.locks import holding
 from mimic_vlm.models.base import Generation, Model, Request
 from mimic_vlm.progress import Progress, report
@@ -105,6 +106,19 @@ class Interrupted(MimicError):
     """Ctrl-C during a run: what was done is kept, and the rerun resumes it (exit code 130, as for SIGINT)."""
 
     exit_code = 130
+
+
+def check_headers(bench: Bench, samples: Sequence[Sample]) -> None:
+    """A file that is no image fails here, naming its sample, not after a batch of predictions."""
+    seen: set[Path] = set()
+    for s in samples:
+        for path in bench.image_paths(s):
+            if path not in seen:
+                seen.add(path)
+                try:
+                    check_header(path)
+                except MimicError as e:
+                    raise MimicError(f"sample {s.id}: {e}") from None
 
 
 def check_run_folder(out: Path) -> None:
@@ -194,6 +208,7 @@ def run_eval(bench: Bench, model: Model, out: str | Path, *, limit: int | None =
         raise MimicError(f"--permutations {permutations}: must be 0 or more")
     chosen = select(bench.samples, tasks=tasks, ids=ids, limit=limit)
     check_images(bench)
+    check_headers(bench, chosen)
     check_run_folder(out)
     rank, world = distributed()
     if permutations and world > 1:
