@@ -1,5 +1,6 @@
 """The `mimic` command: a thin typer app. Each area registers its sub-commands from `commands/`."""
 
+import signal
 import sys
 from typing import Any
 
@@ -50,13 +51,27 @@ def named_metavars(command: Any) -> Any:
     return command
 
 
+def _terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM (kill, a scheduler's time limit) cleans up and keeps progress as Ctrl-C does
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one `error:` line and exit code 2, never a traceback."""
     threads.set_defaults()
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> None:
     try:
         command = named_metavars(typer.main.get_command(app))
         code = command.main(args=argv, prog_name="mimic", standalone_mode=False)
         if isinstance(code, int) and code:  # typer.Exit(n) is returned, not raised, in this mode
+            if code == 130:  # typer turns Ctrl-C (and SIGTERM, see above) into 130 without a word
+                _say("interrupted")
             sys.exit(code)
     except MimicError as e:
         _say(str(e))

@@ -176,3 +176,15 @@ def test_a_file_that_is_no_image_fails_before_any_prediction(bench_dir, tmp_path
     cli("eval", "--bench", bench, "--model", "oracle", "--out", out).one_error_line(
         f"sample {first['id']}: {bench / first['images'][0]}: corrupt or unreadable image")
     assert not out.exists()
+
+
+def test_sigterm_cleans_up_like_ctrl_c(tmp_path):
+    """kill and a scheduler's time limit send SIGTERM: the half-built folder goes, as on Ctrl-C."""
+    out = tmp_path / "world"
+    proc = subprocess.Popen([sys.executable, "-m", "mimic_vlm", "toy", "--out", str(out), "--images", "100000"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _wait_for(lambda: any(p.name.startswith(".world.tmp-") for p in tmp_path.iterdir()), proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err.strip().splitlines()[-1:] == ["error: interrupted"], (proc.returncode, err)
+    assert list(tmp_path.iterdir()) == []
