@@ -122,7 +122,8 @@ def load_base(spec: str, *, dtype: torch.dtype = torch.float32,
 
 
 def parse_base_config(text: str | None, model: str) -> dict[str, Any]:
-    """`--base-config JSON` -> `tiny.build` keyword arguments (an object; only for `tiny:` bases)."""
+    """`--base-config JSON` -> `tiny.build` keyword arguments (an object; only for `tiny:` bases), checked in
+    full here (keys, types, sizes that fit together): a bad size would otherwise fail deep in torch."""
     if text is None:
         return {}
     if not model.startswith("tiny:"):
@@ -133,6 +134,9 @@ def parse_base_config(text: str | None, model: str) -> dict[str, Any]:
         raise MimicError(f"--base-config: invalid JSON ({e})") from None
     if not isinstance(value, dict):
         raise MimicError(f"--base-config: expected a JSON object, got {text!r}")
+    from mimic_vlm.models import tiny
+
+    tiny.configure(model.removeprefix("tiny:"), value, where="--base-config")
     return value
 
 
