@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from mimic_vlm.commands.progress import RichProgress
+from mimic_vlm.errors import MimicError
 
 
 def quiet_library_warnings() -> None:
@@ -42,8 +43,9 @@ def register(app: typer.Typer) -> None:
                                        "recorded, and reused by eval --adapter."),
         image_size: int = typer.Option(None, min=1, help="Longest edge of every image for fixed-size families "
                                        "(Idefics3/SmolVLM), as in mimic eval; recorded, reused by eval --adapter."),
-        epochs: float = typer.Option(1.0, min=0.0, help="Epochs (ignored when --max-steps is set)."),
-        max_steps: int = typer.Option(-1, min=-1, help="Stop after this many optimizer steps."),
+        epochs: float = typer.Option(1.0, min=0.0, help="Epochs, > 0 (ignored when --max-steps is set)."),
+        max_steps: int = typer.Option(-1, min=-1, help="Stop after this many optimizer steps (>= 1; -1: train "
+                                      "for --epochs)."),
         batch_size: int = typer.Option(4, min=1, help="Per-device batch size."),
         grad_accum: int = typer.Option(1, min=1, help="Gradient accumulation steps."),
         lr: float = typer.Option(2.5e-5, min=0.0, help="Peak learning rate."),
@@ -56,12 +58,14 @@ def register(app: typer.Typer) -> None:
         save_steps: int = typer.Option(500, min=1, help="Checkpoint every N steps (what --resume continues from)."),
         save_total_limit: int = typer.Option(3, min=1, help="Keep at most this many checkpoints."),
         logging_steps: int = typer.Option(10, min=1),
-        seed: int = typer.Option(0, help="Seed of initialisation, data order and dropout."),
+        seed: int = typer.Option(0, min=0, max=2**63 - 1, help="Seed of initialisation, data order and dropout "
+                                 "(the Trainer seeds numpy too, which takes < 2**32)."),
         resume: bool = typer.Option(False, help="Continue an interrupted run from its last checkpoint."),
         overwrite: bool = typer.Option(False, help="Replace an existing output folder."),
         accelerate_config: str = typer.Option(None, help="Re-launch under accelerate: single_gpu, multi_gpu, "
                                               "zero2, zero3, fsdp2, or an accelerate YAML file."),
-        num_processes: int = typer.Option(None, min=1, help="With --accelerate-config: processes (GPUs) to use."),
+        num_processes: int = typer.Option(None, min=1, help="With --accelerate-config: processes (GPUs) to use "
+                                          "(without it, launch with torchrun or accelerate yourself)."),
         base_config: str = typer.Option(None, help="tiny: bases only: tiny.build options as JSON, e.g. "
                                         '\'{"hidden_size": 128, "num_layers": 4, "vision": {"depth": 3}}\' '
                                         "(recorded in mimic_train.json)."),
@@ -72,6 +76,9 @@ def register(app: typer.Typer) -> None:
         from mimic_vlm.train.finetune import LoraSettings
 
         base_kwargs = engine.parse_base_config(base_config, model)
+        if num_processes is not None and not accelerate_config:
+            raise MimicError(f"--num-processes {num_processes}: only with --accelerate-config (it sets the processes "
+                             "of the launch it makes); without it, launch with torchrun --nproc_per_node N")
 
         if accelerate_config and not os.environ.get(engine.CHILD_ENV):
             config = engine.accelerate_config_path(accelerate_config)

@@ -9,6 +9,8 @@ is always evaluated as it was trained.
 from __future__ import annotations
 
 import os
+import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from mimic_vlm.errors import MimicError
 from mimic_vlm.masking import ImageBlockMask
 from mimic_vlm.models.processors import load_processor
 from mimic_vlm.models.trained import read_trained
+from mimic_vlm.schema import read_json
 
 DTYPES = {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -73,6 +76,7 @@ def load_vlm(spec: str, *, dtype: str | torch.dtype = "auto", device: str | None
     `base_kwargs` are its sizes), with an optional PEFT adapter; see the module docstring for the mask."""
     kind, _, arg = spec.partition(":")
     target = None if device_map else resolve_device(device)
+    check_adapter_base(spec, adapter)
     trained = read_trained(Path(adapter)) if adapter else None
     if kind == "tiny" and arg:
         from mimic_vlm.models import tiny
@@ -125,18 +129,50 @@ def adapt(model: PreTrainedModel, *, adapter: str | None = None, mask: ImageBloc
     recorded in the adapter folder (or in `folder`, a full fine-tune), so a model is evaluated as trained."""
     trained_in = folder
     if adapter:
-        from peft import PeftModel
-
         trained_in = Path(adapter)
-        if not (trained_in / "adapter_config.json").is_file():
-            raise MimicError(f"--adapter {adapter}: not a PEFT adapter folder (no adapter_config.json)")
-        model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+        model = merge_adapter(model, trained_in)
     if mask is None and trained_in is not None:
         trained = read_trained(trained_in)
         mask = trained.mask() if trained else None
     if mask is not None:
         mask.attach(model)
     return model, mask
+
+
+def merge_adapter(model: PreTrainedModel, folder: Path) -> PreTrainedModel:
+    """`model` with the PEFT adapter in `folder` merged. A broken or foreign adapter (bad config, torn weights,
+    modules or shapes the base lacks) is one line naming the folder: peft and safetensors raise their own
+    errors from deep inside, none of which says which folder to look at."""
+    from peft import PeftModel
+    from safetensors import SafetensorError
+
+    config = folder / "adapter_config.json"
+    if not config.is_file():
+        raise MimicError(f"--adapter {folder}: not a PEFT adapter folder (no adapter_config.json)")
+    if not isinstance(read_json(config), dict):
+        raise MimicError(f"{config}: not a PEFT adapter config (expected a JSON object)")
+    try:
+        with warnings.catch_warnings():
+            if not sys.warnoptions:  # peft calls a transformers API deprecated for library developers
+                warnings.simplefilter("ignore", FutureWarning)
+            return PeftModel.from_pretrained(model, str(folder)).merge_and_unload()
+    except (SafetensorError, OSError, ValueError, RuntimeError, KeyError, TypeError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        trained = read_trained(folder)
+        base = f" (trained on {trained.base_model})" if trained and trained.base_model else ""
+        raise MimicError(f"--adapter {folder}: cannot apply it to this model{base}: {type(e).__name__}: "
+                         f"{first[:300]}") from None
+
+
+def check_adapter_base(spec: str, adapter: str | None) -> None:
+    """A `tiny:` model spec names its base exactly, so an adapter recorded for another tiny base is refused
+    (its sizes would be rebuilt on the wrong family). `hf:` bases are not compared: one model has many
+    spellings (hub id, local folder)."""
+    trained = read_trained(Path(adapter)) if adapter else None
+    if trained is None or not spec.startswith("tiny:") or not trained.base_model.startswith("tiny:"):
+        return
+    if trained.base_model != spec:
+        raise MimicError(f"--adapter {adapter}: trained on --model {trained.base_model}, not {spec}")
 
 
 def describe_mask(mask: ImageBlockMask | None) -> dict[str, Any] | None:

@@ -104,6 +104,10 @@ BUILDERS: dict[str, Callable[[str, ModelOptions], Model]] = {
 """kind -> builder(argument after `kind:`, options). Other packages may add kinds here."""
 
 
+ADAPTABLE = ("hf", "tiny", "toy")
+"""The kinds whose weights a PEFT `--adapter` can change; any other kind would silently ignore it."""
+
+
 def load_model(spec: str, **options: Any) -> Model:
     """Build the model a `--model` spec names; unknown kinds and options are a MimicError."""
     kind, _, arg = spec.partition(":")
@@ -116,4 +120,7 @@ def load_model(spec: str, **options: Any) -> Model:
         raise MimicError(f"--model {spec}: unknown option(s) {sorted(unknown)}")
     if kind in ("hf", "tiny", "toy", "openai") and not arg:
         raise MimicError(f"--model {spec}: {kind}: needs an argument, e.g. {kind}:...")
+    if options.get("adapter") and kind not in ADAPTABLE:
+        raise MimicError(f"--adapter {options['adapter']}: only {', '.join(k + ':' for k in ADAPTABLE)} models "
+                         f"take an adapter, not --model {spec}")
     return BUILDERS[kind](arg, ModelOptions(**options))

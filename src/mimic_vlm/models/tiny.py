@@ -15,6 +15,7 @@ from typing import Any, cast
 
 import torch
 import transformers as T
+from huggingface_hub.errors import StrictDataclassError
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
 from mimic_vlm.errors import MimicError
@@ -221,6 +222,62 @@ BUILDERS: dict[str, Callable[..., tuple]] = {
 }
 
 
+TEXT_OPTIONS = ("hidden_size", "intermediate_size", "num_attention_heads", "num_key_value_heads",
+                "max_position_embeddings")
+"""The text-config sizes `build` takes as keyword overrides (Qwen families also take `max_pixels`)."""
+
+
+def known_options(family: str) -> tuple[str, ...]:
+    """Every option `build(family, ...)` takes besides `attn_implementation` (what `--base-config` may hold)."""
+    return ("num_layers", "seed", "vision", "words", *TEXT_OPTIONS,
+            *(("max_pixels",) if family in ("qwen2_vl", "qwen2_5_vl") else ()))
+
+
+def _whole(value: Any, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def options_problem(family: str, options: dict[str, Any]) -> str | None:
+    """What is wrong with `build` options (None when nothing), checked before anything is built: a wrong size
+    otherwise surfaces as a RuntimeError, ValueError or TypeError deep inside transformers or torch."""
+    unknown = sorted(set(options) - set(known_options(family)))
+    if unknown:
+        return f"unknown option(s) {', '.join(map(repr, unknown))}; known: {', '.join(known_options(family))}"
+    for key, value in options.items():
+        if key in ("vision", "words"):
+            continue
+        least = 0 if key == "seed" else 1
+        if not _whole(value, least):
+            return f"{key!r} must be a whole number >= {least}, not {value!r}"
+    hidden, heads = options.get("hidden_size", HIDDEN), options.get("num_attention_heads", HEADS)
+    kv_heads = options.get("num_key_value_heads", KV_HEADS)
+    if hidden % heads:
+        return f"'hidden_size' {hidden} must be a multiple of 'num_attention_heads' {heads}"
+    if heads % kv_heads:
+        return f"'num_attention_heads' {heads} must be a multiple of 'num_key_value_heads' {kv_heads}"
+    if "vision" in options and not isinstance(options["vision"], dict):
+        return f"'vision' must be an object of vision-config fields, not {options['vision']!r}"
+    words = options.get("words", ())
+    if isinstance(words, str) or not isinstance(words, list | tuple) or not all(isinstance(w, str) for w in words):
+        return f"words must be a list of strings, got {words!r}"
+    return None
+
+
+def _vision_problem(vc: T.PretrainedConfig, vision: dict[str, Any]) -> str | None:
+    """A vision field the config lacks, or a value of another type than the field's default (sizes >= 1)."""
+    for key, value in vision.items():
+        if not hasattr(vc, key):
+            return f"vision option {key!r} unknown to {type(vc).__name__}"
+        default = getattr(vc, key)
+        if isinstance(default, bool) or not isinstance(default, int | float):
+            continue
+        if isinstance(default, int) and not _whole(value, 1):
+            return f"vision option {key!r} must be a whole number >= 1, not {value!r}"
+        if isinstance(default, float) and (isinstance(value, bool) or not isinstance(value, int | float)):
+            return f"vision option {key!r} must be a number, not {value!r}"
+    return None
+
+
 def build(family: str, *, attn_implementation: str | dict[str, str] = "sdpa", seed: int = 0, num_layers: int = 4,
           vision: dict[str, Any] | None = None, words: Sequence[str] = (),
           **overrides: Any) -> tuple[T.PreTrainedModel, T.ProcessorMixin]:
@@ -231,26 +288,48 @@ def build(family: str, *, attn_implementation: str | dict[str, str] = "sdpa", se
     family's vision config (e.g. `{"depth": 3, "embed_dim": 64, "num_heads": 4}` for Qwen2-VL): a model
     trained from scratch may need a wider vision tower than the default one. `attn_implementation` may be
     a dict such as `{"text_config": "sdpa", "vision_config": "eager"}`. `words` become single tokens
-    (`word_merges`); without them the tokenizer is purely byte-level.
+    (`word_merges`); without them the tokenizer is purely byte-level. Bad options are a MimicError.
     """
-    if family not in BUILDERS:
-        raise MimicError(f"tiny:{family}: unknown tiny model family; choose one of {', '.join(FAMILIES)}")
-    if isinstance(words, str) or not all(isinstance(w, str) for w in words):
-        raise MimicError(f"tiny:{family}: words must be a list of strings, got {words!r}")
-    model_cls, cfg, proc = BUILDERS[family](num_layers, words=words, **overrides)
-    _override_vision(cfg, family, vision or {})
+    options = {"seed": seed, "num_layers": num_layers, "words": list(words) if isinstance(words, tuple) else words,
+               **({"vision": vision} if vision is not None else {}), **overrides}
+    model_cls, cfg, proc = configure(family, options)
     torch.manual_seed(seed)
-    model = model_cls._from_config(cfg, attn_implementation=attn_implementation)
+    try:
+        model = model_cls._from_config(cfg, attn_implementation=attn_implementation)
+    except (ValueError, RuntimeError, TypeError) as e:  # sizes that fit no architecture (checked where we can)
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise MimicError(f"tiny:{family}: cannot build a model of these sizes: {first}") from None
     return model.eval(), proc
 
 
-def _override_vision(cfg: T.PretrainedConfig, family: str, vision: dict[str, Any]) -> None:
-    """Set fields of `cfg.vision_config`; a field the family's vision config lacks is a MimicError."""
+def configure(family: str, options: dict[str, Any], where: str | None = None) -> tuple[Any, Any, Any]:
+    """`(model class, config, processor)` of `family` under `build` options, without any weights: cheap, so
+    options are checked in full before a command writes anything. Problems name `where` (default tiny:FAMILY)."""
+    where = where or f"tiny:{family}"
+    if family not in BUILDERS:
+        raise MimicError(f"tiny:{family}: unknown tiny model family; choose one of {', '.join(FAMILIES)}")
+    problem = options_problem(family, options)
+    if problem:
+        raise MimicError(f"{where}: {problem}")
+    text = {k: v for k, v in options.items() if k not in ("seed", "num_layers", "vision")}
+    model_cls, cfg, proc = BUILDERS[family](options.get("num_layers", 4), **text)
+    _override_vision(cfg, options.get("vision") or {}, where)
+    return model_cls, cfg, proc
+
+
+def _override_vision(cfg: T.PretrainedConfig, vision: dict[str, Any], where: str) -> None:
+    """Set fields of `cfg.vision_config`; a field the family's vision config lacks, or a wrong value, is a
+    MimicError naming `where`."""
     vc = cfg.vision_config
+    problem = _vision_problem(vc, vision)
+    if problem:
+        raise MimicError(f"{where}: {problem}")
     for key, value in vision.items():
-        if not hasattr(vc, key):
-            raise MimicError(f"tiny:{family}: vision option {key!r} unknown to {type(vc).__name__}")
-        setattr(vc, key, value)
+        try:
+            setattr(vc, key, value)
+        except (TypeError, ValueError, StrictDataclassError) as e:  # typed config fields check on assignment
+            why = str(e.__cause__ or e).strip().splitlines() or [type(e).__name__]
+            raise MimicError(f"{where}: vision option {key!r}: {why[0]}") from None
 
 
 def tiny_spec_to_model(spec: str, **kwargs: Any) -> tuple[T.PreTrainedModel, T.ProcessorMixin]:

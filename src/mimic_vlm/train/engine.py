@@ -122,7 +122,8 @@ def load_base(spec: str, *, dtype: torch.dtype = torch.float32,
 
 
 def parse_base_config(text: str | None, model: str) -> dict[str, Any]:
-    """`--base-config JSON` -> `tiny.build` keyword arguments (an object; only for `tiny:` bases)."""
+    """`--base-config JSON` -> `tiny.build` keyword arguments (an object; only for `tiny:` bases), checked in
+    full here (keys, types, sizes that fit together): a bad size would otherwise fail deep in torch."""
     if text is None:
         return {}
     if not model.startswith("tiny:"):
@@ -133,6 +134,9 @@ def parse_base_config(text: str | None, model: str) -> dict[str, Any]:
         raise MimicError(f"--base-config: invalid JSON ({e})") from None
     if not isinstance(value, dict):
         raise MimicError(f"--base-config: expected a JSON object, got {text!r}")
+    from mimic_vlm.models import tiny
+
+    tiny.configure(model.removeprefix("tiny:"), value, where="--base-config")
     return value
 
 
@@ -214,9 +218,20 @@ def last_checkpoint(folder: Path) -> str | None:
     return None
 
 
+TRAIN_KEYS = ("model", "data", "method", "lora", "mask_layers", "max_images", "batch_size")
+"""Keys every `run.json` of `mimic train` holds (`TrainConfig.record`): `mimic eval` writes a `run.json` too."""
+
+
 def _is_training_run(folder: Path) -> bool:
-    """A folder `mimic train` wrote: its settings, its result record or its checkpoints."""
-    return any((folder / n).exists() for n in (TRAIN_SETTINGS, RUN_SETTINGS, "checkpoints"))
+    """A folder `mimic train` wrote: its result record, its checkpoints, or a `run.json` that is train's (an
+    eval run folder also holds a `run.json`, and `--overwrite` must never take it for a training run)."""
+    if (folder / TRAIN_SETTINGS).is_file() or (folder / "checkpoints").is_dir():
+        return True
+    try:
+        record = read_json(folder / RUN_SETTINGS)
+    except MimicError:
+        return False
+    return isinstance(record, dict) and all(k in record for k in TRAIN_KEYS)
 
 
 def _empty(folder: Path) -> None:
@@ -227,19 +242,19 @@ def _empty(folder: Path) -> None:
             child.unlink()
 
 
-def _prepare_out(cfg: TrainConfig, resume: bool, overwrite: bool) -> str | None:
-    """Refuse to clobber a run by accident; return the checkpoint to resume from (or None).
-
-    Under a distributed launch every rank runs this; only rank 0 deletes anything.
-    """
+def _prepare_out(cfg: TrainConfig, resume: bool, overwrite: bool) -> tuple[str | None, bool]:
+    """Refuse to clobber a run by accident; return the checkpoint to resume from (or None) and whether the
+    folder holds a run that `--overwrite` replaces. Nothing is deleted here: `_replace` does it once every
+    option has been checked, so a bad option never costs the old run."""
     out, ckpts = cfg.out, cfg.out / "checkpoints"
     if resume and overwrite:
         raise MimicError("--resume and --overwrite contradict each other: continue the run, or replace it")
+    if out.is_dir() and any(out.iterdir()) and not _is_training_run(out):
+        raise MimicError(f"{out}: not a mimic train folder (it holds other files, e.g. a mimic eval run); "
+                         "--overwrite replaces only a folder mimic train made (choose another --out)")
     ours = check_output_folder(out, True, _is_training_run)  # a folder of other files: refused, never deleted
     if overwrite:
-        if int(os.environ.get("RANK", "0")) == 0 and ours:
-            _empty(out)  # the folder itself stays: rank 0 holds its lock
-        return None
+        return None, ours
     if (out / TRAIN_SETTINGS).exists():
         raise MimicError(f"{out}: holds a finished run (use --overwrite to replace it)")
     last = last_checkpoint(ckpts)
@@ -255,7 +270,13 @@ def _prepare_out(cfg: TrainConfig, resume: bool, overwrite: bool) -> str | None:
         diff = sorted(k for k in new.keys() | old.keys() if old.get(k) != new.get(k))
         if last and diff:
             raise MimicError(f"{out}: --resume with different settings ({', '.join(diff)}) than the run had")
-    return last
+    return last, False
+
+
+def _replace(out: Path) -> None:
+    """Empty the run `--overwrite` replaces (rank 0 only; the folder itself stays: rank 0 holds its lock)."""
+    if int(os.environ.get("RANK", "0")) == 0:
+        _empty(out)
 
 
 def _cache_configs(model: Any) -> list[Any]:
@@ -301,11 +322,45 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
         raise MimicError(f"--method {cfg.method}: choose one of {', '.join(METHODS)}")
     if cfg.lr_scheduler not in SCHEDULERS:
         raise MimicError(f"--lr-scheduler {cfg.lr_scheduler}: choose one of {', '.join(SCHEDULERS)}")
+    check_length(cfg)
+    check_seed(cfg.seed)
     mask = mask_from_options(cfg.mask_layers, cfg.mask_backend)  # bad options fail before the slow parts
+    check_mask_device(mask)
+    resolve_precision(cfg.precision)
     data = load_data(cfg.data, max_images=cfg.max_images, seed=cfg.seed)
     check_images(data.conversations, progress)
     with _holding(cfg.out):
         return _train(cfg, mask, data, resume, overwrite, progress, callbacks)
+
+
+def check_length(cfg: TrainConfig) -> None:
+    """A run trains at least one step: `max_steps` -1 means "train for `epochs`"; 0 has no meaning (the Trainer
+    would take it for "unset" yet stop after one step), and 0 epochs would save an untrained model."""
+    if cfg.max_steps == 0 or cfg.max_steps < -1:
+        raise MimicError(f"--max-steps {cfg.max_steps}: give a number of steps >= 1, or -1 to train for --epochs")
+    if cfg.max_steps == -1 and not cfg.epochs > 0:
+        raise MimicError(f"--epochs {cfg.epochs}: must be > 0 (or give --max-steps)")
+
+
+NUMPY_SEEDS = 2**32
+"""The Trainer seeds numpy (`np.random.seed`), which takes seeds below 2**32 only."""
+
+
+def check_seed(seed: int) -> None:
+    """A seed the Trainer can use, refused here rather than by numpy in the middle of the set-up."""
+    if not 0 <= seed < NUMPY_SEEDS:
+        raise MimicError(f"--seed {seed}: training needs a seed from 0 to {NUMPY_SEEDS - 1} (numpy's range)")
+
+
+def check_mask_device(mask: ImageBlockMask | None) -> None:
+    """The mask backend must train on this machine's device: compiled FlexAttention has no backward on the CPU,
+    which the first training step would only find after the run folder was written."""
+    from mimic_vlm.masking.attention import resolve_backend
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if mask is not None and device == "cpu" and resolve_backend(mask.backend, device, "training") == "flex":
+        raise MimicError("--mask-backend flex: compiled FlexAttention has no backward on the CPU, and this machine "
+                         "trains on the CPU; use --mask-backend auto (or blocks)")
 
 
 @contextlib.contextmanager
@@ -314,8 +369,13 @@ def _holding(out: Path) -> Iterator[None]:
     `mimic train` into it, `--overwrite` included, is refused instead of deleting or interleaving this run."""
     rank0 = int(os.environ.get("RANK", "0")) == 0
     with holding(out, "another mimic train", hold=rank0) as created:
+        fresh = created or not any(out.iterdir())
         try:
             yield
+        except BaseException:
+            if fresh and rank0 and last_checkpoint(out / "checkpoints") is None:
+                _empty(out)  # a run that failed before its first checkpoint leaves nothing to resume: no half-run
+            raise
         finally:
             if created and rank0 and not any(out.iterdir()):
                 out.rmdir()
@@ -323,7 +383,7 @@ def _holding(out: Path) -> Iterator[None]:
 
 def _train(cfg: TrainConfig, mask: ImageBlockMask | None, data: TrainingData, resume: bool, overwrite: bool,
            progress: Progress | None, callbacks: list[TrainerCallback] | None) -> TrainResult:
-    last = _prepare_out(cfg, resume, overwrite)
+    last, replace = _prepare_out(cfg, resume, overwrite)
     precision = resolve_precision(cfg.precision)
     half = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
     model, processor = load_base(cfg.model, dtype=half if cfg.method == "lora" else torch.float32,
@@ -338,8 +398,12 @@ def _train(cfg: TrainConfig, mask: ImageBlockMask | None, data: TrainingData, re
         config.use_cache = False
 
     args = training_arguments(cfg, precision)
+    collator = ChatCollator(processor, cfg.max_pixels)
+    collator(data.conversations[:1])  # the processor and template render a sample before anything is written
+    if replace:
+        _replace(cfg.out)
     trainer = VLMTrainer(model=model, args=args, train_dataset=data.conversations,
-                         data_collator=ChatCollator(processor, cfg.max_pixels),
+                         data_collator=collator,
                          callbacks=[*([ReportProgress(progress)] if progress else []), *(callbacks or [])])
     trainer.remove_callback(PrinterCallback)  # the progress bar shows the logs; trainer_state.json keeps them
     if trainer.is_world_process_zero():
@@ -407,9 +471,29 @@ def accelerate_config_path(name: str) -> Path:
     if name in ACCELERATE_CONFIGS:
         return Path(__file__).resolve().parents[1] / "configs" / "accelerate" / f"{name}.yaml"
     if Path(name).is_file():
+        check_accelerate_yaml(Path(name))
         return Path(name)
     raise MimicError(f"--accelerate-config {name}: neither a shipped config ({', '.join(ACCELERATE_CONFIGS)}) "
                      "nor a YAML file")
+
+
+def check_accelerate_yaml(path: Path) -> None:
+    """A user's accelerate config must be a YAML (or JSON) mapping: accelerate reads anything else deep inside
+    its launcher and dies there with an AttributeError, after this process has handed over."""
+    import yaml
+
+    try:
+        value = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError) as e:
+        raise MimicError(f"--accelerate-config {path}: cannot read ({getattr(e, 'strerror', None) or e})") from None
+    except yaml.YAMLError as e:
+        where = getattr(e, "problem_mark", None)
+        at = f" at line {where.line + 1}" if where is not None else ""
+        raise MimicError(f"--accelerate-config {path}: invalid YAML{at}") from None
+    if not isinstance(value, dict):
+        kind = "empty" if value is None else f"a {type(value).__name__}"
+        raise MimicError(f"--accelerate-config {path}: an accelerate config must be a mapping of settings "
+                         f"(compute_environment, distributed_type, ...), not {kind}")
 
 
 def launch_command(config: Path, train_args: list[str], num_processes: int | None = None) -> list[str]:
