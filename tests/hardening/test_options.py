@@ -114,3 +114,16 @@ def test_zero2_without_deepspeed_says_what_to_install(tmp_path, cli):
     cli("train", "--model", "tiny:qwen2_vl", "--data", tmp_path / "d.json", "--out", tmp_path / "t",
         "--accelerate-config", "zero2").one_error_line("--accelerate-config zero2: needs the deepspeed package",
                                                         "pip install deepspeed")
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("foo", "--attn-implementation 'foo': unknown; choose one of eager, "),
+    ("flash_attention_2", "--attn-implementation flash_attention_2: needs the flash_attn package"),
+])
+def test_an_attention_this_machine_cannot_run_is_one_error(bench_dir, tmp_path, cli, name, message):
+    if name == "flash_attention_2" and importlib.util.find_spec("flash_attn") is not None:
+        pytest.skip("flash-attn is installed here")
+    out = tmp_path / "run"
+    cli("eval", "--bench", bench_dir, "--model", "tiny:qwen2_vl", "--out", out, "--attn-implementation", name
+        ).one_error_line(message)
+    assert not out.exists()

@@ -8,6 +8,7 @@ is always evaluated as it was trained.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 import warnings
@@ -76,6 +77,7 @@ def load_vlm(spec: str, *, dtype: str | torch.dtype = "auto", device: str | None
     `base_kwargs` are its sizes), with an optional PEFT adapter; see the module docstring for the mask."""
     kind, _, arg = spec.partition(":")
     target = None if device_map else resolve_device(device)
+    check_attention(attn_implementation)
     check_adapter_base(spec, adapter)
     trained = read_trained(Path(adapter)) if adapter else None
     if kind == "tiny" and arg:
@@ -99,6 +101,34 @@ def load_vlm(spec: str, *, dtype: str | torch.dtype = "auto", device: str | None
     return LoadedVLM(model, processor, mask, settings)
 
 
+FLASH_PACKAGES = {"flash_attention_2": "flash_attn", "flash_attention_3": "flash_attn_interface",
+                  "flash_attention_4": "flash_attn.cute"}
+"""The package each flash kernel of transformers imports (checked first: transformers' ImportError is long)."""
+
+
+def check_attention(name: str | None) -> None:
+    """An `--attn-implementation` transformers knows and this machine can run (a hub kernel, `org/name`, is
+    left to transformers)."""
+    if name is None or "/" in name:
+        return
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+    known = ["eager", *ALL_ATTENTION_FUNCTIONS.valid_keys()]
+    if name not in known:
+        raise MimicError(f"--attn-implementation {name!r}: unknown; choose one of {', '.join(known)}")
+    package = FLASH_PACKAGES.get(name)
+    if package and not _importable(package):
+        raise MimicError(f"--attn-implementation {name}: needs the {package.split('.')[0]} package, which is not "
+                         "installed (or use sdpa)")
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
+
+
 def _from_pretrained(path: str, dtype: str | torch.dtype, device_map: str | None,
                      attn_implementation: str | None) -> tuple[PreTrainedModel, ProcessorMixin]:
     local = Path(path).expanduser()
@@ -116,7 +146,7 @@ def _from_pretrained(path: str, dtype: str | torch.dtype, device_map: str | None
     try:
         processor = load_processor(name)
         model = transformers.AutoModelForImageTextToText.from_pretrained(name, **kwargs)
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, ImportError) as e:
         offline = " (offline mode is on: HF_HUB_OFFLINE=1)" if os.environ.get("HF_HUB_OFFLINE") == "1" else ""
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise MimicError(f"hf:{path}: cannot load the model{offline}: {first}") from None
