@@ -128,3 +128,18 @@ def test_a_sweep_that_fails_before_any_run_leaves_no_folder(tmp_path, cli):
     cli("sweep", "--model", "chance", "--task", "counting", "--vary", "n_images=0,2", "--count", "2",
         "--out", out, "--no-progress").one_error_line("--n-images 0: must lie within 1-16")
     assert not out.exists()
+
+
+def test_built_in_place_restores_the_old_folder_when_the_build_fails(tmp_path):
+    from mimic_vlm.schema import built_in_place, has_files
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "made.txt").write_text("old")
+    with pytest.raises(RuntimeError), built_in_place(out, True, has_files("made.txt")):
+        (out / "made.txt").write_text("half")  # built at the final path, the old one waiting aside
+        raise RuntimeError("the build failed")
+    assert (out / "made.txt").read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["out"]
+    with built_in_place(out, True, has_files("made.txt")):
+        (out / "made.txt").write_text("new")
+    assert (out / "made.txt").read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["out"]

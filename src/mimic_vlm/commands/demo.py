@@ -44,6 +44,7 @@ def demo(
     """Render a toy world, generate and validate a MIMIC bench, evaluate baselines and a tiny VLM, report."""
     from mimic_vlm.annotations.toyworld import get_preset
     from mimic_vlm.compose.controls import Controls
+    from mimic_vlm.models.registry import check_spec
     from mimic_vlm.schema import built_in_place, check_output_folder
 
     check_output_folder(out, overwrite, DEMO_MADE)
@@ -52,6 +53,8 @@ def demo(
     specs = [m.strip() for m in models.split(",") if m.strip()]
     if not specs:
         raise MimicError(f"--models {models!r}: no model spec")
+    for spec in specs:  # before the world is rendered
+        check_spec(spec)
     with built_in_place(out, overwrite, DEMO_MADE):
         _demo(out, images, count, controls, seed, world, specs)
 

@@ -108,18 +108,25 @@ ADAPTABLE = ("hf", "tiny", "toy")
 """The kinds whose weights a PEFT `--adapter` can change; any other kind would silently ignore it."""
 
 
-def load_model(spec: str, **options: Any) -> Model:
-    """Build the model a `--model` spec names; unknown kinds and options are a MimicError."""
+def check_spec(spec: str) -> tuple[str, str]:
+    """(kind, argument) of a `--model` spec, checked without building anything (a command with several
+    models checks them all before its first slow step)."""
     kind, _, arg = spec.partition(":")
     if kind not in BUILDERS:
         raise MimicError(f"--model {spec}: unknown model kind {kind!r}; known: "
                          "hf:PATH_OR_ID, tiny:FAMILY, toy:NAME, openai:MODEL@BASE_URL, " + ", ".join(
                              k for k in BUILDERS if k not in ("hf", "tiny", "toy", "openai")))
+    if kind in ("hf", "tiny", "toy", "openai") and not arg:
+        raise MimicError(f"--model {spec}: {kind}: needs an argument, e.g. {kind}:...")
+    return kind, arg
+
+
+def load_model(spec: str, **options: Any) -> Model:
+    """Build the model a `--model` spec names; unknown kinds and options are a MimicError."""
+    kind, arg = check_spec(spec)
     unknown = set(options) - {f.name for f in fields(ModelOptions)}
     if unknown:
         raise MimicError(f"--model {spec}: unknown option(s) {sorted(unknown)}")
-    if kind in ("hf", "tiny", "toy", "openai") and not arg:
-        raise MimicError(f"--model {spec}: {kind}: needs an argument, e.g. {kind}:...")
     if options.get("adapter") and kind not in ADAPTABLE:
         raise MimicError(f"--adapter {options['adapter']}: only {', '.join(k + ':' for k in ADAPTABLE)} models "
                          f"take an adapter, not --model {spec}")
