@@ -304,6 +304,7 @@ def built_in_place(target: Path, overwrite: bool, marker: Marker | None) -> Iter
     if replace:
         os.replace(target, aside)
     try:
+        target.mkdir(parents=True, exist_ok=True)
         yield target
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
