@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,18 +92,20 @@ def load_bench(path: str | Path) -> Bench:
     return Bench(root=root.resolve(), samples=samples, manifest=manifest)
 
 
-def missing_images(bench: Bench) -> list[str]:
-    """'sample-id: image PATH is missing' for every image file that is not there (each distinct file once);
-    a path outside the bench is a MimicError."""
+def distinct_images(bench: Bench, samples: Iterable[Sample] | None = None) -> Iterator[tuple[Sample, Path]]:
+    """(first sample using it, path) of each distinct image of `samples` (default: the bench's); a path
+    outside the bench is a MimicError."""
     seen: set[str] = set()
-    out = []
-    for s in bench.samples:
+    for s in bench.samples if samples is None else samples:
         for name in s.images:
             if name not in seen:
                 seen.add(name)
-                if not (p := bench.image_path(name, s)).is_file():
-                    out.append(f"{s.id}: image {p} is missing")
-    return out
+                yield s, bench.image_path(name, s)
+
+
+def missing_images(bench: Bench) -> list[str]:
+    """'sample-id: image PATH is missing' for every image file that is not there (each distinct file once)."""
+    return [f"{s.id}: image {p} is missing" for s, p in distinct_images(bench) if not p.is_file()]
 
 
 def unreadable_images(bench: Bench) -> list[str]:
@@ -110,33 +113,22 @@ def unreadable_images(bench: Bench) -> list[str]:
     decode (each distinct file once): a corrupt image fails a model as surely as a missing one."""
     from mimic_vlm.images import verify_image
 
-    seen: set[str] = set()
     out = []
-    for s in bench.samples:
-        for name in s.images:
-            if name not in seen:
-                seen.add(name)
-                p = bench.image_path(name, s)
-                if p.is_file():
-                    try:
-                        verify_image(p)
-                    except MimicError as e:
-                        out.append(f"{s.id}: {e}")
+    for s, p in distinct_images(bench):
+        if p.is_file():
+            try:
+                verify_image(p)
+            except MimicError as e:
+                out.append(f"{s.id}: {e}")
     return out
 
 
 def check_images(bench: Bench) -> None:
     """Fail before any work starts if an image of the bench is missing or outside the bench (each distinct
     file checked once)."""
-    seen: set[str] = set()
-    for s in bench.samples:
-        for name in s.images:
-            if name in seen:
-                continue
-            seen.add(name)
-            p = bench.image_path(name, s)
-            if not p.is_file():
-                raise MimicError(f"{bench.root}: sample {s.id!r} refers to missing image {p}")
+    for s, p in distinct_images(bench):
+        if not p.is_file():
+            raise MimicError(f"{bench.root}: sample {s.id!r} refers to missing image {p}")
 
 
 def decode_images(bench: Bench) -> None:
@@ -144,15 +136,11 @@ def decode_images(bench: Bench) -> None:
     path to something that is not an image (`/etc/passwd`), is refused, naming the sample."""
     from mimic_vlm.images import verify_image
 
-    seen: set[str] = set()
-    for s in bench.samples:
-        for name in s.images:
-            if name not in seen:
-                seen.add(name)
-                try:
-                    verify_image(bench.image_path(name, s))
-                except MimicError as e:
-                    raise MimicError(f"sample {s.id!r}: {e}") from None
+    for s, p in distinct_images(bench):
+        try:
+            verify_image(p)
+        except MimicError as e:
+            raise MimicError(f"sample {s.id!r}: {e}") from None
 
 
 def link_or_copy(src: str | Path, dst: str | Path) -> None:

@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 
 from mimic_vlm import __version__
-from mimic_vlm.bench.store import Bench, check_images
+from mimic_vlm.bench.store import Bench, check_images, distinct_images
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate import predictions as P
 from mimic_vlm.evaluate.score import build_scores, score_output
@@ -110,15 +110,11 @@ class Interrupted(MimicError):
 
 def check_headers(bench: Bench, samples: Sequence[Sample]) -> None:
     """A file that is no image fails here, naming its sample, not after a batch of predictions."""
-    seen: set[Path] = set()
-    for s in samples:
-        for path in bench.image_paths(s):
-            if path not in seen:
-                seen.add(path)
-                try:
-                    check_header(path)
-                except MimicError as e:
-                    raise MimicError(f"sample {s.id}: {e}") from None
+    for s, path in distinct_images(bench, samples):
+        try:
+            check_header(path)
+        except MimicError as e:
+            raise MimicError(f"sample {s.id}: {e}") from None
 
 
 def check_run_folder(out: Path) -> None:
