@@ -11,7 +11,8 @@ exists, so a rerun continues where it stopped):
    scenes with a seed no training saw (14);
 2. data (`generate_bench(..., for_training=True, phrasing="eval")`, as `mimic generate --for training
    --training-phrasing eval`): base data = counting on 1-4 images (the base's range); extra = counting on
-   2-10 images; held-out bench = counting on 1, 2, 4, 6, 8, 10 images;
+   2-10 images; held-out bench = counting on 1, 2, 4, 6, 8, 10 images, the same number of samples for each
+   (`--balance natural`: answers as the scenes hold them);
 3. fine-tuning from the shipped base, LoRA + projector (`mimic train --method lora --train-projector`):
    {no mask, mask on layers 2-3} x {base data, base + extra data} x seeds;
 4. `mimic eval` of the base (also with the mask at inference only), the answer-prior baseline and every run on
@@ -56,6 +57,7 @@ class Plan:
     extra_count: int = 3000
     eval_count: int = 360
     eval_n: str = "1,2,4,6,8,10"
+    eval_balance: str = "natural"  # the same number of samples per image count (uniform answers gave 4 on 1)
     seeds: tuple[int, ...] = (0, 1, 2)
     steps: int = 100
     batch: int = 16
@@ -89,7 +91,8 @@ def world(root: Path, name: str, n: int, seed: int) -> Path:
     return ensure_toy_world(root / "world" / name, n, seed, preset="tiny")
 
 
-def bench(root: Path, name: str, annotations: Path, count: int, n_images: str, seed: int, training: bool) -> Path:
+def bench(root: Path, name: str, annotations: Path, count: int, n_images: str, seed: int, training: bool,
+          balance: str = "uniform") -> Path:
     from mimic_vlm.annotations.load import load_catalog
     from mimic_vlm.bench.generate import generate_bench
     from mimic_vlm.compose.controls import Controls
@@ -97,9 +100,10 @@ def bench(root: Path, name: str, annotations: Path, count: int, n_images: str, s
     out = root / "data" / name
     if not (out / "samples.jsonl").exists():
         catalog = load_catalog("toy", annotations, annotations.parent / "images")
-        generate_bench(catalog, ["counting"], count, Controls.parse(n_images=n_images), seed, out,
+        generate_bench(catalog, ["counting"], count, Controls.parse(n_images=n_images, balance=balance), seed, out,
                        for_training=training, phrasing="eval", overwrite=True,
-                       command=f"benchmarks/remedies.py: counting --n-images {n_images} --count {count} --seed {seed}")
+                       command=f"benchmarks/remedies.py: counting --n-images {n_images} --count {count} --seed {seed} "
+                               f"--balance {balance}")
     return out
 
 
@@ -137,13 +141,21 @@ def evaluate(root: Path, name: str, eval_bench: Path, spec: str, adapter: Path |
 
     _one_thread()
     out = root / "evals" / name
-    if not (out / "scores.json").exists():
+    if not (out / "scores.json").exists() or _bench_of(out) != str(eval_bench.resolve()):
         b = load_bench(eval_bench)
         model = load_model(spec, bench=b, device="cpu", batch_size=16, adapter=str(adapter) if adapter else None,
                            mask=mask_from_options(mask, "sdpa") if mask else None)
         run_eval(b, model, out, overwrite=True,
                  command=["benchmarks/remedies.py", spec, *(["--adapter", str(adapter)] if adapter else [])])
     return out
+
+
+def _bench_of(run: Path) -> str | None:
+    """The bench an existing eval ran on: a run on another held-out bench is redone, never reused."""
+    try:
+        return json.loads((run / "run.json").read_text())["bench"]
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def job(root: Path, plan: Plan, arm: str, seed: int, data: list[str], eval_bench: Path) -> str:
@@ -231,7 +243,7 @@ COMPARISONS = (("mask-base", "nomask-base"), ("mask-extra", "nomask-extra"), ("n
 def summarize(root: Path, plan: Plan) -> str:
     from mimic_vlm.schema import read_jsonl
 
-    eval_bench = root / "data" / "eval"
+    eval_bench = root / "data" / f"eval-{plan.eval_balance}"
     n_images = {s["id"]: len(s["images"]) for s in read_jsonl(eval_bench / "samples.jsonl")}
     ids = sorted(n_images)
     runs = load_runs(root)
@@ -342,7 +354,8 @@ def run_all(root: Path, plan: Plan, jobs: int) -> str:
     eval_world = world(root, "eval", plan.eval_images, plan.eval_seed)
     base_data = bench(root, "base", train_world, plan.base_count, "1-4", plan.train_seed + 100, True)
     extra_data = bench(root, "extra", train_world, plan.extra_count, "2-10", plan.train_seed + 200, True)
-    eval_bench = bench(root, "eval", eval_world, plan.eval_count, plan.eval_n, plan.eval_seed + 300, False)
+    eval_bench = bench(root, f"eval-{plan.eval_balance}", eval_world, plan.eval_count, plan.eval_n,
+                       plan.eval_seed + 300, False, plan.eval_balance)
     evaluate(root, "prior", eval_bench, "prior")
     evaluate(root, "base", eval_bench, f"hf:{base_folder()}")
     evaluate(root, "base+mask", eval_bench, f"hf:{base_folder()}", mask=MASK)
