@@ -25,7 +25,7 @@ def test_eval_numbers_are_checked_where_they_enter(bench_dir, tmp_path, cli, ext
 
 
 SEEDED = [["toy", "--images", "2"], ["generate", "--count", "2"], ["demo"], ["eval", "--model", "chance"],
-          ["sweep", "--model", "chance", "--vary", "n_images=2,3"]]
+          ["sweep", "--model", "chance", "--vary", "n_images=2,3"], ["score"], ["compare"]]
 
 
 @pytest.mark.parametrize("seed", ["-1", str(2**63)])
@@ -33,6 +33,11 @@ SEEDED = [["toy", "--images", "2"], ["generate", "--count", "2"], ["demo"], ["ev
 def test_a_seed_out_of_range_is_a_usage_error(bench_dir, tmp_path, cli, argv, seed):
     """numpy refuses negative seeds and JSON records hold 64 bits: both were tracebacks."""
     out = tmp_path / "out"
+    if argv[0] in ("score", "compare"):
+        run = tmp_path / "run"
+        assert cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", run).code == 0
+        argv = [*argv, *(["--bench", bench_dir, "--predictions", run / "predictions.jsonl"] if argv[0] == "score"
+                         else [run, run])]
     bench = ["--bench", bench_dir] if argv[0] == "eval" else []
     r = cli(*argv, *bench, "--out", out, "--seed", seed)
     r.one_error_line("'--seed': Input should be", f"mimic {argv[0]} --help")

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from mimic_vlm.commands.options import seed_option
 from mimic_vlm.errors import MimicError
 
 
@@ -45,7 +46,7 @@ def register(app: typer.Typer) -> None:
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out / --scored file "
                                                                   "(never a predictions file or a bench file)."),
         bootstrap: int = typer.Option(1000, min=0, help="Bootstrap replicates for the 95% intervals."),
-        seed: int = typer.Option(0, help="Bootstrap seed."),
+        seed: int = seed_option("Bootstrap seed."),
     ) -> None:
         """Score predictions made anywhere (lmms-eval, VLMEvalKit, in-house) against a bench, as `eval` does."""
         from mimic_vlm.bench.store import load_bench
@@ -82,7 +83,7 @@ def register(app: typer.Typer) -> None:
         shared_ids: bool = typer.Option(False, "--shared-ids", help="Compare runs of different benches on the "
                                                                      "samples they share (same id, same sample)."),
         bootstrap: int = typer.Option(1000, min=0, help="Paired bootstrap replicates for the 95% intervals."),
-        seed: int = typer.Option(0, help="Bootstrap seed."),
+        seed: int = seed_option("Bootstrap seed."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out folder."),
     ) -> None:
         """Paired comparison: per task and control value, B - A with a paired 95% CI, fixed/broken, McNemar p."""
