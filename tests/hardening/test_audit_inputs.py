@@ -64,8 +64,29 @@ def test_score_refuses_an_existing_file_without_overwrite(cli, bench_dir, preds,
     _score(cli, bench_dir, preds, "--out", out).one_error_line(str(out), "--overwrite")
     assert out.read_text() == "precious" and not scored.exists()
     _score(cli, bench_dir, preds, "--out", out, "--scored", out).one_error_line("--scored", "--out")
-    assert _score(cli, bench_dir, preds, "--out", out, "--scored", scored, "--overwrite").code == 0
+    _score(cli, bench_dir, preds, "--out", out, "--overwrite").one_error_line(
+        f"--out {out}: not a file mimic score wrote, so --overwrite does not replace it")
+    assert out.read_text() == "precious"
+    out.unlink()
+    assert _score(cli, bench_dir, preds, "--out", out, "--scored", scored).code == 0
+    assert _score(cli, bench_dir, preds, "--out", out, "--scored", scored, "--overwrite").code == 0  # its own
     assert json.loads(out.read_text())["overall"]["n"] == 2 and len(rows(scored)) == 2
+
+
+def test_score_never_writes_into_another_bench_or_run(cli, bench_dir, preds, tmp_path):
+    """Not the predictions read nor the --bench only: any bench's or run's files are off limits."""
+    run = tmp_path / "run"
+    assert cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", run).code == 0
+    before = (run / "predictions.jsonl").read_bytes()
+    _score(cli, bench_dir, preds, "--scored", run / "predictions.jsonl", "--overwrite").one_error_line(
+        f"is inside the run folder {run}")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "manifest.json").write_text("{}")
+    (other / "samples.jsonl").write_text("")
+    _score(cli, bench_dir, preds, "--out", other / "samples.jsonl", "--overwrite").one_error_line(
+        f"is inside the bench folder {other}")
+    assert (run / "predictions.jsonl").read_bytes() == before and (other / "samples.jsonl").read_text() == ""
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # atomic: no temp file left
 
 

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from mimic_vlm.bench.store import Bench
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.harness_files import read_outputs
@@ -104,7 +106,28 @@ def output_problem(target: Path, inputs: Sequence[Path], bench_root: Path) -> st
             return "is one of the --predictions files; choose another name"
     if where.is_relative_to(bench_root.resolve()):
         return f"is inside the bench folder {bench_root}; write scores outside it"
+    for folder in where.parents:
+        if (folder / "manifest.json").is_file() and (folder / "samples.jsonl").is_file():
+            return f"is inside the bench folder {folder}; write scores outside it"
+        if (folder / "run.json").is_file():
+            return f"is inside the run folder {folder} (mimic eval or train wrote it); write scores outside it"
     return None
+
+
+def made_by_score(path: Path, flag: str) -> bool:
+    """Whether an existing file is one `mimic score` wrote (what `--overwrite` may replace): scores.json's
+    keys for --out, a scored row's for --scored."""
+    try:
+        with path.open("rb") as f:
+            if flag == "--out":
+                record = orjson.loads(f.read())
+                keys = {"tasks", "scoring", "overall"}
+            else:
+                record = orjson.loads(f.readline())
+                keys = {"id", "parsed", "correct"}
+    except (OSError, orjson.JSONDecodeError):
+        return False
+    return isinstance(record, dict) and keys <= record.keys()
 
 
 def check_outputs(targets: dict[str, Path | None], inputs: Sequence[Path], bench_root: Path,
@@ -125,6 +148,9 @@ def check_outputs(targets: dict[str, Path | None], inputs: Sequence[Path], bench
     for flag, path in given.items():
         if path.exists() and not overwrite:
             raise MimicError(f"{flag} {path}: file exists (use --overwrite to replace it)")
+        if path.exists() and not made_by_score(path, flag):
+            raise MimicError(f"{flag} {path}: not a file mimic score wrote, so --overwrite does not replace it; "
+                             "choose another name")
 
 
 def score_predictions(bench: Bench, predictions_path: str | Path | Sequence[str | Path], official: bool = False,
