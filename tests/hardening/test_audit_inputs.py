@@ -249,3 +249,17 @@ def test_sweep_values_refuse_an_empty_item():
     assert sweep_values("2, 4") == ["2", "4"]
     with pytest.raises(MimicError, match="--vary values '2,,4': an empty item"):
         sweep_values("2,,4")
+
+
+def test_inspect_sheet_replaces_only_an_earlier_sheet(cli, bench_dir, tmp_path):
+    """`--sheet samples.jsonl` wrote a PNG over a bench's samples."""
+    samples = bench_dir / "samples.jsonl"
+    before = samples.read_bytes()
+    cli("inspect", bench_dir, "--sheet", samples).one_error_line(f"--sheet {samples}: the contact sheet is a PNG")
+    mine = tmp_path / "mine.png"
+    mine.write_text("not an image")
+    cli("inspect", bench_dir, "--sheet", mine).one_error_line(f"--sheet {mine}: exists and is not a PNG")
+    assert samples.read_bytes() == before and mine.read_text() == "not an image"
+    sheet = tmp_path / "sheet.png"
+    assert cli("inspect", bench_dir, "--sheet", sheet).code == 0
+    assert cli("inspect", bench_dir, "--sheet", sheet).code == 0  # an earlier sheet is redrawn

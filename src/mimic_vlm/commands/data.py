@@ -110,6 +110,20 @@ def validate(
     console.print(f"[green]ok[/]: {len(b.samples)} samples agree with {where}")
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def check_sheet_path(path: Path) -> None:
+    """The contact sheet is a .png that replaces at most an earlier PNG: `--sheet samples.jsonl` wrote a PNG
+    over a bench's samples."""
+    if path.suffix.lower() != ".png":
+        raise MimicError(f"--sheet {path}: the contact sheet is a PNG; give a name ending in .png")
+    if path.is_dir():
+        raise MimicError(f"--sheet {path}: is a folder, expected a file name")
+    if path.exists() and path.read_bytes()[:8] != PNG_SIGNATURE:
+        raise MimicError(f"--sheet {path}: exists and is not a PNG, so it is not replaced; choose another name")
+
+
 def inspect(
     bench: Path = typer.Argument(..., help="Bench folder."),
     sheet: Path | None = typer.Option(None, "--sheet", help="Contact sheet PNG (default BENCH/contact_sheet.png)."),
@@ -119,9 +133,11 @@ def inspect(
     from mimic_vlm.bench.inspect import contact_sheet, print_summary, sheet_unreadable
     from mimic_vlm.bench.store import load_bench
 
+    target = sheet or bench / "contact_sheet.png"
+    check_sheet_path(target)
     b = load_bench(bench)
     print_summary(b)
-    path = contact_sheet(b, sheet or bench / "contact_sheet.png", n=n)
+    path = contact_sheet(b, target, n=n)
     Console().print(f"contact sheet: {path}")
     unreadable = sheet_unreadable(b, n)
     if unreadable:  # the sheet still helps, but a grey tile alone is easy to miss
