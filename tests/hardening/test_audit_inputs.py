@@ -255,7 +255,7 @@ def test_inspect_sheet_replaces_only_an_earlier_sheet(cli, bench_dir, tmp_path):
     """`--sheet samples.jsonl` wrote a PNG over a bench's samples."""
     samples = bench_dir / "samples.jsonl"
     before = samples.read_bytes()
-    cli("inspect", bench_dir, "--sheet", samples).one_error_line(f"--sheet {samples}: the contact sheet is a PNG")
+    cli("inspect", bench_dir, "--sheet", samples).one_error_line(f"--sheet {samples}: exists and is not a PNG")
     mine = tmp_path / "mine.png"
     mine.write_text("not an image")
     cli("inspect", bench_dir, "--sheet", mine).one_error_line(f"--sheet {mine}: exists and is not a PNG")

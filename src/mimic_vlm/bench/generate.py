@@ -17,7 +17,7 @@ from mimic_vlm.annotations.catalog import Catalog
 from mimic_vlm.annotations.load import load_catalog
 from mimic_vlm.annotations.toyworld import get_preset, render_toy_world
 from mimic_vlm.bench.pack import PACKABLE, pack_bench
-from mimic_vlm.bench.store import IS_BENCH
+from mimic_vlm.bench.store import GENERATED
 from mimic_vlm.bench.training import PHRASINGS
 from mimic_vlm.bench.write import MAX_TRAINING_IMAGES, write_bench
 from mimic_vlm.compose.controls import Controls
@@ -61,7 +61,7 @@ def generate_bench(catalog: Catalog, tasks: str | Sequence[str], count: int, con
     """
     check_phrasing(phrasing)
     out = Path(out)
-    check_output_folder(out, overwrite, IS_BENCH)  # refused before any work
+    check_output_folder(out, overwrite, GENERATED)  # refused before any work
     if for_training and controls.n_images[-1] > MAX_TRAINING_IMAGES:
         raise MimicError(f"n_images={controls.to_dict()['n_images']}: training conversations hold at most "
                          f"{MAX_TRAINING_IMAGES} images")
@@ -86,7 +86,7 @@ def generate(source: Source, tasks: Sequence[str], count: int, controls: Control
     if pack_targets and controls.target_position is not None:
         raise MimicError("--pack-targets with --target-position: packing merges the target-holding images into "
                          "one, so their positions would not be what the samples record; use one of the two")
-    check_output_folder(out, overwrite, IS_BENCH)  # refused before any work
+    check_output_folder(out, overwrite, GENERATED)  # refused before any work
     command = canonical_command(source, tasks, count, controls, seed, out, copy_images, for_training, pack_targets,
                                 phrasing)
     scratch = None
@@ -103,7 +103,7 @@ def generate(source: Source, tasks: Sequence[str], count: int, controls: Control
                               overwrite=overwrite, for_training=for_training, command=command, progress=progress,
                               extra_files=extra, phrasing=phrasing)
         if pack_targets:
-            pack_bench(path, path, overwrite=True, marker=IS_BENCH)
+            pack_bench(path, path, overwrite=True, marker=GENERATED)
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mimic_vlm import __version__
-from mimic_vlm.bench.store import IS_BENCH, MANIFEST, SAMPLES
+from mimic_vlm.bench.store import MANIFEST, SAMPLES, bench_of_kind
 from mimic_vlm.errors import MimicError
 from mimic_vlm.progress import Progress, report
 from mimic_vlm.schema import Answer, Sample, atomic_dir, read_json, write_json_atomic, write_jsonl_atomic
@@ -93,7 +93,7 @@ def import_official(source: str | Path, out: str | Path, *, split: str | None = 
     vocabulary = coco_vocabulary(coco_annotations) if coco_annotations else None
     samples: list[Sample] = []
     warnings: list[str] = []
-    with atomic_dir(out, overwrite=overwrite, marker=IS_BENCH) as tmp:
+    with atomic_dir(out, overwrite=overwrite, marker=bench_of_kind("mimic-official")) as tmp:
         sink = ImageSink(tmp)
         for f in files:
             cfg = config or config_of(f, root)

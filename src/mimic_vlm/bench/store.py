@@ -19,13 +19,33 @@ from pathlib import Path
 from typing import Any
 
 from mimic_vlm.errors import MimicError
-from mimic_vlm.schema import Sample, has_files, read_json, read_jsonl_numbered
+from mimic_vlm.schema import Marker, Sample, has_files, read_json, read_jsonl_numbered
 
 SAMPLES = "samples.jsonl"
 MANIFEST = "manifest.json"
 IMAGES = "images"
 IS_BENCH = has_files(MANIFEST, SAMPLES)
 """What makes a folder a bench this tool wrote: the only kind `--overwrite` replaces with a bench."""
+
+
+def bench_of_kind(kind: str | None) -> Marker:
+    """A marker: a bench whose manifest `kind` is `kind` (None: `mimic generate`'s; "benchmark": `mimic
+    import`'s; "mimic-official": `mimic import-official`'s), so one command's `--overwrite` never takes a
+    bench another command made (a training set's conversations, an import's release)."""
+    def marker(folder: Path) -> bool:
+        if not IS_BENCH(folder):
+            return False
+        try:
+            manifest = read_json(folder / MANIFEST)
+        except MimicError:
+            return False
+        return isinstance(manifest, dict) and manifest.get("kind") == kind
+
+    return marker
+
+
+GENERATED = bench_of_kind(None)
+"""A bench `mimic generate` wrote (its training sets and packed benches included)."""
 
 
 @dataclass

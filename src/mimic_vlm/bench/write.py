@@ -13,7 +13,7 @@ from typing import Any
 
 from mimic_vlm import __version__
 from mimic_vlm.annotations.catalog import Catalog
-from mimic_vlm.bench.store import IMAGES, IS_BENCH, MANIFEST, SAMPLES, link_or_copy
+from mimic_vlm.bench.store import GENERATED, IMAGES, MANIFEST, SAMPLES, link_or_copy
 from mimic_vlm.images import verify_image
 from mimic_vlm.schema import Sample, atomic_dir, file_sha256, write_json_atomic, write_jsonl_atomic
 
@@ -55,7 +55,7 @@ def write_bench(samples: list[Sample], catalog: Catalog, out: Path, *, controls:
         "counts": {"tasks": dict(Counter(s.task for s in samples)), "controls": control_counts(samples)},
         "vocabulary": catalog.vocabulary(),
     }
-    with atomic_dir(out, overwrite=overwrite, marker=IS_BENCH) as tmp:
+    with atomic_dir(out, overwrite=overwrite, marker=GENERATED) as tmp:
         for name, src in sorted(extra_files.items()):
             if src.is_dir():
                 shutil.copytree(src, tmp / name, copy_function=link_or_copy)

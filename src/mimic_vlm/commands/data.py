@@ -114,10 +114,8 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def check_sheet_path(path: Path) -> None:
-    """The contact sheet is a .png that replaces at most an earlier PNG: `--sheet samples.jsonl` wrote a PNG
-    over a bench's samples."""
-    if path.suffix.lower() != ".png":
-        raise MimicError(f"--sheet {path}: the contact sheet is a PNG; give a name ending in .png")
+    """The contact sheet replaces at most an earlier PNG: `--sheet samples.jsonl` wrote a PNG over a bench's
+    samples."""
     if path.is_dir():
         raise MimicError(f"--sheet {path}: is a folder, expected a file name")
     if path.exists() and path.read_bytes()[:8] != PNG_SIGNATURE:

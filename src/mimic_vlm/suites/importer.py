@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mimic_vlm import __version__
-from mimic_vlm.bench.store import IS_BENCH, MANIFEST, SAMPLES
+from mimic_vlm.bench.store import MANIFEST, SAMPLES, bench_of_kind
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate import mcq
 from mimic_vlm.progress import Progress, report
@@ -39,7 +39,7 @@ def import_benchmark(name: str, source: str | Path, out: str | Path, *, split: s
     source = Path(source).resolve()
     files = find_tables(source, split or bm.split, fallback=split is None)
     split = next((s for f in files if (s := split_of(f))), split or bm.split)
-    with atomic_dir(out, overwrite=overwrite, marker=IS_BENCH) as tmp:
+    with atomic_dir(out, overwrite=overwrite, marker=bench_of_kind("benchmark")) as tmp:
         samples, warnings = _convert(bm, files, split, ImageSink(tmp), drop_defective, progress)
         if circular_eval:
             fixed = [s.id for s in samples if not circular.can_rotate(s)]
