@@ -30,6 +30,12 @@ OPTIONS = ["a cat", "a dog", "a bird", "hot dog"]
     ("Option A is the one with a cat", "A"),
     ("The correct option is A because the images match", "A"),  # an answer cue before it
     ("I think the answer is C", "C"),  # "I" the pronoun declares nothing
+    ("A or B", None),  # a hedge is no answer, as "2 or 3" for a count
+    ("Either C or D", None),
+    ("A, B or C", None),
+    ("C, not A", "C"),  # a denied letter declares nothing
+    ("It's A, not B", "A"),
+    ("A or B? The answer is B.", "B"),  # the conclusion after the hedge
 ])
 def test_parse_choice(reply: str, letter: str | None) -> None:
     assert mcq.parse_choice(reply, OPTIONS) == letter

@@ -2,7 +2,8 @@
 
 Parsing is restricted to the valid letters and the LAST declared answer wins, so "The correct answer is
 (B)" is B, "I think it's B, no wait, C" is C, and "Based on the images" is nothing (the anchors' BLINK
-parser read it as B). When no letter is declared, an option's own text in the reply is the fallback.
+parser read it as B). A denied letter declares nothing ("C, not A" is C), and a hedge is no answer ("A or
+B", "either C or D"). When no letter is declared, an option's own text in the reply is the fallback.
 An answer that is neither is unparsed: counted, scored wrong, never guessed.
 """
 
@@ -18,11 +19,15 @@ LETTERS = string.ascii_uppercase
 _LETTER = re.compile(r"(?<![A-Za-z0-9'’])([A-Z])(?![A-Za-z0-9'’])")
 # "A" and "I" are English words: before a lower-case word ("A dog", "I think") they declare nothing,
 # unless an answer cue comes before ("the answer is A because", "Option A is") or, for "A", a verb after
-# ("A is correct": the article is never followed by one).
+# ("A is correct", "A or B": the article is never followed by one).
 _WORD_LETTERS = {"A", "I"}
 _FOLLOWED_BY_WORD = re.compile(r"\s+([a-z]+)")
 _CUE_BEFORE = re.compile(r"(?:\b(?:option|choice|answer|letter|is|be)|:)[\s*\"'(]*$", re.I)
-_VERBS_AFTER_A = {"is", "was", "would", "seems", "appears", "fits", "matches", "because", "since"}
+_DENIED_BEFORE = re.compile(r"\b(?:not|nor|except|excluding)\s*(?:option\s*)?[(\[\"'*]*$", re.I)
+_OR_BEFORE = re.compile(r"\bor\s*(?:option\s*)?[(\[\"'*]*$", re.I)
+"""A letter after "or" with another letter before it is a hedge ("A or B"): no answer, as a count "2 or 3"."""
+_NEVER_AFTER_ARTICLE = {"is", "was", "would", "seems", "appears", "fits", "matches", "because", "since", "or",
+                        "and", "not", "nor"}
 # An option line inside a text: "A: cat", "(B) dog", "C. bird", "D) fish".
 _OPTION_LINE = re.compile(r"^\s*\(?([A-Z])\s*[\).:](.*)$")
 r"""Group 2 is stripped by the caller (a lazy `\s*(.*?)\s*$` rescans inner blanks: quadratic)."""
@@ -68,18 +73,29 @@ def split_options(text: str) -> list[str]:
 
 
 def declared_letters(reply: str, valid: list[str]) -> list[str]:
-    """Every valid letter the reply declares, in order of appearance."""
+    """Every valid letter the reply declares, in order of appearance; a denied one ("C, not A") is none."""
+    return [letter for letter, _ in _declarations(reply, valid)]
+
+
+def _declarations(reply: str, valid: list[str]) -> list[tuple[str, int]]:
+    """(letter, start) of every valid letter the reply declares and does not deny."""
     found = []
     for m in _LETTER.finditer(reply):
         letter = m.group(1)
         if letter not in valid:
             continue
         word = _FOLLOWED_BY_WORD.match(reply, m.end())
-        if (letter in _WORD_LETTERS and word and not _CUE_BEFORE.search(reply, 0, m.start())
-                and not (letter == "A" and word.group(1) in _VERBS_AFTER_A)):
+        if (letter in _WORD_LETTERS and word and not _ends(_CUE_BEFORE, reply, m.start())
+                and not (letter == "A" and word.group(1) in _NEVER_AFTER_ARTICLE)):
             continue
-        found.append(letter)
+        if not _ends(_DENIED_BEFORE, reply, m.start()):
+            found.append((letter, m.start()))
     return found
+
+
+def _ends(pattern: re.Pattern[str], reply: str, at: int) -> bool:
+    """Whether the text just before `at` ends with `pattern` (a short window: linear over long replies)."""
+    return pattern.search(reply, max(0, at - 40), at) is not None
 
 
 def _norm(text: str) -> str:
@@ -123,7 +139,9 @@ def parse_choice(reply: str, options: list[str] | None, n_choices: int | None = 
     (MIRB), pass `options=None` and the number of valid letters as `n_choices`.
     """
     valid = letters(len(options) if options is not None else (n_choices or 5))
-    declared = declared_letters(reply, valid)
+    declared = _declarations(reply, valid)
     if declared:
-        return declared[-1]
+        last, start = declared[-1]
+        hedged = len({letter for letter, _ in declared}) > 1 and _ends(_OR_BEFORE, reply, start)
+        return None if hedged else last
     return option_text_match(reply, options) if options else None
