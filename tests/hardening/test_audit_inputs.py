@@ -263,3 +263,11 @@ def test_inspect_sheet_replaces_only_an_earlier_sheet(cli, bench_dir, tmp_path):
     sheet = tmp_path / "sheet.png"
     assert cli("inspect", bench_dir, "--sheet", sheet).code == 0
     assert cli("inspect", bench_dir, "--sheet", sheet).code == 0  # an earlier sheet is redrawn
+
+
+def test_demo_models_and_pooling_factors_are_strict_lists(cli, bench_dir, tmp_path):
+    cli("demo", "--out", tmp_path / "d", "--models", "chance,,chance").one_error_line("--models", "an empty item")
+    cli("demo", "--out", tmp_path / "d", "--models", "chance,chance").one_error_line("a model is named twice")
+    cli("probe", "pooling", "--model", "tiny:qwen2_vl", "--bench", bench_dir, "--out", tmp_path / "p",
+        "--factors", "1,,2").one_error_line("--factors '1,,2': an empty item")
+    assert not (tmp_path / "d").exists() and not (tmp_path / "p").exists()

@@ -18,6 +18,7 @@ from rich.rule import Rule
 from mimic_vlm.commands.options import seed_option
 from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import MimicError
+from mimic_vlm.ranges import parse_name_list
 from mimic_vlm.schema import TASKS, has_files
 
 DEMO_MODELS = ("oracle", "single-image", "prior", "chance", "toy:mimic-tiny")
@@ -50,9 +51,9 @@ def demo(
     check_output_folder(out, overwrite, DEMO_MADE)
     controls = Controls.parse(n_images=n_images)
     world = get_preset(preset)
-    specs = [m.strip() for m in models.split(",") if m.strip()]
-    if not specs:
-        raise MimicError(f"--models {models!r}: no model spec")
+    specs = parse_name_list(models, "--models") or []
+    if len(set(specs)) < len(specs):
+        raise MimicError(f"--models {models!r}: a model is named twice")
     for spec in specs:  # before the world is rendered
         check_spec(spec)
     with built_in_place(out, overwrite, DEMO_MADE):

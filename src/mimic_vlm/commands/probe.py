@@ -13,6 +13,7 @@ from rich.table import Table
 from mimic_vlm.commands.options import seed_option
 from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import MimicError
+from mimic_vlm.ranges import parse_name_list
 from mimic_vlm.report.blocks import fmt, label
 
 MODEL_HELP = "hf:PATH_OR_ID | tiny:FAMILY | toy:NAME (a transformers VLM run locally)."
@@ -31,8 +32,9 @@ def _hf_model(spec: str, bench: Any, *, mask: Any = None, **options: Any) -> Any
 
 
 def _ints(text: str, option: str) -> list[int]:
+    names = parse_name_list(text, option) or []
     try:
-        return [int(v) for v in text.split(",") if v.strip()]
+        return [int(v) for v in names]
     except ValueError:
         raise MimicError(f"{option} {text!r}: expected comma-separated integers, e.g. 1,2,4,8") from None
 
