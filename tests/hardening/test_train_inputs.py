@@ -160,8 +160,12 @@ def test_train_options(data, tmp_path, cli, extra, message):
     assert not (tmp_path / "t").exists()
 
 
-@pytest.mark.parametrize(("text", "message"), [("hi\n", "must be a mapping of settings"),
-                                               ("", "not empty"), ("a: [1\n", "invalid YAML")])
+@pytest.mark.parametrize(("text", "message"), [
+    ("hi\n", "must be a mapping of settings"), ("", "not empty"), ("a: [1\n", "invalid YAML"),
+    ("num_processes: -3\n", "distributed_type None: expected one of NO, MULTI_CPU"),  # accelerate died on these
+    ("distributed_type: BOGUS\n", "distributed_type 'BOGUS': expected one of"),
+    ("distributed_type: MULTI_GPU\nnum_processes: -3\n", "num_processes -3: expected a positive integer"),
+])
 def test_accelerate_config_must_be_a_mapping(data, tmp_path, cli, text, message):
     config = tmp_path / "a.yaml"
     config.write_text(text)

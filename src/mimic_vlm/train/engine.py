@@ -494,6 +494,16 @@ def check_accelerate_yaml(path: Path) -> None:
         kind = "empty" if value is None else f"a {type(value).__name__}"
         raise MimicError(f"--accelerate-config {path}: an accelerate config must be a mapping of settings "
                          f"(compute_environment, distributed_type, ...), not {kind}")
+    from accelerate.utils import DistributedType
+
+    kinds = [d.value for d in DistributedType]
+    if str(value.get("distributed_type")) not in kinds:
+        raise MimicError(f"--accelerate-config {path}: distributed_type {value.get('distributed_type')!r}: "
+                         f"expected one of {', '.join(kinds)}")
+    for key in ("num_processes", "num_machines"):
+        n = value.get(key, 1)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise MimicError(f"--accelerate-config {path}: {key} {n!r}: expected a positive integer")
 
 
 def launch_command(config: Path, train_args: list[str], num_processes: int | None = None) -> list[str]:
