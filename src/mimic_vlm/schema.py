@@ -213,6 +213,15 @@ def write_jsonl_atomic(path: str | Path, rows: Iterable[dict[str, Any]]) -> None
     write_bytes_atomic(path, b"".join(dumps(r) + b"\n" for r in rows))
 
 
+def honour_umask(folder: Path, pattern: str = "*.safetensors") -> None:
+    """Give files another library wrote with a fixed mode the umask's (safetensors writes 0600, so a group
+    could not read a shared adapter)."""
+    mode = 0o666 & ~_umask()
+    for p in Path(folder).rglob(pattern):
+        if p.is_file():
+            os.chmod(p, mode)
+
+
 def _umask() -> int:
     """The process umask: read from /proc where it can be (no change, so safe beside other threads), else
     by setting it and putting it back at once."""

@@ -208,3 +208,19 @@ def test_eval_adapter_problems_name_the_folder(bench_dir, adapter, tmp_path, cli
                                          "not --model chance")
     assert not (tmp_path / "ev").exists()
     assert ev("tiny:qwen2_vl", adapter).code == 0  # the sound adapter still loads
+
+
+def test_train_outputs_honour_the_umask(data, tmp_path, cli):
+    """safetensors writes its files 0600: a shared adapter was unreadable for the group."""
+    import os
+    import stat
+
+    out = tmp_path / "t"
+    old = os.umask(0o022)
+    try:
+        assert cli(*train_args(data, out, "--save-steps", "1")).code == 0
+    finally:
+        os.umask(old)
+    weights = sorted(out.rglob("*.safetensors"))
+    assert len(weights) >= 2  # the adapter and its checkpoint's
+    assert {stat.S_IMODE(p.stat().st_mode) for p in weights} == {0o644}

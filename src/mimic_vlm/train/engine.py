@@ -25,7 +25,7 @@ from mimic_vlm.models.load import load_vlm
 from mimic_vlm.models.processors import set_image_size
 from mimic_vlm.models.trained import TRAIN_SETTINGS, TrainedSettings, read_trained
 from mimic_vlm.progress import Progress
-from mimic_vlm.schema import check_output_folder, read_json, write_json_atomic
+from mimic_vlm.schema import check_output_folder, honour_umask, read_json, write_json_atomic
 from mimic_vlm.train.data import ChatCollator, TrainingData, check_images, load_data
 from mimic_vlm.train.finetune import METHODS, LoraSettings, find_parts, is_peft, lora_target_regex, prepare
 
@@ -157,6 +157,14 @@ def load_trained(out: str | Path, *, dtype: torch.dtype = torch.float32) -> tupl
 
 
 # ---------------------------------------------------------------- progress
+
+class UmaskModes(TrainerCallback):
+    """Checkpoint weights get the umask's mode, as every file the project writes (see `honour_umask`)."""
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            honour_umask(Path(args.output_dir))
+
 
 class ReportProgress(TrainerCallback):
     """Hands the trainer's step, loss, learning rate and tokens/s to a `Progress` callback (main process only)."""
@@ -404,7 +412,8 @@ def _train(cfg: TrainConfig, mask: ImageBlockMask | None, data: TrainingData, re
         _replace(cfg.out)
     trainer = VLMTrainer(model=model, args=args, train_dataset=data.conversations,
                          data_collator=collator,
-                         callbacks=[*([ReportProgress(progress)] if progress else []), *(callbacks or [])])
+                         callbacks=[UmaskModes(), *([ReportProgress(progress)] if progress else []),
+                                    *(callbacks or [])])
     trainer.remove_callback(PrinterCallback)  # the progress bar shows the logs; trainer_state.json keeps them
     if trainer.is_world_process_zero():
         write_json_atomic(cfg.out / RUN_SETTINGS, cfg.record())
@@ -413,6 +422,8 @@ def _train(cfg: TrainConfig, mask: ImageBlockMask | None, data: TrainingData, re
     for config in cached:  # the saved model generates with its cache, as the base did
         config.use_cache = True
     trainer.save_model(str(cfg.out))
+    if trainer.is_world_process_zero():
+        honour_umask(cfg.out)
     settings = TrainedSettings.from_dict({
         "base_model": cfg.model, "base_kwargs": cfg.base_kwargs, "method": cfg.method,
         "lora": {**asdict(cfg.lora), "target_modules": target, "train_projector": cfg.train_projector}
