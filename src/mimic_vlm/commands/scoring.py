@@ -91,10 +91,12 @@ def register(app: typer.Typer) -> None:
         from mimic_vlm.report.compare import compare_runs, compare_table, pairing_note
         from mimic_vlm.report.render import render_markdown
         from mimic_vlm.report.runs import load_runs
-        from mimic_vlm.schema import atomic_dir, dumps, has_files, write_bytes_atomic
+        from mimic_vlm.schema import atomic_dir, check_output_folder, dumps, has_files, write_bytes_atomic
 
         if len(runs) < 2:
             raise MimicError("compare: give at least two run folders (A, then B ...)")
+        if out is not None:  # refused before the tables are printed, not after
+            check_output_folder(out, overwrite, has_files("compare.json"))
         loaded = load_runs(runs)
         results = [compare_runs(loaded[0], b, shared_ids, bootstrap, seed) for b in loaded[1:]]
         console = Console()
