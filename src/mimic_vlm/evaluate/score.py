@@ -23,11 +23,12 @@ from mimic_vlm.schema import Sample, read_json
 DEFAULT_NOTES = (
     "counting: digits and number words; the number that answers (after 'so'/'total'/'answer is'/'=', "
     "before 'in total'), never an image index; otherwise the only value given, else the one next to the "
-    "asked category ('3 dogs and 2 cats'), else the last.",
-    "listing: items split on commas, 'and', '&', newlines and bullets; plural and synonym forms mapped to "
-    "the category; duplicates removed; unknown items count against precision.",
-    "common / odd_one: the category named, with plural and synonym forms; an answer naming several "
-    "categories where one is asked is wrong.",
+    "asked category ('3 dogs and 2 cats'), else the last; a hedge ('2 or 3') is unparsed.",
+    "listing: items split on commas, 'and', '&', newlines and bullets, except inside a category name "
+    "('bow and arrow'); plural and synonym forms mapped to the category; denied names ('no bus') dropped; "
+    "duplicates removed; unknown items count against precision.",
+    "common / odd_one: the category named, with plural and synonym forms, denied names ('not a cat') aside; "
+    "an answer naming several categories where one is asked is wrong.",
     "a made-up continuation ('3\\nQuestion: ... Answer: 2') is cut before reading; an answer that cannot "
     "be parsed is unparsed and wrong (never a random guess), and their number is reported.",
 )
