@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from benchmark_files import png, png_bytes
 
+from cli_exit import exit_code
 from mimic_vlm.bench.store import check_images, load_bench
 from mimic_vlm.cli import main
 from mimic_vlm.errors import MimicError
@@ -305,21 +306,13 @@ def test_mirb_original_release_json_per_subset_and_images_zip(tmp_path: Path) ->
 def test_import_and_generate_overwrite_only_their_own_benches(mirb_release, tmp_path):
     """A generated training set (its conversations) is no import's to replace, and an import no generate's."""
     generated, imported = tmp_path / "generated", tmp_path / "imported"
-    assert _exit(["generate", "--out", str(generated), "--toy-images", "10", "--count", "2", "--task", "counting",
+    assert exit_code(["generate", "--out", str(generated), "--toy-images", "10", "--count", "2", "--task", "counting",
                   "--for", "training"]) == 0
     import_benchmark("mirb", mirb_release, imported)
     with pytest.raises(MimicError, match="holds files mimic did not write there"):
         import_benchmark("mirb", mirb_release, generated, overwrite=True)
     assert (generated / "train_llava.json").is_file()
-    assert _exit(["generate", "--out", str(imported), "--toy-images", "10", "--count", "2", "--task", "counting",
+    assert exit_code(["generate", "--out", str(imported), "--toy-images", "10", "--count", "2", "--task", "counting",
                   "--overwrite"]) == 2
     assert load_bench(imported).manifest["kind"] == "benchmark"
     import_benchmark("mirb", mirb_release, imported, overwrite=True)  # its own: replaced
-
-
-def _exit(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as e:
-        return int(e.code or 0)
-    return 0
