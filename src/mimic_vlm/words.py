@@ -21,6 +21,9 @@ UNCHANGED = frozenset({
     "trousers", "pants", "goggles", "binoculars", "headphones", "moose", "bison", "squid", "shrimp", "swine",
     "cattle", "seafood", "luggage", "furniture", "footwear", "clothing", "sushi", "pasta", "popcorn", "bread",
     "cheese", "salad", "food", "jewelry", "series", "species",
+    # the last words of OpenImages classes named in the plural ("Salt and pepper shakers", "Baked goods")
+    "cosmetics", "chopsticks", "earrings", "stairs", "skates", "supplies", "shakers", "fries", "sockets",
+    "invertebrates", "goods", "heels", "butterflies", "bags", "maracas",
 })
 """Words whose plural is the word itself (answers may still use the regular form, e.g. "fishes")."""
 
@@ -45,7 +48,11 @@ def plural_forms(word: str) -> tuple[str, ...]:
 
 
 def plural(name: str) -> str:
-    """The plural a question uses; compounds inflect their last word ("wine glass" -> "wine glasses")."""
+    """The plural a question uses; compounds inflect their last word ("wine glass" -> "wine glasses"), an
+    "X of Y" its X ("chest of drawers" -> "chests of drawers")."""
+    head, of, tail = name.partition(" of ")
+    if of and head:
+        return f"{plural(head)}{of}{tail}"
     head, _, last = name.rpartition(" ")
     low = last.lower()
     if low in UNCHANGED:

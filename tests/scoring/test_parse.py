@@ -177,6 +177,20 @@ def test_surface_forms_and_normalize():
     assert surface_forms("person") == {"person", "people", "persons"}
     assert surface_forms("skis") == {"skis", "ski", "skises"}
     assert normalize("  The dog's   BALL-point!") == "the dog ball point"
+    assert "chests of drawers" in surface_forms("Chest of drawers")
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("wine glass", "wine glasses"), ("person", "people"), ("Bus", "Buses"), ("skis", "skis"),
+    # OpenImages classes named in the plural, and an "X of Y" ("How many salt and pepper shakerses" was asked)
+    ("Salt and pepper shakers", "Salt and pepper shakers"), ("Luggage and bags", "Luggage and bags"),
+    ("Baked goods", "Baked goods"), ("French fries", "French fries"), ("Chest of drawers", "Chests of drawers"),
+    ("Bow and arrow", "Bow and arrows"),
+])
+def test_plural_of_category_names(name, expected):
+    from mimic_vlm.words import plural
+
+    assert plural(name) == expected
 
 
 def test_read_number_words():

@@ -35,7 +35,7 @@ from functools import lru_cache
 from typing import Any
 
 from mimic_vlm.evaluate.numbers import NUMBER_WORDS, official_word_to_num, read_number_words
-from mimic_vlm.words import plural_forms
+from mimic_vlm.words import plural, plural_forms
 
 Vocabulary = dict[str, dict[str, Any]]
 
@@ -53,7 +53,7 @@ def surface_forms(name: str) -> set[str]:
     if not name:
         return set()
     *head, last = name.split()
-    return {" ".join([*head, w]) for w in _word_forms(last)}
+    return {" ".join([*head, w]) for w in _word_forms(last)} | {normalize(plural(name))}
 
 
 def _word_forms(word: str) -> set[str]:
