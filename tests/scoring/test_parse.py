@@ -255,3 +255,5 @@ def test_names_holding_a_separator_are_one_item():
     assert parse_list("salt and pepper shaker", lex) == ["Salt and pepper shakers"]
     assert parse_names("The odd one out is the bow and arrow", lex) == ["Bow and arrow"]
     assert parse_list("bow, arrow", lex) == ["Bow", "arrow"]  # apart, they are two items
+    assert parse_list("bows and arrows, plates", lex) == ["Bow and arrow", "Plate"]  # each part in the plural
+    assert parse_names("two bows and arrows", lex) == ["Bow and arrow"]

@@ -71,7 +71,15 @@ class Lexicon:
     forms: dict[str, str]
     pattern: re.Pattern[str] | None
     joined: re.Pattern[str] | None = None
-    """Names that hold a list separator ("bow and arrow", "kitchen & dining room table"), in raw text."""
+    """Names that hold a list separator ("bow and arrow", "kitchen & dining room table"), in raw text; group
+    `j{k}` is the name `glued[k]` (its own normalised form, words joined by "_")."""
+    glued: tuple[str, ...] = ()
+
+    def glue(self, text: str) -> str:
+        """`text` with each name that holds a separator made one word, so splitting keeps it whole."""
+        if self.joined is None:
+            return text
+        return self.joined.sub(lambda m: self.glued[int(str(m.lastgroup)[1:])], text.lower())
 
     def find(self, normalized: str) -> list[str]:
         """Categories named in already-normalised text, in order of mention (repeats kept)."""
@@ -102,32 +110,35 @@ def _lexicon(vocab: tuple[tuple[str, tuple[str, ...]], ...], names: tuple[str, .
     if not forms:
         return Lexicon({}, None)
     alternatives = "|".join(re.escape(f) for f in sorted(forms, key=lambda f: (-len(f), f)))
-    joined = sorted({p for surface, _ in entries if _SEPARATORS.search(surface.lower())
-                     for p in _raw_patterns(surface)}, key=lambda p: (-len(p), p))
+    joined = sorted({(p, "_".join(normalize(surface).split())) for surface, _ in entries
+                     if _SEPARATORS.search(surface.lower()) for p in _raw_patterns(surface)},
+                    key=lambda pair: (-len(pair[0]), pair))
+    groups = "|".join(f"(?P<j{k}>{p})" for k, (p, _) in enumerate(joined))
     return Lexicon(forms, re.compile(rf"(?<![a-z0-9])(?:{alternatives})(?![a-z0-9])"),
-                   re.compile(rf"(?<![a-z0-9])(?:{'|'.join(joined)})(?![a-z0-9])") if joined else None)
+                   re.compile(rf"(?<![a-z0-9])(?:{groups})(?![a-z0-9])") if joined else None,
+                   tuple(name for _, name in joined))
 
 
 def _raw_patterns(surface: str) -> list[str]:
     """Regexes for a name as written in a reply, its separators kept: "kitchen & dining room table(s)",
-    "kitchen&dining-room table"; words stay apart ("saltandpepper" is not it)."""
+    "kitchen&dining-room table", "bows and arrows" (each part's last word in its forms); words stay apart
+    ("saltandpepper" is not it)."""
     parts = re.findall(r"[a-z0-9]+|[^a-z0-9\s]", surface.lower())
-    words = [i for i, p in enumerate(parts) if p[0].isalnum()]
-    if not words:
+    if not any(p[0].isalnum() for p in parts):
         return []
-    last = words[-1]
-    out = []
-    for form in sorted(_word_forms(parts[last])):
-        tokens = [*parts[:last], form, *parts[last + 1:]]
-        gaps = [r"[\s-]+" if x[0].isalnum() and y[0].isalnum() else r"[\s-]*" for x, y in itertools.pairwise(tokens)]
-        out.append("".join(re.escape(t) + gap for t, gap in zip(tokens, [*gaps, ""], strict=True)))
-    return out
+    ends = {i for i, p in enumerate(parts) if p[0].isalnum()
+            and (i + 1 == len(parts) or _SEPARATORS.fullmatch(parts[i + 1]))}  # the last word of each part
+    tokens = [f"(?:{'|'.join(map(re.escape, sorted(_word_forms(p), key=lambda f: (-len(f), f))))})" if i in ends
+              else re.escape(p) for i, p in enumerate(parts)]
+    gaps = [r"[\s-]+" if x[0].isalnum() and y[0].isalnum() else r"[\s-]*" for x, y in itertools.pairwise(parts)]
+    return ["".join(t + gap for t, gap in zip(tokens, [*gaps, ""], strict=True))]
 
 
 def parse_names(text: str, lex: Lexicon) -> list[str]:
     """Distinct categories named in an answer, in order of first mention; a name only denied ("a dog, not a
     cat", "no cats") is not named."""
-    return list(dict.fromkeys(n for clause in _CLAUSE.split(text) for n in _affirmed(normalize(clause), lex)))
+    clauses = _CLAUSE.split(lex.glue(text))
+    return list(dict.fromkeys(n for clause in clauses for n in _affirmed(normalize(clause), lex)))
 
 
 def _affirmed(normalized: str, lex: Lexicon) -> list[str]:
@@ -207,8 +218,7 @@ def _strip_preamble(text: str, lex: Lexicon) -> str:
 def parse_list(text: str, lex: Lexicon) -> list[str] | None:
     """Sorted distinct items: category names, plus unknown short items as written (normalised)."""
     text = _BULLET.sub("", _strip_preamble(text, lex))
-    if lex.joined is not None:  # "salt and pepper shakers" is one item, not three: glue it before splitting
-        text = lex.joined.sub(lambda m: "_".join(normalize(m.group(0)).split()), text.lower())
+    text = lex.glue(text)  # "salt and pepper shakers" is one item, not three
     known: list[str] = []
     unknown: list[str] = []
     negated = False
