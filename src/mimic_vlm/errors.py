@@ -11,6 +11,12 @@ class MimicError(Exception):
     exit_code = 2
 
 
+def first_line(e: BaseException) -> str:
+    """An exception's message cut to its first line (its type when it has none): third-party errors run to
+    many lines, and an `error:` line is one."""
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
 def os_error(e: OSError, path: object = None) -> MimicError:
     """An OSError (read-only folder, full disk, a file where a folder should be) as one line naming the path
     and the errno, which is what the user can act on."""

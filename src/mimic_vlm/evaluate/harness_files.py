@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from mimic_vlm.bench.store import Bench
-from mimic_vlm.errors import MimicError
+from mimic_vlm.errors import MimicError, first_line
 
 TABLES = (".csv", ".tsv", ".xlsx", ".pkl")
 LMMS_EVAL_FAILED = "[LMMS_EVAL_REQUEST_FAILED"
@@ -120,12 +120,12 @@ def read_table(bench: Bench, path: Path) -> list[tuple[str, str, str]]:
         try:
             frame = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
         except (zipfile.BadZipFile, KeyError, ValueError) as e:  # not a zip; a zip but no workbook; a bad sheet
-            raise MimicError(f"{path}: not an xlsx workbook ({str(e).splitlines()[0]})") from None
+            raise MimicError(f"{path}: not an xlsx workbook ({first_line(e)})") from None
     else:
         try:
             frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=str, keep_default_na=False)
         except (ValueError, pd.errors.ParserError) as e:
-            raise MimicError(f"{path}: not a {suffix[1:]} table ({str(e).splitlines()[0]})") from None
+            raise MimicError(f"{path}: not a {suffix[1:]} table ({first_line(e)})") from None
     if frame.empty:
         raise MimicError(f"{path}: no predictions (the table has no rows)")
     if "prediction" not in frame.columns:
@@ -159,7 +159,7 @@ def _from_pickle(bench: Bench, path: Path) -> list[tuple[str, str, str]]:
     except OSError as e:
         raise MimicError(f"{path}: cannot read ({e.strerror})") from None
     except Exception as e:  # garbage bytes raise almost anything (ValueError, KeyError, ImportError, ...)
-        raise MimicError(f"{path}: not a VLMEvalKit prediction pickle ({type(e).__name__}: {str(e).partition(chr(10))[0]})") from None
+        raise MimicError(f"{path}: not a VLMEvalKit prediction pickle ({type(e).__name__}: {first_line(e)})") from None
     if not isinstance(data, dict):
         raise MimicError(f"{path}: expected a dict {{index: prediction}} (VLMEvalKit's .pkl)")
     return [(f"{path}: index {k}", _sample_at(bench, k, f"{path}: index {k}"), str(v)) for k, v in data.items()]

@@ -20,10 +20,10 @@ import torch
 import transformers
 from transformers import PreTrainedModel, ProcessorMixin
 
-from mimic_vlm.errors import MimicError
+from mimic_vlm.errors import MimicError, first_line
 from mimic_vlm.masking import ImageBlockMask
 from mimic_vlm.models.processors import load_processor
-from mimic_vlm.models.trained import read_trained
+from mimic_vlm.models.trained import TrainedSettings, read_trained
 from mimic_vlm.schema import read_json
 
 DTYPES = {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -78,8 +78,8 @@ def load_vlm(spec: str, *, dtype: str | torch.dtype = "auto", device: str | None
     kind, _, arg = spec.partition(":")
     target = None if device_map else resolve_device(device)
     check_attention(attn_implementation)
-    check_adapter_base(spec, adapter)
     trained = read_trained(Path(adapter)) if adapter else None
+    check_adapter_base(spec, adapter, trained)
     if kind == "tiny" and arg:
         from mimic_vlm.models import tiny
 
@@ -148,7 +148,7 @@ def _from_pretrained(path: str, dtype: str | torch.dtype, device_map: str | None
         model = transformers.AutoModelForImageTextToText.from_pretrained(name, **kwargs)
     except (OSError, ValueError, ImportError) as e:
         offline = " (offline mode is on: HF_HUB_OFFLINE=1)" if os.environ.get("HF_HUB_OFFLINE") == "1" else ""
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        first = first_line(e)
         raise MimicError(f"hf:{path}: cannot load the model{offline}: {first}") from None
     return model, processor
 
@@ -187,18 +187,17 @@ def merge_adapter(model: PreTrainedModel, folder: Path) -> PreTrainedModel:
                 warnings.simplefilter("ignore", FutureWarning)
             return PeftModel.from_pretrained(model, str(folder)).merge_and_unload()
     except (SafetensorError, OSError, ValueError, RuntimeError, KeyError, TypeError) as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        first = first_line(e)
         trained = read_trained(folder)
         base = f" (trained on {trained.base_model})" if trained and trained.base_model else ""
         raise MimicError(f"--adapter {folder}: cannot apply it to this model{base}: {type(e).__name__}: "
                          f"{first[:300]}") from None
 
 
-def check_adapter_base(spec: str, adapter: str | None) -> None:
+def check_adapter_base(spec: str, adapter: str | None, trained: TrainedSettings | None) -> None:
     """A `tiny:` model spec names its base exactly, so an adapter recorded for another tiny base is refused
     (its sizes would be rebuilt on the wrong family). `hf:` bases are not compared: one model has many
     spellings (hub id, local folder)."""
-    trained = read_trained(Path(adapter)) if adapter else None
     if trained is None or not spec.startswith("tiny:") or not trained.base_model.startswith("tiny:"):
         return
     if trained.base_model != spec:

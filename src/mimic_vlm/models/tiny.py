@@ -18,7 +18,7 @@ import transformers as T
 from huggingface_hub.errors import StrictDataclassError
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
-from mimic_vlm.errors import MimicError
+from mimic_vlm.errors import MimicError, first_line
 from mimic_vlm.models.processors import image_only_processor
 
 FAMILIES = ("qwen2_vl", "qwen2_5_vl", "llava_onevision", "idefics3", "smolvlm", "internvl")
@@ -297,8 +297,7 @@ def build(family: str, *, attn_implementation: str | dict[str, str] = "sdpa", se
     try:
         model = model_cls._from_config(cfg, attn_implementation=attn_implementation)
     except (ValueError, RuntimeError, TypeError) as e:  # sizes that fit no architecture (checked where we can)
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise MimicError(f"tiny:{family}: cannot build a model of these sizes: {first}") from None
+        raise MimicError(f"tiny:{family}: cannot build a model of these sizes: {first_line(e)}") from None
     return model.eval(), proc
 
 
@@ -328,8 +327,7 @@ def _override_vision(cfg: T.PretrainedConfig, vision: dict[str, Any], where: str
         try:
             setattr(vc, key, value)
         except (TypeError, ValueError, StrictDataclassError) as e:  # typed config fields check on assignment
-            why = str(e.__cause__ or e).strip().splitlines() or [type(e).__name__]
-            raise MimicError(f"{where}: vision option {key!r}: {why[0]}") from None
+            raise MimicError(f"{where}: vision option {key!r}: {first_line(e.__cause__ or e)}") from None
 
 
 def tiny_spec_to_model(spec: str, **kwargs: Any) -> tuple[T.PreTrainedModel, T.ProcessorMixin]:
