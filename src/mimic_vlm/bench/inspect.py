@@ -11,7 +11,8 @@ from PIL import Image, ImageDraw, ImageFont
 from rich.console import Console
 from rich.table import Table
 
-from mimic_vlm.bench.store import Bench, load_bench
+from mimic_vlm.bench.store import Bench, load_bench, unreadable_images
+from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.metrics import control_key
 from mimic_vlm.schema import TASKS, Sample, target_images, write_bytes_atomic
 
@@ -100,22 +101,24 @@ def contact_sheet(bench: Bench | str | Path, out_png: str | Path, n: int = 6, th
 
 
 def sheet_unreadable(bench: Bench, n: int = 6) -> list[str]:
-    """'sample-id: PATH' for each image of the contact sheet's samples that does not decode (each once): the
-    sheet draws them as grey tiles, and the command says so in words."""
-    from mimic_vlm.errors import MimicError
-    from mimic_vlm.images import verify_image
+    """`unreadable_images` of the contact sheet's samples: the sheet draws them as grey tiles, and the command
+    says so in words."""
+    return unreadable_images(bench, _spread_over_tasks(bench, n))
 
-    out: list[str] = []
-    seen: set[Path] = set()
-    for s in _spread_over_tasks(bench, n):
-        for path in bench.image_paths(s):
-            if path not in seen:
-                seen.add(path)
-                try:
-                    verify_image(path)
-                except MimicError:
-                    out.append(f"{s.id}: {path}")
-    return out
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def check_sheet_path(path: Path) -> None:
+    """The contact sheet replaces at most an earlier PNG: `--sheet samples.jsonl` wrote a PNG over a bench's
+    samples."""
+    if path.is_dir():
+        raise MimicError(f"--sheet {path}: is a folder, expected a file name")
+    if path.exists():
+        with path.open("rb") as f:
+            if f.read(len(PNG_SIGNATURE)) != PNG_SIGNATURE:
+                raise MimicError(f"--sheet {path}: exists and is not a PNG, so it is not replaced; choose another "
+                                 "name")
 
 
 def _thumbnail(path: Path, size: int) -> Image.Image:

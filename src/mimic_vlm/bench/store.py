@@ -128,13 +128,14 @@ def missing_images(bench: Bench) -> list[str]:
     return [f"{s.id}: image {p} is missing" for s, p in distinct_images(bench) if not p.is_file()]
 
 
-def unreadable_images(bench: Bench) -> list[str]:
-    """'sample-id: PATH: corrupt or unreadable image (...)' for every image file that is there but does not
-    decode (each distinct file once): a corrupt image fails a model as surely as a missing one."""
+def unreadable_images(bench: Bench, samples: Iterable[Sample] | None = None) -> list[str]:
+    """'sample-id: PATH: corrupt or unreadable image (...)' for every image file of `samples` (default: the
+    bench's) that is there but does not decode (each distinct file once): a corrupt image fails a model as
+    surely as a missing one."""
     from mimic_vlm.images import verify_image
 
     out = []
-    for s, p in distinct_images(bench):
+    for s, p in distinct_images(bench, samples):
         if p.is_file():
             try:
                 verify_image(p)

@@ -110,25 +110,13 @@ def validate(
     console.print(f"[green]ok[/]: {len(b.samples)} samples agree with {where}")
 
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def check_sheet_path(path: Path) -> None:
-    """The contact sheet replaces at most an earlier PNG: `--sheet samples.jsonl` wrote a PNG over a bench's
-    samples."""
-    if path.is_dir():
-        raise MimicError(f"--sheet {path}: is a folder, expected a file name")
-    if path.exists() and path.read_bytes()[:8] != PNG_SIGNATURE:
-        raise MimicError(f"--sheet {path}: exists and is not a PNG, so it is not replaced; choose another name")
-
-
 def inspect(
     bench: Path = typer.Argument(..., help="Bench folder."),
     sheet: Path | None = typer.Option(None, "--sheet", help="Contact sheet PNG (default BENCH/contact_sheet.png)."),
     n: int = typer.Option(6, "--n", min=1, help="Samples on the contact sheet."),
 ) -> None:
     """Print the distribution of answers and controls and write a contact sheet of a few samples."""
-    from mimic_vlm.bench.inspect import contact_sheet, print_summary, sheet_unreadable
+    from mimic_vlm.bench.inspect import check_sheet_path, contact_sheet, print_summary, sheet_unreadable
     from mimic_vlm.bench.store import load_bench
 
     target = sheet or bench / "contact_sheet.png"
