@@ -36,7 +36,6 @@ from mimic_vlm.evaluate import mcq
 from mimic_vlm.evaluate.suite_tasks import number_placeholders
 from mimic_vlm.evaluate.tasks import get_task
 from mimic_vlm.schema import (
-    Marker,
     Sample,
     atomic_dir,
     dumps,
@@ -215,11 +214,11 @@ def _vlmevalkit_export(folder: Path) -> bool:
                                  for p in visible)
 
 
-def export_marker(fmt: str, name: str) -> Marker:
+def exported(folder: Path) -> bool:
     """A folder an earlier `mimic export`, of any format and --name, left: the only kind `--overwrite`
-    replaces (re-exporting in another format into the same --out is the common case). `fmt` and `name`
-    are kept for callers; every format's folder is recognised by what mimic writes into it."""
-    return lambda folder: _hf_export(folder) or _lmms_eval_export(folder) or _vlmevalkit_export(folder)
+    replaces (re-exporting in another format into the same --out is the common case); every format's folder
+    is recognised by what mimic writes into it."""
+    return _hf_export(folder) or _lmms_eval_export(folder) or _vlmevalkit_export(folder)
 
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -250,7 +249,7 @@ def export_bench(bench_path: str | Path, fmt: str, out: str | Path, *, name: str
     bench = load_bench(bench_path)
     decode_images(bench)  # every exported image decodes; nothing but images is ever embedded
     name = name or default_name(bench)
-    with atomic_dir(out, overwrite=overwrite, marker=export_marker(fmt, name)) as tmp:
+    with atomic_dir(out, overwrite=overwrite, marker=exported) as tmp:
         if fmt == "hf":
             export_hf(bench, tmp)
         elif fmt == "lmms-eval":

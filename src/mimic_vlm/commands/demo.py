@@ -46,9 +46,8 @@ def demo(
     from mimic_vlm.annotations.toyworld import get_preset
     from mimic_vlm.compose.controls import Controls
     from mimic_vlm.models.registry import check_spec
-    from mimic_vlm.schema import built_in_place, check_output_folder
+    from mimic_vlm.schema import built_in_place
 
-    check_output_folder(out, overwrite, DEMO_MADE)
     controls = Controls.parse(n_images=n_images)
     world = get_preset(preset)
     specs = parse_name_list(models, "--models") or []

@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
         from mimic_vlm.evaluate.score import check_outputs, score_predictions
         from mimic_vlm.schema import write_json_atomic, write_jsonl_atomic
 
-        check_outputs({"--out": out, "--scored": scored}, predictions, bench, overwrite)
+        check_outputs({"--out": out, "--scored": scored}, predictions, overwrite)
         rows, scores = score_predictions(load_bench(bench), predictions, official, bootstrap, seed)
         if out is not None:
             write_json_atomic(out, scores)

@@ -98,15 +98,14 @@ def read_predictions(bench: Bench, path: str | Path | Sequence[str | Path]) -> d
     return read_outputs(bench, paths)
 
 
-def output_problem(target: Path, inputs: Sequence[Path], bench_root: Path) -> str | None:
+def output_problem(target: Path, inputs: Sequence[Path]) -> str | None:
     """Why `target` must never be written, whatever --overwrite says (None when it may): it is one of the
-    predictions read, or inside the bench folder (its samples, manifest or images)."""
+    predictions read, or inside a bench folder (the --bench's or any other: its samples, manifest or images)
+    or a run folder."""
     where = target.resolve()
     for p in inputs:
         if where == p.resolve() or (target.exists() and p.exists() and target.samefile(p)):
             return "is one of the --predictions files; choose another name"
-    if where.is_relative_to(bench_root.resolve()):
-        return f"is inside the bench folder {bench_root}; write scores outside it"
     for folder in where.parents:
         if (folder / "manifest.json").is_file() and (folder / "samples.jsonl").is_file():
             return f"is inside the bench folder {folder}; write scores outside it"
@@ -131,8 +130,7 @@ def made_by_score(path: Path, flag: str) -> bool:
     return isinstance(record, dict) and keys <= record.keys()
 
 
-def check_outputs(targets: dict[str, Path | None], inputs: Sequence[Path], bench_root: Path,
-                  overwrite: bool) -> None:
+def check_outputs(targets: dict[str, Path | None], inputs: Sequence[Path], overwrite: bool) -> None:
     """Refuse, before any scoring, an output that would destroy an input, a folder, two outputs on one file,
     or an existing file without `overwrite`."""
     given = {flag: path for flag, path in targets.items() if path is not None}
@@ -140,7 +138,7 @@ def check_outputs(targets: dict[str, Path | None], inputs: Sequence[Path], bench
     for flag, path in given.items():
         if path.is_dir():
             raise MimicError(f"{flag} {path}: is a folder, expected a file name to write")
-        problem = output_problem(path, inputs, bench_root)
+        problem = output_problem(path, inputs)
         if problem:
             raise MimicError(f"{flag} {path}: {problem}")
         if path.resolve() in seen:
