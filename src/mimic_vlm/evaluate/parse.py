@@ -111,7 +111,7 @@ def _lexicon(vocab: tuple[tuple[str, tuple[str, ...]], ...], names: tuple[str, .
         return Lexicon({}, None)
     alternatives = "|".join(re.escape(f) for f in sorted(forms, key=lambda f: (-len(f), f)))
     joined = sorted({(p, "_".join(normalize(surface).split())) for surface, _ in entries
-                     if _SEPARATORS.search(surface.lower()) for p in _raw_patterns(surface)},
+                     if _SEPARATORS.search(surface.lower()) and (p := _raw_pattern(surface))},
                     key=lambda pair: (-len(pair[0]), pair))
     groups = "|".join(f"(?P<j{k}>{p})" for k, (p, _) in enumerate(joined))
     return Lexicon(forms, re.compile(rf"(?<![a-z0-9])(?:{alternatives})(?![a-z0-9])"),
@@ -119,19 +119,19 @@ def _lexicon(vocab: tuple[tuple[str, tuple[str, ...]], ...], names: tuple[str, .
                    tuple(name for _, name in joined))
 
 
-def _raw_patterns(surface: str) -> list[str]:
-    """Regexes for a name as written in a reply, its separators kept: "kitchen & dining room table(s)",
+def _raw_pattern(surface: str) -> str | None:
+    """The regex of a name as written in a reply, its separators kept: "kitchen & dining room table(s)",
     "kitchen&dining-room table", "bows and arrows" (each part's last word in its forms); words stay apart
     ("saltandpepper" is not it)."""
     parts = re.findall(r"[a-z0-9]+|[^a-z0-9\s]", surface.lower())
     if not any(p[0].isalnum() for p in parts):
-        return []
+        return None
     ends = {i for i, p in enumerate(parts) if p[0].isalnum()
             and (i + 1 == len(parts) or _SEPARATORS.fullmatch(parts[i + 1]))}  # the last word of each part
     tokens = [f"(?:{'|'.join(map(re.escape, sorted(_word_forms(p), key=lambda f: (-len(f), f))))})" if i in ends
               else re.escape(p) for i, p in enumerate(parts)]
     gaps = [r"[\s-]+" if x[0].isalnum() and y[0].isalnum() else r"[\s-]*" for x, y in itertools.pairwise(parts)]
-    return ["".join(t + gap for t, gap in zip(tokens, [*gaps, ""], strict=True))]
+    return "".join(t + gap for t, gap in zip(tokens, [*gaps, ""], strict=True))
 
 
 def parse_names(text: str, lex: Lexicon) -> list[str]:
