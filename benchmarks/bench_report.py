@@ -32,7 +32,6 @@ def main() -> None:
     from mimic_vlm.annotations.load import load_catalog
     from mimic_vlm.annotations.toyworld import render_toy_world
     from mimic_vlm.bench.generate import generate_bench
-    from mimic_vlm.bench.store import load_bench
     from mimic_vlm.compose.controls import Controls
     from mimic_vlm.evaluate.runner import run_eval
     from mimic_vlm.models.registry import load_model
@@ -41,6 +40,7 @@ def main() -> None:
     from mimic_vlm.report.browser import browser_data, browser_html
     from mimic_vlm.report.runs import load_runs
     from mimic_vlm.schema import TASKS
+    from mimic_vlm.store import load_bench
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-report-"))
     ann = render_toy_world(tmp / "world", args.toy_images, 0)

@@ -23,12 +23,12 @@ from pathlib import Path
 import torch
 from transformers import GenerationConfig
 
-from mimic_vlm.bench.store import Bench, load_bench
 from mimic_vlm.cli import main as mimic
 from mimic_vlm.evaluate.runner import Prompting, batches, run_eval
 from mimic_vlm.images import open_rgb as load_image
 from mimic_vlm.models.hf import HFModel
 from mimic_vlm.models.registry import load_model
+from mimic_vlm.store import Bench, load_bench
 
 
 def toy_bench(root: Path, per_task: int, toy_images: int) -> Bench:

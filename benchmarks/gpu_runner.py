@@ -17,10 +17,10 @@ from pathlib import Path
 
 import torch
 
-from mimic_vlm.bench.store import load_bench
 from mimic_vlm.cli import main as mimic
 from mimic_vlm.evaluate.runner import run_eval
 from mimic_vlm.models.registry import load_model
+from mimic_vlm.store import load_bench
 
 
 def outputs(run: Path) -> dict[str, str]:

@@ -14,11 +14,11 @@ their `register_*` functions).
 from __future__ import annotations
 
 from mimic_vlm.probe.sections import attention_section, pooling_section, sweep_section
+from mimic_vlm.report.benchmarks import benchmarks_section
 from mimic_vlm.report.blocks import SectionBuilder
 from mimic_vlm.report.browser import browser_section
 from mimic_vlm.report.compare import compare_section, order_section
 from mimic_vlm.report.sections import CORE_SECTIONS
-from mimic_vlm.suites.section import benchmarks_section
 
 REPORT_SECTIONS: tuple[SectionBuilder, ...] = (*CORE_SECTIONS, compare_section, order_section, benchmarks_section,
                                                attention_section, pooling_section, sweep_section, browser_section)

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from cli_exit import exit_code
-from mimic_vlm.bench.store import load_bench
+from mimic_vlm.store import load_bench
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,12 @@ import orjson
 import pytest
 
 from mimic_vlm.bench.generate import generate_bench
-from mimic_vlm.bench.store import load_bench
 from mimic_vlm.bench.training import LLAVA, MESSAGES
 from mimic_vlm.bench.validate import validate_bench
 from mimic_vlm.compose.controls import Controls
 from mimic_vlm.errors import MimicError
 from mimic_vlm.schema import TASKS
+from mimic_vlm.store import load_bench
 
 CONTROLS = Controls.parse(n_images="2-4")
 

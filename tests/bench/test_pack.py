@@ -8,10 +8,10 @@ import pytest
 from PIL import Image
 
 from mimic_vlm.bench.pack import pack_targets, side_by_side
-from mimic_vlm.bench.store import check_images, load_bench
 from mimic_vlm.cli import main
 from mimic_vlm.errors import MimicError
 from mimic_vlm.schema import target_images, write_jsonl_atomic
+from mimic_vlm.store import check_images, load_bench
 
 
 def recount(sample, vocabulary) -> int:

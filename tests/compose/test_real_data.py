@@ -18,7 +18,7 @@ from PIL import Image
 from cli_exit import exit_code
 from mimic_vlm.annotations.load import load_catalog
 from mimic_vlm.annotations.openimages import BOX_COLUMNS, read_class_names
-from mimic_vlm.bench.store import load_bench
+from mimic_vlm.store import load_bench
 
 TASKS = ["counting", "listing", "common", "odd_one"]
 DESCRIPTIONS = "oidv7-class-descriptions-boxable.csv"

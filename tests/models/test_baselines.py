@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mimic_vlm.bench.store import Bench
 from mimic_vlm.models.base import Request
 from mimic_vlm.models.baselines import (
     answer_space,
@@ -15,6 +14,7 @@ from mimic_vlm.models.baselines import (
     single_image_answer,
 )
 from mimic_vlm.schema import Sample
+from mimic_vlm.store import Bench
 
 VOCAB = {"dog": {"supercategory": "animal"}, "cat": {"supercategory": "animal"},
          "car": {"supercategory": "vehicle"}, "bus": {"supercategory": "vehicle"}}

@@ -10,7 +10,6 @@ import orjson
 import pytest
 import torch
 
-from mimic_vlm.bench.store import load_bench
 from mimic_vlm.cli import main
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.stats import bootstrap_mean
@@ -27,6 +26,7 @@ from mimic_vlm.probe.attention import (
 )
 from mimic_vlm.probe.sections import attention_section
 from mimic_vlm.report.runs import RunData
+from mimic_vlm.store import load_bench
 
 
 def tiny(family: str, **kw) -> HFModel:

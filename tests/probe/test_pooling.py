@@ -11,7 +11,6 @@ import orjson
 import pytest
 import torch
 
-from mimic_vlm.bench.store import load_bench
 from mimic_vlm.errors import MimicError
 from mimic_vlm.models.hf import HFModel
 from mimic_vlm.models.tiny import build
@@ -27,6 +26,7 @@ from mimic_vlm.probe.pooling import (
 )
 from mimic_vlm.probe.sections import pooling_section
 from mimic_vlm.report.runs import load_run
+from mimic_vlm.store import load_bench
 
 
 def setup(family: str, bench_dir: Path):

@@ -10,13 +10,13 @@ import pytest
 
 from mimic_vlm.annotations.load import load_catalog
 from mimic_vlm.annotations.toyworld import render_toy_world
-from mimic_vlm.bench.store import load_bench
 from mimic_vlm.cli import main
 from mimic_vlm.errors import MimicError
 from mimic_vlm.probe.sections import sweep_section
 from mimic_vlm.probe.sweep import parse_assignment, run_sweep, sweep_values
 from mimic_vlm.report.render import render_markdown
 from mimic_vlm.report.runs import load_run
+from mimic_vlm.store import load_bench
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from report_files import Scripted, write_test_bench
 
-from mimic_vlm.bench.store import Bench, load_bench
 from mimic_vlm.evaluate.runner import run_eval
+from mimic_vlm.store import Bench, load_bench
 
 
 @pytest.fixture

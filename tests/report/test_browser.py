@@ -9,11 +9,11 @@ import pytest
 from cdp import Browser, chromium_path
 from report_files import right, write_test_bench
 
-from mimic_vlm.bench.store import load_bench
 from mimic_vlm.plugins import REPORT_SECTIONS
 from mimic_vlm.report import write_report
 from mimic_vlm.report.browser import browser_data, verdict
 from mimic_vlm.report.runs import load_runs
+from mimic_vlm.store import load_bench
 
 A_ANSWERS = {**right(range(0, 5)), "listing-000": "car, dog", "listing-001": ""}
 B_ANSWERS = {**right(range(2, 9)), "listing-000": "car", "listing-001": "dog and car"}

@@ -113,7 +113,7 @@ def test_compare_cli(bench, make_run, tmp_path, capsys):
 
 
 def test_compare_refuses_other_benches(tmp_path, make_run, capsys):
-    from mimic_vlm.bench.store import load_bench
+    from mimic_vlm.store import load_bench
 
     one = load_bench(write_test_bench(tmp_path / "one", seed=0))
     other = load_bench(write_test_bench(tmp_path / "two", n_counting=8, seed=1))

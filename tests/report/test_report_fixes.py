@@ -12,15 +12,15 @@ from PIL import Image
 from report_files import right, write_test_bench
 
 from mimic_vlm.bench.inspect import contact_sheet
-from mimic_vlm.bench.store import load_bench
 from mimic_vlm.cli import main
 from mimic_vlm.compose.templates import question
 from mimic_vlm.evaluate.runner import run_eval
 from mimic_vlm.models.registry import load_model
+from mimic_vlm.report.benchmarks import benchmarks_section
 from mimic_vlm.report.blocks import Figure, Table
 from mimic_vlm.report.runs import load_runs
 from mimic_vlm.report.sections import controls_section, dodge, runs_section, summary_section, zero_positions
-from mimic_vlm.suites.section import benchmarks_section
+from mimic_vlm.store import load_bench
 
 
 def test_single_valued_controls_get_a_table_and_no_plot(tmp_path, make_run):

@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mimic_vlm.bench.store import load_bench
 from mimic_vlm.evaluate.runner import run_eval
 from mimic_vlm.models.registry import load_model
+from mimic_vlm.store import load_bench
 
 
 def _free_port() -> int:

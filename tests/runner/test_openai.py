@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from mimic_vlm.bench.store import load_bench
 from mimic_vlm.cli import main
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.runner import run_eval
 from mimic_vlm.models.base import Request
 from mimic_vlm.models.openai_api import OpenAIModel, load_openai
+from mimic_vlm.store import load_bench
 
 
 def requests_of(bench_dir: Path) -> list[Request]:

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from mimic_vlm.bench.store import load_bench
 from mimic_vlm.cli import main
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate import predictions as P
 from mimic_vlm.evaluate.runner import Prompting, run_eval, select
 from mimic_vlm.models.registry import load_model
+from mimic_vlm.store import load_bench
 
 
 def lines(run: Path) -> list[dict]:

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from mimic_vlm.bench.store import load_bench
 from mimic_vlm.evaluate.numbers import official_word_to_num
 from mimic_vlm.evaluate.score import score_predictions
 from mimic_vlm.schema import Sample
+from mimic_vlm.store import load_bench
 
 # ---- the reference: the official code path, transcribed ------------------------------------------------
 

@@ -16,10 +16,10 @@ from benchmark_files import load_exported_utils
 
 from mimic_vlm import __version__
 from mimic_vlm.bench.export import export_bench
-from mimic_vlm.bench.store import Bench, load_bench
 from mimic_vlm.cli import main
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.tasks import get_task
+from mimic_vlm.store import Bench, load_bench
 from mimic_vlm.suites.importer import import_benchmark
 
 

@@ -12,10 +12,10 @@ import pytest
 from benchmark_files import png, png_bytes
 
 from cli_exit import exit_code
-from mimic_vlm.bench.store import check_images, load_bench
 from mimic_vlm.cli import main
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.tasks import get_task
+from mimic_vlm.store import check_images, load_bench
 from mimic_vlm.suites.importer import import_benchmark
 from mimic_vlm.suites.loaders import BLINK_SUBTASKS
 

@@ -10,9 +10,9 @@ from benchmark_files import S, png, write_parquet
 from datasets import Dataset, DatasetDict, Features, Image, List, Value
 
 from mimic_vlm.bench.official import config_of, import_official
-from mimic_vlm.bench.store import check_images, load_bench
 from mimic_vlm.cli import main
 from mimic_vlm.errors import MimicError
+from mimic_vlm.store import check_images, load_bench
 
 
 @pytest.fixture(scope="module")

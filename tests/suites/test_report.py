@@ -9,16 +9,16 @@ from typing import Any
 import pytest
 from benchmark_files import mimic_bench
 
-from mimic_vlm.bench.store import load_bench
 from mimic_vlm.evaluate.runner import run_eval
 from mimic_vlm.evaluate.stats import Estimate
 from mimic_vlm.models.base import Generation, Request
 from mimic_vlm.plugins import REPORT_SECTIONS
+from mimic_vlm.report.benchmarks import benchmarks_section, cell
 from mimic_vlm.report.blocks import Table
 from mimic_vlm.report.render import render_markdown
 from mimic_vlm.report.runs import load_runs
+from mimic_vlm.store import load_bench
 from mimic_vlm.suites.importer import import_benchmark
-from mimic_vlm.suites.section import benchmarks_section, cell
 
 
 @dataclass
@@ -102,7 +102,7 @@ def test_cells() -> None:
 def test_a_moved_benchmark_bench_falls_back_to_scores_json(runs: list[Path], tmp_path: Path) -> None:
     import shutil
 
-    from mimic_vlm.suites.section import run_entries
+    from mimic_vlm.report.benchmarks import run_entries
 
     run = load_runs([runs[4]])[0]  # the fine-tuned model on NLVR2
     bench = Path(run.settings["bench"])

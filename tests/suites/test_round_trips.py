@@ -16,10 +16,10 @@ import yaml
 from benchmark_files import load_exported_utils, mimic_bench
 
 from mimic_vlm.bench.export import export_bench
-from mimic_vlm.bench.store import Bench, load_bench
 from mimic_vlm.cli import main
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.score import score_predictions
+from mimic_vlm.store import Bench, load_bench
 from mimic_vlm.suites.importer import import_benchmark
 
 REPLIES = ["There are 7 birds.", "B", "(A)", "no idea", "kitten and dog", "3", "dog", "cat, dog", "2"]

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from mimic_vlm.bench.store import Bench, load_bench
 from mimic_vlm.evaluate.metrics import summarize
 from mimic_vlm.evaluate.stats import bootstrap_mean as estimate
 from mimic_vlm.evaluate.tasks import get_task
 from mimic_vlm.schema import Sample
+from mimic_vlm.store import Bench, load_bench
 from mimic_vlm.suites.importer import import_benchmark
 from mimic_vlm.suites.metrics import benchmark_metrics, circular_accuracy, consistency
 

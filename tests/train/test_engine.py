@@ -215,11 +215,11 @@ def test_accelerate_relaunch_command():
 
 def test_adapter_through_mimic_eval_matches_the_trained_model(toy, tmp_path):
     """`mimic eval --model hf:BASE --adapter OUT` rebuilds the trained model, mask included."""
-    from mimic_vlm.bench.store import load_bench
     from mimic_vlm.cli import main
     from mimic_vlm.evaluate.runner import run_eval
     from mimic_vlm.models.hf import HFModel
     from mimic_vlm.schema import read_jsonl
+    from mimic_vlm.store import load_bench
 
     base, processor = tiny.build(FAMILY)
     base.save_pretrained(tmp_path / "base")

@@ -1,5 +1,5 @@
 """Benches on disk: `samples.jsonl` + `manifest.json` (+ images)."""
 
-from mimic_vlm.bench.store import Bench, load_bench
+from mimic_vlm.store import Bench, load_bench
 
 __all__ = ["Bench", "load_bench"]

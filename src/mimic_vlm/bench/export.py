@@ -30,7 +30,6 @@ import orjson
 import yaml
 
 from mimic_vlm import __version__
-from mimic_vlm.bench.store import Bench, decode_images, load_bench
 from mimic_vlm.errors import MimicError, os_error
 from mimic_vlm.evaluate import mcq
 from mimic_vlm.evaluate.suite_tasks import number_placeholders
@@ -43,6 +42,7 @@ from mimic_vlm.schema import (
     write_bytes_atomic,
     write_json_atomic,
 )
+from mimic_vlm.store import Bench, decode_images, load_bench
 
 FORMATS = ("hf", "lmms-eval", "vlmevalkit")
 _BATCH = 64

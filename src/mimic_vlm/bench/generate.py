@@ -17,7 +17,6 @@ from mimic_vlm.annotations.catalog import Catalog
 from mimic_vlm.annotations.load import load_catalog
 from mimic_vlm.annotations.toyworld import get_preset, render_toy_world
 from mimic_vlm.bench.pack import PACKABLE, pack_bench
-from mimic_vlm.bench.store import GENERATED
 from mimic_vlm.bench.training import PHRASINGS
 from mimic_vlm.bench.write import MAX_TRAINING_IMAGES, write_bench
 from mimic_vlm.compose.controls import Controls
@@ -25,6 +24,7 @@ from mimic_vlm.compose.generate import compose_bench, task_list
 from mimic_vlm.errors import MimicError
 from mimic_vlm.progress import Progress
 from mimic_vlm.schema import check_output_folder
+from mimic_vlm.store import GENERATED
 
 DEFAULT_TOY_IMAGES = 500
 

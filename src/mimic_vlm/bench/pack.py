@@ -20,7 +20,6 @@ from typing import Any
 
 from PIL import Image
 
-from mimic_vlm.bench.store import IMAGES, IS_BENCH, MANIFEST, SAMPLES, check_images, link_or_copy, load_bench
 from mimic_vlm.errors import MimicError
 from mimic_vlm.images import open_rgb
 from mimic_vlm.schema import (
@@ -32,6 +31,7 @@ from mimic_vlm.schema import (
     write_json_atomic,
     write_jsonl_atomic,
 )
+from mimic_vlm.store import IMAGES, IS_BENCH, MANIFEST, SAMPLES, check_images, link_or_copy, load_bench
 
 PACKABLE = ("counting", "listing")
 

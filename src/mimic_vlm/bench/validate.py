@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from mimic_vlm.annotations.catalog import Catalog
-from mimic_vlm.bench.store import Bench, load_bench
 from mimic_vlm.compose.base import CatalogIndex
 from mimic_vlm.compose.templates import gt_string, question
 from mimic_vlm.schema import Sample
+from mimic_vlm.store import Bench, load_bench
 
 Objects = list[dict[str, int]]
 

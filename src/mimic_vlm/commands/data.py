@@ -88,8 +88,8 @@ def validate(
 ) -> None:
     """Re-derive every answer and control; exit 1 and list the disagreements if any."""
     from mimic_vlm.bench.generate import Source
-    from mimic_vlm.bench.store import load_bench, missing_images, unreadable_images
     from mimic_vlm.bench.validate import validate_bench
+    from mimic_vlm.store import load_bench, missing_images, unreadable_images
 
     b = load_bench(bench)
     catalog = None
@@ -117,7 +117,7 @@ def inspect(
 ) -> None:
     """Print the distribution of answers and controls and write a contact sheet of a few samples."""
     from mimic_vlm.bench.inspect import check_sheet_path, contact_sheet, print_summary, sheet_unreadable
-    from mimic_vlm.bench.store import load_bench
+    from mimic_vlm.store import load_bench
 
     target = sheet or bench / "contact_sheet.png"
     check_sheet_path(target)

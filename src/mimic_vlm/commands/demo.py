@@ -64,12 +64,12 @@ def _demo(out: Path, images: int, count: int, controls: Any, seed: int, world: A
     from mimic_vlm.annotations.toyworld import render_toy_world
     from mimic_vlm.bench.generate import generate_bench
     from mimic_vlm.bench.inspect import contact_sheet, print_summary
-    from mimic_vlm.bench.store import load_bench
     from mimic_vlm.bench.validate import validate_bench
     from mimic_vlm.evaluate.runner import run_eval
     from mimic_vlm.models.registry import load_model
     from mimic_vlm.plugins import REPORT_SECTIONS
     from mimic_vlm.report import write_report
+    from mimic_vlm.store import load_bench
 
     console = Console()
     start = time.perf_counter()

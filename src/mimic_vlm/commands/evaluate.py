@@ -90,9 +90,9 @@ def register(app: typer.Typer) -> None:
         progress: bool = typer.Option(True, help="Show the progress bar."),
     ) -> None:
         """Evaluate a model on a bench: predictions.jsonl, scores.json and run.json in --out (resumable)."""
-        from mimic_vlm.bench.store import load_bench
         from mimic_vlm.evaluate.runner import Prompting, distributed, run_eval
         from mimic_vlm.models.registry import load_model
+        from mimic_vlm.store import load_bench
 
         mask = None
         if mask_layers:  # checked first: a bad option fails before the bench and the model load

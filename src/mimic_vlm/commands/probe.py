@@ -58,11 +58,11 @@ def attention(
 ) -> None:
     """Attention shares by layer: vision tokens to own image / other images / text; question tokens and the
     answer position to target-holding vs distractor images (bootstrap intervals over samples)."""
-    from mimic_vlm.bench.store import check_images, load_bench
     from mimic_vlm.masking import mask_from_options
     from mimic_vlm.probe.attention import probe_bench
     from mimic_vlm.probe.plots import attention_plots
     from mimic_vlm.schema import atomic_dir, has_files, write_json_atomic
+    from mimic_vlm.store import check_images, load_bench
 
     loaded = load_bench(bench)
     check_images(loaded)
@@ -95,8 +95,8 @@ def pooling(
     overwrite: bool = typer.Option(False, help="Replace runs in OUT made with other settings."),
 ) -> None:
     """Score against vision tokens per image: 1-D average pooling of each image's tokens by k."""
-    from mimic_vlm.bench.store import load_bench
     from mimic_vlm.probe.pooling import family_of, pooling_study
+    from mimic_vlm.store import load_bench
 
     ks = _ints(factors, "--factors")
     loaded = load_bench(bench)
@@ -182,7 +182,7 @@ def pack(
 ) -> None:
     """Same information, fewer images: paste each sample's target-holding images side by side into one."""
     from mimic_vlm.bench.pack import pack_bench
-    from mimic_vlm.bench.store import load_bench
+    from mimic_vlm.store import load_bench
 
     pack_bench(bench, out, overwrite=overwrite)
     samples = load_bench(out).samples

@@ -49,9 +49,9 @@ def register(app: typer.Typer) -> None:
         seed: int = seed_option("Bootstrap seed."),
     ) -> None:
         """Score predictions made anywhere (lmms-eval, VLMEvalKit, in-house) against a bench, as `eval` does."""
-        from mimic_vlm.bench.store import load_bench
         from mimic_vlm.evaluate.score import check_outputs, score_predictions
         from mimic_vlm.schema import write_json_atomic, write_jsonl_atomic
+        from mimic_vlm.store import load_bench
 
         check_outputs({"--out": out, "--scored": scored}, predictions, overwrite)
         rows, scores = score_predictions(load_bench(bench), predictions, official, bootstrap, seed)

@@ -24,8 +24,8 @@ from typing import Any
 
 import orjson
 
-from mimic_vlm.bench.store import Bench
 from mimic_vlm.errors import MimicError, first_line
+from mimic_vlm.store import Bench
 
 TABLES = (".csv", ".tsv", ".xlsx", ".pkl")
 LMMS_EVAL_FAILED = "[LMMS_EVAL_REQUEST_FAILED"

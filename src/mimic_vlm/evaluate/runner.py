@@ -30,7 +30,6 @@ from typing import Any
 import orjson
 
 from mimic_vlm import __version__
-from mimic_vlm.bench.store import Bench, check_images, distinct_images
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate import predictions as P
 from mimic_vlm.evaluate.score import build_scores, score_output
@@ -40,6 +39,7 @@ from mimic_vlm.locks import holding
 from mimic_vlm.models.base import Generation, Model, Request
 from mimic_vlm.progress import Progress, report
 from mimic_vlm.schema import Sample, read_json, write_json_atomic
+from mimic_vlm.store import Bench, check_images, distinct_images
 
 RUN_JSON, SCORES = "run.json", "scores.json"
 

@@ -13,12 +13,12 @@ from typing import Any
 
 import orjson
 
-from mimic_vlm.bench.store import Bench
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.harness_files import read_outputs
 from mimic_vlm.evaluate.metrics import summarize
 from mimic_vlm.evaluate.tasks import Vocabulary, get_task
 from mimic_vlm.schema import Sample, read_json
+from mimic_vlm.store import Bench
 
 DEFAULT_NOTES = (
     "counting: digits and number words; the number that answers (after 'so'/'total'/'answer is'/'=', "

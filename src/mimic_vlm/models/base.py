@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from mimic_vlm.errors import MimicError
+from mimic_vlm.schema import Sample
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,18 @@ class Request:
     max_new_tokens: int
     sample: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     system: str | None = None
+
+
+class BenchView(Protocol):
+    """What a model that answers from the bench itself (the baselines) is given: its samples and vocabulary.
+
+    A loaded `Bench` is one; models see the bench only through this, never by importing the bench package."""
+
+    @property
+    def samples(self) -> Sequence[Sample]: ...
+
+    @property
+    def vocabulary(self) -> Mapping[str, Mapping[str, Any]]: ...
 
 
 @dataclass

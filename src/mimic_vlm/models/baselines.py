@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mimic_vlm.bench.store import Bench
 from mimic_vlm.errors import MimicError
-from mimic_vlm.models.base import Generation, Request
+from mimic_vlm.models.base import BenchView, Generation, Request
 from mimic_vlm.schema import Answer
 
 AnswerFn = Callable[[dict[str, Any]], Answer]
@@ -61,7 +60,7 @@ def oracle_answer(sample: dict[str, Any]) -> Answer:
     return sample["answer"]
 
 
-def single_image_answer(sample: dict[str, Any], vocabulary: dict[str, dict[str, Any]]) -> Answer:
+def single_image_answer(sample: dict[str, Any], vocabulary: Mapping[str, Mapping[str, Any]]) -> Answer:
     """What a perfect single-image solver says when it sees only the first image."""
     if not sample.get("image_objects"):
         raise MimicError(f"sample {sample['id']!r}: no image_objects (an imported bench?); "
@@ -93,7 +92,7 @@ def chance_answer(sample: dict[str, Any], space: dict[str, Any], seed: int) -> A
     return picked if isinstance(sample["answer"], list) else (picked or [""])[0]
 
 
-def answer_space(bench: Bench) -> dict[str, Any]:
+def answer_space(bench: BenchView) -> dict[str, Any]:
     """What chance draws from: the largest count, supercategory members, all category names."""
     vocab = bench.vocabulary
     members: dict[str, set[str]] = {}
@@ -111,7 +110,7 @@ def answer_space(bench: Bench) -> dict[str, Any]:
     return {"max_count": max(counts, default=0), "members": members, "categories": sorted(categories)}
 
 
-def prior_answers(bench: Bench) -> dict[str, str]:
+def prior_answers(bench: BenchView) -> dict[str, str]:
     """The most frequent answer text per task."""
     per_task: dict[str, Counter[str]] = {}
     for s in bench.samples:
@@ -123,7 +122,7 @@ def _n_answers(sample: dict[str, Any]) -> int:
     return len(sample["answer"]) if isinstance(sample["answer"], list) else 1
 
 
-def load_baseline(kind: str, bench: Bench | None, seed: int = 0) -> Baseline:
+def load_baseline(kind: str, bench: BenchView | None, seed: int = 0) -> Baseline:
     """`chance`, `prior`, `single-image` or `oracle` for `bench` (chance and prior need it)."""
     if kind == "oracle":
         return Baseline("oracle", oracle_answer, {})

@@ -13,9 +13,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mimic_vlm.bench.store import Bench
 from mimic_vlm.errors import MimicError
-from mimic_vlm.models.base import Model
+from mimic_vlm.models.base import BenchView, Model
 
 if TYPE_CHECKING:  # torch is imported only by the kinds that need it: baselines start instantly
     from mimic_vlm.masking import ImageBlockMask
@@ -23,7 +22,7 @@ if TYPE_CHECKING:  # torch is imported only by the kinds that need it: baselines
 
 @dataclass
 class ModelOptions:
-    bench: Bench | None = None
+    bench: BenchView | None = None
     batch_size: int | None = None
     dtype: str = "auto"
     device: str | None = None

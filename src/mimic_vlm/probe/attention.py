@@ -29,7 +29,6 @@ import numpy as np
 import torch
 from transformers import BatchFeature, PreTrainedModel
 
-from mimic_vlm.bench.store import Bench
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.stats import bootstrap_mean
 from mimic_vlm.masking.attention import NAME_PREFIX, text_attention
@@ -37,6 +36,7 @@ from mimic_vlm.masking.layout import image_block_ids, layout_of
 from mimic_vlm.models.hf import HFModel
 from mimic_vlm.progress import Progress, report
 from mimic_vlm.schema import Sample, target_images
+from mimic_vlm.store import Bench
 
 VISION = ("own", "other", "text")
 """Shares of attention from vision tokens (sum to 1)."""

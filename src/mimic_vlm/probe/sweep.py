@@ -93,10 +93,10 @@ def run_sweep(catalog: Catalog, *, model: str, task: str, vary: str, values: Seq
               overwrite: bool = False) -> dict[str, Any]:
     """Generate one bench per value of `vary`, evaluate `model` and `baselines` on each, write sweep.json/png.
     Rerun into the same folder, it resumes; `overwrite` replaces runs made with other settings."""
-    from mimic_vlm.bench.store import load_bench
     from mimic_vlm.compose.controls import Controls
     from mimic_vlm.evaluate.runner import run_eval
     from mimic_vlm.models.registry import load_model
+    from mimic_vlm.store import load_bench
 
     if task not in TASKS:
         raise MimicError(f"--task {task!r}: a sweep scores one task; choose one of {', '.join(TASKS)}")

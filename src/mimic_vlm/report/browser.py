@@ -24,13 +24,13 @@ from typing import Any
 import orjson
 from PIL import Image
 
-from mimic_vlm.bench.store import Bench, load_bench
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.metrics import control_key, control_order
 from mimic_vlm.images import _UNREADABLE
 from mimic_vlm.report.blocks import Html, Section
 from mimic_vlm.report.runs import RunData
 from mimic_vlm.schema import target_images
+from mimic_vlm.store import Bench, load_bench
 
 THUMB = 80
 """Longest side of the grid thumbnails, in pixels."""

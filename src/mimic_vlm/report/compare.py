@@ -39,7 +39,7 @@ def _bench_path(run: RunData) -> Path | None:
 
 def bench_controls(run: RunData) -> dict[str, dict[str, Any]]:
     """Sample id -> controls from the run's bench folder; empty when the bench is gone."""
-    from mimic_vlm.bench.store import load_bench
+    from mimic_vlm.store import load_bench
 
     path = _bench_path(run)
     if path is None:
@@ -53,7 +53,7 @@ def bench_controls(run: RunData) -> dict[str, dict[str, Any]]:
 def run_samples(run: RunData) -> dict[str, dict[str, Any]] | None:
     """Sample id -> the sample as the run saw it; None when its bench is gone, unreadable, or changed since
     the run (the manifest hash differs from the recorded one): then no one can say what an id meant."""
-    from mimic_vlm.bench.store import load_bench
+    from mimic_vlm.store import load_bench
 
     path = _bench_path(run)
     if path is None:

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mimic_vlm.bench.store import MANIFEST, load_bench
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.compare import compare_rows, paired_entry, verdict_field
 from mimic_vlm.evaluate.stats import Estimate
@@ -27,6 +26,7 @@ from mimic_vlm.report.blocks import Section, Table, Text, label
 from mimic_vlm.report.runs import RunData
 from mimic_vlm.schema import TASKS as MIMIC_TASKS
 from mimic_vlm.schema import read_json
+from mimic_vlm.store import MANIFEST, load_bench
 from mimic_vlm.suites.loaders import BENCHMARKS
 from mimic_vlm.suites.metrics import CIRCULAR_GROUP, CONSISTENCY_GROUP, benchmark_metrics, group_outcomes
 
