@@ -96,9 +96,10 @@ def register(app: typer.Typer) -> None:
 
         mask = None
         if mask_layers:  # checked first: a bad option fails before the bench and the model load
-            if not model.startswith(("hf:", "tiny:")):
-                raise MimicError(f"--mask-layers: only hf: and tiny: models take an attention mask, not {model}")
             from mimic_vlm.masking import mask_from_options
+            from mimic_vlm.models.kinds import require
+
+            require(model, "mask", "--mask-layers")
 
             mask = mask_from_options(mask_layers, mask_backend)
         task_list, id_list = parse_name_list(tasks, "--tasks"), _ids(ids)

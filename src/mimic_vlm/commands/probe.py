@@ -21,10 +21,10 @@ MODEL_HELP = "hf:PATH_OR_ID | tiny:FAMILY | toy:NAME (a transformers VLM run loc
 
 def _hf_model(spec: str, bench: Any, *, mask: Any = None, **options: Any) -> Any:
     from mimic_vlm.models.hf import HFModel
+    from mimic_vlm.models.kinds import require
     from mimic_vlm.models.registry import load_model
 
-    if not spec.startswith(("hf:", "tiny:", "toy:")):
-        raise MimicError(f"--model {spec}: diagnostics need a transformers model (hf:..., tiny:... or toy:...)")
+    require(spec, "transformers", "diagnostics")
     model = load_model(spec, bench=bench, mask=mask, **options)
     if not isinstance(model, HFModel):
         raise MimicError(f"--model {spec}: not a transformers model")
@@ -142,6 +142,7 @@ def sweep(
     from mimic_vlm.annotations.toyworld import ensure_toy_world
     from mimic_vlm.bench.generate import Source
     from mimic_vlm.masking import mask_from_options
+    from mimic_vlm.models.registry import ModelOptions
     from mimic_vlm.probe.sweep import SWEEP_FILES, parse_assignment, run_sweep, sweep_values
     from mimic_vlm.schema import check_study_folder
 
@@ -159,8 +160,7 @@ def sweep(
             result = run_sweep(catalog, model=model, task=task, vary=name, values=sweep_values(values),
                                fixed=fixed, count=count, out=out, seed=seed,
                                baselines=[b for b in baselines.split(",") if b],
-                               model_options={"dtype": dtype, "device": device, "max_pixels": max_pixels,
-                                              "mask": mask}, progress=bars, overwrite=overwrite)
+                               model_options=ModelOptions(dtype=dtype, device=device, max_pixels=max_pixels, mask=mask), progress=bars, overwrite=overwrite)
     except BaseException:
         if created and not (out / "runs").exists():  # failed before any run: no folder of leftovers
             shutil.rmtree(out, ignore_errors=True)

@@ -22,6 +22,7 @@ from transformers import PreTrainedModel, ProcessorMixin
 
 from mimic_vlm.errors import MimicError, first_line
 from mimic_vlm.masking import ImageBlockMask
+from mimic_vlm.models.kinds import check_spec, toy_folder
 from mimic_vlm.models.processors import load_processor
 from mimic_vlm.models.trained import TrainedSettings, read_trained
 from mimic_vlm.schema import read_json
@@ -73,9 +74,11 @@ def resolve_device(device: str | None) -> str:
 def load_vlm(spec: str, *, dtype: str | torch.dtype = "auto", device: str | None = None,
              device_map: str | None = None, attn_implementation: str | None = None, adapter: str | None = None,
              mask: ImageBlockMask | None = None, base_kwargs: dict[str, Any] | None = None) -> LoadedVLM:
-    """`hf:PATH_OR_ID` (a local folder, or a hub id already in the local cache) or `tiny:FAMILY` (built in code;
-    `base_kwargs` are its sizes), with an optional PEFT adapter; see the module docstring for the mask."""
-    kind, _, arg = spec.partition(":")
+    """`hf:PATH_OR_ID` (a local folder, or a hub id already in the local cache), `toy:NAME` (packaged) or
+    `tiny:FAMILY` (built in code; `base_kwargs` are its sizes), with an optional PEFT adapter; see the module docstring for the mask."""
+    kind, arg = check_spec(spec)[0].name, spec.partition(":")[2]
+    if kind == "toy":  # a packaged model is a transformers folder like any other
+        kind, arg = "hf", str(toy_folder(arg))
     target = None if device_map else resolve_device(device)
     check_attention(attn_implementation)
     trained = read_trained(Path(adapter)) if adapter else None
@@ -92,7 +95,7 @@ def load_vlm(spec: str, *, dtype: str | torch.dtype = "auto", device: str | None
         model, processor = _from_pretrained(arg, dtype, device_map, attn_implementation)
         folder = Path(arg)
     else:
-        raise MimicError(f"--model {spec}: expected hf:PATH_OR_ID or tiny:FAMILY")
+        raise MimicError(f"--model {spec}: expected hf:PATH_OR_ID, toy:NAME or tiny:FAMILY")
     if target is not None:
         model = model.to(target)  # type: ignore[arg-type]  # transformers' typing of the wrapped `to`
     model, mask = adapt(model, adapter=adapter, mask=mask, folder=folder)

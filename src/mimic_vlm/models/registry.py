@@ -1,4 +1,5 @@
-"""`--model SPEC` -> a `Model`. One registry of builders keyed by the spec's kind (the part before `:`).
+"""`--model SPEC` -> a `Model`. One registry of builders keyed by the spec's kind (the part before `:`); what
+each kind can do is its record in `models/kinds.py`.
 
 Options a kind does not use are ignored, so one command line serves every kind:
 `hf:PATH_OR_ID`, `tiny:FAMILY`, `toy:NAME` (a trained model shipped in the package, see
@@ -9,19 +10,22 @@ Heavy imports (torch, transformers) happen only for the kinds that need them: ba
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mimic_vlm.errors import MimicError
 from mimic_vlm.models.base import BenchView, Model
+from mimic_vlm.models.kinds import KINDS, WEIGHTS, ModelKind, check_spec, toy_folder, with_kinds
 
 if TYPE_CHECKING:  # torch is imported only by the kinds that need it: baselines start instantly
     from mimic_vlm.masking import ImageBlockMask
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelOptions:
+    """Everything a `--model` may be built with; each kind reads the options it uses and ignores the rest."""
+
     bench: BenchView | None = None
     batch_size: int | None = None
     dtype: str = "auto"
@@ -63,16 +67,8 @@ def _tiny(family: str, o: ModelOptions) -> Model:
                    max_pixels=max_pixels, image_size=image_size, settings=settings)
 
 
-WEIGHTS = Path(__file__).resolve().parent / "weights"
-"""Trained models shipped inside the package: `toy:NAME` loads `WEIGHTS/NAME` like `hf:` does."""
-
-
 def _toy(name: str, o: ModelOptions) -> Model:
-    folder = WEIGHTS / name
-    if not (folder / "config.json").is_file():
-        known = sorted(p.name for p in WEIGHTS.iterdir() if (p / "config.json").is_file()) if WEIGHTS.is_dir() else []
-        raise MimicError(f"toy:{name}: no packaged model of that name; known: {', '.join(known) or 'none'}")
-    model = _hf(str(folder), o)
+    model = _hf(str(toy_folder(name)), o)
     model.name = f"toy:{name}"
     return model
 
@@ -103,30 +99,26 @@ BUILDERS: dict[str, Callable[[str, ModelOptions], Model]] = {
 """kind -> builder(argument after `kind:`, options). Other packages may add kinds here."""
 
 
-ADAPTABLE = ("hf", "tiny", "toy")
-"""The kinds whose weights a PEFT `--adapter` can change; any other kind would silently ignore it."""
+def register_kind(kind: ModelKind, builder: Callable[[str, ModelOptions], Model]) -> None:
+    """Add a model kind: its record (what it can do) and how to build it."""
+    KINDS[kind.name] = kind
+    BUILDERS[kind.name] = builder
 
 
-def check_spec(spec: str) -> tuple[str, str]:
-    """(kind, argument) of a `--model` spec, checked without building anything (a command with several
-    models checks them all before its first slow step)."""
-    kind, _, arg = spec.partition(":")
-    if kind not in BUILDERS:
-        raise MimicError(f"--model {spec}: unknown model kind {kind!r}; known: "
-                         "hf:PATH_OR_ID, tiny:FAMILY, toy:NAME, openai:MODEL@BASE_URL, " + ", ".join(
-                             k for k in BUILDERS if k not in ("hf", "tiny", "toy", "openai")))
-    if kind in ("hf", "tiny", "toy", "openai") and not arg:
-        raise MimicError(f"--model {spec}: {kind}: needs an argument, e.g. {kind}:...")
-    return kind, arg
-
-
-def load_model(spec: str, **options: Any) -> Model:
-    """Build the model a `--model` spec names; unknown kinds and options are a MimicError."""
+def load_model(spec: str, options: ModelOptions | None = None, **fields_: Any) -> Model:
+    """Build the model a `--model` spec names, with `options` (or their fields as keywords; an unknown name is
+    a MimicError, so a mistyped option never passes silently)."""
     kind, arg = check_spec(spec)
-    unknown = set(options) - {f.name for f in fields(ModelOptions)}
+    unknown = set(fields_) - {f.name for f in fields(ModelOptions)}
     if unknown:
         raise MimicError(f"--model {spec}: unknown option(s) {sorted(unknown)}")
-    if options.get("adapter") and kind not in ADAPTABLE:
-        raise MimicError(f"--adapter {options['adapter']}: only {', '.join(k + ':' for k in ADAPTABLE)} models "
-                         f"take an adapter, not --model {spec}")
-    return BUILDERS[kind](arg, ModelOptions(**options))
+    o = replace(options or ModelOptions(), **fields_)
+    if o.adapter and not kind.adapter:
+        raise MimicError(f"--adapter {o.adapter}: only {with_kinds('adapter')} models take an adapter, "
+                         f"not --model {spec}")
+    if not kind.needs_bench:  # a model gets only what it needs: the bench (and its answers) go to baselines
+        o = replace(o, bench=None)
+    return BUILDERS[kind.name](arg, o)
+
+
+__all__ = ["KINDS", "WEIGHTS", "ModelKind", "ModelOptions", "check_spec", "load_model", "register_kind"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from mimic_vlm.annotations.catalog import Catalog
 from mimic_vlm.compose.controls import Controls
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.score import headline
+from mimic_vlm.models.registry import ModelOptions
 from mimic_vlm.progress import Progress
 from mimic_vlm.ranges import parse_int_list, parse_name_list
 from mimic_vlm.report.blocks import label
@@ -89,12 +91,13 @@ def _bench(catalog: Catalog, task: str, count: int, controls: Controls, seed: in
 
 def run_sweep(catalog: Catalog, *, model: str, task: str, vary: str, values: Sequence[str], fixed: dict[str, str],
               count: int, out: str | Path, seed: int = 0, baselines: Sequence[str] = (),
-              model_options: dict[str, Any] | None = None, progress: Progress | None = None,
+              model_options: ModelOptions | None = None, progress: Progress | None = None,
               overwrite: bool = False) -> dict[str, Any]:
     """Generate one bench per value of `vary`, evaluate `model` and `baselines` on each, write sweep.json/png.
     Rerun into the same folder, it resumes; `overwrite` replaces runs made with other settings."""
     from mimic_vlm.compose.controls import Controls
     from mimic_vlm.evaluate.runner import run_eval
+    from mimic_vlm.models.kinds import require
     from mimic_vlm.models.registry import load_model
     from mimic_vlm.store import load_bench
 
@@ -117,12 +120,13 @@ def run_sweep(catalog: Catalog, *, model: str, task: str, vary: str, values: Seq
             what = "pixel count" if vary == "max_pixels" else "pooling factor"
             raise MimicError(f"--vary {vary}={','.join(values)}: {bad[0]!r} is not a positive {what}")
     bench_control = vary not in (PACKED, *MODEL_CONTROLS)
-    model_fixed = {k: int(v) for k, v in fixed.items() if k == "max_pixels"}
     if "pooling" in fixed:
         raise MimicError("--fix pooling=...: pooling is a sweep control only (--vary pooling=1,2,4)")
-    if vary == "pooling" and not model.startswith(("hf:", "tiny:")):
-        raise MimicError(f"--vary pooling: --model {model} is not a transformers model (hf:... or tiny:...)")
-    model_options = {**(model_options or {}), **model_fixed}
+    if vary == "pooling":
+        require(model, "pooling", "--vary pooling")
+    model_options = model_options or ModelOptions()
+    if "max_pixels" in fixed:
+        model_options = replace(model_options, max_pixels=int(fixed["max_pixels"]))
     bench_fixed = {k: v for k, v in fixed.items() if k not in MODEL_CONTROLS}
     controls = {v: Controls.parse(**{**bench_fixed, **({vary: v} if bench_control else {})}) for v in values}
     loaded: dict[str, Any] = {}
@@ -133,8 +137,10 @@ def run_sweep(catalog: Catalog, *, model: str, task: str, vary: str, values: Seq
             is_baseline = name in BASELINES
             per_value = not is_baseline and vary == "max_pixels"
             if is_baseline or name not in loaded or per_value:
-                options = {} if is_baseline else {**model_options, **({vary: int(value)} if per_value else {})}
-                loaded[name] = load_model(name, bench=bench, seed=seed, **options)
+                options = ModelOptions() if is_baseline else model_options
+                if per_value:
+                    options = replace(options, max_pixels=int(value))
+                loaded[name] = load_model(name, replace(options, bench=bench, seed=seed))
             the_model = loaded[name]
             if vary == "pooling" and not is_baseline:
                 the_model = _pooled(the_model, int(value), name)
@@ -158,7 +164,7 @@ def _pooled(model: Any, k: int, spec: str) -> Any:
     from mimic_vlm.probe.pooling import family_of, pooled_model
 
     if not isinstance(model, HFModel):
-        raise MimicError(f"--vary pooling: --model {spec} is not a transformers model (hf:... or tiny:...)")
+        raise MimicError(f"--vary pooling: --model {spec} is not a transformers model")
     family_of(model.model)  # an unsupported family is refused with its name
     return pooled_model(model, k)
 
