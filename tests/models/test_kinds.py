@@ -31,9 +31,12 @@ def test_each_kind_says_what_it_can_do() -> None:
     assert {name for name, k in KINDS.items() if k.needs_bench} == {"chance", "prior", "single-image", "oracle"}
     assert with_kinds("adapter") == "hf:, tiny:, toy:"
     assert check_spec("toy:mimic-tiny")[0] is KINDS["toy"] and check_spec("oracle") == (KINDS["oracle"], "")
-    with pytest.raises(MimicError, match=r"^--mask-layers: --model openai:m@http://x/v1 is not a transformers "
-                                         r"model \(these do: hf:, tiny:, toy:\)$"):
+    with pytest.raises(MimicError, match=r"^--mask-layers: only hf:, tiny:, toy: models take an attention mask, "
+                                         r"not --model openai:m@http://x/v1$"):
         require("openai:m@http://x/v1", "mask", "--mask-layers")
+    with pytest.raises(MimicError, match=r"^diagnostics: --model chance is not a transformers model \(hf:, tiny:, "
+                                         r"toy:\)$"):
+        require("chance", "transformers", "diagnostics")
 
 
 def test_a_model_gets_the_bench_only_when_its_kind_needs_it(world: Path, tmp_path: Path,

@@ -121,7 +121,7 @@ def test_cli_faults_exit_2_before_any_output(bench_dir: Path, tmp_path: Path,
     (bench_dir / "images" / "000003.png").unlink()
     for spec, extra, message in [("oracle", [], "refers to missing image"),
                                  ("gpt9", [], "unknown model kind 'gpt9'"),
-                                 ("chance", ["--mask-layers", "2-3"], "only hf: and tiny: models take"),
+                                 ("chance", ["--mask-layers", "2-3"], "only hf:, tiny:, toy: models take"),
                                  ("oracle", ["--prompt-template", "{oops}"], "bad placeholder")]:
         with pytest.raises(SystemExit) as exc:
             main(["eval", "--bench", str(bench_dir), "--model", spec, "--out", str(tmp_path / "run"), *extra])

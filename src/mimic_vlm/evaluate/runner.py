@@ -32,6 +32,7 @@ import orjson
 from mimic_vlm import __version__
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate import predictions as P
+from mimic_vlm.evaluate.record import RUN_JSON, RunRecord, is_eval_run
 from mimic_vlm.evaluate.score import build_scores, score_output
 from mimic_vlm.evaluate.tasks import get_task
 from mimic_vlm.images import check_header
@@ -41,7 +42,7 @@ from mimic_vlm.progress import Progress, report
 from mimic_vlm.schema import Sample, read_json, write_json_atomic
 from mimic_vlm.store import Bench, check_images, distinct_images
 
-RUN_JSON, SCORES = "run.json", "scores.json"
+SCORES = "scores.json"
 
 
 @dataclass(frozen=True)
@@ -141,11 +142,10 @@ def prepare_folder(out: Path, settings: dict[str, Any], overwrite: bool) -> bool
         if overwrite and P.prediction_files(out):
             return True
         raise MimicError(f"{run_json}: unreadable run settings; use --overwrite to start this run again") from None
-    if not isinstance(record, dict) or not isinstance(record.get("settings"), dict):
+    if not is_eval_run(record):
         raise MimicError(f"{out}: its {RUN_JSON} is not a mimic eval run's (a mimic train output?), so --overwrite "
                          "does not replace it; choose another --out")
-    old = record["settings"]
-    changes = diff(old, orjson.loads(orjson.dumps(settings)))
+    changes = diff(RunRecord.from_dict(record, str(run_json)).settings, orjson.loads(orjson.dumps(settings)))
     if changes and not overwrite:
         raise MimicError(f"{out}: holds a run with other settings ({'; '.join(changes[:3])}); "
                          "use --overwrite to replace it or choose another --out")
@@ -236,12 +236,9 @@ def _run(bench: Bench, model: Model, out: Path, chosen: list[Sample], *, batch_s
         examples: dict[str, str] = {}
         for s in chosen:
             examples.setdefault(s.task, prompting.text(s, official))
-        write_json_atomic(out / RUN_JSON, {
-            "settings": settings, "runtime": {**model.describe().get("runtime", {}), "batch_size": size,
-                                              "world_size": world},
-            "prompt_examples": examples, "bench": str(bench.root), "mimic_version": __version__,
-            **({"permutations": permutations} if permutations else {}),
-            "command": list(command if command is not None else sys.argv)})
+        RunRecord(settings, {**model.describe().get("runtime", {}), "batch_size": size, "world_size": world},
+                  examples, str(bench.root), __version__, permutations,
+                  list(command if command is not None else sys.argv)).write(out)
     barrier(world)
 
     own = P.rank_file(out, rank) if world > 1 else out / P.PREDICTIONS

@@ -16,8 +16,9 @@ import orjson
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.harness_files import read_outputs
 from mimic_vlm.evaluate.metrics import summarize
+from mimic_vlm.evaluate.record import RUN_JSON, read_run
 from mimic_vlm.evaluate.tasks import Vocabulary, get_task
-from mimic_vlm.schema import Sample, read_json
+from mimic_vlm.schema import Sample
 from mimic_vlm.store import Bench
 
 DEFAULT_NOTES = (
@@ -67,16 +68,12 @@ def scoring_notes(official: bool) -> dict[str, Any]:
 def recorded_bench(predictions: Path) -> tuple[str, str] | None:
     """(manifest hash, bench folder) of the `mimic eval` run whose folder holds `predictions` (its run.json);
     None when the file sits in no run folder, or the run.json there is not ours (nothing to compare)."""
-    run_json = predictions.parent / "run.json"
-    if not run_json.is_file():
-        return None
     try:
-        run = read_json(run_json)
+        run = read_run(predictions.parent)
     except MimicError:
         return None
-    settings = run.get("settings") if isinstance(run, dict) else None
-    digest = settings.get("bench_manifest_hash") if isinstance(settings, dict) else None
-    return (digest, str(run.get("bench", "?"))) if isinstance(digest, str) and digest else None
+    digest = run.manifest_hash if run else None
+    return (digest, str(run.bench or "?")) if run and digest else None
 
 
 def check_same_bench(bench: Bench, predictions: Path) -> None:
@@ -109,7 +106,7 @@ def output_problem(target: Path, inputs: Sequence[Path]) -> str | None:
     for folder in where.parents:
         if (folder / "manifest.json").is_file() and (folder / "samples.jsonl").is_file():
             return f"is inside the bench folder {folder}; write scores outside it"
-        if (folder / "run.json").is_file():
+        if (folder / RUN_JSON).is_file():
             return f"is inside the run folder {folder} (mimic eval or train wrote it); write scores outside it"
     return None
 

@@ -72,17 +72,17 @@ def with_kinds(capability: str) -> str:
     return ", ".join(k.name + (":" if k.takes_argument else "") for k in KINDS.values() if getattr(k, capability))
 
 
-_WHAT = {"transformers": "a transformers model", "mask": "an attention mask", "pooling": "vision-token pooling",
-         "adapter": "an adapter"}
+_WHAT = {"mask": "an attention mask", "pooling": "vision-token pooling", "adapter": "an adapter"}
 
 
 def require(spec: str, capability: str, where: str) -> ModelKind:
     """The kind of `spec`, refused with one line naming `where` unless it has `capability` (a field name)."""
     kind = kind_of(spec)
-    if not getattr(kind, capability):
-        why = "is not a transformers model" if not kind.transformers else f"does not take {_WHAT[capability]}"
-        raise MimicError(f"{where}: --model {spec} {why} (these do: {with_kinds(capability)})")
-    return kind
+    if getattr(kind, capability):
+        return kind
+    if capability == "transformers":
+        raise MimicError(f"{where}: --model {spec} is not a transformers model ({with_kinds('transformers')})")
+    raise MimicError(f"{where}: only {with_kinds(capability)} models take {_WHAT[capability]}, not --model {spec}")
 
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from mimic_vlm.errors import MimicError
 from mimic_vlm.models.base import BenchView, Model
-from mimic_vlm.models.kinds import KINDS, WEIGHTS, ModelKind, check_spec, toy_folder, with_kinds
+from mimic_vlm.models.kinds import KINDS, WEIGHTS, ModelKind, check_spec, require, toy_folder
 
 if TYPE_CHECKING:  # torch is imported only by the kinds that need it: baselines start instantly
     from mimic_vlm.masking import ImageBlockMask
@@ -113,9 +113,8 @@ def load_model(spec: str, options: ModelOptions | None = None, **fields_: Any) -
     if unknown:
         raise MimicError(f"--model {spec}: unknown option(s) {sorted(unknown)}")
     o = replace(options or ModelOptions(), **fields_)
-    if o.adapter and not kind.adapter:
-        raise MimicError(f"--adapter {o.adapter}: only {with_kinds('adapter')} models take an adapter, "
-                         f"not --model {spec}")
+    if o.adapter:
+        require(spec, "adapter", f"--adapter {o.adapter}")
     if not kind.needs_bench:  # a model gets only what it needs: the bench (and its answers) go to baselines
         o = replace(o, bench=None)
     return BUILDERS[kind.name](arg, o)

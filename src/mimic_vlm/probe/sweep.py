@@ -123,6 +123,7 @@ def run_sweep(catalog: Catalog, *, model: str, task: str, vary: str, values: Seq
     if "pooling" in fixed:
         raise MimicError("--fix pooling=...: pooling is a sweep control only (--vary pooling=1,2,4)")
     if vary == "pooling":
+        require(model, "transformers", "--vary pooling")
         require(model, "pooling", "--vary pooling")
     model_options = model_options or ModelOptions()
     if "max_pixels" in fixed:

@@ -23,7 +23,7 @@ from mimic_vlm.evaluate.stats import Estimate
 from mimic_vlm.evaluate.tasks import get_task
 from mimic_vlm.evaluate.taskspec import GroupMetric, mean
 from mimic_vlm.report.blocks import Section, Table, Text, label
-from mimic_vlm.report.runs import RunData
+from mimic_vlm.report.runs import RunData, run_model
 from mimic_vlm.schema import TASKS as MIMIC_TASKS
 from mimic_vlm.schema import read_json
 from mimic_vlm.store import MANIFEST, load_bench
@@ -54,19 +54,9 @@ class ModelResults:
     paired: dict[str, Paired] = field(default_factory=dict)
 
 
-def _model_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    return settings.get("model") or (settings.get("settings") or {}).get("model") or {}
-
-
-def _bench_path(settings: dict[str, Any]) -> Path | None:
-    bench = settings.get("bench")
-    path = bench.get("path") if isinstance(bench, dict) else bench
-    return Path(path) if path else None
-
-
 def identify(run: RunData) -> tuple[str, str]:
     """(model, variant): the base id, and `base` or the adapter's folder name."""
-    m = _model_settings(run.settings)
+    m = run_model(run)
     model = str(m.get("model") or m.get("name") or run.name)
     adapter = m.get("adapter")
     return model, (f"fine-tuned: {Path(str(adapter)).name}" if adapter else BASE)
@@ -93,8 +83,8 @@ def run_entries(run: RunData) -> dict[str, Estimate]:
 
 def run_results(run: RunData) -> tuple[dict[str, Estimate], dict[str, Paired]]:
     """The table rows one run contributes, and what their paired differences need."""
-    path = _bench_path(run.settings)
-    digest = (run.settings.get("settings") or {}).get("bench_manifest_hash")
+    path = run.record.bench_path
+    digest = run.record.settings.get("bench_manifest_hash")
     manifest: dict[str, Any] = {}
     if path and (path / MANIFEST).is_file():
         manifest = read_json(path / MANIFEST)

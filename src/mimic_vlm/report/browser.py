@@ -30,7 +30,7 @@ from mimic_vlm.images import _UNREADABLE
 from mimic_vlm.report.blocks import Html, Section
 from mimic_vlm.report.runs import RunData
 from mimic_vlm.schema import target_images
-from mimic_vlm.store import Bench, load_bench
+from mimic_vlm.store import SAMPLES, Bench, load_bench
 
 THUMB = 80
 """Longest side of the grid thumbnails, in pixels."""
@@ -122,13 +122,13 @@ def browser_html(data: dict[str, Any]) -> str:
 
 
 def _bench_of(run: RunData) -> Path | None:
-    bench = run.settings.get("bench")
-    path = bench.get("path") if isinstance(bench, dict) else bench
-    return Path(path) if path and (Path(path) / "samples.jsonl").is_file() else None
+    path = run.record.bench_path
+    return path if path and (path / SAMPLES).is_file() else None
 
 
 def _digest(run: RunData) -> str | None:
-    return (run.settings.get("settings") or {}).get("bench_manifest_hash")
+    digest = run.record.settings.get("bench_manifest_hash")
+    return str(digest) if digest else None
 
 
 def browser_section(runs: list[RunData]) -> Section | None:

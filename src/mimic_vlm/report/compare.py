@@ -19,7 +19,8 @@ from typing import Any
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.compare import compare_rows
 from mimic_vlm.report.blocks import MIMIC_SCORE, Section, Table, Text, label
-from mimic_vlm.report.runs import RunData
+from mimic_vlm.report.runs import RunData, run_model
+from mimic_vlm.store import SAMPLES
 
 NOTE = ("Paired on the samples both runs scored. Δ = B − A of the headline metric with a 95% paired bootstrap "
         "interval (one resample scores both runs); fixed = A wrong, B right; broken = A right, B wrong (the "
@@ -28,13 +29,12 @@ NOTE = ("Paired on the samples both runs scored. Δ = B − A of the headline me
 
 
 def manifest_hash(run: RunData) -> str | None:
-    return (run.settings.get("settings") or {}).get("bench_manifest_hash") or run.settings.get("bench_manifest_hash")
+    return run.record.manifest_hash
 
 
 def _bench_path(run: RunData) -> Path | None:
-    bench = run.settings.get("bench")
-    path = bench.get("path") if isinstance(bench, dict) else bench
-    return Path(path) if path and (Path(path) / "samples.jsonl").is_file() else None
+    path = run.record.bench_path
+    return path if path and (path / SAMPLES).is_file() else None
 
 
 def bench_controls(run: RunData) -> dict[str, dict[str, Any]]:
@@ -164,12 +164,11 @@ def compare_table(result: dict[str, Any]) -> Table:
 
 
 def _adapter(run: RunData) -> str | None:
-    m = run.settings.get("model") or (run.settings.get("settings") or {}).get("model") or {}
-    return m.get("adapter")
+    return run_model(run).get("adapter")
 
 
 def _model_id(run: RunData) -> str:
-    m = run.settings.get("model") or (run.settings.get("settings") or {}).get("model") or {}
+    m = run_model(run)
     return str(m.get("model") or m.get("name") or run.name)
 
 

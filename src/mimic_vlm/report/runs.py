@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mimic_vlm.errors import MimicError
+from mimic_vlm.evaluate.record import RUN_JSON, RunRecord
 from mimic_vlm.schema import read_json, read_jsonl_numbered
 
 DIAGNOSTICS = {"attention": "attention.json", "pooling": "pooling.json", "sweep": "sweep.json"}
@@ -28,6 +29,11 @@ class RunData:
     predictions: list[dict[str, Any]] = field(default_factory=list)
     diagnostics: bool = False
     """A `mimic probe` / `mimic sweep` folder: read by its own sections, not a scored run."""
+
+    @property
+    def record(self) -> RunRecord:
+        """run.json, typed (`settings` is its content as read; empty without one)."""
+        return RunRecord.from_dict(self.settings, str(self.path / RUN_JSON))
 
 
 def _metric_ok(m: Any) -> bool:
@@ -63,7 +69,7 @@ def load_run(path: str | Path) -> RunData:
     if not (path / "scores.json").is_file():
         if any((path / f).is_file() for f in DIAGNOSTICS.values()):  # a diagnostics folder: its own sections
             return RunData(path.resolve().name, path, {"tasks": {}}, {}, [], diagnostics=True)
-        if (path / "run.json").is_file():
+        if (path / RUN_JSON).is_file():
             raise MimicError(f"{path}: an unfinished run (run.json but no scores.json yet); rerun its mimic eval "
                              "command to finish it, or leave it out of the report")
         raise MimicError(f"{path}: not a run folder (no scores.json, {', '.join(DIAGNOSTICS.values())})")
@@ -71,12 +77,8 @@ def load_run(path: str | Path) -> RunData:
     problem = scores_problem(scores)
     if problem:
         raise MimicError(f"{path / 'scores.json'}: {problem}")
-    settings = read_json(path / "run.json") if (path / "run.json").is_file() else {}
-    if not isinstance(settings, dict) or not isinstance(settings.get("settings", {}), dict) \
-            or not isinstance(settings.get("model", {}), dict) \
-            or not isinstance((settings.get("settings") or {}).get("model", {}), dict):
-        raise MimicError(f"{path / 'run.json'}: not a mimic run file (an object whose 'settings' and 'model' are "
-                         "objects)")
+    settings = read_json(path / RUN_JSON) if (path / RUN_JSON).is_file() else {}
+    RunRecord.from_dict(settings, str(path / RUN_JSON))  # checked here: sections read it as a RunRecord
     predictions = []
     if (path / "predictions.jsonl").is_file():
         for i, row in read_jsonl_numbered(path / "predictions.jsonl"):
@@ -100,9 +102,8 @@ def load_runs(paths: Sequence[str | Path]) -> list[RunData]:
 
 def run_bench(run: RunData) -> tuple[str, str] | None:
     """(manifest hash, bench folder) a `mimic eval` run was scored against; None when the folder does not say."""
-    settings = run.settings.get("settings") or {}
-    digest = settings.get("bench_manifest_hash") if isinstance(settings, dict) else None
-    return (str(digest), str(run.settings.get("bench", "?"))) if digest else None
+    digest = run.record.settings.get("bench_manifest_hash")
+    return (str(digest), str(run.record.bench or "?")) if digest else None
 
 
 def check_same_bench(runs: list[RunData]) -> None:
@@ -120,7 +121,7 @@ def check_same_bench(runs: list[RunData]) -> None:
 
 def run_model(run: RunData) -> dict[str, Any]:
     """The model settings of a run: run.json's `model`, or `settings.model` as `mimic eval` writes it."""
-    return run.settings.get("model") or (run.settings.get("settings") or {}).get("model") or {}
+    return run.record.model
 
 
 def is_baseline(run: RunData) -> bool:

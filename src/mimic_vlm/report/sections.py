@@ -32,9 +32,7 @@ def _model_text(run: RunData) -> str:
 
 
 def _bench_text(run: RunData) -> str:
-    bench = run.settings.get("bench") or {}
-    path = bench.get("path") or bench.get("name") if isinstance(bench, dict) else bench
-    return Path(str(path)).name if path else "–"
+    return run.record.bench_name or "–"
 
 
 def scored(runs: list[RunData]) -> list[RunData]:
