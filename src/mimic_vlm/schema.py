@@ -15,9 +15,12 @@ from typing import Any
 import orjson
 
 from mimic_vlm.errors import MimicError, os_error
-
-TASKS = ("counting", "listing", "common", "odd_one")
-Answer = int | str | list[str]
+from mimic_vlm.tasks import MIMIC
+from mimic_vlm.tasks import TASKS as TASKS  # the task names and answer type live with the tasks (tasks/)
+from mimic_vlm.tasks.base import Answer as Answer
+from mimic_vlm.tasks.base import is_int as _is_int
+from mimic_vlm.tasks.base import json_kind as _kind
+from mimic_vlm.tasks.base import str_list as _str_list
 
 
 @dataclass
@@ -74,22 +77,6 @@ class Sample:
         return cls(**kwargs)
 
 
-def _kind(v: Any) -> str:
-    """The JSON name of a value's type, for messages."""
-    if v is None:
-        return "null"
-    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
-            dict: "an object"}.get(type(v), type(v).__name__)
-
-
-def _str_list(v: Any) -> bool:
-    return isinstance(v, list) and all(isinstance(x, str) for x in v)
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
 def sample_type_problem(d: dict[str, Any]) -> str | None:
     """What is wrong with the types of a sample's fields (None when nothing): checked at load, so a string
     `images` is never read letter by letter as paths and a counting answer "three" never reaches a scorer."""
@@ -105,15 +92,10 @@ def sample_type_problem(d: dict[str, Any]) -> str | None:
     if not isinstance(d["controls"], dict):
         return f"'controls' must be an object, not {_kind(d['controls'])}"
     answer = d["answer"]
-    if d["task"] == "counting":
-        if not _is_int(answer) or answer < 0:
-            return f"a counting 'answer' must be a whole number >= 0, not {answer!r}"
-    elif d["task"] == "listing":
-        if not _str_list(answer):
-            return f"a listing 'answer' must be a list of category names, not {_kind(answer)}"
-    elif d["task"] in ("common", "odd_one"):
-        if not (isinstance(answer, str) or _str_list(answer)):
-            return f"a {d['task']} 'answer' must be a category name (or a list of them), not {_kind(answer)}"
+    if d["task"] in MIMIC:
+        problem = MIMIC[d["task"]].answer_problem(answer)
+        if problem:
+            return problem
     elif not (isinstance(answer, str) or _is_int(answer) or _str_list(answer)):
         return f"'answer' must be a string, a number or a list of strings, not {_kind(answer)}"
     objects = d.get("image_objects", [])

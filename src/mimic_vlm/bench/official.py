@@ -23,10 +23,9 @@ from mimic_vlm.schema import Answer, Sample, atomic_dir, read_json, write_json_a
 from mimic_vlm.store import MANIFEST, SAMPLES, bench_of_kind
 from mimic_vlm.suites.files import Defect, ImageSink, Record, describe_source, find_tables, read_records
 from mimic_vlm.suites.importer import ImportReport
+from mimic_vlm.tasks import CONFIGS, MIMIC
 
 HUB_REPO = "anurag4446/mimic"
-CONFIGS = {"counting_unbalanced": "counting", "counting": "counting", "common": "common", "oddone": "odd_one",
-           "listing": "listing"}
 
 
 def config_of(file: Path, root: Path) -> str:
@@ -43,14 +42,10 @@ def config_of(file: Path, root: Path) -> str:
 def typed_answer(task: str, gt: Any, where: str) -> tuple[Answer, str]:
     """(typed answer, gt string) from a released `gt` (an int or a string)."""
     text = str(gt).strip()
-    if task == "counting":
-        try:
-            return int(text), text
-        except ValueError:
-            raise MimicError(f"{where}: counting gt {gt!r} is not an integer") from None
-    if task == "listing":
-        return sorted(x.strip().lower() for x in text.split(",") if x.strip()), text
-    return text.lower(), text
+    try:
+        return MIMIC[task].released_answer(text), text
+    except ValueError:
+        raise MimicError(f"{where}: {task} gt {gt!r} is not an integer") from None
 
 
 def convert(rec: Record, config: str, sink: ImageSink, images_dir: Path | None) -> Sample:

@@ -32,8 +32,9 @@ from mimic_vlm.schema import (
     write_jsonl_atomic,
 )
 from mimic_vlm.store import IMAGES, IS_BENCH, MANIFEST, SAMPLES, check_images, link_or_copy, load_bench
+from mimic_vlm.tasks import MIMIC
 
-PACKABLE = ("counting", "listing")
+PACKABLE = tuple(t.name for t in MIMIC.values() if t.packable)
 
 
 def side_by_side(images: list[Image.Image]) -> Image.Image:

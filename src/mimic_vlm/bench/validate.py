@@ -15,60 +15,26 @@ from mimic_vlm.compose.base import CatalogIndex
 from mimic_vlm.compose.templates import gt_string, question
 from mimic_vlm.schema import Sample
 from mimic_vlm.store import Bench, load_bench
+from mimic_vlm.tasks import MIMIC
 
 Objects = list[dict[str, int]]
 
 
 def derive(sample: Sample, objects: Objects, uncertain: list[list[str]],
            members: dict[str, list[str]]) -> tuple[Any, dict[str, int], list[str]]:
-    """(answer, controls, problems) of `sample` recomputed from its images' object tables.
+    """(answer, controls, problems) of `sample` recomputed from its images' object tables by its task's rules.
 
     `members`: supercategory -> categories (listing). Problems name uncertain cells used where they
     matter and answers that are not unique.
     """
-    task, targets = sample.task, sample.targets
-    n = len(objects)
-    problems: list[str] = []
-    maybe = [set(o) | set(u) for o, u in zip(objects, uncertain, strict=True)]
-    if task in ("counting", "listing"):
-        cats = targets if task == "counting" else sorted(c for g in targets for c in members.get(g, []))
-        if task == "listing" and not cats:
-            problems.append(f"unknown supercategory in {targets}")
-        for j, (o, u) in enumerate(zip(objects, uncertain, strict=True)):
-            bad = [c for c in cats if c in u and (task == "counting" or c not in o)]
-            if bad:
-                what = "count" if task == "counting" else "presence"
-                problems.append(f"image {j} has an uncertain {what} of {', '.join(bad)}")
-        holding = [any(c in o for c in cats) for o in objects]
-        spread = sum(holding)
-        controls = {"n_images": n, "spread": spread, "distractors": n - spread, "concepts": len(targets)}
-        if task == "counting":
-            return sum(o.get(c, 0) for o in objects for c in cats), controls, problems
-        return sorted({c for o in objects for c in cats if c in o}), controls, problems
-    if task == "common":
-        answer = sorted(set.intersection(*(set(o) for o in objects)))
-        also = sorted(set.intersection(*maybe) - set(answer))
-        if also:
-            problems.append(f"{', '.join(also)} may also be in every image (uncertain cells)")
-        a = len(answer)
-        controls = {"n_images": n, "spread": n, "distractors": 0, "concepts": a, "answers": a}
-        return (answer[0] if a == 1 else answer), controls, problems
-    # odd_one
-    certain = {c: sum(c in o for o in objects) for o in objects for c in o}
-    possible = {c: sum(c in m for m in maybe) for m in maybe for c in m}
-    answer = sorted(c for c, k in certain.items() if k == 1 and possible[c] == 1)
-    also = sorted(c for c, k in possible.items() if c not in answer and certain.get(c, 0) < 2)
-    if also:
-        problems.append(f"{', '.join(also)} may also be in only one image (uncertain cells)")
-    a = len(answer)
-    spread = sum(any(c in o for c in answer) for o in objects)
-    controls = {"n_images": n, "spread": spread, "distractors": n - spread, "concepts": a, "answers": a}
-    return (answer[0] if a == 1 else answer), controls, problems
+    return MIMIC[sample.task].derive(sample.targets, objects, uncertain, members)
 
 
 def check_sample(sample: Sample, objects: Objects, uncertain: list[list[str]],
                  members: dict[str, list[str]]) -> list[str]:
     """Disagreements between a sample and what its images' object tables imply."""
+    if sample.task not in MIMIC:
+        return [f"task {sample.task!r} is not a MIMIC task (its answers cannot be re-derived)"]
     answer, controls, problems = derive(sample, objects, uncertain, members)
     if len(set(sample.images)) != len(sample.images):
         problems.append("an image is repeated")
@@ -85,7 +51,7 @@ def check_sample(sample: Sample, objects: Objects, uncertain: list[list[str]],
         if sample.controls["target_positions"] != got:
             problems.append(f"control target_positions={sample.controls['target_positions']!r} but the images "
                             f"give {got!r}")
-    if sample.task in ("common", "odd_one"):
+    if MIMIC[sample.task].targets_are_answer:
         expected = answer if isinstance(answer, list) else [answer]
         if sample.targets != expected:
             problems.append(f"targets {sample.targets} but the answer is {expected}")

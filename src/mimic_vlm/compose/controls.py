@@ -11,6 +11,8 @@ target: a counted category, a member of the listed supercategory, or an answer c
 | common   | n_images (the answer is in every one)| 0                        | = answers                 |
 | odd_one  | answers (each odd category has its own image) | n_images - answers | = answers             |
 
+(each task's rules: `tasks/`)
+
 so `spread + distractors == n_images` always holds. `answers` is the number of categories common/odd_one
 name; `balance` is `uniform` (flat answers: counting draws the answer first, evenly over every total the
 allowed controls reach, so its spread follows; the other tasks draw their target or answer categories
@@ -29,6 +31,8 @@ from typing import Any, TypeVar
 from mimic_vlm.compose.base import Stream
 from mimic_vlm.errors import MimicError
 from mimic_vlm.ranges import ReversedRange, parse_int_list
+from mimic_vlm.tasks import MIMIC
+from mimic_vlm.tasks.base import fmt_choice as _fmt
 
 MAX_IMAGES = 16
 BALANCES = ("uniform", "natural")
@@ -114,13 +118,10 @@ class Controls:
 
         Raises a MimicError naming the contradictory control when there is none at all.
         """
-        answers = self.answers
-        if task in ("common", "odd_one"):
-            if self.n_images[-1] < 2:
-                raise MimicError(f"n_images={_fmt(self.n_images)}: {task} needs at least 2 images")
-        if task == "odd_one" and answers[0] + 1 > self.n_images[-1]:
-            raise MimicError(f"answers={_fmt(answers)}: odd_one puts each answer in its own image and needs one "
-                             f"more image, so n_images must reach {answers[0] + 1} (got {_fmt(self.n_images)})")
+        rules = MIMIC[task]
+        problem = rules.layout_problem(self.n_images, self.answers)
+        if problem:
+            raise MimicError(problem)
         out: Layouts = {}
         for n in self.n_images:
             for s in range(0, n + 1):
@@ -129,13 +130,8 @@ class Controls:
                     continue
                 if self.distractors is not None and d not in self.distractors:
                     continue
-                if task in ("counting", "listing") and s < 1:
-                    continue
-                if task == "common" and (s != n or n < 2):
-                    continue
-                if task == "odd_one" and (n < 2 or s not in answers or s + 1 > n):
-                    continue
-                out.setdefault(n, []).append((s, d))
+                if rules.layout_ok(n, s, self.answers):
+                    out.setdefault(n, []).append((s, d))
         if not out:
             raise MimicError(self._why_no_layout(task))
         return out
@@ -146,13 +142,9 @@ class Controls:
             return f"spread={_fmt(s)} is larger than n_images={_fmt(n)}"
         if d is not None and d[0] > n[-1]:
             return f"distractors={_fmt(d)} is larger than n_images={_fmt(n)}"
-        if task == "common":
-            return (f"spread={_fmt(s)} distractors={_fmt(d)}: common holds its answer in every image, so "
-                    f"spread = n_images and distractors = 0 (n_images={_fmt(n)}){_TASK_ALL_HINT}")
-        if task == "odd_one":
-            return (f"spread={_fmt(s)} distractors={_fmt(d)}: odd_one puts each of answers={_fmt(self.answers)} "
-                    f"categories in its own image, so spread = answers and distractors = n_images - answers "
-                    f"(n_images={_fmt(n)}){_TASK_ALL_HINT}")
+        hint = MIMIC[task].layout_hint
+        if hint:
+            return hint.format(s=_fmt(s), d=_fmt(d), n=_fmt(n), a=_fmt(self.answers)) + _TASK_ALL_HINT
         if d is not None and d[0] >= n[-1]:
             return f"distractors={_fmt(d)} leaves no image for a target with n_images={_fmt(n)} (spread must be >= 1)"
         return f"spread={_fmt(s)} + distractors={_fmt(d)} never equals n_images={_fmt(n)}"
@@ -162,12 +154,7 @@ class Controls:
         n = _uniform(rng, list(layouts))
         s, d = _uniform(rng, layouts[n])
         drawn: dict[str, Any] = {"n_images": n, "spread": s, "distractors": d}
-        if task == "odd_one":
-            drawn["concepts"] = drawn["answers"] = s
-        elif task == "common":
-            drawn["concepts"] = drawn["answers"] = _uniform(rng, self.answers)
-        else:
-            drawn["concepts"] = _uniform(rng, self.concepts)
+        drawn.update(_uniform(rng, MIMIC[task].draw_options(s, self.concepts, self.answers)))
         drawn["balance"] = self.balance
         return drawn
 
@@ -179,25 +166,12 @@ def _uniform(rng: Stream, options: Sequence[T]) -> T:
     return options[int(rng.random() * len(options))] if len(options) > 1 else options[0]
 
 
-def _fmt(v: Choice | None) -> str:
-    if v is None:
-        return "any"
-    if len(v) > 2 and v == tuple(range(v[0], v[-1] + 1)):
-        return f"{v[0]}-{v[-1]}"
-    return ",".join(map(str, v))
-
-
 def all_draws(controls: Controls, task: str, layouts: Layouts) -> list[dict[str, int]]:
     """Every concrete draw `Controls.draw` can return, so impossible ones are reported before composing."""
-    out = []
-    for n, s, d in ((n, s, d) for n, options in layouts.items() for s, d in options):
-        if task == "odd_one":
-            out.append({"n_images": n, "spread": s, "distractors": d, "concepts": s, "answers": s})
-        elif task == "common":
-            out += [{"n_images": n, "spread": s, "distractors": d, "concepts": a, "answers": a} for a in controls.answers]
-        else:
-            out += [{"n_images": n, "spread": s, "distractors": d, "concepts": k} for k in controls.concepts]
-    return out
+    rules = MIMIC[task]
+    return [{"n_images": n, "spread": s, "distractors": d, **extra}
+            for n, options in layouts.items() for s, d in options
+            for extra in rules.draw_options(s, controls.concepts, controls.answers)]
 
 
 def place_targets(order: list[int], holds: list[bool], mode: str) -> list[int]:

@@ -23,7 +23,8 @@ from mimic_vlm.compose.oddone import ODD_ONE
 from mimic_vlm.compose.search import BUDGET, RELAX_BUDGET, Budget, Found, Pool
 from mimic_vlm.errors import MimicError
 from mimic_vlm.progress import Progress, report
-from mimic_vlm.schema import TASKS, Sample, target_images
+from mimic_vlm.schema import Sample, target_images
+from mimic_vlm.tasks import MIMIC, TASKS
 
 COMPOSERS: dict[str, Composer] = {c.task: c for c in (COUNTING, LISTING, COMMON, ODD_ONE)}
 FALLBACK_AFTER = 32
@@ -156,8 +157,9 @@ def _refusal(composer: Composer, index: CatalogIndex, drawn: dict[str, Any], fou
     """One line: what was asked, what the search found, and how far each control must drop for the data."""
     task = composer.task
     hints, left = [], 4 * RELAX_BUDGET
-    for control in RELAXABLE[task]:
-        relaxed = lower(task, drawn, control)
+    rules = MIMIC[task]
+    for control in rules.relaxable:
+        relaxed = rules.lower(drawn, control)
         while relaxed is not None and left > 0:
             budget = Budget(RELAX_BUDGET)
             more = composer.search(index, relaxed, budget, rng)
@@ -165,39 +167,13 @@ def _refusal(composer: Composer, index: CatalogIndex, drawn: dict[str, Any], fou
             if more.sets:
                 hints.append(f"{control}={relaxed[control]}: {more.describe().removeprefix('found ')}")
                 break
-            relaxed = lower(task, relaxed, control)
+            relaxed = rules.lower(relaxed, control)
     if hints:
         advice = f"the data allows {'; '.join(hints)}; lower --{hints[0].split('=')[0].replace('_', '-')}"
     else:
-        advice = (f"no lower {' or '.join(RELAXABLE[task])} helps either (within the search bound); "
+        advice = (f"no lower {' or '.join(rules.relaxable)} helps either (within the search bound); "
                   "use more annotations or another task")
     return f"{task}: no image set satisfies {_shown(drawn)}: {found.describe()}; {advice}"
-
-
-RELAXABLE = {"counting": ("spread", "distractors", "concepts"), "listing": ("spread", "distractors", "concepts"),
-             "common": ("n_images", "answers"), "odd_one": ("n_images", "answers")}
-"""The controls a refusal suggests lowering, in the order it tries them."""
-
-
-def lower(task: str, drawn: dict[str, Any], control: str) -> dict[str, Any] | None:
-    """The draw with `control` lowered by one (and the controls tied to it), or None where the task forbids it."""
-    n, s, d = drawn["n_images"], drawn["spread"], drawn["distractors"]
-    if control == "spread" and s > 1:
-        return {**drawn, "n_images": n - 1, "spread": s - 1}
-    if control == "distractors" and d > 0:
-        return {**drawn, "n_images": n - 1, "distractors": d - 1}
-    if control == "concepts" and drawn["concepts"] > 1:
-        return {**drawn, "concepts": drawn["concepts"] - 1}
-    if control == "n_images" and task == "common" and n > 2:
-        return {**drawn, "n_images": n - 1, "spread": n - 1}
-    if control == "n_images" and task == "odd_one" and d > 1:
-        return {**drawn, "n_images": n - 1, "distractors": d - 1}
-    a = drawn.get("answers", 1)
-    if control == "answers" and task == "common" and a > 1:
-        return {**drawn, "concepts": a - 1, "answers": a - 1}
-    if control == "answers" and task == "odd_one" and a > 1:
-        return {**drawn, "concepts": a - 1, "answers": a - 1, "spread": a - 1, "distractors": d + 1}
-    return None
 
 
 def task_list(tasks: str | Sequence[str]) -> list[str]:

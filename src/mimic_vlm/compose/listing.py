@@ -26,8 +26,8 @@ from mimic_vlm.compose.base import (
     make_sample,
 )
 from mimic_vlm.compose.search import Budget, Found, search_target_sets
-from mimic_vlm.compose.templates import question
 from mimic_vlm.schema import Sample
+from mimic_vlm.tasks.listing import LISTING as TASK
 
 
 def _tables(index: CatalogIndex) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -119,7 +119,7 @@ def build(index: CatalogIndex, drawn: dict[str, Any], images: list[int], chosen:
         answer = sorted({index.names[c] for i in images for c in index.cats(i)[0] if c in member_set})
     controls = {"n_images": drawn["n_images"], "spread": drawn["spread"], "distractors": drawn["distractors"],
                 "concepts": drawn["concepts"], "balance": drawn["balance"]}
-    return make_sample(index, "listing", rng.shuffled(list(images)), question("listing", targets),
+    return make_sample(index, TASK.name, rng.shuffled(list(images)), TASK.question(targets),
                        answer, targets, controls)
 
 
@@ -134,4 +134,4 @@ def search(index: CatalogIndex, drawn: dict[str, Any], budget: Budget, rng: Stre
                               index.unknown, budget, rng, found)
 
 
-LISTING = Composer("listing", check, compose, build, search)
+LISTING = Composer(TASK.name, check, compose, build, search)

@@ -27,8 +27,9 @@ from mimic_vlm.compose.base import (
     make_sample,
 )
 from mimic_vlm.compose.search import Budget, Found, Set
-from mimic_vlm.compose.templates import question
 from mimic_vlm.schema import Sample
+from mimic_vlm.tasks.odd_one import ODD_ONE as TASK
+from mimic_vlm.tasks.odd_one import odd_one_layout
 
 TRIES = 32
 """Candidates examined per image slot."""
@@ -128,9 +129,8 @@ def build(index: CatalogIndex, drawn: dict[str, Any], images: list[int], odd: li
     """The sample of a valid set: `odd` are the categories held by exactly one of the images."""
     names = sorted(index.names[c] for c in odd)
     n, a = len(images), len(names)
-    controls = {"n_images": n, "spread": a, "distractors": n - a, "concepts": a, "answers": a,
-                "balance": drawn["balance"]}
-    return make_sample(index, "odd_one", rng.shuffled(list(images)), question("odd_one", names, a),
+    controls = {**odd_one_layout(n, a), "balance": drawn["balance"]}
+    return make_sample(index, TASK.name, rng.shuffled(list(images)), TASK.question(names, a),
                        names[0] if a == 1 else names, names, controls)
 
 
@@ -237,4 +237,4 @@ def _next_image(index: CatalogIndex, tally: _Tally, lacks_odd: Any, used: set[in
     return best
 
 
-ODD_ONE = Composer("odd_one", check, compose, build, search)
+ODD_ONE = Composer(TASK.name, check, compose, build, search)

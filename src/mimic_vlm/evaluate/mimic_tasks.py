@@ -24,6 +24,7 @@ from mimic_vlm.evaluate.parse import (
 )
 from mimic_vlm.evaluate.taskspec import MICRO, TaskSpec, Vocabulary
 from mimic_vlm.schema import Sample
+from mimic_vlm.tasks import MIMIC, Task
 
 # ---- per-sample metric fields ---------------------------------------------------------------------------
 
@@ -137,10 +138,14 @@ def score_choice(sample: Sample, output: str, vocabulary: Vocabulary, official: 
 COUNT_METRICS = ("correct", "abs_error", "off_by_one")
 LIST_METRICS = ("precision", "recall", "f1", "exact")
 
-SPECS = (
-    TaskSpec("counting", prompt, 16, score_counting, COUNT_METRICS, "correct"),
-    TaskSpec("listing", listing_prompt, 32, score_listing, LIST_METRICS, "micro_f1",
-             extra={"aggregates": MICRO, "official_prompt": official_listing_prompt}),
-    TaskSpec("common", prompt, 16, score_choice, ("correct",), "correct"),
-    TaskSpec("odd_one", prompt, 16, score_choice, ("correct",), "correct"),
-)
+def spec(task: Task) -> TaskSpec:
+    """How a task is prompted and scored, by the kind of its answer (a count, a list of names, a name)."""
+    if task.answer_kind == "count":
+        return TaskSpec(task.name, prompt, 16, score_counting, COUNT_METRICS, "correct")
+    if task.answer_kind == "names":
+        return TaskSpec(task.name, listing_prompt, 32, score_listing, LIST_METRICS, "micro_f1",
+                        extra={"aggregates": MICRO, "official_prompt": official_listing_prompt})
+    return TaskSpec(task.name, prompt, 16, score_choice, ("correct",), "correct")
+
+
+SPECS = tuple(spec(t) for t in MIMIC.values())

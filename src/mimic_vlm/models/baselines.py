@@ -25,6 +25,7 @@ from typing import Any
 from mimic_vlm.errors import MimicError
 from mimic_vlm.models.base import BenchView, Generation, Request
 from mimic_vlm.schema import Answer
+from mimic_vlm.tasks import rules
 
 AnswerFn = Callable[[dict[str, Any]], Answer]
 
@@ -61,35 +62,15 @@ def oracle_answer(sample: dict[str, Any]) -> Answer:
 
 
 def single_image_answer(sample: dict[str, Any], vocabulary: Mapping[str, Mapping[str, Any]]) -> Answer:
-    """What a perfect single-image solver says when it sees only the first image."""
+    """What a perfect single-image solver says when it sees only the first image (its task's rule)."""
     if not sample.get("image_objects"):
         raise MimicError(f"sample {sample['id']!r}: no image_objects (an imported bench?); "
                          "the single-image baseline needs per-image objects")
-    objects: dict[str, int] = sample["image_objects"][0]
-    task, targets = sample["task"], sample.get("targets", [])
-    if task == "counting":
-        return sum(objects.get(t, 0) for t in targets)
-    if task == "listing":
-        return sorted(c for c in objects if vocabulary.get(c, {}).get("supercategory") in targets)
-    ranked = sorted(objects, key=lambda c: (-objects[c], c))
-    return sorted(ranked[:_n_answers(sample)]) if isinstance(sample["answer"], list) else (ranked[:1] or [""])[0]
+    return rules(sample["task"]).single_image_answer(sample, sample["image_objects"][0], vocabulary)
 
 
 def chance_answer(sample: dict[str, Any], space: dict[str, Any], seed: int) -> Answer:
-    rng = random.Random(f"{seed}:{sample['id']}")
-    task = sample["task"]
-    if task == "counting":
-        return rng.randint(0, space["max_count"])
-    if task == "listing":
-        members = sorted({c for t in sample.get("targets", []) for c in space["members"].get(t, ())})
-        while members:
-            picked = [c for c in members if rng.random() < 0.5]
-            if picked:
-                return picked
-        return []
-    names = sorted(sample.get("options") or space["categories"])
-    picked = sorted(rng.sample(names, min(_n_answers(sample), len(names))))
-    return picked if isinstance(sample["answer"], list) else (picked or [""])[0]
+    return rules(sample["task"]).chance_answer(sample, space, random.Random(f"{seed}:{sample['id']}"))
 
 
 def answer_space(bench: BenchView) -> dict[str, Any]:
@@ -100,13 +81,15 @@ def answer_space(bench: BenchView) -> dict[str, Any]:
         members.setdefault(info.get("supercategory", ""), set()).add(name)
     categories = set(vocab)
     for s in bench.samples:  # benches imported without a vocabulary still get a space from their answers
-        if s.task != "counting":
+        kind = rules(s.task).answer_kind
+        if kind != "count":
             names = [str(a) for a in s.answer] if isinstance(s.answer, list) else [str(s.answer)]
             categories.update(names)
-            if s.task == "listing" and not vocab:
+            if kind == "names" and not vocab:
                 for t in s.targets:
                     members.setdefault(t, set()).update(names)
-    counts = [int(s.answer) for s in bench.samples if s.task == "counting" and isinstance(s.answer, int | str)]
+    counts = [int(s.answer) for s in bench.samples
+              if rules(s.task).answer_kind == "count" and isinstance(s.answer, int | str)]
     return {"max_count": max(counts, default=0), "members": members, "categories": sorted(categories)}
 
 
@@ -116,10 +99,6 @@ def prior_answers(bench: BenchView) -> dict[str, str]:
     for s in bench.samples:
         per_task.setdefault(s.task, Counter())[answer_text(s.answer)] += 1
     return {task: min(c, key=lambda a: (-c[a], a)) for task, c in per_task.items()}
-
-
-def _n_answers(sample: dict[str, Any]) -> int:
-    return len(sample["answer"]) if isinstance(sample["answer"], list) else 1
 
 
 def load_baseline(kind: str, bench: BenchView | None, seed: int = 0) -> Baseline:
