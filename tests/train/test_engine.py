@@ -19,17 +19,9 @@ from transformers import TrainerCallback
 from mimic_vlm.errors import MimicError
 from mimic_vlm.models import tiny
 from mimic_vlm.train.data import ChatCollator, load_data
-from mimic_vlm.train.engine import (
-    TRAIN_SETTINGS,
-    TrainConfig,
-    accelerate_config_path,
-    last_checkpoint,
-    launch_command,
-    load_trained,
-    strip_options,
-    train,
-)
+from mimic_vlm.train.engine import TRAIN_SETTINGS, TrainConfig, last_checkpoint, load_trained, train
 from mimic_vlm.train.finetune import LoraSettings, find_parts
+from mimic_vlm.train.launch import accelerate_config_path, launch_command, strip_options
 
 FAMILY = "qwen2_vl"
 

@@ -72,7 +72,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Fine-tune on multi-image conversations: LoRA on the language model or the full language model."""
         quiet_library_warnings()
-        from mimic_vlm.train import engine
+        from mimic_vlm.train import engine, launch
         from mimic_vlm.train.finetune import LoraSettings
 
         base_kwargs = engine.parse_base_config(base_config, model)
@@ -80,15 +80,15 @@ def register(app: typer.Typer) -> None:
             raise MimicError(f"--num-processes {num_processes}: only with --accelerate-config (it sets the processes "
                              "of the launch it makes); without it, launch with torchrun --nproc_per_node N")
 
-        if accelerate_config and not os.environ.get(engine.CHILD_ENV):
-            config = engine.accelerate_config_path(accelerate_config)
-            engine.check_launcher(accelerate_config)  # a missing engine fails here, before launching
+        if accelerate_config and not os.environ.get(launch.CHILD_ENV):
+            config = launch.accelerate_config_path(accelerate_config)
+            launch.check_launcher(accelerate_config)  # a missing engine fails here, before launching
             argv = sys.argv[sys.argv.index("train") + 1:]
-            cmd = engine.launch_command(config,
-                                        engine.strip_options(argv, ("--accelerate-config", "--num-processes")),
+            cmd = launch.launch_command(config,
+                                        launch.strip_options(argv, ("--accelerate-config", "--num-processes")),
                                         num_processes)
             Console(stderr=True).print(f"[dim]$ {' '.join(cmd)}[/]", highlight=False)
-            raise typer.Exit(subprocess.call(cmd, env={**os.environ, engine.CHILD_ENV: "1"}))
+            raise typer.Exit(subprocess.call(cmd, env={**os.environ, launch.CHILD_ENV: "1"}))
         cfg = engine.TrainConfig(
             model=model, data=[str(p) for p in data], out=out, method=method,
             lora=LoraSettings(lora_r, lora_alpha, lora_dropout), train_projector=train_projector,

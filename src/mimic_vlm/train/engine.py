@@ -1,6 +1,7 @@
 """`mimic train`: a plain transformers `Trainer` with our collator, under accelerate (one device, DDP,
 DeepSpeed ZeRO-2/3, FSDP2), with checkpoints, exact resume, progress reports and a `mimic_train.json`
 that lets `mimic eval --adapter OUT` rebuild the same model with the same image-block mask.
+The launcher is `train/launch.py`, the trainer callbacks `train/callbacks.py`.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ import contextlib
 import os
 import re
 import shutil
-import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +26,7 @@ from mimic_vlm.models.processors import set_image_size
 from mimic_vlm.models.trained import TRAIN_SETTINGS, TrainedSettings, read_trained
 from mimic_vlm.progress import Progress
 from mimic_vlm.schema import check_output_folder, honour_umask, read_json, write_json_atomic
+from mimic_vlm.train.callbacks import ReportProgress, UmaskModes
 from mimic_vlm.train.data import ChatCollator, TrainingData, check_images, load_data
 from mimic_vlm.train.finetune import METHODS, LoraSettings, find_parts, is_peft, lora_target_regex, prepare
 
@@ -154,42 +155,6 @@ def load_trained(out: str | Path, *, dtype: torch.dtype = torch.float32) -> tupl
         loaded = load_vlm(f"hf:{out}", dtype=dtype, device="cpu", attn_implementation="sdpa")
     set_image_size(loaded.processor, trained.details.get("image_size"))
     return loaded.model.eval(), loaded.processor, trained.to_dict()
-
-
-# ---------------------------------------------------------------- progress
-
-class UmaskModes(TrainerCallback):
-    """Checkpoint weights get the umask's mode, as every file the project writes (see `honour_umask`)."""
-
-    def on_save(self, args, state, control, **kwargs):
-        if state.is_world_process_zero:
-            honour_umask(Path(args.output_dir))
-
-
-class ReportProgress(TrainerCallback):
-    """Hands the trainer's step, loss, learning rate and tokens/s to a `Progress` callback (main process only)."""
-
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
-        self.t0 = 0.0
-        self.tokens0 = 0
-        self.info = ""
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        self.t0, self.tokens0 = time.perf_counter(), state.num_input_tokens_seen
-        if state.is_world_process_zero:
-            self.progress("train", state.global_step, state.max_steps)
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if state.is_world_process_zero:
-            self.progress("train", state.global_step, state.max_steps, self.info)
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if not state.is_world_process_zero or not logs or "loss" not in logs:
-            return
-        rate = (state.num_input_tokens_seen - self.tokens0) / max(time.perf_counter() - self.t0, 1e-9)
-        self.info = f"loss {logs['loss']:.4f}  lr {logs.get('learning_rate', 0):.2e}  {rate:,.0f} tok/s"
-        self.progress("train", state.global_step, state.max_steps, self.info)
 
 
 # ---------------------------------------------------------------- the run
@@ -454,86 +419,3 @@ def _versions() -> dict[str, str]:
 
     return {"mimic_vlm": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
             "peft": peft.__version__}
-
-
-# ---------------------------------------------------------------- accelerate
-
-ACCELERATE_CONFIGS = ("single_gpu", "multi_gpu", "zero2", "zero3", "fsdp2")
-CHILD_ENV = "MIMIC_TRAIN_LAUNCHED"
-
-
-NEEDS = {"zero2": "deepspeed", "zero3": "deepspeed"}
-"""Shipped configs that need a package beyond accelerate."""
-
-
-def check_launcher(name: str) -> None:
-    """A config whose engine is not installed (DeepSpeed for zero2/zero3) is refused before anything is
-    launched, saying what to install (the launched process would die in a traceback)."""
-    import importlib.util
-
-    for package in ("accelerate", NEEDS.get(name)):
-        if package and importlib.util.find_spec(package) is None:
-            raise MimicError(f"--accelerate-config {name}: needs the {package} package, which is not installed "
-                             f"(pip install {package})")
-
-
-def accelerate_config_path(name: str) -> Path:
-    """A shipped config by name (`zero2`, ...) or a user's accelerate YAML file."""
-    if name in ACCELERATE_CONFIGS:
-        return Path(__file__).resolve().parents[1] / "configs" / "accelerate" / f"{name}.yaml"
-    if Path(name).is_file():
-        check_accelerate_yaml(Path(name))
-        return Path(name)
-    raise MimicError(f"--accelerate-config {name}: neither a shipped config ({', '.join(ACCELERATE_CONFIGS)}) "
-                     "nor a YAML file")
-
-
-def check_accelerate_yaml(path: Path) -> None:
-    """A user's accelerate config must be a YAML (or JSON) mapping: accelerate reads anything else deep inside
-    its launcher and dies there with an AttributeError, after this process has handed over."""
-    import yaml
-
-    try:
-        value = yaml.safe_load(path.read_text())
-    except (OSError, UnicodeDecodeError) as e:
-        raise MimicError(f"--accelerate-config {path}: cannot read ({getattr(e, 'strerror', None) or e})") from None
-    except yaml.YAMLError as e:
-        where = getattr(e, "problem_mark", None)
-        at = f" at line {where.line + 1}" if where is not None else ""
-        raise MimicError(f"--accelerate-config {path}: invalid YAML{at}") from None
-    if not isinstance(value, dict):
-        kind = "empty" if value is None else f"a {type(value).__name__}"
-        raise MimicError(f"--accelerate-config {path}: an accelerate config must be a mapping of settings "
-                         f"(compute_environment, distributed_type, ...), not {kind}")
-    from accelerate.utils import DistributedType
-
-    kinds = [d.value for d in DistributedType]
-    if str(value.get("distributed_type")) not in kinds:
-        raise MimicError(f"--accelerate-config {path}: distributed_type {value.get('distributed_type')!r}: "
-                         f"expected one of {', '.join(kinds)}")
-    for key in ("num_processes", "num_machines"):
-        n = value.get(key, 1)
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise MimicError(f"--accelerate-config {path}: {key} {n!r}: expected a positive integer")
-
-
-def launch_command(config: Path, train_args: list[str], num_processes: int | None = None) -> list[str]:
-    """`accelerate launch --config_file CONFIG -m mimic_vlm train ARGS` with this interpreter."""
-    import sys
-
-    procs = ["--num_processes", str(num_processes)] if num_processes else []
-    return [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config), *procs,
-            "-m", "mimic_vlm", "train", *train_args]
-
-
-def strip_options(argv: list[str], options: tuple[str, ...]) -> list[str]:
-    """`argv` without the given value-taking options (`--opt V` and `--opt=V` forms)."""
-    out, skip = [], False
-    for a in argv:
-        if skip:
-            skip = False
-        elif a in options:
-            skip = True
-        elif not a.startswith(tuple(o + "=" for o in options)):
-            out.append(a)
-    return out
