@@ -167,10 +167,10 @@ def job(root: Path, plan: Plan, arm: str, seed: int, data: list[str], eval_bench
 def probe(root: Path, plan: Plan, name: str, eval_bench: Path, adapter: Path | None = None,
           mask: str | None = None) -> Path:
     """Attention shares of one model; a masked run is probed with its mask (eager: it returns the weights)."""
+    from mimic_vlm.files import write_json_atomic
     from mimic_vlm.masking import mask_from_options
     from mimic_vlm.models.registry import load_model
     from mimic_vlm.probe.attention import probe_bench
-    from mimic_vlm.schema import write_json_atomic
     from mimic_vlm.store import load_bench
 
     out = root / "probe" / f"{name}.json"

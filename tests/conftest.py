@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mimic_vlm.schema import Sample, write_json_atomic, write_jsonl_atomic
+from mimic_vlm.files import write_json_atomic, write_jsonl_atomic
+from mimic_vlm.schema import Sample
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -17,6 +17,11 @@ def first_line(e: BaseException) -> str:
     return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
+def cannot_read(e: BaseException, where: object) -> MimicError:
+    """A file that could not be read (an OSError, or text that is not UTF-8) as one line naming it and why."""
+    return MimicError(f"{where}: cannot read ({getattr(e, 'strerror', None) or e})")
+
+
 def os_error(e: OSError, path: object = None) -> MimicError:
     """An OSError (read-only folder, full disk, a file where a folder should be) as one line naming the path
     and the errno, which is what the user can act on."""

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from mimic_vlm.errors import MimicError
-from mimic_vlm.schema import Marker, Sample, has_files, read_json, read_jsonl_numbered
+from mimic_vlm.files import Marker, has_files
+from mimic_vlm.schema import Sample, read_json, read_jsonl_numbered
 
 SAMPLES = "samples.jsonl"
 MANIFEST = "manifest.json"

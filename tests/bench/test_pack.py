@@ -10,7 +10,8 @@ from PIL import Image
 from mimic_vlm.bench.pack import pack_targets, side_by_side
 from mimic_vlm.cli import main
 from mimic_vlm.errors import MimicError
-from mimic_vlm.schema import target_images, write_jsonl_atomic
+from mimic_vlm.files import write_jsonl_atomic
+from mimic_vlm.schema import target_images
 from mimic_vlm.store import check_images, load_bench
 
 

@@ -16,7 +16,8 @@ import torch
 import transformers as T
 from PIL import Image
 
-from mimic_vlm.schema import Sample, write_json_atomic, write_jsonl_atomic
+from mimic_vlm.files import write_json_atomic, write_jsonl_atomic
+from mimic_vlm.schema import Sample
 
 CHECKPOINTS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "checkpoints"
 REAL = {"qwen2_vl": "Qwen__Qwen2-VL-2B-Instruct", "smolvlm": "HuggingFaceTB__SmolVLM-256M-Instruct"}

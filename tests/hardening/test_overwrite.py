@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from mimic_vlm.schema import atomic_dir, write_json_atomic
+from mimic_vlm.files import atomic_dir, write_json_atomic
 
 
 @pytest.fixture
@@ -131,7 +131,7 @@ def test_a_sweep_that_fails_before_any_run_leaves_no_folder(tmp_path, cli):
 
 
 def test_built_in_place_restores_the_old_folder_when_the_build_fails(tmp_path):
-    from mimic_vlm.schema import built_in_place, has_files
+    from mimic_vlm.files import built_in_place, has_files
 
     out = tmp_path / "out"
     out.mkdir()

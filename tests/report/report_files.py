@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from mimic_vlm.files import write_json_atomic, write_jsonl_atomic
 from mimic_vlm.models.base import Generation, Request
-from mimic_vlm.schema import Sample, write_json_atomic, write_jsonl_atomic
+from mimic_vlm.schema import Sample
 
 VOCABULARY = {"dog": {"supercategory": "animal"}, "cat": {"supercategory": "animal"},
               "car": {"supercategory": "vehicle"}, "bus": {"supercategory": "vehicle"}}

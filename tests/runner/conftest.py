@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from mimic_vlm.schema import write_json_atomic, write_jsonl_atomic
+from mimic_vlm.files import write_json_atomic, write_jsonl_atomic
 
 VOCABULARY = {
     "dog": {"supercategory": "animal", "synonyms": ["puppy"]},

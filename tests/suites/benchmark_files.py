@@ -10,7 +10,8 @@ from types import ModuleType
 from datasets import Dataset, Features, Value
 from PIL import Image as PILImage
 
-from mimic_vlm.schema import Sample, write_json_atomic, write_jsonl_atomic
+from mimic_vlm.files import write_json_atomic, write_jsonl_atomic
+from mimic_vlm.schema import Sample
 
 S = Value("string")
 

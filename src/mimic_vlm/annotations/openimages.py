@@ -37,7 +37,7 @@ import pyarrow.csv as pacsv
 from mimic_vlm.annotations.catalog import Catalog
 from mimic_vlm.annotations.cells import count_cells
 from mimic_vlm.annotations.synonyms import synonyms_for
-from mimic_vlm.errors import MimicError
+from mimic_vlm.errors import MimicError, cannot_read
 from mimic_vlm.images import check_listed
 from mimic_vlm.schema import read_bytes
 
@@ -207,7 +207,7 @@ def _header(path: Path) -> list[str]:
     except FileNotFoundError:
         raise MimicError(f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError) as e:
-        raise MimicError(f"{path}: cannot read ({e})") from None
+        raise cannot_read(e, path) from None
 
 
 def _locate(path: Path, header: list[str]) -> str | None:

@@ -23,8 +23,8 @@ import orjson
 from PIL import Image, ImageDraw
 
 from mimic_vlm.errors import MimicError
+from mimic_vlm.files import atomic_dir, has_files, write_bytes_atomic
 from mimic_vlm.progress import Progress, report
-from mimic_vlm.schema import atomic_dir, has_files, write_bytes_atomic
 
 SIZE = 256
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1

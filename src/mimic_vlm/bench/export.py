@@ -34,14 +34,8 @@ from mimic_vlm.errors import MimicError, os_error
 from mimic_vlm.evaluate import mcq
 from mimic_vlm.evaluate.suite_tasks import number_placeholders
 from mimic_vlm.evaluate.tasks import get_task
-from mimic_vlm.schema import (
-    Sample,
-    atomic_dir,
-    dumps,
-    has_files,
-    write_bytes_atomic,
-    write_json_atomic,
-)
+from mimic_vlm.files import atomic_dir, has_files, write_bytes_atomic, write_json_atomic
+from mimic_vlm.schema import Sample, dumps
 from mimic_vlm.store import Bench, decode_images, load_bench
 
 FORMATS = ("hf", "lmms-eval", "vlmevalkit")

@@ -22,8 +22,8 @@ from mimic_vlm.bench.write import MAX_TRAINING_IMAGES, write_bench
 from mimic_vlm.compose.controls import Controls
 from mimic_vlm.compose.generate import compose_bench, task_list
 from mimic_vlm.errors import MimicError
+from mimic_vlm.files import check_output_folder
 from mimic_vlm.progress import Progress
-from mimic_vlm.schema import check_output_folder
 from mimic_vlm.store import GENERATED
 
 DEFAULT_TOY_IMAGES = 500

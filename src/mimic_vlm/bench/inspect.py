@@ -13,7 +13,8 @@ from rich.table import Table
 
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.metrics import control_key
-from mimic_vlm.schema import TASKS, Sample, target_images, write_bytes_atomic
+from mimic_vlm.files import write_bytes_atomic
+from mimic_vlm.schema import TASKS, Sample, target_images
 from mimic_vlm.store import Bench, load_bench, unreadable_images
 
 Distribution = dict[str, dict[str, Counter[str]]]

@@ -18,8 +18,9 @@ from typing import Any
 
 from mimic_vlm import __version__
 from mimic_vlm.errors import MimicError
+from mimic_vlm.files import atomic_dir, write_json_atomic, write_jsonl_atomic
 from mimic_vlm.progress import Progress, report
-from mimic_vlm.schema import Answer, Sample, atomic_dir, read_json, write_json_atomic, write_jsonl_atomic
+from mimic_vlm.schema import Answer, Sample, read_json
 from mimic_vlm.store import MANIFEST, SAMPLES, bench_of_kind
 from mimic_vlm.suites.files import Defect, ImageSink, Record, describe_source, find_tables, read_records
 from mimic_vlm.suites.importer import ImportReport

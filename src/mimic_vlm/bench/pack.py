@@ -21,16 +21,9 @@ from typing import Any
 from PIL import Image
 
 from mimic_vlm.errors import MimicError
+from mimic_vlm.files import Marker, atomic_dir, write_json_atomic, write_jsonl_atomic
 from mimic_vlm.images import open_rgb
-from mimic_vlm.schema import (
-    Marker,
-    Sample,
-    atomic_dir,
-    read_json,
-    target_images,
-    write_json_atomic,
-    write_jsonl_atomic,
-)
+from mimic_vlm.schema import Sample, read_json, target_images
 from mimic_vlm.store import IMAGES, IS_BENCH, MANIFEST, SAMPLES, check_images, link_or_copy, load_bench
 from mimic_vlm.tasks import MIMIC
 

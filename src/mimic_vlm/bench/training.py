@@ -35,7 +35,8 @@ from typing import Any
 import numpy as np
 
 from mimic_vlm.compose.templates import training_answer, training_question
-from mimic_vlm.schema import Sample, write_json_atomic, write_jsonl_atomic
+from mimic_vlm.files import write_json_atomic, write_jsonl_atomic
+from mimic_vlm.schema import Sample
 
 LLAVA = "train_llava.json"
 MESSAGES = "train_messages.jsonl"

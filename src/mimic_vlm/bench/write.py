@@ -13,8 +13,9 @@ from typing import Any
 
 from mimic_vlm import __version__
 from mimic_vlm.annotations.catalog import Catalog
+from mimic_vlm.files import atomic_dir, write_json_atomic, write_jsonl_atomic
 from mimic_vlm.images import verify_image
-from mimic_vlm.schema import Sample, atomic_dir, file_sha256, write_json_atomic, write_jsonl_atomic
+from mimic_vlm.schema import Sample, file_sha256
 from mimic_vlm.store import GENERATED, IMAGES, MANIFEST, SAMPLES, link_or_copy
 
 MAX_TRAINING_IMAGES = 10

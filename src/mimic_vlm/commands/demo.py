@@ -18,8 +18,9 @@ from rich.rule import Rule
 from mimic_vlm.commands.options import seed_option
 from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import MimicError
+from mimic_vlm.files import has_files
 from mimic_vlm.ranges import parse_name_list
-from mimic_vlm.schema import TASKS, has_files
+from mimic_vlm.schema import TASKS
 
 DEMO_MODELS = ("oracle", "single-image", "prior", "chance", "toy:mimic-tiny")
 DEMO_MADE = has_files("toy-world/annotations.json", "bench/manifest.json", "runs", "report/report.html")
@@ -45,8 +46,8 @@ def demo(
     """Render a toy world, generate and validate a MIMIC bench, evaluate baselines and a tiny VLM, report."""
     from mimic_vlm.annotations.toyworld import get_preset
     from mimic_vlm.compose.controls import Controls
+    from mimic_vlm.files import built_in_place
     from mimic_vlm.models.registry import check_spec
-    from mimic_vlm.schema import built_in_place
 
     controls = Controls.parse(n_images=n_images)
     world = get_preset(preset)

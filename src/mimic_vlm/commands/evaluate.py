@@ -12,7 +12,7 @@ from rich.table import Table
 
 from mimic_vlm.commands.options import seed_option
 from mimic_vlm.commands.progress import RichProgress
-from mimic_vlm.errors import MimicError
+from mimic_vlm.errors import cannot_read
 from mimic_vlm.ranges import parse_name_list
 from mimic_vlm.report.blocks import fmt, label  # the report's names: accuracy, micro F1
 from mimic_vlm.schema import TASKS
@@ -25,7 +25,7 @@ def _ids(value: str | None) -> list[str] | None:
         try:
             return [line.strip() for line in path.read_text().splitlines() if line.strip()]
         except OSError as e:
-            raise MimicError(f"--ids {value}: cannot read ({e.strerror})") from None
+            raise cannot_read(e, f"--ids {value}") from None
     return parse_name_list(value, "--ids")
 
 

@@ -58,10 +58,10 @@ def attention(
 ) -> None:
     """Attention shares by layer: vision tokens to own image / other images / text; question tokens and the
     answer position to target-holding vs distractor images (bootstrap intervals over samples)."""
+    from mimic_vlm.files import atomic_dir, has_files, write_json_atomic
     from mimic_vlm.masking import mask_from_options
     from mimic_vlm.probe.attention import probe_bench
     from mimic_vlm.probe.plots import attention_plots
-    from mimic_vlm.schema import atomic_dir, has_files, write_json_atomic
     from mimic_vlm.store import check_images, load_bench
 
     loaded = load_bench(bench)
@@ -141,10 +141,10 @@ def sweep(
     """Score against one control, everything else fixed: one generated bench and one run per value."""
     from mimic_vlm.annotations.toyworld import ensure_toy_world
     from mimic_vlm.bench.generate import Source
+    from mimic_vlm.files import check_study_folder
     from mimic_vlm.masking import mask_from_options
     from mimic_vlm.models.registry import ModelOptions
     from mimic_vlm.probe.sweep import SWEEP_FILES, parse_assignment, run_sweep, sweep_values
-    from mimic_vlm.schema import check_study_folder
 
     name, values = parse_assignment(vary, "--vary")
     fixed = dict(parse_assignment(f, "--fix") for f in fix)

@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Score predictions made anywhere (lmms-eval, VLMEvalKit, in-house) against a bench, as `eval` does."""
         from mimic_vlm.evaluate.score import check_outputs, score_predictions
-        from mimic_vlm.schema import write_json_atomic, write_jsonl_atomic
+        from mimic_vlm.files import write_json_atomic, write_jsonl_atomic
         from mimic_vlm.store import load_bench
 
         check_outputs({"--out": out, "--scored": scored}, predictions, overwrite)
@@ -87,11 +87,12 @@ def register(app: typer.Typer) -> None:
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out folder."),
     ) -> None:
         """Paired comparison: per task and control value, B - A with a paired 95% CI, fixed/broken, McNemar p."""
+        from mimic_vlm.files import atomic_dir, check_output_folder, has_files, write_bytes_atomic
         from mimic_vlm.report.blocks import Section, Text
         from mimic_vlm.report.compare import compare_runs, compare_table, pairing_note
         from mimic_vlm.report.render import render_markdown
         from mimic_vlm.report.runs import load_runs
-        from mimic_vlm.schema import atomic_dir, check_output_folder, dumps, has_files, write_bytes_atomic
+        from mimic_vlm.schema import dumps
 
         if len(runs) < 2:
             raise MimicError("compare: give at least two run folders (A, then B ...)")

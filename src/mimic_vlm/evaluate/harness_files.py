@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from mimic_vlm.errors import MimicError, first_line
+from mimic_vlm.errors import MimicError, cannot_read, first_line
 from mimic_vlm.store import Bench
 
 TABLES = (".csv", ".tsv", ".xlsx", ".pkl")
@@ -50,7 +50,7 @@ def _lines(path: Path) -> list[bytes]:
     try:
         return path.read_bytes().splitlines()
     except OSError as e:
-        raise MimicError(f"{path}: cannot read ({e.strerror})") from None
+        raise cannot_read(e, path) from None
 
 
 def read_jsonl_outputs(path: Path) -> list[tuple[str, str, str]]:
@@ -157,7 +157,7 @@ def _from_pickle(bench: Bench, path: Path) -> list[tuple[str, str, str]]:
         with path.open("rb") as f:
             data = pickle.load(f)  # noqa: S301 - a local file the user names, as VLMEvalKit itself reads it
     except OSError as e:
-        raise MimicError(f"{path}: cannot read ({e.strerror})") from None
+        raise cannot_read(e, path) from None
     except Exception as e:  # garbage bytes raise almost anything (ValueError, KeyError, ImportError, ...)
         raise MimicError(f"{path}: not a VLMEvalKit prediction pickle ({type(e).__name__}: {first_line(e)})") from None
     if not isinstance(data, dict):

@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 import orjson
 
 from mimic_vlm.errors import MimicError, os_error
-from mimic_vlm.schema import dumps, write_jsonl_atomic
+from mimic_vlm.files import write_jsonl_atomic
+from mimic_vlm.schema import dumps
 
 PREDICTIONS = "predictions.jsonl"
 T = TypeVar("T")

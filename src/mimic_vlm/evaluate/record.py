@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from mimic_vlm.errors import MimicError
-from mimic_vlm.schema import read_json, write_json_atomic
+from mimic_vlm.files import write_json_atomic
+from mimic_vlm.schema import read_json
 
 RUN_JSON = "run.json"
 

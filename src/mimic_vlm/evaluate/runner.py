@@ -35,11 +35,12 @@ from mimic_vlm.evaluate import predictions as P
 from mimic_vlm.evaluate.record import RUN_JSON, RunRecord, is_eval_run
 from mimic_vlm.evaluate.score import build_scores, score_output
 from mimic_vlm.evaluate.tasks import get_task
+from mimic_vlm.files import write_json_atomic
 from mimic_vlm.images import check_header
 from mimic_vlm.locks import holding
 from mimic_vlm.models.base import Generation, Model, Request
 from mimic_vlm.progress import Progress, report
-from mimic_vlm.schema import Sample, read_json, write_json_atomic
+from mimic_vlm.schema import Sample, read_json
 from mimic_vlm.store import Bench, check_images, distinct_images
 
 SCORES = "scores.json"

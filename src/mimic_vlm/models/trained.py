@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from mimic_vlm.errors import MimicError
+from mimic_vlm.files import write_json_atomic
 from mimic_vlm.masking import ImageBlockMask, mask_from_options
-from mimic_vlm.schema import read_json, write_json_atomic
+from mimic_vlm.schema import read_json
 
 TRAIN_SETTINGS = "mimic_train.json"
 

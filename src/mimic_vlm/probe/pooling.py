@@ -33,10 +33,11 @@ from transformers import BatchFeature, PreTrainedModel
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 
 from mimic_vlm.errors import MimicError
+from mimic_vlm.files import check_study_folder, write_json_atomic
 from mimic_vlm.models.hf import HFModel
 from mimic_vlm.progress import Progress
 from mimic_vlm.report.blocks import label
-from mimic_vlm.schema import Sample, check_study_folder, write_json_atomic
+from mimic_vlm.schema import Sample
 from mimic_vlm.store import Bench
 
 POOLING_JSON, POOLING_PNG = "pooling.json", "pooling.png"

@@ -30,11 +30,12 @@ from mimic_vlm.annotations.catalog import Catalog
 from mimic_vlm.compose.controls import Controls
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.score import headline
+from mimic_vlm.files import check_study_folder, write_json_atomic
 from mimic_vlm.models.registry import ModelOptions
 from mimic_vlm.progress import Progress
 from mimic_vlm.ranges import parse_int_list, parse_name_list
 from mimic_vlm.report.blocks import label
-from mimic_vlm.schema import TASKS, check_study_folder, write_json_atomic
+from mimic_vlm.schema import TASKS
 
 SWEEP_JSON, SWEEP_PNG, TOKENS_PNG = "sweep.json", "sweep.png", "sweep_tokens.png"
 SWEEP_FILES = ("toy-world", "benches", "runs", SWEEP_JSON, SWEEP_PNG, TOKENS_PNG)

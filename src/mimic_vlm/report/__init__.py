@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mimic_vlm.errors import MimicError
+from mimic_vlm.files import atomic_dir, has_files, write_bytes_atomic
 from mimic_vlm.report.blocks import Figure, Section, SectionBuilder
 from mimic_vlm.report.render import render_html, render_markdown
 from mimic_vlm.report.runs import RunData, check_same_bench, load_runs
 from mimic_vlm.report.sections import CORE_SECTIONS
-from mimic_vlm.schema import atomic_dir, has_files, write_bytes_atomic
 
 __all__ = ["CORE_SECTIONS", "RunData", "Section", "SectionBuilder", "build_sections", "write_report"]
 

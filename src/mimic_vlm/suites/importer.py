@@ -15,8 +15,9 @@ from pathlib import Path
 from mimic_vlm import __version__
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate import mcq
+from mimic_vlm.files import atomic_dir, write_json_atomic, write_jsonl_atomic
 from mimic_vlm.progress import Progress, report
-from mimic_vlm.schema import Sample, atomic_dir, write_json_atomic, write_jsonl_atomic
+from mimic_vlm.schema import Sample
 from mimic_vlm.store import MANIFEST, SAMPLES, bench_of_kind
 from mimic_vlm.suites import circular
 from mimic_vlm.suites.files import Defect, ImageSink, describe_source, find_tables, read_records, split_of

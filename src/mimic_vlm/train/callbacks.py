@@ -7,8 +7,8 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
+from mimic_vlm.files import honour_umask
 from mimic_vlm.progress import Progress
-from mimic_vlm.schema import honour_umask
 
 
 class UmaskModes(TrainerCallback):

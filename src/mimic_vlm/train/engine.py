@@ -20,12 +20,13 @@ import torch
 from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 
 from mimic_vlm.errors import MimicError
+from mimic_vlm.files import check_output_folder, honour_umask, write_json_atomic
 from mimic_vlm.locks import holding
 from mimic_vlm.models.load import load_vlm
 from mimic_vlm.models.processors import set_image_size
 from mimic_vlm.models.trained import TRAIN_SETTINGS, TrainedSettings, read_trained
 from mimic_vlm.progress import Progress
-from mimic_vlm.schema import check_output_folder, honour_umask, read_json, write_json_atomic
+from mimic_vlm.schema import read_json
 from mimic_vlm.train.callbacks import ReportProgress, UmaskModes
 from mimic_vlm.train.data import ChatCollator, TrainingData, check_images, load_data
 from mimic_vlm.train.finetune import METHODS, LoraSettings, find_parts, is_peft, lora_target_regex, prepare

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mimic_vlm.errors import MimicError
+from mimic_vlm.errors import MimicError, cannot_read
 
 ACCELERATE_CONFIGS = ("single_gpu", "multi_gpu", "zero2", "zero3", "fsdp2")
 CHILD_ENV = "MIMIC_TRAIN_LAUNCHED"
@@ -45,7 +45,7 @@ def check_accelerate_yaml(path: Path) -> None:
     try:
         value = yaml.safe_load(path.read_text())
     except (OSError, UnicodeDecodeError) as e:
-        raise MimicError(f"--accelerate-config {path}: cannot read ({getattr(e, 'strerror', None) or e})") from None
+        raise cannot_read(e, f"--accelerate-config {path}") from None
     except yaml.YAMLError as e:
         where = getattr(e, "problem_mark", None)
         at = f" at line {where.line + 1}" if where is not None else ""
