@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-from mimic_vlm.commands.options import seed_option
+from mimic_vlm.commands.options import Overwrite, seed_option
 from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import MimicError
 from mimic_vlm.schema import TASKS
@@ -19,42 +20,51 @@ def register(app: typer.Typer) -> None:
     app.command("inspect")(inspect)
 
 
+def _opt(flag: str, help: str, **kw: Any) -> Any:
+    return typer.Option(flag, help=help, **kw)
+
+
+SourceName = Annotated[str, _opt("--source", "toy | coco | openimages.")]
+Annotations = Annotated[Path | None, _opt("--annotations", "COCO instances JSON (toy, coco) or OpenImages box CSV. "
+                                          "--source toy without it builds a default toy world inside OUT.")]
+ImagesDir = Annotated[Path | None, _opt("--images-dir", "Folder holding the source images.")]
+TaskName = Annotated[str, _opt("--task", "counting | listing | common | odd_one | all.")]
+Count = Annotated[int, _opt("--count", "Samples per task.", min=1)]
+NImages = Annotated[str, _opt("--n-images", "Images per sample: N, A-B or a,b,c (1-16).")]
+Spread = Annotated[str | None, _opt("--spread", "Images holding a target (default: drawn).")]
+Distractors = Annotated[str | None, _opt("--distractors", "Images holding no target.")]
+Concepts = Annotated[str, _opt("--concepts", "Categories (counting) / supercategories (listing) asked.")]
+Answers = Annotated[str, _opt("--answers", "Categories common / odd_one must name.")]
+Balance = Annotated[str, _opt("--balance", "uniform (flat answers: counting draws the answer first, then controls "
+                                           "that reach it) | natural (data's own).")]
+TargetPosition = Annotated[str | None, _opt("--target-position", "first | middle | last | any: where the "
+                                            "target-holding images sit; records each sample's target_positions "
+                                            "(unset: neither).")]
+BenchOut = Annotated[Path, _opt("--out", "Bench folder to create.")]
+CopyImages = Annotated[bool, _opt("--copy-images", "Copy images into OUT/images (self-contained).")]
+MinArea = Annotated[float, _opt("--min-area", "Instances smaller than this (px^2) make counts uncertain.", min=0.0)]
+Purpose = Annotated[str, _opt("--for", "eval | training (adds LLaVA and HF-messages conversations).")]
+TrainingPhrasing = Annotated[str, _opt("--training-phrasing", "paraphrased (varied questions, sentence answers) | "
+                                       "eval (the evaluation prompt and the bare answer, as scored).")]
+ToyPreset = Annotated[str, _opt("--toy-preset", "World the default toy world is rendered from (see `mimic toy "
+                                                "--preset`).")]
+OiClasses = Annotated[Path | None, _opt("--oi-classes", "OpenImages class descriptions CSV.")]
+OiHierarchy = Annotated[Path | None, _opt("--oi-hierarchy", "OpenImages label hierarchy JSON.")]
+ToyImages = Annotated[int | None, _opt("--toy-images", "Scenes of the default toy world (default 500).", min=1)]
+PackTargets = Annotated[bool, _opt("--pack-targets", "Put each sample's target-holding images side by side in one "
+                                   "image (distractors stay separate): same information, fewer images.")]
+
+
 def generate(
-    source: str = typer.Option("toy", "--source", help="toy | coco | openimages."),
-    annotations: Path | None = typer.Option(None, "--annotations",
-                                            help="COCO instances JSON (toy, coco) or OpenImages box CSV. "
-                                                 "--source toy without it builds a default toy world inside OUT."),
-    images_dir: Path | None = typer.Option(None, "--images-dir", help="Folder holding the source images."),
-    task: str = typer.Option("all", "--task", help="counting | listing | common | odd_one | all."),
-    count: int = typer.Option(100, "--count", min=1, help="Samples per task."),
-    n_images: str = typer.Option("2-6", "--n-images", help="Images per sample: N, A-B or a,b,c (1-16)."),
-    spread: str | None = typer.Option(None, "--spread", help="Images holding a target (default: drawn)."),
-    distractors: str | None = typer.Option(None, "--distractors", help="Images holding no target."),
-    concepts: str = typer.Option("1", "--concepts", help="Categories (counting) / supercategories (listing) asked."),
-    answers: str = typer.Option("1", "--answers", help="Categories common / odd_one must name."),
-    balance: str = typer.Option("uniform", "--balance", help="uniform (flat answers: counting draws the answer "
-                                "first, then controls that reach it) | natural (data's own)."),
-    target_position: str | None = typer.Option(
-        None, "--target-position", help="first | middle | last | any: where the target-holding images sit; "
-                                        "records each sample's target_positions (unset: neither)."),
+    out: BenchOut, source: SourceName = "toy", annotations: Annotations = None, images_dir: ImagesDir = None,
+    task: TaskName = "all", count: Count = 100, n_images: NImages = "2-6", spread: Spread = None,
+    distractors: Distractors = None, concepts: Concepts = "1", answers: Answers = "1", balance: Balance = "uniform",
+    target_position: TargetPosition = None,
     seed: int = seed_option("Random seed; the same inputs and seed give identical benches."),
-    out: Path = typer.Option(..., "--out", help="Bench folder to create."),
-    copy_images: bool = typer.Option(False, "--copy-images", help="Copy images into OUT/images (self-contained)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists (only after success)."),
-    min_area: float = typer.Option(0.0, "--min-area", min=0.0, help="Instances smaller than this (px^2) make counts uncertain."),
-    purpose: str = typer.Option("eval", "--for", help="eval | training (adds LLaVA and HF-messages conversations)."),
-    training_phrasing: str = typer.Option("paraphrased", "--training-phrasing",
-                                          help="paraphrased (varied questions, sentence answers) | eval (the "
-                                               "evaluation prompt and the bare answer, as scored)."),
-    toy_preset: str = typer.Option("default", "--toy-preset", help="World the default toy world is rendered "
-                                   "from (see `mimic toy --preset`)."),
-    oi_classes: Path | None = typer.Option(None, "--oi-classes", help="OpenImages class descriptions CSV."),
-    oi_hierarchy: Path | None = typer.Option(None, "--oi-hierarchy", help="OpenImages label hierarchy JSON."),
-    toy_images: int | None = typer.Option(None, "--toy-images",
-                                          min=1, help="Scenes of the default toy world (default 500)."),
-    pack_targets: bool = typer.Option(False, "--pack-targets",
-                                      help="Put each sample's target-holding images side by side in one image "
-                                           "(distractors stay separate): same information, fewer images."),
+    copy_images: CopyImages = False, overwrite: Overwrite = False, min_area: MinArea = 0.0,
+    purpose: Purpose = "eval", training_phrasing: TrainingPhrasing = "paraphrased", toy_preset: ToyPreset = "default",
+    oi_classes: OiClasses = None, oi_hierarchy: OiHierarchy = None, toy_images: ToyImages = None,
+    pack_targets: PackTargets = False,
 ) -> None:
     """Compose a controlled multi-image bench (or training set) from annotations."""
     from mimic_vlm.bench.generate import DEFAULT_TOY_IMAGES, Source

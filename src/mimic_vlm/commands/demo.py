@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -21,6 +21,10 @@ from mimic_vlm.errors import MimicError
 from mimic_vlm.files import has_files
 from mimic_vlm.ranges import parse_name_list
 from mimic_vlm.schema import TASKS
+
+if TYPE_CHECKING:
+    from mimic_vlm.annotations.catalog import Catalog
+    from mimic_vlm.store import Bench
 
 DEMO_MODELS = ("oracle", "single-image", "prior", "chance", "toy:mimic-tiny")
 DEMO_MADE = has_files("toy-world/annotations.json", "bench/manifest.json", "runs", "report/report.html")
@@ -64,10 +68,6 @@ def _demo(out: Path, images: int, count: int, controls: Any, seed: int, world: A
     from mimic_vlm.annotations.load import load_catalog
     from mimic_vlm.annotations.toyworld import render_toy_world
     from mimic_vlm.bench.generate import generate_bench
-    from mimic_vlm.bench.inspect import contact_sheet, print_summary
-    from mimic_vlm.bench.validate import validate_bench
-    from mimic_vlm.evaluate.runner import run_eval
-    from mimic_vlm.models.registry import load_model
     from mimic_vlm.plugins import REPORT_SECTIONS
     from mimic_vlm.report import write_report
     from mimic_vlm.store import load_bench
@@ -85,23 +85,35 @@ def _demo(out: Path, images: int, count: int, controls: Any, seed: int, world: A
     bench = load_bench(bench_dir)
 
     console.print(Rule("3. validation against the annotations"))
+    _check(bench, catalog, out, console)
+    console.print(Rule("4. evaluation"))
+    runs = [_evaluate(bench, spec, out, console) for spec in specs]
+
+    console.print(Rule("5. report"))
+    report = write_report(runs, out / "report", REPORT_SECTIONS, overwrite=True, title="mimic-vlm demo: toy world")
+    console.print(f"report: {report}  ({time.perf_counter() - start:.0f} s in all)")
+
+
+def _check(bench: Bench, catalog: Catalog, out: Path, console: Console) -> None:
+    """Every answer and control re-derived from the annotations; the bench's summary and contact sheet."""
+    from mimic_vlm.bench.inspect import contact_sheet, print_summary
+    from mimic_vlm.bench.validate import validate_bench
+
     problems = validate_bench(bench, catalog)
     if problems:
-        raise MimicError(f"{bench_dir}: validation found {len(problems)} disagreement(s), first: {problems[0]}")
+        raise MimicError(f"{bench.root}: validation found {len(problems)} disagreement(s), first: {problems[0]}")
     console.print(f"all {len(bench.samples)} answers and controls re-derived from the annotations: OK")
     print_summary(bench, console)
     sheet = contact_sheet(bench, out / "contact_sheet.png")
     console.print(f"contact sheet: {sheet}")
 
-    console.print(Rule("4. evaluation"))
-    runs = []
-    for spec in specs:
-        run = out / "runs" / spec.replace(":", "-").replace("/", "_")
-        console.print(f"[bold]{spec}[/]")
-        with RichProgress(transient=True) as bars:
-            run_eval(bench, load_model(spec, bench=bench), run, command=["mimic", "demo"], progress=bars)
-        runs.append(run)
 
-    console.print(Rule("5. report"))
-    report = write_report(runs, out / "report", REPORT_SECTIONS, overwrite=True, title="mimic-vlm demo: toy world")
-    console.print(f"report: {report}  ({time.perf_counter() - start:.0f} s in all)")
+def _evaluate(bench: Bench, spec: str, out: Path, console: Console) -> Path:
+    from mimic_vlm.evaluate.runner import run_eval
+    from mimic_vlm.models.registry import load_model
+
+    run = out / "runs" / spec.replace(":", "-").replace("/", "_")
+    console.print(f"[bold]{spec}[/]")
+    with RichProgress(transient=True) as bars:
+        run_eval(bench, load_model(spec, bench=bench), run, command=["mimic", "demo"], progress=bars)
+    return run

@@ -4,18 +4,32 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from mimic_vlm.commands.options import seed_option
+from mimic_vlm.commands.options import (
+    BenchDir,
+    Device,
+    Dtype,
+    ImageSize,
+    Limit,
+    MaskBackend,
+    MaskLayers,
+    ReplaceRuns,
+    ShowProgress,
+    seed_option,
+)
 from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import cannot_read
 from mimic_vlm.ranges import parse_name_list
 from mimic_vlm.report.blocks import fmt, label  # the report's names: accuracy, micro F1
 from mimic_vlm.schema import TASKS
+
+if TYPE_CHECKING:
+    from mimic_vlm.masking import ImageBlockMask
 
 
 def _ids(value: str | None) -> list[str] | None:
@@ -46,81 +60,88 @@ def summary_table(scores: dict[str, Any], title: str) -> Table:
     return table
 
 
+ModelSpec = Annotated[str, typer.Option(help="hf:PATH_OR_ID | tiny:FAMILY | toy:NAME | openai:MODEL@BASE_URL | "
+                                              "chance | prior | single-image | oracle")]
+RunOut = Annotated[Path, typer.Option(help="Run folder; rerunning the same command resumes it.")]
+Tasks = Annotated[str | None, typer.Option(help="Comma-separated tasks, e.g. counting,listing.")]
+Ids = Annotated[str | None, typer.Option(help="Comma-separated sample ids, or @FILE with one per line.")]
+BatchSize = Annotated[int | None, typer.Option(min=1, help="Requests per batch (hf/tiny default 8; outputs do not "
+                                                           "depend on it).")]
+Official = Annotated[bool, typer.Option(help="Score exactly like the official lmms-eval MIMIC code.")]
+SystemPrompt = Annotated[str | None, typer.Option(help="System message for every request.")]
+MaxNewTokens = Annotated[int | None, typer.Option(min=1, help="Override the tasks' token budgets (16; 32 listing).")]
+PromptTemplate = Annotated[str | None, typer.Option(
+    help="Replace the task prompt: {question} {task} {options} {n_images}; '\\n' is a newline; one <image> per "
+         "image interleaves the images.")]
+DeviceMap = Annotated[str | None, typer.Option(help="transformers device_map, e.g. auto (hf).")]
+Attention = Annotated[str | None, typer.Option(help="sdpa, eager, flash_attention_2 ... (hf/tiny).")]
+EvalMaxPixels = Annotated[int | None, typer.Option(min=1, help="Per-image pixel cap (w*h), aspect kept (with "
+                                                               "--adapter: the training run's unless given).")]
+Adapter = Annotated[str | None, typer.Option(help="PEFT adapter folder (its training mask is re-applied).")]
+Concurrency = Annotated[int, typer.Option(min=1, help="Requests in flight (openai).")]
+Timeout = Annotated[float, typer.Option(min=0.001, help="Seconds per HTTP request (openai).")]
+Retries = Annotated[int, typer.Option(min=0, help="Retries on 429/5xx/dropped connections/timeouts (openai).")]
+ApiKeyEnv = Annotated[str | None, typer.Option(help="Environment variable holding the API key (default "
+                                                    "OPENAI_API_KEY).")]
+Permutations = Annotated[int, typer.Option(min=0, help="Also evaluate each sample under K seeded shuffles of its "
+                                                       "image order: answer consistency and metric spread across "
+                                                       "orders.")]
+
+
+def eval_(
+    bench: BenchDir, model: ModelSpec, out: RunOut, limit: Limit = None, tasks: Tasks = None, ids: Ids = None,
+    batch_size: BatchSize = None, official: Official = False, overwrite: ReplaceRuns = False,
+    system_prompt: SystemPrompt = None, max_new_tokens: MaxNewTokens = None, prompt_template: PromptTemplate = None,
+    mask_layers: MaskLayers = None, mask_backend: MaskBackend = "auto", dtype: Dtype = "auto",
+    device: Device = None, device_map: DeviceMap = None, attn_implementation: Attention = None,
+    max_pixels: EvalMaxPixels = None, image_size: ImageSize = None, adapter: Adapter = None,
+    concurrency: Concurrency = 8, timeout: Timeout = 120.0, retries: Retries = 4, api_key_env: ApiKeyEnv = None,
+    seed: int = seed_option("Seed of the chance baseline."), permutations: Permutations = 0,
+    progress: ShowProgress = True,
+) -> None:
+    """Evaluate a model on a bench: predictions.jsonl, scores.json and run.json in --out (resumable)."""
+    from mimic_vlm.evaluate.runner import Prompting, distributed, run_eval
+    from mimic_vlm.models.registry import ModelOptions, load_model
+    from mimic_vlm.store import load_bench
+
+    mask = eval_mask(model, mask_layers, mask_backend)  # a bad option fails before the bench and the model load
+    task_list, id_list = parse_name_list(tasks, "--tasks"), _ids(ids)
+    loaded = load_bench(bench)
+    prompting = Prompting(template=prompt_template.replace("\\n", "\n") if prompt_template else None,
+                          system=system_prompt, max_new_tokens=max_new_tokens)
+    if prompting.template and loaded.samples:  # a bad template fails here, before the model loads
+        prompting.text(loaded.samples[0])
+    the_model = load_model(model, ModelOptions(
+        bench=loaded, batch_size=batch_size, dtype=dtype, device=device, device_map=device_map,
+        attn_implementation=attn_implementation, max_pixels=max_pixels, image_size=image_size, adapter=adapter,
+        mask=mask, concurrency=concurrency, timeout=timeout, retries=retries, api_key_env=api_key_env, seed=seed))
+    with RichProgress(disable=not progress) as bars:
+        scores = run_eval(loaded, the_model, out, limit=limit, tasks=task_list, ids=id_list, batch_size=batch_size,
+                          official=official, overwrite=overwrite, prompting=prompting,
+                          command=["mimic", *sys.argv[1:]], progress=bars, permutations=permutations)
+    if distributed()[0] == 0:
+        print_run(scores, f"{model} on {bench}", out)
+
+
+def eval_mask(model: str, mask_layers: str | None, mask_backend: str) -> ImageBlockMask | None:
+    """The image-block mask `--mask-layers` asks for, refused unless the model kind takes one."""
+    if not mask_layers:
+        return None
+    from mimic_vlm.masking import mask_from_options
+    from mimic_vlm.models.kinds import require
+
+    require(model, "mask", "--mask-layers")
+    return mask_from_options(mask_layers, mask_backend)
+
+
+def print_run(scores: dict[str, Any], title: str, out: Path) -> None:
+    Console().print(summary_table(scores, title))
+    if scores.get("order"):
+        o = scores["order"]
+        Console().print(f"order consistency over {o['k']} shuffles: " + ", ".join(
+            f"{t} {e['consistency']:.3f} (spread {e['spread'] or 0:.3f})" for t, e in o["tasks"].items()))
+    Console().print(f"run folder: {out}")
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("eval")
-    def eval_(
-        bench: Path = typer.Option(..., help="Bench folder (samples.jsonl + manifest.json)."),
-        model: str = typer.Option(..., help="hf:PATH_OR_ID | tiny:FAMILY | openai:MODEL@BASE_URL | chance | "
-                                            "prior | single-image | oracle"),
-        out: Path = typer.Option(..., help="Run folder; rerunning the same command resumes it."),
-        limit: int | None = typer.Option(None, min=1, help="Only the first N selected samples."),
-        tasks: str | None = typer.Option(None, help="Comma-separated tasks, e.g. counting,listing."),
-        ids: str | None = typer.Option(None, help="Comma-separated sample ids, or @FILE with one per line."),
-        batch_size: int | None = typer.Option(None, min=1, help="Requests per batch (hf/tiny default 8; outputs do not "
-                                                         "depend on it)."),
-        official: bool = typer.Option(False, help="Score exactly like the official lmms-eval MIMIC code."),
-        overwrite: bool = typer.Option(False, help="Replace a run made with other settings."),
-        system_prompt: str | None = typer.Option(None, help="System message for every request."),
-        max_new_tokens: int | None = typer.Option(None, min=1, help="Override the tasks' token budgets (16; 32 listing)."),
-        prompt_template: str | None = typer.Option(
-            None, help="Replace the task prompt: {question} {task} {options} {n_images}; '\\n' is a newline; "
-                       "one <image> per image interleaves the images."),
-        mask_layers: str | None = typer.Option(None, help="Image-block attention mask on these text layers "
-                                                          "(A-B, a,b,c, second-half, all); hf/tiny only."),
-        mask_backend: str = typer.Option("auto", help="Mask backend: auto (the fastest exact one for the device), "
-                                                      "blocks, sdpa, eager or flex."),
-        dtype: str = typer.Option("auto", help="auto, float32, bfloat16 or float16 (hf)."),
-        device: str | None = typer.Option(None, help="cpu, cuda, cuda:1 ... (default: this rank's GPU, else cpu)."),
-        device_map: str | None = typer.Option(None, help="transformers device_map, e.g. auto (hf)."),
-        attn_implementation: str | None = typer.Option(None, help="sdpa, eager, flash_attention_2 ... (hf/tiny)."),
-        max_pixels: int | None = typer.Option(None, min=1, help="Per-image pixel cap (w*h), aspect kept (with "
-                                                                "--adapter: the training run's unless given)."),
-        image_size: int | None = typer.Option(None, min=1, help="Longest edge every image is resized to, for "
-                                                                "families with a fixed size (Idefics3/SmolVLM; "
-                                                                "released: 2048)."),
-        adapter: str | None = typer.Option(None, help="PEFT adapter folder (its training mask is re-applied)."),
-        concurrency: int = typer.Option(8, min=1, help="Requests in flight (openai)."),
-        timeout: float = typer.Option(120.0, min=0.001, help="Seconds per HTTP request (openai)."),
-        retries: int = typer.Option(4, min=0, help="Retries on 429/5xx/dropped connections/timeouts (openai)."),
-        api_key_env: str | None = typer.Option(None, help="Environment variable holding the API key "
-                                                          "(default OPENAI_API_KEY)."),
-        seed: int = seed_option("Seed of the chance baseline."),
-        permutations: int = typer.Option(0, min=0, help="Also evaluate each sample under K seeded shuffles of its image "
-                                                 "order: answer consistency and metric spread across orders."),
-        progress: bool = typer.Option(True, help="Show the progress bar."),
-    ) -> None:
-        """Evaluate a model on a bench: predictions.jsonl, scores.json and run.json in --out (resumable)."""
-        from mimic_vlm.evaluate.runner import Prompting, distributed, run_eval
-        from mimic_vlm.models.registry import load_model
-        from mimic_vlm.store import load_bench
-
-        mask = None
-        if mask_layers:  # checked first: a bad option fails before the bench and the model load
-            from mimic_vlm.masking import mask_from_options
-            from mimic_vlm.models.kinds import require
-
-            require(model, "mask", "--mask-layers")
-
-            mask = mask_from_options(mask_layers, mask_backend)
-        task_list, id_list = parse_name_list(tasks, "--tasks"), _ids(ids)
-        loaded = load_bench(bench)
-        prompting = Prompting(template=prompt_template.replace("\\n", "\n") if prompt_template else None,
-                              system=system_prompt, max_new_tokens=max_new_tokens)
-        if prompting.template and loaded.samples:  # a bad template fails here, before the model loads
-            prompting.text(loaded.samples[0])
-        the_model = load_model(model, bench=loaded, batch_size=batch_size, dtype=dtype, device=device,
-                               device_map=device_map, attn_implementation=attn_implementation,
-                               max_pixels=max_pixels, image_size=image_size, adapter=adapter, mask=mask,
-                               concurrency=concurrency,
-                               timeout=timeout, retries=retries, api_key_env=api_key_env, seed=seed)
-        with RichProgress(disable=not progress) as bars:
-            scores = run_eval(loaded, the_model, out, limit=limit, tasks=task_list, ids=id_list,
-                              batch_size=batch_size, official=official, overwrite=overwrite, prompting=prompting,
-                              command=["mimic", *sys.argv[1:]], progress=bars, permutations=permutations)
-        if distributed()[0] == 0:
-            Console().print(summary_table(scores, f"{model} on {bench}"))
-            if scores.get("order"):
-                o = scores["order"]
-                Console().print(f"order consistency over {o['k']} shuffles: " + ", ".join(
-                    f"{t} {e['consistency']:.3f} (spread {e['spread'] or 0:.3f})" for t, e in o["tasks"].items()))
-            Console().print(f"run folder: {out}")
+    app.command("eval")(eval_)

@@ -2,30 +2,55 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from mimic_vlm.commands.options import seed_option
+from mimic_vlm.commands.options import (
+    BenchDir,
+    Device,
+    Dtype,
+    ImageSize,
+    Limit,
+    MaskBackend,
+    MaskLayers,
+    MaxPixels,
+    Overwrite,
+    ReplaceRuns,
+    ShowProgress,
+    seed_option,
+)
 from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import MimicError
+from mimic_vlm.models.registry import ModelOptions
 from mimic_vlm.ranges import parse_name_list
 from mimic_vlm.report.blocks import fmt, label
 
+if TYPE_CHECKING:
+    from mimic_vlm.models.hf import HFModel
+
 MODEL_HELP = "hf:PATH_OR_ID | tiny:FAMILY | toy:NAME (a transformers VLM run locally)."
+LocalModel = Annotated[str, typer.Option(help=MODEL_HELP)]
+AttentionOut = Annotated[Path, typer.Option(help="Output folder: attention.json + vision/question/answer.png.")]
+ProbeDtype = Annotated[str, typer.Option(help="auto, float32, bfloat16 or float16 (float32 here, unlike eval's auto: "
+                                              "attention shares are averaged over many tokens and half precision "
+                                              "rounds them).")]
 
 
-def _hf_model(spec: str, bench: Any, *, mask: Any = None, **options: Any) -> Any:
+def _hf_model(spec: str, options: ModelOptions) -> HFModel:
+    """A transformers model for the diagnostics (its kind is checked first: no weights are read for a refusal)."""
     from mimic_vlm.models.hf import HFModel
     from mimic_vlm.models.kinds import require
     from mimic_vlm.models.registry import load_model
 
     require(spec, "transformers", "diagnostics")
-    model = load_model(spec, bench=bench, mask=mask, **options)
+    model = load_model(spec, options)
     if not isinstance(model, HFModel):
         raise MimicError(f"--model {spec}: not a transformers model")
     return model
@@ -40,21 +65,12 @@ def _ints(text: str, option: str) -> list[int]:
 
 
 def attention(
-    model: str = typer.Option(..., help=MODEL_HELP),
-    bench: Path = typer.Option(..., help="Bench folder."),
-    out: Path = typer.Option(..., help="Output folder: attention.json + vision/question/answer.png."),
-    limit: int | None = typer.Option(None, min=1, help="Only the first N samples."),
-    mask_layers: str | None = typer.Option(None, help="Attach the image-block mask (eager) on these layers "
-                                                      "(A-B, a,b,c, second-half, all)."),
-    bootstrap: int = typer.Option(1000, min=0, help="Bootstrap replicates for the intervals."),
-    dtype: str = typer.Option("float32", help="auto, float32, bfloat16 or float16 (float32 here, unlike eval's "
-                                              "auto: attention shares are averaged over many tokens and half "
-                                              "precision rounds them)."),
-    device: str | None = typer.Option(None, help="cpu, cuda, cuda:1 ..."),
-    max_pixels: int | None = typer.Option(None, min=1, help="Per-image pixel cap (w*h), aspect kept."),
-    image_size: int | None = typer.Option(None, min=1, help="Longest edge of every image for fixed-size "
-                                                            "families (Idefics3/SmolVLM)."),
-    overwrite: bool = typer.Option(False, help="Replace OUT if it exists (only after success)."),
+    model: LocalModel, bench: BenchDir, out: AttentionOut, limit: Limit = None,
+    mask_layers: Annotated[str | None, typer.Option(help="Attach the image-block mask (eager) on these layers "
+                                                         "(A-B, a,b,c, second-half, all).")] = None,
+    bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap replicates for the intervals.")] = 1000,
+    dtype: ProbeDtype = "float32", device: Device = None, max_pixels: MaxPixels = None, image_size: ImageSize = None,
+    overwrite: Overwrite = False,
 ) -> None:
     """Attention shares by layer: vision tokens to own image / other images / text; question tokens and the
     answer position to target-holding vs distractor images (bootstrap intervals over samples)."""
@@ -66,12 +82,16 @@ def attention(
 
     loaded = load_bench(bench)
     check_images(loaded)
-    hf = _hf_model(model, loaded, mask=mask_from_options(mask_layers, "eager"), dtype=dtype, device=device,
-                   max_pixels=max_pixels, image_size=image_size)
+    hf = _hf_model(model, ModelOptions(mask=mask_from_options(mask_layers, "eager"), dtype=dtype, device=device,
+                                       max_pixels=max_pixels, image_size=image_size))
     with atomic_dir(out, overwrite=overwrite, marker=has_files("attention.json")) as tmp, RichProgress() as bars:
         result = probe_bench(hf, loaded, limit=limit, n_boot=bootstrap, progress=bars)
         write_json_atomic(tmp / "attention.json", result)
         attention_plots(result, tmp)
+    _print_attention(result, model, out)
+
+
+def _print_attention(result: dict[str, Any], model: str, out: Path) -> None:
     table = Table(title=f"attention shares by layer ({model}, {result['samples']} samples)")
     for col in ("layer", "vision→own", "vision→other", "vision→text", "answer→target", "answer→distractor"):
         table.add_column(col, justify="right")
@@ -83,16 +103,13 @@ def attention(
 
 
 def pooling(
-    model: str = typer.Option(..., help=MODEL_HELP + " Qwen2-VL, Qwen2.5-VL or LLaVA-OneVision."),
-    bench: Path = typer.Option(..., help="Bench folder."),
-    out: Path = typer.Option(..., help="Output folder: pooling.json, pooling.png, runs/k=K/ (resumable)."),
-    factors: str = typer.Option("1,2,4,8", help="Pooling factors k: each image's n tokens become ceil(n/k)."),
-    limit: int | None = typer.Option(None, min=1, help="Only the first N samples."),
-    dtype: str = typer.Option("auto", help="auto, float32, bfloat16 or float16."),
-    device: str | None = typer.Option(None, help="cpu, cuda, cuda:1 ..."),
-    max_pixels: int | None = typer.Option(None, min=1, help="Per-image pixel cap (w*h), aspect kept."),
-    progress: bool = typer.Option(True, help="Show progress bars."),
-    overwrite: bool = typer.Option(False, help="Replace runs in OUT made with other settings."),
+    model: Annotated[str, typer.Option(help=MODEL_HELP + " Qwen2-VL, Qwen2.5-VL or LLaVA-OneVision.")],
+    bench: BenchDir,
+    out: Annotated[Path, typer.Option(help="Output folder: pooling.json, pooling.png, runs/k=K/ (resumable).")],
+    factors: Annotated[str, typer.Option(help="Pooling factors k: each image's n tokens become ceil(n/k).")]
+    = "1,2,4,8",
+    limit: Limit = None, dtype: Dtype = "auto", device: Device = None, max_pixels: MaxPixels = None,
+    progress: ShowProgress = True, overwrite: ReplaceRuns = False,
 ) -> None:
     """Score against vision tokens per image: 1-D average pooling of each image's tokens by k."""
     from mimic_vlm.probe.pooling import family_of, pooling_study
@@ -100,7 +117,7 @@ def pooling(
 
     ks = _ints(factors, "--factors")
     loaded = load_bench(bench)
-    hf = _hf_model(model, loaded, dtype=dtype, device=device, max_pixels=max_pixels)
+    hf = _hf_model(model, ModelOptions(dtype=dtype, device=device, max_pixels=max_pixels))
     family_of(hf.model)  # refuse an unsupported family before any work
     with RichProgress(disable=not progress) as bars:
         result = pooling_study(hf, loaded, ks, out, limit=limit, progress=bars, overwrite=overwrite)
@@ -113,45 +130,44 @@ def pooling(
     Console().print(f"written: {out}/pooling.json, {out}/pooling.png")
 
 
+SweepModel = Annotated[str, typer.Option(help="Any --model spec of `mimic eval` (hf:, tiny:, toy:, openai:, "
+                                              "baselines).")]
+SweepTask = Annotated[str, typer.Option(help="counting, listing, common or odd_one.")]
+Vary = Annotated[str, typer.Option(help="CONTROL=VALUES, e.g. n_images=2,4,6,8,10, spread=1-4, packed=false,true, "
+                                        "target_position=first,middle,last, max_pixels=3136,12544 (the model's "
+                                        "per-image pixel cap) or pooling=1,2,4 (vision tokens pooled).")]
+SweepOut = Annotated[Path, typer.Option(help="Output folder: sweep.json, sweep.png, benches/, runs/ (resumable).")]
+Fix = Annotated[list[str] | None, typer.Option(help="CONTROL=VALUE held fixed (repeatable), e.g. --fix spread=2.")]
+Count = Annotated[int, typer.Option(min=1, help="Samples per value.")]
+SourceName = Annotated[str, typer.Option(help="Annotation source: toy, coco or openimages.")]
+Annotations = Annotated[Path | None, typer.Option(help="Annotations file (toy: rendered into OUT if omitted).")]
+ImagesDir = Annotated[Path | None, typer.Option(help="Folder of the source images.")]
+ClassDescriptions = Annotated[Path | None, typer.Option(help="OpenImages class descriptions CSV.")]
+Hierarchy = Annotated[Path | None, typer.Option(help="OpenImages hierarchy JSON.")]
+Baselines = Annotated[str, typer.Option(help="Baselines drawn on the same plot, e.g. chance,single-image,oracle.")]
+
+
 def sweep(
-    model: str = typer.Option(..., help="Any --model spec of `mimic eval` (hf:, tiny:, openai:, baselines)."),
-    task: str = typer.Option(..., help="counting, listing, common or odd_one."),
-    vary: str = typer.Option(..., help="CONTROL=VALUES, e.g. n_images=2,4,6,8,10, spread=1-4, packed=false,true, "
-                                       "target_position=first,middle,last, max_pixels=3136,12544 (the "
-                                       "model's per-image pixel cap) or pooling=1,2,4 (vision tokens pooled)."),
-    fix: list[str] = typer.Option([], help="CONTROL=VALUE held fixed (repeatable), e.g. --fix spread=2."),
-    count: int = typer.Option(50, min=1, help="Samples per value."),
-    out: Path = typer.Option(..., help="Output folder: sweep.json, sweep.png, benches/, runs/ (resumable)."),
-    source: str = typer.Option("toy", help="Annotation source: toy, coco or openimages."),
-    annotations: Path | None = typer.Option(None, help="Annotations file (toy: rendered into OUT if omitted)."),
-    images_dir: Path | None = typer.Option(None, help="Folder of the source images."),
-    class_descriptions: Path | None = typer.Option(None, help="OpenImages class descriptions CSV."),
-    hierarchy: Path | None = typer.Option(None, help="OpenImages hierarchy JSON."),
-    baselines: str = typer.Option("", help="Baselines drawn on the same plot, e.g. chance,single-image,oracle."),
-    mask_layers: str | None = typer.Option(None, help="Image-block attention mask on these text layers (hf/tiny)."),
-    mask_backend: str = typer.Option("auto", help="Mask backend: auto (the fastest exact one for the device), "
-                                     "blocks, sdpa, eager or flex, as in mimic eval."),
-    seed: int = seed_option("Generator seed (the same for every value)."),
-    dtype: str = typer.Option("auto", help="auto, float32, bfloat16 or float16 (hf)."),
-    device: str | None = typer.Option(None, help="cpu, cuda, ... (hf/tiny)."),
-    max_pixels: int | None = typer.Option(None, min=1, help="Per-image pixel cap (w*h), aspect kept."),
-    progress: bool = typer.Option(True, help="Show progress bars."),
-    overwrite: bool = typer.Option(False, help="Replace runs in OUT made with other settings."),
+    model: SweepModel, task: SweepTask, vary: Vary, out: SweepOut, fix: Fix = None, count: Count = 50,
+    source: SourceName = "toy", annotations: Annotations = None, images_dir: ImagesDir = None,
+    class_descriptions: ClassDescriptions = None, hierarchy: Hierarchy = None, baselines: Baselines = "",
+    mask_layers: MaskLayers = None, mask_backend: MaskBackend = "auto",
+    seed: int = seed_option("Generator seed (the same for every value)."), dtype: Dtype = "auto",
+    device: Device = None, max_pixels: MaxPixels = None, progress: ShowProgress = True,
+    overwrite: ReplaceRuns = False,
 ) -> None:
     """Score against one control, everything else fixed: one generated bench and one run per value."""
     from mimic_vlm.annotations.toyworld import ensure_toy_world
     from mimic_vlm.bench.generate import Source
     from mimic_vlm.files import check_study_folder
     from mimic_vlm.masking import mask_from_options
-    from mimic_vlm.models.registry import ModelOptions
     from mimic_vlm.probe.sweep import SWEEP_FILES, parse_assignment, run_sweep, sweep_values
 
     name, values = parse_assignment(vary, "--vary")
-    fixed = dict(parse_assignment(f, "--fix") for f in fix)
+    fixed = dict(parse_assignment(f, "--fix") for f in fix or [])
     mask = mask_from_options(mask_layers, mask_backend)
     check_study_folder(out, SWEEP_FILES, "mimic sweep")
-    created = not out.exists()
-    try:
+    with cleaned_on_failure(out, "runs"):
         if source == "toy" and annotations is None:  # a default world, kept in OUT so a rerun resumes on it
             annotations = ensure_toy_world(out / "toy-world")
         catalog = Source(source, annotations, images_dir, oi_classes=class_descriptions,
@@ -160,11 +176,24 @@ def sweep(
             result = run_sweep(catalog, model=model, task=task, vary=name, values=sweep_values(values),
                                fixed=fixed, count=count, out=out, seed=seed,
                                baselines=[b for b in baselines.split(",") if b],
-                               model_options=ModelOptions(dtype=dtype, device=device, max_pixels=max_pixels, mask=mask), progress=bars, overwrite=overwrite)
+                               model_options=ModelOptions(dtype=dtype, device=device, max_pixels=max_pixels,
+                                                          mask=mask), progress=bars, overwrite=overwrite)
+    _print_sweep(result, model, task, name, out)
+
+
+@contextlib.contextmanager
+def cleaned_on_failure(out: Path, kept: str) -> Iterator[None]:
+    """A folder this command creates is removed again when it fails before writing `kept` (no leftovers)."""
+    created = not out.exists()
+    try:
+        yield
     except BaseException:
-        if created and not (out / "runs").exists():  # failed before any run: no folder of leftovers
+        if created and not (out / kept).exists():
             shutil.rmtree(out, ignore_errors=True)
         raise
+
+
+def _print_sweep(result: dict[str, Any], model: str, task: str, name: str, out: Path) -> None:
     table = Table(title=f"{task}: {label(result['points'][0]['metric'])} vs {name}")
     table.add_column(name)
     for series in (model, *result["baselines"]):
@@ -176,9 +205,8 @@ def sweep(
 
 
 def pack(
-    bench: Path = typer.Argument(..., help="Bench folder (counting or listing samples)."),
-    out: Path = typer.Option(..., help="New bench folder."),
-    overwrite: bool = typer.Option(False, help="Replace OUT if it exists (only after success)."),
+    bench: Annotated[Path, typer.Argument(help="Bench folder (counting or listing samples).")],
+    out: Annotated[Path, typer.Option(help="New bench folder.")], overwrite: Overwrite = False,
 ) -> None:
     """Same information, fewer images: paste each sample's target-holding images side by side into one."""
     from mimic_vlm.bench.pack import pack_bench

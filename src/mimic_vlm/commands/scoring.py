@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -12,6 +12,9 @@ from rich.table import Table
 
 from mimic_vlm.commands.options import seed_option
 from mimic_vlm.errors import MimicError
+
+if TYPE_CHECKING:
+    from mimic_vlm.report.blocks import Section
 
 
 def print_scores(scores: dict[str, Any], console: Console | None = None) -> None:
@@ -33,96 +36,102 @@ def print_scores(scores: dict[str, Any], console: Console | None = None) -> None
         console.print("official scoring reproduces lmms-eval, bugs included (scores.json: scoring.notes)")
 
 
+def score(
+    bench: Path = typer.Option(..., "--bench", help="Bench folder (samples.jsonl + manifest.json)."),
+    predictions: list[Path] = typer.Option(..., "--predictions", help=(
+        "Predictions (repeatable): JSONL of {id, output}; lmms-eval --log_samples JSONL of an exported task; "
+        "VLMEvalKit prediction files (.xlsx with openpyxl, .csv, .tsv, .pkl).")),
+    official: bool = typer.Option(False, "--official", help="Reproduce the official lmms-eval scoring."),
+    out: Path | None = typer.Option(None, "--out", help="Write scores.json here."),
+    scored: Path | None = typer.Option(None, "--scored", help="Write each sample's parse and score (JSONL)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out / --scored file "
+                                                              "(never a predictions file or a bench file)."),
+    bootstrap: int = typer.Option(1000, min=0, help="Bootstrap replicates for the 95% intervals."),
+    seed: int = seed_option("Bootstrap seed."),
+) -> None:
+    """Score predictions made anywhere (lmms-eval, VLMEvalKit, in-house) against a bench, as `eval` does."""
+    from mimic_vlm.evaluate.score import check_outputs, score_predictions
+    from mimic_vlm.files import write_json_atomic, write_jsonl_atomic
+    from mimic_vlm.store import load_bench
+
+    check_outputs({"--out": out, "--scored": scored}, predictions, overwrite)
+    rows, scores = score_predictions(load_bench(bench), predictions, official, bootstrap, seed)
+    if out is not None:
+        write_json_atomic(out, scores)
+    if scored is not None:
+        write_jsonl_atomic(scored, rows)
+    print_scores(scores)
+
+def report(
+    runs: list[Path] = typer.Argument(..., help="Run folders (each with scores.json)."),
+    out: Path = typer.Option(..., "--out", help="Report folder: report.md, report.html, figures/."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing report folder."),
+    title: str = typer.Option("MIMIC evaluation report", help="Report title."),
+    allow_mixed: bool = typer.Option(False, "--allow-mixed", help="Allow runs scored on different benches."),
+) -> None:
+    """Markdown and self-contained HTML report with tables and plots over one or more runs."""
+    from mimic_vlm.plugins import REPORT_SECTIONS
+    from mimic_vlm.report import write_report
+
+    path = write_report(runs, out, REPORT_SECTIONS, overwrite=overwrite, title=title, allow_mixed=allow_mixed)
+    Console().print(f"wrote {path / 'report.md'} and {path / 'report.html'}")
+
+def compare(
+    runs: list[Path] = typer.Argument(..., help="Run folders: the first (A) against each of the others (B)."),
+    out: Path | None = typer.Option(None, "--out", help="Folder for compare.json and compare.md."),
+    shared_ids: bool = typer.Option(False, "--shared-ids", help="Compare runs of different benches on the "
+                                                                 "samples they share (same id, same sample)."),
+    bootstrap: int = typer.Option(1000, min=0, help="Paired bootstrap replicates for the 95% intervals."),
+    seed: int = seed_option("Bootstrap seed."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out folder."),
+) -> None:
+    """Paired comparison: per task and control value, B - A with a paired 95% CI, fixed/broken, McNemar p."""
+    from mimic_vlm.files import atomic_dir, check_output_folder, has_files, write_bytes_atomic
+    from mimic_vlm.report.compare import compare_runs
+    from mimic_vlm.report.render import render_markdown
+    from mimic_vlm.report.runs import load_runs
+    from mimic_vlm.schema import dumps
+
+    if len(runs) < 2:
+        raise MimicError("compare: give at least two run folders (A, then B ...)")
+    if out is not None:  # refused before the tables are printed, not after
+        check_output_folder(out, overwrite, has_files("compare.json"))
+    loaded = load_runs(runs)
+    results = [compare_runs(loaded[0], b, shared_ids, bootstrap, seed) for b in loaded[1:]]
+    console = Console()
+    sections = [_show_comparison(r, console) for r in results]
+    if out is not None:
+        with atomic_dir(out, overwrite=overwrite, marker=has_files("compare.json")) as tmp:
+            write_bytes_atomic(tmp / "compare.json", dumps(results) + b"\n")
+            write_bytes_atomic(tmp / "compare.md", render_markdown(sections, "Paired comparison").encode())
+        console.print(f"wrote {out / 'compare.json'} and {out / 'compare.md'} (per control value too)")
+    else:
+        console.print("per control value: --out DIR writes compare.md and compare.json")
+
+
+def _show_comparison(r: dict[str, Any], console: Console) -> Section:
+    """Print one B-vs-A comparison (one row per task) and return its report section (every control value)."""
+    from mimic_vlm.report.blocks import Section, Text
+    from mimic_vlm.report.compare import compare_table, pairing_note
+
+    table = compare_table(r)
+    note = pairing_note(r)
+    if note:
+        Console(stderr=True).print(f"warning: {r['b']} vs {r['a']}: {note}", highlight=False, soft_wrap=True)
+    rich = Table(title=f"B = {r['b']} vs A = {r['a']}: {r['n_shared']} shared samples "
+                       f"(paired 95% bootstrap CI, exact McNemar p)")
+    for i, h in enumerate(table.headers):  # the terminal keeps one row per task (no group column)
+        if i != 1:
+            rich.add_column(h.replace(" [95% paired CI]", " [95% CI]"), no_wrap=i in (0, 6))
+    for row in table.rows:
+        if row[1] == "all":  # --out has every control value
+            rich.add_row(*row[:1], *row[2:])
+    console.print(rich)
+    return Section(f"{r['b']} vs {r['a']}", [
+        Text(f"{r['n_shared']} shared samples ({r['only_a']} only in A, {r['only_b']} only in B)"
+             + (f"; {note}" if note else "")), table])
+
 def register(app: typer.Typer) -> None:
-    @app.command()
-    def score(
-        bench: Path = typer.Option(..., "--bench", help="Bench folder (samples.jsonl + manifest.json)."),
-        predictions: list[Path] = typer.Option(..., "--predictions", help=(
-            "Predictions (repeatable): JSONL of {id, output}; lmms-eval --log_samples JSONL of an exported task; "
-            "VLMEvalKit prediction files (.xlsx with openpyxl, .csv, .tsv, .pkl).")),
-        official: bool = typer.Option(False, "--official", help="Reproduce the official lmms-eval scoring."),
-        out: Path | None = typer.Option(None, "--out", help="Write scores.json here."),
-        scored: Path | None = typer.Option(None, "--scored", help="Write each sample's parse and score (JSONL)."),
-        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out / --scored file "
-                                                                  "(never a predictions file or a bench file)."),
-        bootstrap: int = typer.Option(1000, min=0, help="Bootstrap replicates for the 95% intervals."),
-        seed: int = seed_option("Bootstrap seed."),
-    ) -> None:
-        """Score predictions made anywhere (lmms-eval, VLMEvalKit, in-house) against a bench, as `eval` does."""
-        from mimic_vlm.evaluate.score import check_outputs, score_predictions
-        from mimic_vlm.files import write_json_atomic, write_jsonl_atomic
-        from mimic_vlm.store import load_bench
-
-        check_outputs({"--out": out, "--scored": scored}, predictions, overwrite)
-        rows, scores = score_predictions(load_bench(bench), predictions, official, bootstrap, seed)
-        if out is not None:
-            write_json_atomic(out, scores)
-        if scored is not None:
-            write_jsonl_atomic(scored, rows)
-        print_scores(scores)
-
-    @app.command()
-    def report(
-        runs: list[Path] = typer.Argument(..., help="Run folders (each with scores.json)."),
-        out: Path = typer.Option(..., "--out", help="Report folder: report.md, report.html, figures/."),
-        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing report folder."),
-        title: str = typer.Option("MIMIC evaluation report", help="Report title."),
-        allow_mixed: bool = typer.Option(False, "--allow-mixed", help="Allow runs scored on different benches."),
-    ) -> None:
-        """Markdown and self-contained HTML report with tables and plots over one or more runs."""
-        from mimic_vlm.plugins import REPORT_SECTIONS
-        from mimic_vlm.report import write_report
-
-        path = write_report(runs, out, REPORT_SECTIONS, overwrite=overwrite, title=title, allow_mixed=allow_mixed)
-        Console().print(f"wrote {path / 'report.md'} and {path / 'report.html'}")
-
-    @app.command()
-    def compare(
-        runs: list[Path] = typer.Argument(..., help="Run folders: the first (A) against each of the others (B)."),
-        out: Path | None = typer.Option(None, "--out", help="Folder for compare.json and compare.md."),
-        shared_ids: bool = typer.Option(False, "--shared-ids", help="Compare runs of different benches on the "
-                                                                     "samples they share (same id, same sample)."),
-        bootstrap: int = typer.Option(1000, min=0, help="Paired bootstrap replicates for the 95% intervals."),
-        seed: int = seed_option("Bootstrap seed."),
-        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out folder."),
-    ) -> None:
-        """Paired comparison: per task and control value, B - A with a paired 95% CI, fixed/broken, McNemar p."""
-        from mimic_vlm.files import atomic_dir, check_output_folder, has_files, write_bytes_atomic
-        from mimic_vlm.report.blocks import Section, Text
-        from mimic_vlm.report.compare import compare_runs, compare_table, pairing_note
-        from mimic_vlm.report.render import render_markdown
-        from mimic_vlm.report.runs import load_runs
-        from mimic_vlm.schema import dumps
-
-        if len(runs) < 2:
-            raise MimicError("compare: give at least two run folders (A, then B ...)")
-        if out is not None:  # refused before the tables are printed, not after
-            check_output_folder(out, overwrite, has_files("compare.json"))
-        loaded = load_runs(runs)
-        results = [compare_runs(loaded[0], b, shared_ids, bootstrap, seed) for b in loaded[1:]]
-        console = Console()
-        sections = []
-        for r in results:
-            table = compare_table(r)
-            note = pairing_note(r)
-            if note:
-                Console(stderr=True).print(f"warning: {r['b']} vs {r['a']}: {note}", highlight=False, soft_wrap=True)
-            sections.append(Section(f"{r['b']} vs {r['a']}", [
-                Text(f"{r['n_shared']} shared samples ({r['only_a']} only in A, {r['only_b']} only in B)"
-                     + (f"; {note}" if note else "")), table]))
-            rich = Table(title=f"B = {r['b']} vs A = {r['a']}: {r['n_shared']} shared samples "
-                               f"(paired 95% bootstrap CI, exact McNemar p)")
-            for i, h in enumerate(table.headers):  # the terminal keeps one row per task (no group column)
-                if i != 1:
-                    rich.add_column(h.replace(" [95% paired CI]", " [95% CI]"), no_wrap=i in (0, 6))
-            for row in table.rows:
-                if row[1] == "all":  # --out has every control value
-                    rich.add_row(*row[:1], *row[2:])
-            console.print(rich)
-        if out is not None:
-            with atomic_dir(out, overwrite=overwrite, marker=has_files("compare.json")) as tmp:
-                write_bytes_atomic(tmp / "compare.json", dumps(results) + b"\n")
-                write_bytes_atomic(tmp / "compare.md", render_markdown(sections, "Paired comparison").encode())
-            console.print(f"wrote {out / 'compare.json'} and {out / 'compare.md'} (per control value too)")
-        else:
-            console.print("per control value: --out DIR writes compare.md and compare.json")
+    app.command()(score)
+    app.command()(report)
+    app.command()(compare)

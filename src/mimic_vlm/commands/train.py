@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import warnings
 from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 from mimic_vlm.commands.progress import RichProgress
-from mimic_vlm.errors import MimicError
 
 
 def quiet_library_warnings() -> None:
@@ -22,86 +21,91 @@ def quiet_library_warnings() -> None:
         warnings.filterwarnings("ignore", category=FutureWarning)
 
 
+def _opt(help: str, **kw: Any) -> Any:
+    return typer.Option(help=help, **kw)
+
+
+TrainModel = Annotated[str, _opt("hf:PATH_OR_ID, tiny:FAMILY or toy:NAME (the base to fine-tune).")]
+Data = Annotated[list[Path], _opt("Training data: LLaVA .json, chat .jsonl, or a mixture .yaml (datasets: [{path, "
+                                  "sampling}]). Repeatable.")]
+TrainOut = Annotated[Path, _opt("Output folder: adapter or weights + mimic_train.json.")]
+Method = Annotated[str, _opt("lora | full-lm (vision tower + projector frozen) | full.")]
+LoraR = Annotated[int, _opt("LoRA rank (official run: 128).", min=1)]
+LoraAlpha = Annotated[int, _opt("LoRA alpha (official run: 32).", min=1)]
+LoraDropout = Annotated[float, _opt("LoRA dropout.", min=0.0, max=1.0)]
+TrainProjector = Annotated[bool, _opt("Also train the projector fully (as the paper did).")]
+TrainMaskLayers = Annotated[str | None, _opt("Image-block mask layers during training, e.g. 12-23, second-half, all "
+                                             "(default: no mask).")]
+TrainMaskBackend = Annotated[str, _opt("auto (the fastest exact one here) | blocks | sdpa | eager | flex (flex "
+                                       "trains on GPU only).")]
+MaxImages = Annotated[int, _opt("Drop samples with more images (counted and reported).", min=1)]
+TrainMaxPixels = Annotated[int | None, _opt("Per-image pixel cap (w*h), aspect kept, as in mimic eval; recorded, and "
+                                            "reused by eval --adapter.", min=1)]
+TrainImageSize = Annotated[int | None, _opt("Longest edge of every image for fixed-size families (Idefics3/SmolVLM), "
+                                            "as in mimic eval; recorded, reused by eval --adapter.", min=1)]
+Epochs = Annotated[float, _opt("Epochs, > 0 (ignored when --max-steps is set).", min=0.0)]
+MaxSteps = Annotated[int, _opt("Stop after this many optimizer steps (>= 1; -1: train for --epochs).", min=-1)]
+TrainBatch = Annotated[int, _opt("Per-device batch size.", min=1)]
+GradAccum = Annotated[int, _opt("Gradient accumulation steps.", min=1)]
+Lr = Annotated[float, _opt("Peak learning rate.", min=0.0)]
+LrScheduler = Annotated[str, _opt("After the warm-up: cosine | linear (decay to 0) | constant.")]
+WarmupRatio = Annotated[float, _opt("Linear warm-up, as a fraction of the steps.", min=0.0, max=1.0)]
+WeightDecay = Annotated[float, typer.Option(min=0.0)]
+Precision = Annotated[str, _opt("auto | bf16 | fp16 | fp32 (or bfloat16, float16, float32 as --dtype spells them); "
+                                "auto: bf16/fp16 on GPU, fp32 on CPU.")]
+Checkpointing = Annotated[bool, _opt("Recompute activations to save memory.")]
+SaveSteps = Annotated[int, _opt("Checkpoint every N steps (what --resume continues from).", min=1)]
+SaveLimit = Annotated[int, _opt("Keep at most this many checkpoints.", min=1)]
+LoggingSteps = Annotated[int, typer.Option(min=1)]
+TrainSeed = Annotated[int, _opt("Seed of initialisation, data order and dropout (the Trainer seeds numpy too, which "
+                                "takes < 2**32).", min=0, max=2**63 - 1)]
+Resume = Annotated[bool, _opt("Continue an interrupted run from its last checkpoint.")]
+TrainOverwrite = Annotated[bool, _opt("Replace an existing output folder.")]
+AccelerateConfig = Annotated[str | None, _opt("Re-launch under accelerate: single_gpu, multi_gpu, zero2, zero3, fsdp2, "
+                                              "or an accelerate YAML file.")]
+NumProcesses = Annotated[int | None, _opt("With --accelerate-config: processes (GPUs) to use (without it, launch "
+                                          "with torchrun or accelerate yourself).", min=1)]
+BaseConfig = Annotated[str | None, _opt("tiny: bases only: tiny.build options as JSON, e.g. '{\"hidden_size\": 128, "
+                                        "\"num_layers\": 4, \"vision\": {\"depth\": 3}}' (recorded in "
+                                        "mimic_train.json).")]
+
+
+def train_command(
+    model: TrainModel, data: Data, out: TrainOut, method: Method = "lora", lora_r: LoraR = 128,
+    lora_alpha: LoraAlpha = 32, lora_dropout: LoraDropout = 0.05, train_projector: TrainProjector = False,
+    mask_layers: TrainMaskLayers = None, mask_backend: TrainMaskBackend = "auto", max_images: MaxImages = 10,
+    max_pixels: TrainMaxPixels = None, image_size: TrainImageSize = None, epochs: Epochs = 1.0,
+    max_steps: MaxSteps = -1, batch_size: TrainBatch = 4, grad_accum: GradAccum = 1, lr: Lr = 2.5e-5,
+    lr_scheduler: LrScheduler = "cosine", warmup_ratio: WarmupRatio = 0.03, weight_decay: WeightDecay = 0.0,
+    precision: Precision = "auto", gradient_checkpointing: Checkpointing = True, save_steps: SaveSteps = 500,
+    save_total_limit: SaveLimit = 3, logging_steps: LoggingSteps = 10, seed: TrainSeed = 0, resume: Resume = False,
+    overwrite: TrainOverwrite = False, accelerate_config: AccelerateConfig = None,
+    num_processes: NumProcesses = None, base_config: BaseConfig = None,
+) -> None:
+    """Fine-tune on multi-image conversations: LoRA on the language model or the full language model."""
+    quiet_library_warnings()
+    from mimic_vlm.train import engine, launch
+    from mimic_vlm.train.finetune import LoraSettings
+
+    base_kwargs = engine.parse_base_config(base_config, model)
+    launch.check_num_processes(num_processes, accelerate_config)
+    if accelerate_config and not os.environ.get(launch.CHILD_ENV):  # this process only launches the run
+        raise typer.Exit(launch.relaunch(accelerate_config, num_processes, sys.argv[sys.argv.index("train") + 1:]))
+    cfg = engine.TrainConfig(
+        model=model, data=[str(p) for p in data], out=out, method=method,
+        lora=LoraSettings(lora_r, lora_alpha, lora_dropout), train_projector=train_projector,
+        mask_layers=mask_layers, mask_backend=mask_backend, max_images=max_images, max_pixels=max_pixels,
+        image_size=image_size, epochs=epochs, max_steps=max_steps, batch_size=batch_size, grad_accum=grad_accum,
+        lr=lr, lr_scheduler=lr_scheduler, warmup_ratio=warmup_ratio, weight_decay=weight_decay,
+        precision=precision, gradient_checkpointing=gradient_checkpointing, save_steps=save_steps,
+        save_total_limit=save_total_limit, logging_steps=logging_steps, seed=seed, base_kwargs=base_kwargs)
+    with RichProgress() as bars:
+        result = engine.train(cfg, resume=resume, overwrite=overwrite, progress=bars)
+    s = result.settings
+    if int(os.environ.get("RANK", "0")) == 0:
+        Console().print(f"[green]trained[/] {s['method']} on {s['samples']} samples ({s['dropped_too_many_images']} "
+                        f"dropped: > {s['max_images']} images), {s['steps']} steps -> {result.out}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("train")
-    def train_command(
-        model: str = typer.Option(..., "--model", help="hf:PATH_OR_ID or tiny:FAMILY (the base to fine-tune)."),
-        data: list[Path] = typer.Option(..., "--data", help="Training data: LLaVA .json, chat .jsonl, or a "
-                                        "mixture .yaml (datasets: [{path, sampling}]). Repeatable."),
-        out: Path = typer.Option(..., "--out", help="Output folder: adapter or weights + mimic_train.json."),
-        method: str = typer.Option("lora", help="lora | full-lm (vision tower + projector frozen) | full."),
-        lora_r: int = typer.Option(128, min=1, help="LoRA rank (official run: 128)."),
-        lora_alpha: int = typer.Option(32, min=1, help="LoRA alpha (official run: 32)."),
-        lora_dropout: float = typer.Option(0.05, min=0.0, max=1.0, help="LoRA dropout."),
-        train_projector: bool = typer.Option(False, help="Also train the projector fully (as the paper did)."),
-        mask_layers: str = typer.Option(None, help="Image-block mask layers during training, e.g. 12-23, "
-                                        "second-half, all (default: no mask)."),
-        mask_backend: str = typer.Option("auto", help="auto (the fastest exact one here) | blocks | sdpa | eager | "
-                                         "flex (flex trains on GPU only)."),
-        max_images: int = typer.Option(10, min=1, help="Drop samples with more images (counted and reported)."),
-        max_pixels: int = typer.Option(None, min=1, help="Per-image pixel cap (w*h), aspect kept, as in mimic eval; "
-                                       "recorded, and reused by eval --adapter."),
-        image_size: int = typer.Option(None, min=1, help="Longest edge of every image for fixed-size families "
-                                       "(Idefics3/SmolVLM), as in mimic eval; recorded, reused by eval --adapter."),
-        epochs: float = typer.Option(1.0, min=0.0, help="Epochs, > 0 (ignored when --max-steps is set)."),
-        max_steps: int = typer.Option(-1, min=-1, help="Stop after this many optimizer steps (>= 1; -1: train "
-                                      "for --epochs)."),
-        batch_size: int = typer.Option(4, min=1, help="Per-device batch size."),
-        grad_accum: int = typer.Option(1, min=1, help="Gradient accumulation steps."),
-        lr: float = typer.Option(2.5e-5, min=0.0, help="Peak learning rate."),
-        lr_scheduler: str = typer.Option("cosine", help="After the warm-up: cosine | linear (decay to 0) | constant."),
-        warmup_ratio: float = typer.Option(0.03, min=0.0, max=1.0, help="Linear warm-up, as a fraction of the steps."),
-        weight_decay: float = typer.Option(0.0, min=0.0),
-        precision: str = typer.Option("auto", help="auto | bf16 | fp16 | fp32 (or bfloat16, float16, float32 as "
-                                       "--dtype spells them); auto: bf16/fp16 on GPU, fp32 on CPU."),
-        gradient_checkpointing: bool = typer.Option(True, help="Recompute activations to save memory."),
-        save_steps: int = typer.Option(500, min=1, help="Checkpoint every N steps (what --resume continues from)."),
-        save_total_limit: int = typer.Option(3, min=1, help="Keep at most this many checkpoints."),
-        logging_steps: int = typer.Option(10, min=1),
-        seed: int = typer.Option(0, min=0, max=2**63 - 1, help="Seed of initialisation, data order and dropout "
-                                 "(the Trainer seeds numpy too, which takes < 2**32)."),
-        resume: bool = typer.Option(False, help="Continue an interrupted run from its last checkpoint."),
-        overwrite: bool = typer.Option(False, help="Replace an existing output folder."),
-        accelerate_config: str = typer.Option(None, help="Re-launch under accelerate: single_gpu, multi_gpu, "
-                                              "zero2, zero3, fsdp2, or an accelerate YAML file."),
-        num_processes: int = typer.Option(None, min=1, help="With --accelerate-config: processes (GPUs) to use "
-                                          "(without it, launch with torchrun or accelerate yourself)."),
-        base_config: str = typer.Option(None, help="tiny: bases only: tiny.build options as JSON, e.g. "
-                                        '\'{"hidden_size": 128, "num_layers": 4, "vision": {"depth": 3}}\' '
-                                        "(recorded in mimic_train.json)."),
-    ) -> None:
-        """Fine-tune on multi-image conversations: LoRA on the language model or the full language model."""
-        quiet_library_warnings()
-        from mimic_vlm.train import engine, launch
-        from mimic_vlm.train.finetune import LoraSettings
-
-        base_kwargs = engine.parse_base_config(base_config, model)
-        if num_processes is not None and not accelerate_config:
-            raise MimicError(f"--num-processes {num_processes}: only with --accelerate-config (it sets the processes "
-                             "of the launch it makes); without it, launch with torchrun --nproc_per_node N")
-
-        if accelerate_config and not os.environ.get(launch.CHILD_ENV):
-            config = launch.accelerate_config_path(accelerate_config)
-            launch.check_launcher(accelerate_config)  # a missing engine fails here, before launching
-            argv = sys.argv[sys.argv.index("train") + 1:]
-            cmd = launch.launch_command(config,
-                                        launch.strip_options(argv, ("--accelerate-config", "--num-processes")),
-                                        num_processes)
-            Console(stderr=True).print(f"[dim]$ {' '.join(cmd)}[/]", highlight=False)
-            raise typer.Exit(subprocess.call(cmd, env={**os.environ, launch.CHILD_ENV: "1"}))
-        cfg = engine.TrainConfig(
-            model=model, data=[str(p) for p in data], out=out, method=method,
-            lora=LoraSettings(lora_r, lora_alpha, lora_dropout), train_projector=train_projector,
-            mask_layers=mask_layers, mask_backend=mask_backend, max_images=max_images, max_pixels=max_pixels,
-            image_size=image_size, epochs=epochs,
-            max_steps=max_steps, batch_size=batch_size, grad_accum=grad_accum, lr=lr, lr_scheduler=lr_scheduler, warmup_ratio=warmup_ratio,
-            weight_decay=weight_decay, precision=precision, gradient_checkpointing=gradient_checkpointing,
-            save_steps=save_steps, save_total_limit=save_total_limit, logging_steps=logging_steps, seed=seed,
-            base_kwargs=base_kwargs)
-        with RichProgress() as bars:
-            result = engine.train(cfg, resume=resume, overwrite=overwrite, progress=bars)
-        s = result.settings
-        if int(os.environ.get("RANK", "0")) == 0:
-                Console().print(f"[green]trained[/] {s['method']} on {s['samples']} samples ({s['dropped_too_many_images']} "
-                            f"dropped: > {s['max_images']} images), {s['steps']} steps -> {result.out}",
-                            highlight=False)
+    app.command("train")(train_command)

@@ -86,3 +86,24 @@ def strip_options(argv: list[str], options: tuple[str, ...]) -> list[str]:
         elif not a.startswith(tuple(o + "=" for o in options)):
             out.append(a)
     return out
+
+
+def check_num_processes(num_processes: int | None, accelerate_config: str | None) -> None:
+    if num_processes is not None and not accelerate_config:
+        raise MimicError(f"--num-processes {num_processes}: only with --accelerate-config (it sets the processes "
+                         "of the launch it makes); without it, launch with torchrun --nproc_per_node N")
+
+
+def relaunch(accelerate_config: str, num_processes: int | None, train_args: list[str]) -> int:
+    """Run `mimic train TRAIN_ARGS` again under `accelerate launch` and return its exit code (the options that
+    asked for the launch are left out of the child's)."""
+    import os
+    import subprocess
+
+    from rich.console import Console
+
+    config = accelerate_config_path(accelerate_config)
+    check_launcher(accelerate_config)  # a missing engine fails here, before launching
+    cmd = launch_command(config, strip_options(train_args, ("--accelerate-config", "--num-processes")), num_processes)
+    Console(stderr=True).print(f"[dim]$ {' '.join(cmd)}[/]", highlight=False)
+    return subprocess.call(cmd, env={**os.environ, CHILD_ENV: "1"})
