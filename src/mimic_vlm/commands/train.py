@@ -90,7 +90,7 @@ def train_command(
     base_kwargs = engine.parse_base_config(base_config, model)
     launch.check_num_processes(num_processes, accelerate_config)
     if accelerate_config and not os.environ.get(launch.CHILD_ENV):  # this process only launches the run
-        raise typer.Exit(launch.relaunch(accelerate_config, num_processes, sys.argv[sys.argv.index("train") + 1:]))
+        raise typer.Exit(launch.relaunch(accelerate_config, num_processes, sys.argv))
     cfg = engine.TrainConfig(
         model=model, data=[str(p) for p in data], out=out, method=method,
         lora=LoraSettings(lora_r, lora_alpha, lora_dropout), train_projector=train_projector,

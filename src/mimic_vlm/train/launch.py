@@ -94,9 +94,9 @@ def check_num_processes(num_processes: int | None, accelerate_config: str | None
                          "of the launch it makes); without it, launch with torchrun --nproc_per_node N")
 
 
-def relaunch(accelerate_config: str, num_processes: int | None, train_args: list[str]) -> int:
-    """Run `mimic train TRAIN_ARGS` again under `accelerate launch` and return its exit code (the options that
-    asked for the launch are left out of the child's)."""
+def relaunch(accelerate_config: str, num_processes: int | None, argv: list[str]) -> int:
+    """Run this `mimic ... train ARGS` command line again under `accelerate launch` and return its exit code (the
+    options that asked for the launch are left out of the child's); the config is checked first."""
     import os
     import subprocess
 
@@ -104,6 +104,7 @@ def relaunch(accelerate_config: str, num_processes: int | None, train_args: list
 
     config = accelerate_config_path(accelerate_config)
     check_launcher(accelerate_config)  # a missing engine fails here, before launching
+    train_args = argv[argv.index("train") + 1:]
     cmd = launch_command(config, strip_options(train_args, ("--accelerate-config", "--num-processes")), num_processes)
     Console(stderr=True).print(f"[dim]$ {' '.join(cmd)}[/]", highlight=False)
     return subprocess.call(cmd, env={**os.environ, CHILD_ENV: "1"})
