@@ -143,12 +143,14 @@ def atomic_dir(target: str | Path, overwrite: bool = False, marker: Marker | Non
     target = Path(target)
     replace = check_output_folder(target, overwrite, marker)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
+    tmp: Path | None = None
+    try:  # made inside the try: a SIGTERM / Ctrl-C right after it is created still removes it
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
         os.chmod(tmp, 0o777 & ~_umask())
         yield tmp
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
     if replace or target.exists():
         old = target.with_name(f".{target.name}.old-{os.getpid()}")
