@@ -43,6 +43,8 @@ def summary_table(scores: dict[str, Any], title: str) -> Table:
         table.add_row("[bold]MIMIC score[/]", str(overall.get("n", "")), "mean of headlines",
                       fmt(scores["mimic_score"]))
     table.caption = f"unparsed answers: {overall.get('n_unparsed', 0)} of {overall.get('n', 0)}"
+    if overall.get("n_truncated"):
+        table.caption += f"; truncated (token limit before an answer): {overall['n_truncated']}"
     return table
 
 
@@ -62,6 +64,10 @@ def register(app: typer.Typer) -> None:
         overwrite: bool = typer.Option(False, help="Replace a run made with other settings."),
         system_prompt: str | None = typer.Option(None, help="System message for every request."),
         max_new_tokens: int | None = typer.Option(None, min=1, help="Override the tasks' token budgets (16; 32 listing)."),
+        reasoning: bool = typer.Option(False, "--reasoning", help="Preset for thinking models: token budgets raised "
+                                       "to 8192 (an explicit --max-new-tokens wins)."),
+        reasoning_tags: str = typer.Option("<think>,</think>", help="OPEN,CLOSE tags of the thinking block, set "
+                                           "aside before the answer is read."),
         prompt_template: str | None = typer.Option(
             None, help="Replace the task prompt: {question} {task} {options} {n_images}; '\\n' is a newline; "
                        "one <image> per image interleaves the images."),
@@ -80,6 +86,11 @@ def register(app: typer.Typer) -> None:
                                                                 "released: 2048)."),
         adapter: str | None = typer.Option(None, help="PEFT adapter folder (its training mask is re-applied)."),
         concurrency: int = typer.Option(8, min=1, help="Requests in flight (openai)."),
+        jpeg_quality: int | None = typer.Option(None, min=1, max=95, help="Send every image as a JPEG of this "
+                                                "quality (openai; a server's request size limit)."),
+        max_batch_tokens: int | None = typer.Option(None, min=1, help="Batch by a budget of padded tokens "
+                                                    "(prompt with its image tokens + new tokens) instead of a "
+                                                    "sample count (hf/tiny; outputs do not depend on it)."),
         timeout: float = typer.Option(120.0, min=0.001, help="Seconds per HTTP request (openai)."),
         retries: int = typer.Option(4, min=0, help="Retries on 429/5xx/dropped connections/timeouts (openai)."),
         api_key_env: str | None = typer.Option(None, help="Environment variable holding the API key "
@@ -91,6 +102,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Evaluate a model on a bench: predictions.jsonl, scores.json and run.json in --out (resumable)."""
         from mimic_vlm.bench.store import load_bench
+        from mimic_vlm.evaluate.reasoning import parse_tags
         from mimic_vlm.evaluate.runner import Prompting, distributed, run_eval
         from mimic_vlm.models.registry import load_model
 
@@ -104,13 +116,14 @@ def register(app: typer.Typer) -> None:
         task_list, id_list = parse_name_list(tasks, "--tasks"), _ids(ids)
         loaded = load_bench(bench)
         prompting = Prompting(template=prompt_template.replace("\\n", "\n") if prompt_template else None,
-                              system=system_prompt, max_new_tokens=max_new_tokens)
+                              system=system_prompt, max_new_tokens=max_new_tokens, reasoning=reasoning,
+                              reasoning_tags=parse_tags(reasoning_tags))
         if prompting.template and loaded.samples:  # a bad template fails here, before the model loads
             prompting.text(loaded.samples[0])
         the_model = load_model(model, bench=loaded, batch_size=batch_size, dtype=dtype, device=device,
                                device_map=device_map, attn_implementation=attn_implementation,
                                max_pixels=max_pixels, image_size=image_size, adapter=adapter, mask=mask,
-                               concurrency=concurrency,
+                               concurrency=concurrency, jpeg_quality=jpeg_quality, max_batch_tokens=max_batch_tokens,
                                timeout=timeout, retries=retries, api_key_env=api_key_env, seed=seed)
         with RichProgress(disable=not progress) as bars:
             scores = run_eval(loaded, the_model, out, limit=limit, tasks=task_list, ids=id_list,
