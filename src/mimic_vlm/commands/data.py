@@ -27,7 +27,7 @@ def generate(
     images_dir: Path | None = typer.Option(None, "--images-dir", help="Folder holding the source images."),
     task: str = typer.Option("all", "--task", help="counting | listing | common | odd_one | all."),
     count: int = typer.Option(100, "--count", min=1, help="Samples per task."),
-    n_images: str = typer.Option("2-6", "--n-images", help="Images per sample: N, A-B or a,b,c (1-16)."),
+    n_images: str = typer.Option("2-6", "--n-images", help="Images per sample: N, A-B or a,b,c (1-64)."),
     spread: str | None = typer.Option(None, "--spread", help="Images holding a target (default: drawn)."),
     distractors: str | None = typer.Option(None, "--distractors", help="Images holding no target."),
     concepts: str = typer.Option("1", "--concepts", help="Categories (counting) / supercategories (listing) asked."),

@@ -30,7 +30,7 @@ from mimic_vlm.compose.base import Stream
 from mimic_vlm.errors import MimicError
 from mimic_vlm.ranges import ReversedRange, parse_int_list
 
-MAX_IMAGES = 16
+MAX_IMAGES = 64
 BALANCES = ("uniform", "natural")
 TARGET_POSITIONS = ("first", "middle", "last", "any")
 Choice = tuple[int, ...]
