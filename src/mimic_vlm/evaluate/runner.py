@@ -2,9 +2,11 @@
 
 ```
 RUN/
-  run.json           settings that shape the answers (compared on every rerun) + runtime, bench, command
-  predictions.jsonl  one line per sample id: output, parsed, score fields, token counts, latency_s (the
-                     batch's wall time / its size)
+  run.json           settings that shape the answers (compared on every rerun) + runtime, bench, command,
+                     generation (each task's token budget as run, the reasoning preset and tags)
+  predictions.jsonl  one line per sample id: output (raw), reasoning (where any), parsed, score fields
+                     (truncated: cut by the token limit before an answer), token counts (prompt, vision, text,
+                     output, reasoning), latency_s (the batch's wall time / its size)
   scores.json        `score.build_scores` of every prediction in the folder (per task, per control)
 ```
 
