@@ -14,7 +14,7 @@ COLUMNS = (("input_tokens_per_sample", "input tok/sample"), ("vision_tokens_per_
 
 
 def _number(value: Any) -> str:
-    if value is None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):  # absent, or a hand-edited file
         return "–"
     return f"{value:.2f}" if isinstance(value, float) and abs(value) < 100 else f"{value:,.0f}"
 
@@ -26,7 +26,10 @@ def usage_section(runs: list[RunData]) -> Section | None:
         usage = r.scores.get("usage") if not r.diagnostics else None
         if not isinstance(usage, dict):
             continue
-        for name, entry in [("all", usage.get("overall") or {}), *sorted((usage.get("tasks") or {}).items())]:
+        tasks = usage.get("tasks") if isinstance(usage.get("tasks"), dict) else {}
+        for name, entry in [("all", usage.get("overall")), *sorted(tasks.items())]:
+            if not isinstance(entry, dict):
+                continue
             rows.append([r.name, name, str(entry.get("n", "–")), *(_number(entry.get(k)) for k, _ in COLUMNS)])
     if not rows:
         return None
