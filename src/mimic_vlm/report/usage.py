@@ -26,7 +26,8 @@ def usage_section(runs: list[RunData]) -> Section | None:
         usage = r.scores.get("usage") if not r.diagnostics else None
         if not isinstance(usage, dict):
             continue
-        tasks = usage.get("tasks") if isinstance(usage.get("tasks"), dict) else {}
+        tasks = usage.get("tasks")
+        tasks = tasks if isinstance(tasks, dict) else {}
         for name, entry in [("all", usage.get("overall")), *sorted(tasks.items())]:
             if not isinstance(entry, dict):
                 continue
