@@ -79,18 +79,22 @@ def open_rgb(path: Path, max_pixels: int | None = None) -> Image.Image:
     return im if size == im.size else im.resize(size, Image.Resampling.BICUBIC)
 
 
-def data_url(path: Path, max_pixels: int | None = None) -> str:
+def data_url(path: Path, max_pixels: int | None = None, jpeg_quality: int | None = None) -> str:
     """A base64 data URL for an HTTP API: the original JPEG/PNG bytes when no resize is needed (no
-    re-encoding loss), else a lossless PNG of the resized image."""
+    re-encoding loss), else a lossless PNG of the resized image; with `jpeg_quality`, always a JPEG at that
+    quality (a server's request size limit: 64 images as PNG run to tens of MB)."""
     try:
         with Image.open(path) as im:
             fmt, size = im.format, im.size
     except (OSError, ValueError) as e:
         raise MimicError(f"{path}: cannot read image ({e})") from None
-    if fmt in ("JPEG", "PNG") and fit_pixels(*size, max_pixels) == size:
+    if jpeg_quality is None and fmt in ("JPEG", "PNG") and fit_pixels(*size, max_pixels) == size:
         data, mime = path.read_bytes(), f"image/{fmt.lower()}"
     else:
         buf = io.BytesIO()
-        open_rgb(path, max_pixels).save(buf, format="PNG")
-        data, mime = buf.getvalue(), "image/png"
+        if jpeg_quality is None:
+            open_rgb(path, max_pixels).save(buf, format="PNG")
+        else:
+            open_rgb(path, max_pixels).save(buf, format="JPEG", quality=jpeg_quality)
+        data, mime = buf.getvalue(), "image/png" if jpeg_quality is None else "image/jpeg"
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"

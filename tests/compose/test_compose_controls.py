@@ -20,8 +20,8 @@ def test_parse_value_range_list():
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"n_images": "0-3"}, "--n-images 0-3: must lie within 1-16"),
-    ({"n_images": "17"}, "--n-images 17: must lie within 1-16"),
+    ({"n_images": "0-3"}, "--n-images 0-3: must lie within 1-64"),
+    ({"n_images": "65"}, "--n-images 65: must lie within 1-64"),
     ({"n_images": "x"}, "--n-images 'x': expected a number"),
     ({"n_images": "5-2"}, "--n-images 5-2: range start is larger than its end"),
     ({"balance": "flat"}, "--balance 'flat': expected one of uniform, natural"),

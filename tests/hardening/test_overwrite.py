@@ -126,7 +126,7 @@ def test_a_failed_demo_leaves_nothing_and_a_failed_overwrite_keeps_the_old_demo(
 def test_a_sweep_that_fails_before_any_run_leaves_no_folder(tmp_path, cli):
     out = tmp_path / "sweep"
     cli("sweep", "--model", "chance", "--task", "counting", "--vary", "n_images=0,2", "--count", "2",
-        "--out", out, "--no-progress").one_error_line("--n-images 0: must lie within 1-16")
+        "--out", out, "--no-progress").one_error_line("--n-images 0: must lie within 1-64")
     assert not out.exists()
 
 

@@ -95,6 +95,10 @@ class ChatServer:
     It answers each request with the number of images it received; `plan` scripts the next requests:
     "ok", "429", "500", "garbage", "nochoices", "drop" (close without answering), "sleep" (past the
     client's timeout). `max_in_flight` records the concurrency seen (requests inside their delay).
+
+    Like vLLM, it refuses a prompt with more than `max_images` images (HTTP 400, vLLM's error object) and,
+    like a proxy, a body over `max_body` bytes (HTTP 413). `respond(body, images)`, when set, gives the reply's
+    JSON object (a reasoning server's `reasoning_content`, a malformed `usage`, ...).
     """
 
     def __init__(self) -> None:
@@ -106,6 +110,9 @@ class ChatServer:
         self.in_flight = self.max_in_flight = 0
         self.lock = threading.Lock()
         self.delay_s = 0.0
+        self.max_images: int | None = None
+        self.max_body: int | None = None
+        self.respond: Any = None
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -116,7 +123,8 @@ class ChatServer:
                 import json
                 import time
 
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                body = json.loads(raw)
                 with server.lock:
                     action = server.plan.pop(0) if server.plan else "ok"
                     server.requests.append({"body": body, "auth": self.headers.get("Authorization"),
@@ -143,9 +151,24 @@ class ChatServer:
                         return
                     images = sum(part.get("type") == "image_url" for m in body["messages"]
                                  if isinstance(m["content"], list) for part in m["content"])
+                    refusal = None
+                    if server.max_body is not None and len(raw) > server.max_body:
+                        refusal = (413, b"<html><body><h1>413 Request Entity Too Large</h1></body></html>")
+                    elif server.max_images is not None and images > server.max_images:
+                        refusal = (400, json.dumps({  # vLLM's reply, word for word
+                            "object": "error", "message": f"At most {server.max_images} image(s) may be provided "
+                            "in one request.", "type": "BadRequestError", "param": None, "code": 400}).encode())
+                    if refusal:
+                        self.send_response(refusal[0])
+                        self.send_header("Content-Length", str(len(refusal[1])))
+                        self.end_headers()
+                        self.wfile.write(refusal[1])
+                        return
                     answer: dict[str, Any] = {"choices": [{"message": {"role": "assistant",
                                                                         "content": f" {images} "}}],
                                               "usage": {"prompt_tokens": 10 + images, "completion_tokens": 1}}
+                    if server.respond:
+                        answer = server.respond(body, images)
                     data = {"garbage": b"<html>oops</html>", "nochoices": b'{"object": "error"}'}.get(
                         action, json.dumps(answer).encode())
                     self.send_response(200)

@@ -30,7 +30,7 @@ Annotations = Annotated[Path | None, _opt("--annotations", "COCO instances JSON 
 ImagesDir = Annotated[Path | None, _opt("--images-dir", "Folder holding the source images.")]
 TaskName = Annotated[str, _opt("--task", "counting | listing | common | odd_one | all.")]
 Count = Annotated[int, _opt("--count", "Samples per task.", min=1)]
-NImages = Annotated[str, _opt("--n-images", "Images per sample: N, A-B or a,b,c (1-16).")]
+NImages = Annotated[str, _opt("--n-images", "Images per sample: N, A-B or a,b,c (1-64).")]
 Spread = Annotated[str | None, _opt("--spread", "Images holding a target (default: drawn).")]
 Distractors = Annotated[str | None, _opt("--distractors", "Images holding no target.")]
 Concepts = Annotated[str, _opt("--concepts", "Categories (counting) / supercategories (listing) asked.")]

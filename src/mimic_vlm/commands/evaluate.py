@@ -57,6 +57,8 @@ def summary_table(scores: dict[str, Any], title: str) -> Table:
         table.add_row("[bold]MIMIC score[/]", str(overall.get("n", "")), "mean of headlines",
                       fmt(scores["mimic_score"]))
     table.caption = f"unparsed answers: {overall.get('n_unparsed', 0)} of {overall.get('n', 0)}"
+    if overall.get("n_truncated"):
+        table.caption += f"; truncated (token limit before an answer): {overall['n_truncated']}"
     return table
 
 
@@ -70,6 +72,15 @@ BatchSize = Annotated[int | None, typer.Option(min=1, help="Requests per batch (
 Official = Annotated[bool, typer.Option(help="Score exactly like the official lmms-eval MIMIC code.")]
 SystemPrompt = Annotated[str | None, typer.Option(help="System message for every request.")]
 MaxNewTokens = Annotated[int | None, typer.Option(min=1, help="Override the tasks' token budgets (16; 32 listing).")]
+Reasoning = Annotated[bool, typer.Option("--reasoning", help="Preset for thinking models: token budgets raised to "
+                                                             "8192 (an explicit --max-new-tokens wins).")]
+ReasoningTags = Annotated[str, typer.Option(help="OPEN,CLOSE tags of the thinking block, set aside before the "
+                                                 "answer is read.")]
+JpegQuality = Annotated[int | None, typer.Option(min=1, max=95, help="Send every image as a JPEG of this quality "
+                                                                     "(openai; a server's request size limit).")]
+MaxBatchTokens = Annotated[int | None, typer.Option(min=1, help="Batch by a budget of padded tokens (prompt with its "
+                                                                "image tokens + new tokens) instead of a sample "
+                                                                "count (hf/tiny; outputs do not depend on it).")]
 PromptTemplate = Annotated[str | None, typer.Option(
     help="Replace the task prompt: {question} {task} {options} {n_images}; '\\n' is a newline; one <image> per "
          "image interleaves the images.")]
@@ -91,15 +102,18 @@ Permutations = Annotated[int, typer.Option(min=0, help="Also evaluate each sampl
 def eval_(
     bench: BenchDir, model: ModelSpec, out: RunOut, limit: Limit = None, tasks: Tasks = None, ids: Ids = None,
     batch_size: BatchSize = None, official: Official = False, overwrite: ReplaceRuns = False,
-    system_prompt: SystemPrompt = None, max_new_tokens: MaxNewTokens = None, prompt_template: PromptTemplate = None,
+    system_prompt: SystemPrompt = None, max_new_tokens: MaxNewTokens = None, reasoning: Reasoning = False,
+    reasoning_tags: ReasoningTags = "<think>,</think>", prompt_template: PromptTemplate = None,
     mask_layers: MaskLayers = None, mask_backend: MaskBackend = "auto", dtype: Dtype = "auto",
     device: Device = None, device_map: DeviceMap = None, attn_implementation: Attention = None,
     max_pixels: EvalMaxPixels = None, image_size: ImageSize = None, adapter: Adapter = None,
-    concurrency: Concurrency = 8, timeout: Timeout = 120.0, retries: Retries = 4, api_key_env: ApiKeyEnv = None,
+    concurrency: Concurrency = 8, jpeg_quality: JpegQuality = None, max_batch_tokens: MaxBatchTokens = None,
+    timeout: Timeout = 120.0, retries: Retries = 4, api_key_env: ApiKeyEnv = None,
     seed: int = seed_option("Seed of the chance baseline."), permutations: Permutations = 0,
     progress: ShowProgress = True,
 ) -> None:
     """Evaluate a model on a bench: predictions.jsonl, scores.json and run.json in --out (resumable)."""
+    from mimic_vlm.evaluate.reasoning import parse_tags
     from mimic_vlm.evaluate.runner import Prompting, distributed, run_eval
     from mimic_vlm.models.registry import ModelOptions, load_model
     from mimic_vlm.store import load_bench
@@ -108,13 +122,15 @@ def eval_(
     task_list, id_list = parse_name_list(tasks, "--tasks"), _ids(ids)
     loaded = load_bench(bench)
     prompting = Prompting(template=prompt_template.replace("\\n", "\n") if prompt_template else None,
-                          system=system_prompt, max_new_tokens=max_new_tokens)
+                          system=system_prompt, max_new_tokens=max_new_tokens, reasoning=reasoning,
+                          reasoning_tags=parse_tags(reasoning_tags))
     if prompting.template and loaded.samples:  # a bad template fails here, before the model loads
         prompting.text(loaded.samples[0])
     the_model = load_model(model, ModelOptions(
         bench=loaded, batch_size=batch_size, dtype=dtype, device=device, device_map=device_map,
         attn_implementation=attn_implementation, max_pixels=max_pixels, image_size=image_size, adapter=adapter,
-        mask=mask, concurrency=concurrency, timeout=timeout, retries=retries, api_key_env=api_key_env, seed=seed))
+        mask=mask, concurrency=concurrency, jpeg_quality=jpeg_quality, max_batch_tokens=max_batch_tokens,
+        timeout=timeout, retries=retries, api_key_env=api_key_env, seed=seed))
     with RichProgress(disable=not progress) as bars:
         scores = run_eval(loaded, the_model, out, limit=limit, tasks=task_list, ids=id_list, batch_size=batch_size,
                           official=official, overwrite=overwrite, prompting=prompting,

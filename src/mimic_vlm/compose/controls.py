@@ -34,7 +34,7 @@ from mimic_vlm.ranges import ReversedRange, parse_int_list
 from mimic_vlm.tasks import MIMIC
 from mimic_vlm.tasks.base import fmt_choice as _fmt
 
-MAX_IMAGES = 16
+MAX_IMAGES = 64
 BALANCES = ("uniform", "natural")
 TARGET_POSITIONS = ("first", "middle", "last", "any")
 Choice = tuple[int, ...]

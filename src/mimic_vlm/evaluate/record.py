@@ -18,7 +18,8 @@ from mimic_vlm.schema import read_json
 
 RUN_JSON = "run.json"
 
-_FIELDS = ("settings", "runtime", "prompt_examples", "bench", "mimic_version", "permutations", "command")
+_FIELDS = ("settings", "runtime", "prompt_examples", "bench", "mimic_version", "permutations", "command",
+           "generation")
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class RunRecord:
     mimic_version: str = ""
     permutations: int = 0
     command: list[str] = field(default_factory=list)
+    generation: dict[str, Any] = field(default_factory=dict)
+    """The token budgets per task and the reasoning preset and tags the run used (see `runner.generation_record`)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Every other key, kept as written (e.g. a top-level `model` in a hand-made run file)."""
 
@@ -63,7 +66,7 @@ class RunRecord:
         return {"settings": self.settings, "runtime": self.runtime, "prompt_examples": self.prompt_examples,
                 "bench": self.bench, "mimic_version": self.mimic_version,
                 **({"permutations": self.permutations} if self.permutations else {}), "command": self.command,
-                **self.extra}
+                **({"generation": self.generation} if self.generation else {}), **self.extra}
 
     @classmethod
     def from_dict(cls, d: Any, where: str = RUN_JSON) -> RunRecord:
@@ -77,7 +80,7 @@ class RunRecord:
 
         return cls(of("settings", dict, {}), of("runtime", dict, {}), of("prompt_examples", dict, {}),
                    d.get("bench"), of("mimic_version", str, ""), of("permutations", int, 0), of("command", list, []),
-                   {k: v for k, v in d.items() if k not in _FIELDS})
+                   of("generation", dict, {}), {k: v for k, v in d.items() if k not in _FIELDS})
 
     def write(self, folder: Path) -> None:
         write_json_atomic(Path(folder) / RUN_JSON, self.to_dict())

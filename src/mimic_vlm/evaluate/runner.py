@@ -2,9 +2,11 @@
 
 ```
 RUN/
-  run.json           settings that shape the answers (compared on every rerun) + runtime, bench, command
-  predictions.jsonl  one line per sample id: output, parsed, score fields, token counts, latency_s (the
-                     batch's wall time / its size)
+  run.json           settings that shape the answers (compared on every rerun) + runtime, bench, command,
+                     generation (each task's token budget as run, the reasoning preset and tags)
+  predictions.jsonl  one line per sample id: output (raw), reasoning (where any), parsed, score fields
+                     (truncated: cut by the token limit before an answer), token counts (prompt, vision, text,
+                     output, reasoning), latency_s (the batch's wall time / its size)
   scores.json        `score.build_scores` of every prediction in the folder (per task, per control)
 ```
 
@@ -32,6 +34,7 @@ import orjson
 from mimic_vlm import __version__
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate import predictions as P
+from mimic_vlm.evaluate.reasoning import THINK_TAGS, split_reasoning
 from mimic_vlm.evaluate.record import RUN_JSON, RunRecord, is_eval_run
 from mimic_vlm.evaluate.score import build_scores, score_output
 from mimic_vlm.evaluate.tasks import get_task
@@ -44,6 +47,7 @@ from mimic_vlm.schema import Sample, read_json
 from mimic_vlm.store import Bench, check_images, distinct_images
 
 SCORES = "scores.json"
+REASONING_MAX_NEW_TOKENS = 8192
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,12 @@ class Prompting:
     """Replaces the task's prompt: `{question}`, `{task}`, `{options}`, `{n_images}`; `<image>` interleaves."""
     system: str | None = None
     max_new_tokens: int | None = None
+    """Every task's token budget (overrides the tasks' own and the reasoning preset's)."""
+    reasoning: bool = False
+    """The reasoning preset (`--reasoning`): budgets raised to REASONING_MAX_NEW_TOKENS, since a thinking model
+    spends hundreds to thousands of tokens before it answers (the tasks' 16 end every one mid-thought)."""
+    reasoning_tags: tuple[str, str] = THINK_TAGS
+    """The thinking block's tags, set aside before an answer is read (`reasoning.py`)."""
 
     def text(self, sample: Sample, official: bool = False) -> str:
         """The prompt; `official` picks a task's `extra["official_prompt"]` where its text differs."""
@@ -69,7 +79,18 @@ class Prompting:
                              "{task}, {options}, {n_images}") from None
 
     def tokens(self, sample: Sample) -> int:
-        return self.max_new_tokens or get_task(sample.task).max_new_tokens
+        if self.max_new_tokens:
+            return self.max_new_tokens
+        return REASONING_MAX_NEW_TOKENS if self.reasoning else get_task(sample.task).max_new_tokens
+
+    def settings(self) -> dict[str, Any]:
+        """What run.json compares: the reasoning fields only where they differ from their defaults, so runs
+        made before they existed still resume."""
+        given = asdict(self)
+        for name, default in (("reasoning", False), ("reasoning_tags", THINK_TAGS)):
+            if given[name] == default:
+                del given[name]
+        return given
 
 
 def select(samples: Sequence[Sample], *, tasks: Sequence[str] | None = None, ids: Sequence[str] | None = None,
@@ -92,8 +113,17 @@ def select(samples: Sequence[Sample], *, tasks: Sequence[str] | None = None, ids
 def answer_settings(model: Model, prompting: Prompting, official: bool, bench: Bench) -> dict[str, Any]:
     """Everything that changes a prediction line: a rerun must match it exactly to append to a run."""
     describe = {k: v for k, v in model.describe().items() if k != "runtime"}
-    return {"model": describe, "prompting": asdict(prompting), "official": official,
+    return {"model": describe, "prompting": prompting.settings(), "official": official,
             "bench_manifest_hash": bench.manifest_hash}
+
+
+def generation_record(samples: Sequence[Sample], prompting: Prompting) -> dict[str, Any]:
+    """run.json `generation`: each task's token budget as run, the reasoning preset and the thinking tags."""
+    budgets: dict[str, int] = {}
+    for s in samples:
+        budgets.setdefault(s.task, prompting.tokens(s))
+    return {"max_new_tokens": budgets, "reasoning_preset": prompting.reasoning,
+            "reasoning_tags": list(prompting.reasoning_tags)}
 
 
 def diff(old: Any, new: Any, path: str = "") -> list[str]:
@@ -179,13 +209,33 @@ def batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[i:i + size]
 
 
+def hit_limit(gen: Generation, max_new_tokens: int) -> bool:
+    """Whether the output stopped at its token budget: the model's or server's word, else the token count."""
+    if gen.finish_reason is not None:
+        return gen.finish_reason == "length"
+    return gen.output_tokens is not None and gen.output_tokens >= max_new_tokens
+
+
+def scored_output(sample: Sample, gen: Generation, max_new_tokens: int, vocabulary: dict[str, Any],
+                  official: bool, prompting: Prompting) -> dict[str, Any]:
+    """The output, the reasoning set aside from it (where there is any) and the score fields."""
+    split = split_reasoning(gen.text, prompting.reasoning_tags, gen.reasoning)
+    return {"output": gen.text, **({"reasoning": split.reasoning} if split.reasoning else {}),
+            **score_output(sample, gen.text, vocabulary, official, tags=prompting.reasoning_tags,
+                           hit_limit=hit_limit(gen, max_new_tokens))}
+
+
 def prediction_row(sample: Sample, gen: Generation, latency_s: float, vocabulary: dict[str, Any],
-                   official: bool) -> dict[str, Any]:
-    scored = score_output(sample, gen.text, vocabulary, official)
-    row = {"id": sample.id, "task": sample.task, "output": gen.text, **scored, "latency_s": round(latency_s, 4),
-           "prompt_tokens": gen.prompt_tokens, "output_tokens": gen.output_tokens}
+                   official: bool, prompting: Prompting = Prompting()) -> dict[str, Any]:
+    row = {"id": sample.id, "task": sample.task,
+           **scored_output(sample, gen, prompting.tokens(sample), vocabulary, official, prompting),
+           "latency_s": round(latency_s, 4), "prompt_tokens": gen.prompt_tokens, "output_tokens": gen.output_tokens}
     if gen.vision_tokens is not None:  # the image tokens of this sample's prompt (hf/tiny models)
         row["vision_tokens"] = gen.vision_tokens
+        if gen.prompt_tokens is not None:
+            row["text_tokens"] = gen.prompt_tokens - gen.vision_tokens
+    if gen.reasoning_tokens is not None:
+        row["reasoning_tokens"] = gen.reasoning_tokens
     return row
 
 
@@ -239,7 +289,7 @@ def _run(bench: Bench, model: Model, out: Path, chosen: list[Sample], *, batch_s
             examples.setdefault(s.task, prompting.text(s, official))
         RunRecord(settings, {**model.describe().get("runtime", {}), "batch_size": size, "world_size": world},
                   examples, str(bench.root), __version__, permutations,
-                  list(command if command is not None else sys.argv)).write(out)
+                  list(command if command is not None else sys.argv), generation_record(chosen, prompting)).write(out)
     barrier(world)
 
     own = P.rank_file(out, rank) if world > 1 else out / P.PREDICTIONS
@@ -247,6 +297,8 @@ def _run(bench: Bench, model: Model, out: Path, chosen: list[Sample], *, batch_s
     mine = P.shard(chosen, rank, world)
     todo = sorted((s for s in mine if s.id not in done),
                   key=lambda s: (prompting.tokens(s), len(s.images), len(s.question)))
+    if todo:  # the heaviest sample first: a limit (a server's image cap, memory) fails before the long part
+        todo.insert(0, todo.pop(max(range(len(todo)), key=lambda i: (len(todo[i].images), prompting.tokens(todo[i])))))
     done_here = len(mine) - len(todo)
     phase = f"eval {model.name}"
     report(progress if rank == 0 else None, phase, done_here, len(mine))
@@ -255,11 +307,12 @@ def _run(bench: Bench, model: Model, out: Path, chosen: list[Sample], *, batch_s
             for batch in batches(todo, size):
                 requests = [Request(id=s.id, images=tuple(bench.image_paths(s)), text=prompting.text(s, official),
                                     max_new_tokens=prompting.tokens(s), sample=dict(vars(s)),
-                                    system=prompting.system) for s in batch]
+                                    system=prompting.system, reasoning_tags=prompting.reasoning_tags)
+                            for s in batch]
                 start = time.perf_counter()
                 generations = model.generate(requests)
                 latency = (time.perf_counter() - start) / len(batch)
-                log.write(prediction_row(s, g, latency, bench.vocabulary, official)
+                log.write(prediction_row(s, g, latency, bench.vocabulary, official, prompting)
                           for s, g in zip(batch, generations, strict=True))
                 done_here += len(batch)
                 report(progress if rank == 0 else None, phase, done_here, len(mine))
@@ -292,11 +345,12 @@ def _predict_shuffled(bench: Bench, model: Model, out: Path, chosen: Sequence[Sa
             items = [(permuted(s, order), j, order) for s, j in batch
                      for order in [permutation(len(s.images), s.id, j)]]
             requests = [Request(id=f"{p.id}#{j}", images=tuple(bench.image_paths(p)), text=prompting.text(p, official),
-                                max_new_tokens=prompting.tokens(p), sample=dict(vars(p)), system=prompting.system)
+                                max_new_tokens=prompting.tokens(p), sample=dict(vars(p)), system=prompting.system,
+                                reasoning_tags=prompting.reasoning_tags)
                         for p, j, _ in items]
             generations = model.generate(requests)
-            log.write({"id": p.id, "k": j, "order": order, "task": p.task, "output": g.text,
-                       **score_output(p, g.text, bench.vocabulary, official)}
+            log.write({"id": p.id, "k": j, "order": order, "task": p.task,
+                       **scored_output(p, g, prompting.tokens(p), bench.vocabulary, official, prompting)}
                       for (p, j, order), g in zip(items, generations, strict=True))
             done_here += len(batch)
             report(progress, phase, done_here, total)

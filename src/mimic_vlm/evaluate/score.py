@@ -16,8 +16,10 @@ import orjson
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.harness_files import read_outputs
 from mimic_vlm.evaluate.metrics import summarize
+from mimic_vlm.evaluate.reasoning import THINK_TAGS, split_reasoning
 from mimic_vlm.evaluate.record import RUN_JSON, read_run
 from mimic_vlm.evaluate.tasks import Vocabulary, get_task
+from mimic_vlm.evaluate.usage import has_usage, usage_by_task
 from mimic_vlm.schema import Sample
 from mimic_vlm.store import Bench
 
@@ -32,6 +34,9 @@ DEFAULT_NOTES = (
     "an answer naming several categories where one is asked is wrong.",
     "a made-up continuation ('3\\nQuestion: ... Answer: 2') is cut before reading; an answer that cannot "
     "be parsed is unparsed and wrong (never a random guess), and their number is reported.",
+    "a thinking block ('<think>...</think>', or the run's --reasoning-tags) is set aside and only the text "
+    "after it is read; an output that ends inside a block, or hit the token limit before an answer that "
+    "parses, is truncated: wrong, and counted apart from unparsed.",
 )
 
 OFFICIAL_NOTES = (
@@ -53,10 +58,20 @@ OFFICIAL_NOTES = (
 MISSING_NOTE = "a bench sample without a prediction is scored as an empty answer (wrong), counted as missing."
 
 
-def score_output(sample: Sample, output: str, vocabulary: Vocabulary,
-                 official: bool = False) -> dict[str, Any]:
-    """`{"parsed", "unparsed", metric fields...}` for one raw model output."""
-    return get_task(sample.task).score(sample, output, vocabulary, official)
+def score_output(sample: Sample, output: str, vocabulary: Vocabulary, official: bool = False, *,
+                 tags: tuple[str, str] = THINK_TAGS, hit_limit: bool = False) -> dict[str, Any]:
+    """`{"parsed", "unparsed", metric fields...}` for one raw model output, its thinking block set aside
+    (`reasoning.py`). An output that ends inside a block, or hit the token limit (`hit_limit`) with no answer
+    that parses, is `"truncated": True` instead of unparsed: wrong, like an unparsed one, and counted apart.
+    The official mode reads the raw output exactly as the official code does (no split)."""
+    spec = get_task(sample.task)
+    if official:
+        return spec.score(sample, output, vocabulary, True)
+    split = split_reasoning(output, tags)
+    fields = spec.score(sample, "" if split.unclosed else split.answer, vocabulary, False)
+    if split.unclosed or (hit_limit and fields["unparsed"]):
+        return {**fields, "parsed": None, "unparsed": False, "truncated": True}
+    return fields
 
 
 def scoring_notes(official: bool) -> dict[str, Any]:
@@ -166,9 +181,17 @@ def score_predictions(bench: Bench, predictions_path: str | Path | Sequence[str 
 def build_scores(samples: list[Sample], rows: list[dict[str, Any]], official: bool = False,
                  bootstrap: int = 1000, seed: int = 0) -> dict[str, Any]:
     """The content of scores.json: `metrics.summarize` (layout documented there) plus `official`,
-    `scoring` ({"mode", "notes"}: how answers were read) and `overall.n_missing` (rows flagged `missing`)."""
+    `scoring` ({"mode", "notes"}: how answers were read), `overall.n_missing` (rows flagged `missing`) and
+    `n_truncated` overall and per task (outputs cut by the token limit before an answer: not in n_unparsed),
+    and `usage` (tokens and time per sample, `usage.py`) where the rows carry counts."""
     summary = summarize(samples, rows, bootstrap=bootstrap, seed=seed)
     summary["overall"]["n_missing"] = sum(bool(r.get("missing")) for r in rows)
+    summary["overall"]["n_truncated"] = sum(bool(r.get("truncated")) for r in rows)
+    task_of = {s.id: s.task for s in samples}
+    for task, entry in summary["tasks"].items():
+        entry["n_truncated"] = sum(bool(r.get("truncated")) for r in rows if task_of.get(r["id"]) == task)
+    if has_usage(rows):
+        summary["usage"] = usage_by_task(rows, task_of)
     return {**summary, "official": official, "scoring": scoring_notes(official)}
 
 

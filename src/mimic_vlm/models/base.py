@@ -21,6 +21,8 @@ class Request:
     max_new_tokens: int
     sample: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     system: str | None = None
+    reasoning_tags: tuple[str, str] | None = None
+    """The thinking block's (open, close) tags, so a model can count the tokens spent inside it."""
 
 
 class BenchView(Protocol):
@@ -42,6 +44,12 @@ class Generation:
     output_tokens: int | None = None
     vision_tokens: int | None = None
     """Image tokens in the prompt (what the language model attends over for the images), where known."""
+    reasoning: str | None = None
+    """Thinking the server handed over apart from `text` (vLLM / SGLang `reasoning_content`)."""
+    reasoning_tokens: int | None = None
+    """Output tokens spent thinking (inside the thinking block, or the server's count), where known."""
+    finish_reason: str | None = None
+    """"length" when the output stopped at its token limit, "stop" when the model ended it; None: unknown."""
 
 
 @runtime_checkable

@@ -41,6 +41,8 @@ class ModelOptions:
     retries: int = 4
     api_key_env: str | None = None
     seed: int = 0
+    jpeg_quality: int | None = None
+    max_batch_tokens: int | None = None
 
 
 def _hf(path: str, o: ModelOptions) -> Model:
@@ -49,7 +51,14 @@ def _hf(path: str, o: ModelOptions) -> Model:
     local = Path(path).expanduser()
     return load_hf(str(local) if local.is_dir() else path, dtype=o.dtype, device=o.device,
                    device_map=o.device_map, attn_implementation=o.attn_implementation, max_pixels=o.max_pixels,
-                   image_size=o.image_size, adapter=o.adapter, mask=o.mask, batch_size=o.batch_size or 8)
+                   image_size=o.image_size, adapter=o.adapter, mask=o.mask, batch_size=_rows(o),
+                   max_batch_tokens=o.max_batch_tokens)
+
+
+def _rows(o: ModelOptions) -> int:
+    """Requests handed to an hf model at once: `--batch-size`, else 8, or 64 under a token budget (the model
+    splits them into groups that fit it)."""
+    return o.batch_size or (64 if o.max_batch_tokens else 8)
 
 
 def _tiny(family: str, o: ModelOptions) -> Model:
@@ -63,8 +72,9 @@ def _tiny(family: str, o: ModelOptions) -> Model:
                       adapter=o.adapter, mask=o.mask)
     settings = {"kind": "tiny", **loaded.settings, "attn_implementation": o.attn_implementation or "sdpa"}
     max_pixels, image_size = trained_resolution(Path(o.adapter) if o.adapter else None, o.max_pixels, o.image_size)
-    return HFModel(loaded.model, loaded.processor, name=f"tiny:{family}", max_batch_size=o.batch_size or 8,
-                   max_pixels=max_pixels, image_size=image_size, settings=settings)
+    return HFModel(loaded.model, loaded.processor, name=f"tiny:{family}", max_batch_size=_rows(o),
+                   max_pixels=max_pixels, image_size=image_size, settings=settings,
+                   max_batch_tokens=o.max_batch_tokens)
 
 
 def _toy(name: str, o: ModelOptions) -> Model:
@@ -77,7 +87,7 @@ def _openai(spec: str, o: ModelOptions) -> Model:
     from mimic_vlm.models.openai_api import load_openai
 
     return load_openai(spec, api_key_env=o.api_key_env, concurrency=o.concurrency, timeout=o.timeout,
-                       retries=o.retries, max_pixels=o.max_pixels)
+                       retries=o.retries, max_pixels=o.max_pixels, jpeg_quality=o.jpeg_quality)
 
 
 def _baseline(kind: str) -> Callable[[str, ModelOptions], Model]:

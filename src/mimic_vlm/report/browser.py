@@ -38,7 +38,7 @@ FULL = 640
 """Longest side of the embedded enlargements."""
 FULL_LIMIT = 300
 """Distinct images up to which enlargements are embedded (a toy or demo bench); beyond, the file is linked."""
-VERDICTS = ("right", "wrong", "unparsed", "missing")
+VERDICTS = ("right", "wrong", "unparsed", "truncated", "missing")
 
 
 def encode_image(path: Path, size: int, quality: int = 70) -> str | None:
@@ -56,13 +56,14 @@ def encode_image(path: Path, size: int, quality: int = 70) -> str | None:
 
 
 def verdict(row: dict[str, Any] | None) -> str:
-    """right / wrong / unparsed / missing: `correct` (else listing's exact set) decides right."""
+    """right / wrong / unparsed / truncated / missing: `correct` (else listing's exact set) decides right;
+    truncated = cut by the token limit before an answer."""
     if row is None or row.get("missing"):
         return "missing"
     field = "correct" if row.get("correct") is not None else "exact"
     if row.get(field):
         return "right"
-    return "unparsed" if row.get("unparsed") else "wrong"
+    return "unparsed" if row.get("unparsed") else "truncated" if row.get("truncated") else "wrong"
 
 
 def _parse_text(row: dict[str, Any]) -> str:
@@ -164,7 +165,8 @@ _FILTERS = """<div class='mb-filters'>
 <label>verdict of <select id='mb-vrun'></select></label>
 <label>is <select id='mb-verdict'><option value=''>any</option><option value='right'>right</option>
 <option value='notright'>not right</option><option value='wrong'>wrong (parsed)</option>
-<option value='unparsed'>unparsed</option><option value='missing'>missing</option></select></label>
+<option value='unparsed'>unparsed</option><option value='truncated'>truncated</option>
+<option value='missing'>missing</option></select></label>
 <label>A <select id='mb-a'></select></label><label>B <select id='mb-b'></select></label>
 <label><select id='mb-pair'><option value=''>all samples</option><option value='fixed'>fixed by B</option>
 <option value='broken'>broken by B</option><option value='differ'>A and B differ</option></select></label>
@@ -180,7 +182,8 @@ cursor:zoom-in;line-height:0;min-width:40px;min-height:40px;background:#f4f4f4}.
 .mb-img span{position:absolute;top:0;left:0;background:rgba(0,0,0,.65);color:#fff;font-size:10px;line-height:1.3;
 padding:0 3px}.mb-q{margin:.2em 0}.mb-gold{color:#264;font-size:.9em}#mb table{font-size:.8em;margin:.3em 0}
 #mb td{vertical-align:top;max-width:36em;white-space:pre-wrap;word-break:break-word}.v-right{color:#181;font-weight:600}
-.v-wrong{color:#b11;font-weight:600}.v-unparsed{color:#c60;font-weight:600}.v-missing{color:#888}
+.v-wrong{color:#b11;font-weight:600}.v-unparsed{color:#c60;font-weight:600}.v-truncated{color:#a5a;font-weight:600}
+.v-missing{color:#888}
 #mb-overlay{position:fixed;inset:0;background:rgba(0,0,0,.82);display:flex;flex-direction:column;align-items:center;
 justify-content:center;z-index:9;cursor:zoom-out}#mb-overlay[hidden]{display:none}#mb-full{max-width:92vw;
 max-height:85vh;image-rendering:auto;background:#fff}#mb-caption{color:#eee;margin-top:.5em;font-size:.9em}

@@ -23,6 +23,7 @@ from mimic_vlm.report.blocks import (
 )
 from mimic_vlm.report.plots import png, pyplot
 from mimic_vlm.report.runs import RunData, is_baseline, run_model
+from mimic_vlm.report.usage import usage_section
 
 
 def _model_text(run: RunData) -> str:
@@ -45,9 +46,9 @@ def runs_section(runs: list[RunData]) -> Section | None:
     for r in scored(runs):
         o = r.scores.get("overall", {})
         rows.append([r.name, _model_text(r), _bench_text(r),
-                     str(o.get("n", "–")), str(o.get("n_unparsed", "–")), str(o.get("n_missing", 0)),
-                     (r.scores.get("scoring") or {}).get("mode", "default")])
-    headers = ["run", "model", "bench", "samples", "unparsed", "missing", "scoring"]
+                     str(o.get("n", "–")), str(o.get("n_unparsed", "–")), str(o.get("n_truncated", 0)),
+                     str(o.get("n_missing", 0)), (r.scores.get("scoring") or {}).get("mode", "default")])
+    headers = ["run", "model", "bench", "samples", "unparsed", "truncated", "missing", "scoring"]
     return Section("Runs", [Table(headers, rows)]) if rows else None
 
 
@@ -251,4 +252,4 @@ def _control_plot(runs: list[RunData], control: str, values: list[str]) -> bytes
 
 
 CORE_SECTIONS: tuple[SectionBuilder, ...] = (runs_section, summary_section, metrics_section, controls_section,
-                                             unparsed_section, scoring_section)
+                                             unparsed_section, usage_section, scoring_section)
