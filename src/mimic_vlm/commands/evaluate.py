@@ -96,8 +96,10 @@ def register(app: typer.Typer) -> None:
 
         mask = None
         if mask_layers:  # checked first: a bad option fails before the bench and the model load
-            if not model.startswith(("hf:", "tiny:")):
-                raise MimicError(f"--mask-layers: only hf: and tiny: models take an attention mask, not {model}")
+            from mimic_vlm.models.abilities import abilities
+
+            if not abilities(model).mask:
+                raise MimicError(f"--mask-layers: only hf:, tiny: and toy: models take an attention mask, not {model}")
             from mimic_vlm.masking import mask_from_options
 
             mask = mask_from_options(mask_layers, mask_backend)

@@ -20,10 +20,11 @@ MODEL_HELP = "hf:PATH_OR_ID | tiny:FAMILY | toy:NAME (a transformers VLM run loc
 
 
 def _hf_model(spec: str, bench: Any, *, mask: Any = None, **options: Any) -> Any:
+    from mimic_vlm.models.abilities import abilities
     from mimic_vlm.models.hf import HFModel
     from mimic_vlm.models.registry import load_model
 
-    if not spec.startswith(("hf:", "tiny:", "toy:")):
+    if not abilities(spec).transformers:
         raise MimicError(f"--model {spec}: diagnostics need a transformers model (hf:..., tiny:... or toy:...)")
     model = load_model(spec, bench=bench, mask=mask, **options)
     if not isinstance(model, HFModel):
@@ -142,7 +143,7 @@ def sweep(
     from mimic_vlm.annotations.toyworld import ensure_toy_world
     from mimic_vlm.bench.generate import Source
     from mimic_vlm.masking import mask_from_options
-    from mimic_vlm.probe.sweep import SWEEP_FILES, parse_assignment, run_sweep, sweep_values
+    from mimic_vlm.probe.sweep import SWEEP_FILES, parse_assignment, run_sweep, score_of, sweep_values
     from mimic_vlm.schema import check_study_folder
 
     name, values = parse_assignment(vary, "--vary")
@@ -170,7 +171,8 @@ def sweep(
     for series in (model, *result["baselines"]):
         table.add_column(series, justify="right")
     for i, value in enumerate(result["values"]):
-        table.add_row(value, fmt(result["points"][i]), *(fmt(b[i]) for b in result["baselines"].values()))
+        table.add_row(value, fmt(score_of(result["points"][i])),
+                      *(fmt(score_of(b[i])) for b in result["baselines"].values()))
     Console().print(table)
     Console().print(f"written: {out}/sweep.json, {out}/sweep.png")
 
