@@ -94,3 +94,11 @@ def test_min_detectable_effect() -> None:
     assert min_detectable_effect(0.5, 100) == pytest.approx((1.959964 + 0.841621) * 0.05, abs=1e-5)
     assert min_detectable_effect(0.5, 400) == pytest.approx(min_detectable_effect(0.5, 100) / 2)
     assert min_detectable_effect(0.5, 1) is None
+
+
+def test_independent_difference() -> None:
+    from mimic_vlm.evaluate.stats import independent_difference
+
+    est, reps = independent_difference([1, 0, 1, 1], [0, 0, 1, 0, 0, 0], 300, seed=2)
+    assert est.value == pytest.approx(1 / 6 - 3 / 4) and est.n == 4 and len(reps) == 300
+    assert est.ci is not None and est.ci[0] < est.value < est.ci[1]

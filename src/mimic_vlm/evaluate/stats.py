@@ -93,6 +93,20 @@ def paired_difference(a: Iterable[float], b: Iterable[float], replicates: int = 
     return _percentile_estimate(float(x.mean()), reps, len(x)), reps
 
 
+def independent_difference(a: Iterable[float], b: Iterable[float], replicates: int = 1000, seed: int = 0,
+                           key: str = "") -> tuple[Estimate, np.ndarray]:
+    """mean(B) - mean(A) of two independent groups (other samples per level), each resampled on its own;
+    `n` is the smaller group's size."""
+    xa, xb = (np.asarray(list(v), dtype=float) for v in (a, b))
+    xa, xb = xa[~np.isnan(xa)], xb[~np.isnan(xb)]
+    if not len(xa) or not len(xb):
+        return Estimate(None, None, 0), np.zeros(0)
+    rng = rng_for(seed, key)
+    reps = (xb[rng.integers(0, len(xb), size=(replicates, len(xb)))].mean(axis=1)
+            - xa[rng.integers(0, len(xa), size=(replicates, len(xa)))].mean(axis=1)) if replicates else np.zeros(0)
+    return _percentile_estimate(float(xb.mean() - xa.mean()), reps, min(len(xa), len(xb))), reps
+
+
 def cluster_means(x: np.ndarray, labels: np.ndarray, replicates: int, rng: np.random.Generator) -> np.ndarray:
     """Replicates of the mean of `x` when whole clusters (equal labels) are drawn with replacement."""
     _, group = np.unique(labels, return_inverse=True)
