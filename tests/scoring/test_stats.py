@@ -102,3 +102,11 @@ def test_independent_difference() -> None:
     est, reps = independent_difference([1, 0, 1, 1], [0, 0, 1, 0, 0, 0], 300, seed=2)
     assert est.value == pytest.approx(1 / 6 - 3 / 4) and est.n == 4 and len(reps) == 300
     assert est.ci is not None and est.ci[0] < est.value < est.ci[1]
+
+
+def test_bootstrap_p() -> None:
+    from mimic_vlm.evaluate.stats import bootstrap_p
+
+    assert bootstrap_p(np.array([0.1, 0.2, -0.1, 0.3])) == 0.5  # one of four on the far side, twice
+    assert bootstrap_p(np.array([0.1, 0.2])) == 1.0  # never 0: at least one replicate's worth
+    assert bootstrap_p(np.array([np.nan])) is None

@@ -140,6 +140,16 @@ def two_level_bootstrap(values: np.ndarray | Sequence[Sequence[float]], replicat
     return _percentile_estimate(value, reps, units), reps
 
 
+def bootstrap_p(replicates: np.ndarray) -> float | None:
+    """Two-sided p-value of "the effect is 0" read off bootstrap replicates: twice the share on the far side
+    of 0 (at least one replicate's worth, so never exactly 0)."""
+    reps = replicates[~np.isnan(replicates)]
+    if not len(reps):
+        return None
+    tail = min(np.mean(reps <= 0), np.mean(reps >= 0))
+    return float(min(1.0, 2 * max(tail, 1 / len(reps))))
+
+
 def pooled_bootstrap(values: np.ndarray | Sequence[Sequence[float]], replicates: int = 1000, seed: int = 0,
                      key: str = "") -> Estimate:
     """The pseudo-replicated interval (seed-runs pooled as independent units), kept only to show what the
