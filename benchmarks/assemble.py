@@ -9,8 +9,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-AREAS = ("annotations", "compose", "scoring", "runner", "masking", "probe", "train", "remedies", "benchmarks", "report",
-         "threads")
+AREAS = ("annotations", "compose", "scoring", "runner", "masking", "probe", "train", "remedies", "study", "benchmarks",
+         "report", "threads")
 
 
 def main() -> None:
