@@ -489,13 +489,14 @@ def study(model: str, out: str | Path, *, findings: str | Sequence[str] | None =
                 "images_dir": None if source.images_dir is None else str(source.images_dir),
                 "world": {"preset": preset, "images": prof.world_images, "seed": WORLD_SEED} if default_world else None,
                 "model_options": _recorded(options)}
-    changed = check_settings(out, settings, overwrite)
+    previous = read_json(out / SETTINGS_JSON) if (out / SETTINGS_JSON).is_file() else None
+    check_settings(out, settings, overwrite)
     if default_world:
         world = out / "toy-world"
-        if changed and world.exists():
+        if isinstance(previous, dict) and previous.get("world") != settings["world"] and world.exists():
             import shutil
 
-            shutil.rmtree(world)
+            shutil.rmtree(world)  # another preset or size: rendered again (--overwrite was given)
         annotations = ensure_toy_world(world, prof.world_images, WORLD_SEED, preset=preset or DEFAULT_PRESET)
         source = replace(source, annotations=annotations, images_dir=annotations.parent / "images")
     catalog = source.catalog()
