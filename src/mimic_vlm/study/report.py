@@ -54,8 +54,9 @@ def summary_rows(record: dict[str, Any]) -> list[list[str]]:
 HEADERS = ["finding", "the paper's claim", "effect [95% CI]", "p", "detectable at n", "verdict"]
 
 
-def blocks(record: dict[str, Any], figures: dict[str, bytes]) -> list[Block]:
-    """The study's blocks: the verdict table, then per finding its design, levels, reason and figure."""
+def blocks(record: dict[str, Any], figures: dict[str, bytes], prefix: str = "study") -> list[Block]:
+    """The study's blocks: the verdict table, then per finding its design, levels, reason and figure (figure
+    files named `<prefix>-<finding>`)."""
     out: list[Block] = [
         Text(f"**{record['model']}**, profile `{record['profile']}`: {len(record['findings'])} findings. Effects "
              "with 95% bootstrap intervals (paired over base samples where the design pairs); p-values Holm-adjusted "
@@ -73,7 +74,7 @@ def blocks(record: dict[str, Any], figures: dict[str, bytes]) -> list[Block]:
                                "–" if lv["vision_tokens"] is None else f"{lv['vision_tokens']:.1f}"]
                               for lv in f["levels"]]))
         if f["id"] in figures:
-            out.append(Figure(name=f"study-{f['id']}", png=figures[f["id"]], caption=f"{f['id']}: {f['metric']} by "
+            out.append(Figure(name=f"{prefix}-{f['id']}", png=figures[f["id"]], caption=f"{f['id']}: {f['metric']} by "
                               f"{f['design']['vary']}"))
     return out
 
@@ -109,9 +110,9 @@ def study_section(runs: list[Any]) -> Section | None:
     from mimic_vlm.schema import read_json
 
     out: list[Block] = []
-    for folder in study_folders(runs):
+    for i, folder in enumerate(study_folders(runs)):
         record = read_json(folder / "study.json")
         pngs = {f["id"]: (folder / FIGURES / f"{f['id']}.png").read_bytes() for f in record["findings"]
                 if (folder / FIGURES / f"{f['id']}.png").is_file()}
-        out += blocks(record, pngs)
+        out += blocks(record, pngs, f"study-{i}")
     return Section("The paper's study", out) if out else None

@@ -24,7 +24,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,6 +40,9 @@ from mimic_vlm.progress import Progress
 from mimic_vlm.schema import Sample, check_study_folder, read_json, read_jsonl, write_json_atomic
 from mimic_vlm.study import analysis as A
 from mimic_vlm.study.findings import EFFECT_OF_INTEREST, FINDINGS, PROFILES, Profile
+
+if TYPE_CHECKING:
+    from mimic_vlm.bench.generate import Source
 
 STUDY_JSON, STUDY_MD, SETTINGS_JSON = "study.json", "study.md", "study-settings.json"
 STUDY_FILES = ("toy-world", "benches", "runs", "attention", "figures", STUDY_JSON, STUDY_MD, SETTINGS_JSON)
@@ -454,7 +457,7 @@ def check_settings(out: Path, settings: dict[str, Any], overwrite: bool) -> bool
 
 
 def study(model: str, out: str | Path, *, findings: str | Sequence[str] | None = None, count: int | None = None,
-          profile: str = "quick", source: Any = None, model_options: dict[str, Any] | None = None, seed: int = 0,
+          profile: str = "quick", source: Source | None = None, model_options: dict[str, Any] | None = None, seed: int = 0,
           overwrite: bool = False, replicates: int = 1000, progress: Progress | None = None) -> dict[str, Any]:
     """Run the designs of `findings` on `model` into `out` and write study.json, study.md and the figures;
     returns study.json's content. `source` is a `bench.generate.Source` (default: the toy world of the
