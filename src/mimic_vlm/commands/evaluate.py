@@ -99,7 +99,8 @@ def register(app: typer.Typer) -> None:
             from mimic_vlm.models.abilities import abilities
 
             if not abilities(model).mask:
-                raise MimicError(f"--mask-layers: only hf:, tiny: and toy: models take an attention mask, not {model}")
+                raise MimicError(f"--mask-layers: only hf: and tiny: models take an attention mask (and the packaged "
+                                 f"toy: ones), not {model}")
             from mimic_vlm.masking import mask_from_options
 
             mask = mask_from_options(mask_layers, mask_backend)
