@@ -122,3 +122,12 @@ def _source(world: Path):  # type: ignore[no-untyped-def]
     from mimic_vlm.bench.generate import Source
 
     return Source("toy", world, world.parent / "images")
+
+
+def test_token_budgets_fall_back_to_pooling_where_the_pixel_cap_sets_no_tokens(world: Path, tmp_path: Path) -> None:
+    """LLaVA-OneVision sees every image at one size: F2 pools its vision tokens by 1, 2, 4, 8 instead."""
+    [f2] = study("tiny:llava_onevision", tmp_path / "l", findings="F2", count=2, replicates=200,
+                 source=_source(world))["findings"]
+    assert f2["design"]["vary"] == "pooling" and [lv["value"] for lv in f2["levels"]] == [1, 2, 4, 8]
+    tokens = [lv["vision_tokens"] for lv in f2["levels"]]
+    assert tokens == sorted(tokens, reverse=True) and tokens[0] > tokens[-1]

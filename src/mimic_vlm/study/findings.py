@@ -32,7 +32,7 @@ class Finding:
 FINDINGS: dict[str, Finding] = {f.id: f for f in (
     Finding("F1", "accuracy falls as the number of images grows", "n_images", "counting accuracy", -1,
             "accuracy at the most images minus at the fewest, paired on the base sample", True),
-    Finding("F2", "the fall is driven by sequence length: fewer vision tokens per image help", "max_pixels",
+    Finding("F2", "the fall is driven by sequence length: fewer vision tokens per image help", "max_pixels",  # or pooling
             "counting accuracy", 1, "accuracy at the smallest token budget minus at the largest, paired on the sample",
             True),
     Finding("F3", "spreading the same instances over more images hurts", "spread", "counting accuracy", -1,

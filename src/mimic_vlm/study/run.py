@@ -105,13 +105,19 @@ class StudyRun:
             write_design_bench(make(), self.catalog, path, design, overwrite=match is False)
         return load_bench(path)
 
-    def load(self, bench: Bench, **extra: Any) -> Any:
+    def load(self, bench: Bench, pooling: int | None = None, **extra: Any) -> Any:
+        """The model (loaded once per option set; baselines once per bench), its vision tokens pooled by
+        `pooling` where given."""
         from mimic_vlm.models.registry import load_model
 
         key = (str(bench.root) if not self.can.transformers else None, tuple(sorted(extra.items())))
         if key not in self._loaded:
             self._loaded[key] = load_model(self.model, bench=bench, seed=self.seed, **{**self.options, **extra})
-        return self._loaded[key]
+        if pooling is None:
+            return self._loaded[key]
+        from mimic_vlm.probe.pooling import pooled_model
+
+        return pooled_model(self._loaded[key], pooling)
 
     def evaluate(self, bench: Bench, run: str, **extra: Any) -> dict[str, dict[str, Any]]:
         """Sample id -> prediction row of the model on `bench` (runs/<run>, resumable)."""
@@ -171,9 +177,11 @@ def level_prior(samples: Sequence[Sample], at_base: Callable[[Sample], bool]) ->
 
 
 def _entry(fid: str, fixed: dict[str, Any], levels: list[dict[str, Any]], effect: dict[str, Any],
-           mde: float | None, testable: bool, reason: str | None, note: str | None = None) -> dict[str, Any]:
+           mde: float | None, testable: bool, reason: str | None, note: str | None = None,
+           vary: str | None = None) -> dict[str, Any]:
     spec = FINDINGS[fid]
-    return {"id": fid, "claim": spec.claim, "design": {"vary": spec.vary, "fixed": fixed, "paired": spec.paired},
+    return {"id": fid, "claim": spec.claim, "design": {"vary": vary or spec.vary, "fixed": fixed,
+                                                      "paired": spec.paired},
             "metric": spec.metric, "levels": levels, "effect": effect, "min_detectable_effect": mde,
             "testable": testable, "reason": reason, "note": note}
 
@@ -230,11 +238,29 @@ def f4(ctx: StudyRun) -> dict[str, Any]:
     return _entry("F4", fixed, levels, effect, mde, base["testable"], base["reason"])
 
 
+POOLING_FACTORS = (1, 2, 4, 8)
+"""F2's token budgets for models whose pixel cap sets no token count (LLaVA-OneVision, InternVL): each image's
+vision tokens average-pooled by these factors (`probe/pooling.py`)."""
+
+
+def token_budgets(ctx: StudyRun, bench: Bench) -> tuple[str, list[int]]:
+    """("max_pixels", caps) for Qwen-style models (the pixel cap sets the vision tokens per image), else
+    ("pooling", factors) for the families pooling supports; a MimicError for the others."""
+    from mimic_vlm.probe.pooling import QWEN, SUPPORTED
+
+    family = getattr(getattr(getattr(ctx.load(bench), "model", None), "config", None), "model_type", None)
+    if family in QWEN:
+        return "max_pixels", list(ctx.profile.f2_pixels)
+    if family in SUPPORTED:
+        return "pooling", list(POOLING_FACTORS)
+    raise MimicError(f"model type {family!r}: neither a pixel cap nor pooling sets its vision tokens per image")
+
+
 def f2(ctx: StudyRun) -> dict[str, Any]:
-    """The same samples at several pixel caps (vision tokens per image), paired on the sample."""
+    """The same samples at several vision-token budgets, paired on the sample: the pixel cap of Qwen-style
+    models (largest first), else pooling factors (1 first)."""
     p = ctx.profile
-    caps = list(p.f2_pixels)
-    fixed = {"task": "counting", "n_images": p.f2_images, "pixel caps": caps}
+    fixed: dict[str, Any] = {"task": "counting", "n_images": p.f2_images}
     if not (ctx.can.pixel_cap and ctx.can.vision_tokens):
         return untestable("F2", f"--model {ctx.model}: its kind has no vision-token budget to vary (pixel cap) or "
                                 "does not report vision tokens", fixed)
@@ -243,21 +269,26 @@ def f2(ctx: StudyRun) -> dict[str, Any]:
         return compose_task(ctx.index, "counting", ctx.count, Controls.parse(n_images=p.f2_images), ctx.seed)
 
     bench = ctx.bench("F2", ctx.design("F2", n_images=p.f2_images), make)
+    try:
+        vary, budgets = token_budgets(ctx, bench)
+    except MimicError as e:
+        return untestable("F2", str(e), fixed)
+    fixed["pixel caps" if vary == "max_pixels" else "pooling factors"] = budgets
     obs: list[A.Obs] = []
-    for cap in caps:
-        rows = ctx.evaluate(bench, f"F2/max_pixels={cap}", max_pixels=cap)
-        obs += observations(bench, rows, lambda s, c=cap: c, unit=lambda s: s.id)  # type: ignore[misc]
-    levels = A.levels_table(obs, caps, ctx.replicates, ctx.seed, "F2")
-    effect, mde = A.paired_effect(obs, caps[0], caps[-1], ctx.replicates, ctx.seed, "F2")
+    for b in budgets:
+        rows = ctx.evaluate(bench, f"F2/{vary}={b}", **({vary: b} if vary == "max_pixels" else {"pooling": b}))
+        obs += observations(bench, rows, lambda s, b=b: b, unit=lambda s: s.id)  # type: ignore[misc]
+    levels = A.levels_table(obs, budgets, ctx.replicates, ctx.seed, "F2")
+    effect, mde = A.paired_effect(obs, budgets[0], budgets[-1], ctx.replicates, ctx.seed, "F2")
     tokens = [lv["vision_tokens"] for lv in levels]
-    note = _tokens_note(levels, "pixel cap") + (
+    note = _tokens_note(levels, vary) + (
         "; caps above the images' own size change nothing" if len(set(tokens)) < len(tokens) else "")
     if len(set(tokens)) == 1:
-        return _entry("F2", fixed, levels, effect, mde, False, f"every pixel cap gives the same vision tokens per "
-                      f"sample ({tokens[0]}): the images are no larger than the smallest cap", None)
+        return _entry("F2", fixed, levels, effect, mde, False, f"every {vary} level gives the same vision tokens "
+                      f"per sample ({tokens[0]}): the images are no larger than the smallest cap", None, vary)
     prior = level_prior(bench.samples, lambda s: True)
-    testable, why = A.is_testable(levels[0], prior, f"max_pixels={caps[0]}")
-    return _entry("F2", fixed, levels, effect, mde, testable, why, note)
+    testable, why = A.is_testable(levels[0], prior, f"{vary}={budgets[0]}")
+    return _entry("F2", fixed, levels, effect, mde, testable, why, note, vary)
 
 
 def f3_plan(index: CatalogIndex, spreads: Sequence[int], n_images: int, totals: Sequence[int]) -> tuple[list[int], list[int]]:
