@@ -24,6 +24,10 @@ def _estimate(value: Any, ci: Any, signed: bool = False) -> str:
     return f"{_num(value, signed)} [{_num(ci[0], signed)}, {_num(ci[1], signed)}]" if ci else _num(value, signed)
 
 
+def _p(p: float | None) -> str:
+    return "–" if p is None else "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def _x(values: list[Any]) -> tuple[list[float], list[str] | None]:
     """Numeric x positions (values that are numbers), or positions 0..n-1 with the values as tick labels."""
     if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
@@ -46,12 +50,12 @@ def figure(finding: dict[str, Any], path: Path) -> Path | None:
 
 
 def summary_rows(record: dict[str, Any]) -> list[list[str]]:
-    return [[f["id"], f["claim"], _estimate(f["effect"]["value"], f["effect"]["ci"], True),
-             _num(f["effect"]["p"]) if f["effect"]["p"] is not None else "–", _num(f["min_detectable_effect"]),
+    return [[f["id"], f["claim"], _estimate(f["effect"]["value"], f["effect"]["ci"], True), _p(f["effect"]["p"]),
+             _num(f["min_detectable_effect"]),
              f["verdict"]] for f in record["findings"]]
 
 
-HEADERS = ["finding", "the paper's claim", "effect [95% CI]", "p", "detectable at n", "verdict"]
+HEADERS = ["finding", "the paper's claim", "effect [95% CI]", "p (unadjusted)", "detectable at n", "verdict"]
 
 
 def blocks(record: dict[str, Any], figures: dict[str, bytes], prefix: str = "study") -> list[Block]:
