@@ -49,10 +49,10 @@ def test_sign_flip_is_exact_for_few_units() -> None:
 
 
 def test_paired_trend_of_a_perfect_line() -> None:
-    est, p = paired_trend([0, 1, 2], [[0, 1, 2]] * 5)
-    assert est.value == 1.0 and est.ci == (1.0, 1.0) and est.n == 5
+    est, p, reps = paired_trend([0, 1, 2], [[0, 1, 2]] * 5)
+    assert est.value == 1.0 and est.ci == (1.0, 1.0) and est.n == 5 and len(reps) == 1000
     assert p == 2 / 32
-    est, p = paired_trend([2, 4, 6, 8], [[1, 1, 0, 0], [1, 0, 1, 0]])  # slopes -1/5 and -1/10 per image
+    est, p, _ = paired_trend([2, 4, 6, 8], [[1, 1, 0, 0], [1, 0, 1, 0]])  # slopes -1/5 and -1/10 per image
     assert est.value == pytest.approx(-0.15)
 
 

@@ -171,9 +171,9 @@ def mcnemar_exact(fixed: int, broken: int) -> float:
 
 
 def paired_trend(levels: Sequence[float], values: np.ndarray | Sequence[Sequence[float]], replicates: int = 1000,
-                 seed: int = 0, key: str = "", permutations: int = 2000) -> tuple[Estimate, float]:
-    """Trend over ordered levels measured on the same units: (the mean per-unit least-squares slope with a
-    unit-bootstrap interval, and its two-sided sign-flip randomisation p-value).
+                 seed: int = 0, key: str = "", permutations: int = 2000) -> tuple[Estimate, float, np.ndarray]:
+    """Trend over ordered levels measured on the same units: the mean per-unit least-squares slope with a
+    unit-bootstrap interval, its two-sided sign-flip randomisation p-value, and the bootstrap replicates.
 
     `values` is (units x levels); a unit's slope is the slope of its own values on `levels`, so a unit only
     ever meets itself. Under no trend a unit's slope is as likely negative as positive: flipping signs at
@@ -181,12 +181,12 @@ def paired_trend(levels: Sequence[float], values: np.ndarray | Sequence[Sequence
     y = np.asarray(values, dtype=float)
     y = y[~np.isnan(y).any(axis=1)] if y.size else y
     if not y.size:
-        return Estimate(None, None, 0), 1.0
+        return Estimate(None, None, 0), 1.0, np.zeros(0)
     x = np.asarray(levels, dtype=float)
     dx = x - x.mean()
     slopes = (y - y.mean(axis=1, keepdims=True)) @ dx / float((dx * dx).sum())
-    est, _ = paired_difference(np.zeros(len(slopes)), slopes, replicates, seed, key)
-    return est, sign_flip_p(slopes, permutations, seed, key)
+    est, reps = paired_difference(np.zeros(len(slopes)), slopes, replicates, seed, key)
+    return est, sign_flip_p(slopes, permutations, seed, key), reps
 
 
 def sign_flip_p(d: np.ndarray, permutations: int = 2000, seed: int = 0, key: str = "") -> float:

@@ -32,7 +32,7 @@ from mimic_vlm.evaluate.stats import (
     mcnemar_exact,
     min_detectable_effect,
     paired_difference,
-    sign_flip_p,
+    paired_trend,
 )
 from mimic_vlm.study.findings import EFFECT_OF_INTEREST, PRIOR_MARGIN, Finding
 
@@ -126,17 +126,15 @@ def interaction_effect(obs: Sequence[Obs], group: Callable[[str], Any], groups: 
 def depth_trend(shares: Sequence[Sequence[float]], replicates: int = 1000, seed: int = 0,
                 key: str = "") -> tuple[list[dict[str, Any]], dict[str, Any], float | None]:
     """F6: per layer, the mean share with its interval; the effect is the mean per-sample slope over layers
-    (`stats.paired_trend`'s estimate, with its sign-flip p): each sample is compared with itself across depth."""
+    (`stats.paired_trend`, with its sign-flip p): each sample is compared with itself across depth."""
     y = np.asarray(shares, dtype=float)
     layers = list(range(y.shape[1]))
     levels = []
     for j in layers:
         est = bootstrap_mean(y[:, j], replicates, seed, f"{key}/{j}")
         levels.append({"value": j, "n": est.n, "metric": est.value, "ci": _ci(est), "vision_tokens": None})
-    x = np.asarray(layers, dtype=float) - np.mean(layers)
-    slopes = (y - y.mean(axis=1, keepdims=True)) @ x / float((x * x).sum())  # each sample's own slope
-    est, reps = paired_difference(np.zeros(len(slopes)), slopes, replicates, seed, key)
-    return levels, {"value": est.value, "ci": _ci(est), "p": sign_flip_p(slopes, seed=seed, key=key)}, _mde(reps, est.n)
+    est, p, reps = paired_trend(layers, y, replicates, seed, key)
+    return levels, {"value": est.value, "ci": _ci(est), "p": p}, _mde(reps, est.n)
 
 
 def prior_score(answers: Sequence[str], level_answers: Sequence[str]) -> float | None:
