@@ -9,7 +9,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-AREAS = ("annotations", "compose", "long", "scoring", "runner", "masking", "probe", "train", "remedies", "benchmarks",
+AREAS = ("annotations", "compose", "long", "scoring", "runner", "masking", "probe", "train", "remedies", "study",
+         "benchmarks",
          "report", "threads")
 
 

@@ -17,8 +17,10 @@ exists, so a rerun continues where it stopped):
    {no mask, mask on layers 2-3} x {base data, base + extra data} x seeds;
 4. `mimic eval` of the base (also with the mask at inference only), the answer-prior baseline and every run on
    the same held-out bench; exact-match accuracy by arm and by number of images (Wilson 95%, pooled over
-   seeds; seed spread), paired comparisons on the same samples (exact McNemar over seed-matched pairs and a
-   paired bootstrap of the accuracy difference);
+   seeds; seed spread), paired comparisons on the same samples with the seeds as a level: the accuracy
+   difference of seed-matched runs, per seed, and over all seeds with a two-level bootstrap interval (seeds,
+   then samples; `evaluate/stats.two_level_bootstrap`) and its bootstrap p-value. Seed-runs are never pooled
+   as independent pairs (an exact McNemar test only where one seed pair is compared);
 5. `probe attention` (vision-token attention to the own image / other images / text, by layer) on the base and
    on the fine-tuned models of seed 0.
 
@@ -217,6 +219,24 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, n_boot: int, seed: int = 0) -
     return float(d.mean()), float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))
 
 
+def seed_level_difference(matched: list[tuple[dict[str, bool], dict[str, bool]]], ids: list[str], only_a: int,
+                          only_b: int, n_boot: int, key: str) -> tuple[float, float, float, float, list[float]]:
+    """(A - B, interval low, high, p, per-seed A - B) of seed-matched runs on the same samples, the seeds a
+    level: a two-level bootstrap (seeds, then samples) keeps the seed-to-seed variance in the interval, and
+    its p-value comes from the same replicates. With one seed pair: the paired bootstrap and exact McNemar."""
+    from mimic_vlm.evaluate.stats import bootstrap_p, two_level_bootstrap
+
+    table = np.array([[float(pa[i]) - float(pb[i]) for i in ids] for pa, pb in matched])
+    per_seed = [float(x) for x in table.mean(axis=1)]
+    if len(matched) == 1:
+        d, dlo, dhi = paired_bootstrap(np.array([float(matched[0][0][i]) for i in ids]),
+                                       np.array([float(matched[0][1][i]) for i in ids]), n_boot)
+        return d, dlo, dhi, mcnemar(only_a, only_b), per_seed
+    est, reps = two_level_bootstrap(table, n_boot, seed=0, key=key)
+    assert est.value is not None and est.ci is not None
+    return est.value, est.ci[0], est.ci[1], bootstrap_p(reps) or 1.0, per_seed
+
+
 def load_runs(root: Path) -> dict[str, dict[str, bool]]:
     from mimic_vlm.schema import read_jsonl
 
@@ -272,8 +292,9 @@ def summarize(root: Path, plan: Plan) -> str:
         lines.append(f"| {LABELS.get(arm, arm)} | {len(seeds)} | {sum(flat) / len(flat):.3f} [{lo:.3f}, {hi:.3f}] | "
                      f"{spread} | " + " | ".join(f"{a:.2f} [{lo_:.2f}, {hi_:.2f}]" for a, lo_, hi_ in by_n.values())
                      + " |")
-    pairs = ["| comparison (A vs B) | seed pairs | only A right | only B right | exact McNemar p | "
-             "accuracy A - B [paired bootstrap 95%] |", "|---|---|---|---|---|---|"]
+    pairs = ["| comparison (A vs B) | seed pairs | A - B per seed | only A right / only B right (all seeds) | "
+             "accuracy A - B [two-level bootstrap 95%: seeds, then samples] | p (one seed pair: exact McNemar p; "
+             "several: two-level bootstrap) |", "|---|---|---|---|---|---|"]
     paired = []
     for a, b in COMPARISONS:
         if a not in arms or b not in arms:
@@ -282,14 +303,13 @@ def summarize(root: Path, plan: Plan) -> str:
                    if s in arms[b] or None in arms[b]]
         only_a = sum(pa[i] and not pb[i] for pa, pb in matched for i in ids)
         only_b = sum(pb[i] and not pa[i] for pa, pb in matched for i in ids)
-        mean_a = np.array([np.mean([pa[i] for pa, _ in matched]) for i in ids], dtype=float)
-        mean_b = np.array([np.mean([pb[i] for _, pb in matched]) for i in ids], dtype=float)
-        d, dlo, dhi = paired_bootstrap(mean_a, mean_b, plan.bootstrap)
-        p = mcnemar(only_a, only_b)
+        d, dlo, dhi, p, per_seed = seed_level_difference(matched, ids, only_a, only_b, plan.bootstrap, f"{a}-{b}")
         paired.append({"a": a, "b": b, "pairs": len(matched), "only_a": only_a, "only_b": only_b, "p": p,
-                       "diff": [d, dlo, dhi]})
-        pairs.append(f"| {LABELS.get(a, a)} vs {LABELS.get(b, b)} | {len(matched)} | {only_a} | {only_b} | "
-                     f"{p:.3g} | {d:+.3f} [{dlo:+.3f}, {dhi:+.3f}] |")
+                       "diff": [d, dlo, dhi], "per_seed": per_seed,
+                       "test": "exact McNemar" if len(matched) == 1 else "two-level bootstrap"})
+        pairs.append(f"| {LABELS.get(a, a)} vs {LABELS.get(b, b)} | {len(matched)} | "
+                     f"{', '.join(f'{x:+.3f}' for x in per_seed)} | {only_a} / {only_b} | "
+                     f"{d:+.3f} [{dlo:+.3f}, {dhi:+.3f}] | {p:.3g} |")
     counts = {n: sum(v == n for v in n_images.values()) for n in sizes}
     text = ("Held-out bench: " + ", ".join(f"{c} samples with {n} image(s)" for n, c in counts.items())
             + ".\n\n" + "\n".join(lines) + "\n\n" + "\n".join(pairs) + "\n" + probe_table(root))

@@ -10,7 +10,18 @@ from rich.text import Text
 from typer.core import TyperOption
 
 from mimic_vlm import threads
-from mimic_vlm.commands import annotations, data, demo, evaluate, masking, probe, scoring, suites, train
+from mimic_vlm.commands import (
+    annotations,
+    data,
+    demo,
+    evaluate,
+    masking,
+    probe,
+    scoring,
+    study,
+    suites,
+    train,
+)
 from mimic_vlm.errors import MimicError, os_error
 
 app = typer.Typer(
@@ -23,7 +34,7 @@ app = typer.Typer(
 )
 
 # One module per area; each defines `register(app)`. Order = order in `mimic --help`.
-for _area in (annotations, data, evaluate, scoring, masking, train, probe, suites, demo):
+for _area in (annotations, data, evaluate, scoring, masking, train, probe, study, suites, demo):
     _area.register(app)
 
 

@@ -19,6 +19,8 @@ from mimic_vlm.report.blocks import SectionBuilder
 from mimic_vlm.report.browser import browser_section
 from mimic_vlm.report.compare import compare_section, order_section
 from mimic_vlm.report.sections import CORE_SECTIONS
+from mimic_vlm.study.report import study_section
 
 REPORT_SECTIONS: tuple[SectionBuilder, ...] = (*CORE_SECTIONS, compare_section, order_section, benchmarks_section,
-                                               attention_section, pooling_section, sweep_section, browser_section)
+                                               attention_section, pooling_section, sweep_section, study_section,
+                                               browser_section)

@@ -30,7 +30,8 @@ def test_oracle_sweep_is_flat_at_100(toy: Path, tmp_path: Path) -> None:
           "--count", "3", "--out", str(out), "--source", "toy", "--annotations", str(toy),
           "--images-dir", str(toy.parent / "images"), "--baselines", "chance", "--no-progress"])
     result = orjson.loads((out / "sweep.json").read_bytes())
-    assert [p["value"] for p in result["points"]] == [1.0, 1.0, 1.0]
+    assert [p["score"]["value"] for p in result["points"]] == [1.0, 1.0, 1.0]  # the score
+    assert [p["value"] for p in result["points"]] == ["2", "3", "4"]  # the control value
     assert [p["n"] for p in result["points"]] == [3, 3, 3] and result["points"][0]["metric"] == "correct"
     assert list(result["baselines"]) == ["chance"] and len(result["baselines"]["chance"]) == 3
     for n in (2, 3, 4):
@@ -103,3 +104,73 @@ def test_pooling_sweep_divides_the_vision_tokens(toy: Path, tmp_path: Path) -> N
     with pytest.raises(MimicError, match="--vary pooling: --model oracle is not a transformers model"):
         run_sweep(catalog, model="oracle", task="counting", vary="pooling", values=["2"], fixed={}, count=1,
                   out=tmp_path / "bad")
+
+
+# ---- sweeps that cannot lie (issue 25)
+
+def _sweep_cli(toy: Path, out: Path, *extra: str) -> list[str]:
+    return ["sweep", "--model", "oracle", "--task", "counting", "--out", str(out), "--source", "toy",
+            "--annotations", str(toy), "--images-dir", str(toy.parent / "images"), "--no-progress", *extra]
+
+
+def test_a_second_sweep_with_other_settings_is_refused_or_scores_new_benches(toy: Path, tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    main(_sweep_cli(toy, out, "--vary", "spread=1,2", "--fix", "n_images=2", "--count", "3", "--seed", "7"))
+    first = load_bench(out / "benches" / "spread=1").manifest_hash
+    with pytest.raises(MimicError, match=r"benches/spread=1: a bench made with other settings \(.*count_per_task: 3 "
+                                         r"-> 4.*use --overwrite"):
+        run_sweep(load_catalog("toy", toy, toy.parent / "images"), model="oracle", task="counting", vary="spread",
+                  values=["1", "2"], fixed={"n_images": "3"}, count=4, seed=99, out=out)
+    assert load_bench(out / "benches" / "spread=1").manifest_hash == first  # nothing rebuilt by the refusal
+    main(_sweep_cli(toy, out, "--vary", "spread=1,2", "--fix", "n_images=3", "--count", "4", "--seed", "99",
+                    "--overwrite"))
+    result = orjson.loads((out / "sweep.json").read_bytes())
+    assert [p["n"] for p in result["points"]] == [4, 4] and result["seed"] == 99
+    for v in ("1", "2"):
+        bench = load_bench(out / "benches" / f"spread={v}")
+        assert bench.manifest["seed"] == 99 and len(bench.samples) == 4
+        assert {s.controls["n_images"] for s in bench.samples} == {3}
+        run = orjson.loads((out / "runs" / "oracle" / f"spread={v}" / "run.json").read_bytes())
+        assert run["settings"]["bench_manifest_hash"] == bench.manifest_hash  # scored on the new bench
+    main(_sweep_cli(toy, out, "--vary", "spread=1,2", "--fix", "n_images=3", "--count", "4", "--seed", "99"))  # resumes
+
+
+def test_spread_with_distractors_derives_n_images_and_runs_every_value(toy: Path, tmp_path: Path) -> None:
+    out = tmp_path / "d"
+    main(_sweep_cli(toy, out, "--vary", "distractors=0-4", "--fix", "spread=2", "--count", "2"))
+    result = orjson.loads((out / "sweep.json").read_bytes())
+    assert [p["value"] for p in result["points"]] == ["0", "1", "2", "3", "4"]
+    assert result["derived"] == {"n_images": "2"}  # of the first value; each value's own below
+    for d in range(5):
+        assert {s.controls["n_images"] for s in load_bench(out / "benches" / f"distractors={d}").samples} == {2 + d}
+
+
+def test_an_impossible_value_is_refused_before_anything_runs_naming_the_cause(toy: Path, tmp_path: Path) -> None:
+    out = tmp_path / "bad"
+    code = None
+    try:
+        main(_sweep_cli(toy, out, "--vary", "distractors=1,2,3", "--fix", "spread=2", "--fix", "n_images=4"))
+    except SystemExit as e:
+        code = e.code
+    assert code == 2 and not out.exists()  # no partial folder, no runs of the values that were possible
+    with pytest.raises(MimicError, match=r"--vary distractors=1 \(n_images=4 spread=2 distractors=1\): spread=2 \+ "
+                                         r"distractors=1 never equals n_images=4"):
+        run_sweep(load_catalog("toy", toy, toy.parent / "images"), model="oracle", task="counting",
+                  vary="distractors", values=["1", "2", "3"], fixed={"spread": "2", "n_images": "4"}, count=1,
+                  out=out)
+    assert not out.exists()
+
+
+def test_points_record_the_model_options_and_toy_models_pool(toy: Path, tmp_path: Path) -> None:
+    from mimic_vlm.masking import mask_from_options
+    from mimic_vlm.models.registry import ModelOptions
+
+    catalog = load_catalog("toy", toy, toy.parent / "images")
+    result = run_sweep(catalog, model="tiny:qwen2_vl", task="counting", vary="n_images", values=["2"], fixed={},
+                       count=1, out=tmp_path / "m", model_options=ModelOptions(mask=mask_from_options("1", "sdpa"),
+                                                                               max_pixels=3136))
+    options = result["points"][0]["model_options"]
+    assert options["max_pixels"] == 3136 and options["mask"]["layers"] == "1" and options["pooling"] is None
+    pooled = run_sweep(catalog, model="toy:mimic-tiny", task="counting", vary="pooling", values=["2"], fixed={},
+                       count=1, out=tmp_path / "p")
+    assert pooled["points"][0]["model_options"]["pooling"] == 2

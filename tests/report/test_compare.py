@@ -151,3 +151,18 @@ def test_report_pairs_fine_tuned_with_base_else_first_with_others(bench, make_ru
     table = section.blocks[2]
     assert table.rows[1][:3] == ["counting", "all", "10"] and table.rows[1][7:] == ["4", "2", "3", "1", "0.688"]
     assert compare_section(runs[:1]) is None
+
+
+def test_compare_pairs_a_bench_with_its_packed_copy(bench, make_run, tmp_path, capsys):
+    """Issue 25: a bench and its packed copy hold the same samples under the same ids (packed variants), so
+    compare pairs them without --shared-ids and says so."""
+    from mimic_vlm.bench.pack import pack_bench
+    from mimic_vlm.store import load_bench
+
+    packed = load_bench(pack_bench(bench.root, tmp_path / "packed"))
+    a, b = make_run(bench, "a", right(A_RIGHT)), make_run(packed, "b", right(B_RIGHT))
+    r = compare_runs(load_run(a), load_run(b))
+    assert r["n_shared"] == len(bench.samples) and "packed copy" in r["variants"]
+    assert (r["tasks"]["counting"]["all"]["fixed"], r["tasks"]["counting"]["all"]["broken"]) == (4, 2)
+    assert _run(["compare", str(a), str(b)]) == 0
+    assert "packed copy" in capsys.readouterr().err

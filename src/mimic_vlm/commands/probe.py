@@ -194,12 +194,15 @@ def cleaned_on_failure(out: Path, kept: str) -> Iterator[None]:
 
 
 def _print_sweep(result: dict[str, Any], model: str, task: str, name: str, out: Path) -> None:
+    from mimic_vlm.probe.sweep import score_of
+
     table = Table(title=f"{task}: {label(result['points'][0]['metric'])} vs {name}")
     table.add_column(name)
     for series in (model, *result["baselines"]):
         table.add_column(series, justify="right")
     for i, value in enumerate(result["values"]):
-        table.add_row(value, fmt(result["points"][i]), *(fmt(b[i]) for b in result["baselines"].values()))
+        table.add_row(value, fmt(score_of(result["points"][i])),
+                      *(fmt(score_of(b[i])) for b in result["baselines"].values()))
     Console().print(table)
     Console().print(f"written: {out}/sweep.json, {out}/sweep.png")
 

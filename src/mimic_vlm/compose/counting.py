@@ -74,6 +74,13 @@ def answer_table(index: CatalogIndex, draws: list[dict[str, Any]]) -> dict[int, 
     return dict(sorted(table.items()))
 
 
+def reachable_categories(index: CatalogIndex, s: int, d: int, total: int) -> list[str]:
+    """Names of the categories whose count-known holders can add up to `total` over s images, with d images
+    certainly without them (balance=uniform's table; `total` beyond its SPAN reaches none)."""
+    reaching = _plan(index, s, d).reaching.get(total)
+    return [index.names[c] for c in reaching.ids] if reaching else []
+
+
 def check(index: CatalogIndex, drawn: dict[str, int]) -> str | None:
     s, d, k = drawn["spread"], drawn["distractors"], drawn["concepts"]
     plan = _plan(index, s, d)
@@ -103,7 +110,12 @@ def compose(index: CatalogIndex, drawn: dict[str, Any], rng: Stream) -> Sample:
             total = totals[rng.pick(len(totals))]
         if total not in plan.reaching:
             raise Unsatisfiable
-        first = plan.reaching[total].draw(rng, balance)
+        if "category" in drawn:  # a design that holds the category fixed (compose/variants.py)
+            first = index.names.index(drawn["category"])
+            if first not in plan.reaching[total].ids:
+                raise Unsatisfiable
+        else:
+            first = plan.reaching[total].draw(rng, balance)
     else:
         first = plan.eligible.draw(rng, balance)
     targets = [first]

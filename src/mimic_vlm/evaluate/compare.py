@@ -6,8 +6,8 @@ errors are correlated. Here every statistic is paired:
 - the difference of each task's headline metric (B - A) with a 95% interval from a **paired** bootstrap
   (one resample of the shared samples scores both runs; same ratio-of-sums metrics as `metrics.summarize`);
 - the per-sample verdict (`correct`, else listing's `exact` set) as fixed (A wrong, B right), broken (A right,
-  B wrong), both right, both wrong, and the **exact** McNemar p-value of fixed vs broken (two-sided binomial
-  test with p = 1/2 on the discordant pairs, computed with integers);
+  B wrong), both right, both wrong, and the **exact** McNemar p-value of fixed vs broken (`stats.mcnemar_exact`:
+  two-sided binomial test with p = 1/2 on the discordant pairs, computed with integers);
 - the MIMIC score difference: the mean of the task differences, its interval from the same replicates.
 
 `compare_rows` returns (the content of compare.json):
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -38,25 +37,13 @@ from mimic_vlm.evaluate.metrics import (
     task_order,
 )
 from mimic_vlm.evaluate.stats import interval as _interval
-from mimic_vlm.evaluate.stats import rng_for
+from mimic_vlm.evaluate.stats import mcnemar_exact, rng_for
 from mimic_vlm.evaluate.tasks import get_task
 from mimic_vlm.evaluate.taskspec import GroupMetric
 from mimic_vlm.schema import TASKS
 
 VERDICT_FIELDS = ("correct", "exact")
 """The per-sample right/wrong field, by preference: accuracy for most tasks, the exact set for listing."""
-
-
-def mcnemar_exact(fixed: int, broken: int) -> float:
-    """Two-sided exact McNemar p-value: P(a split of the discordant pairs at least this uneven | p = 1/2).
-
-    `2 * sum_{i <= min(b, c)} C(b + c, i) / 2^(b + c)`, capped at 1, in exact rational arithmetic (no
-    normal approximation, no scipy); 1.0 when there are no discordant pairs."""
-    n = fixed + broken
-    if n == 0:
-        return 1.0
-    tail = sum(math.comb(n, i) for i in range(min(fixed, broken) + 1))
-    return float(min(Fraction(1), Fraction(2 * tail, 2**n)))
 
 
 def verdict_field(rows: Sequence[Mapping[str, Any]]) -> str | None:

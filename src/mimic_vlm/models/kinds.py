@@ -30,6 +30,9 @@ class ModelKind:
     """A PEFT `--adapter` can change its weights (any other kind would silently ignore it)."""
     vision_tokens: bool = False
     """Reports the image tokens of each prompt (`Generation.vision_tokens`)."""
+    pixel_cap: bool = False
+    """`--max-pixels` changes what it sees (a Qwen-style token budget for transformers models; a client-side
+    resize for served models)."""
     needs_bench: bool = False
     """Answers from the bench itself (the baselines): it is built with the bench (`models.base.BenchView`)."""
 
@@ -38,13 +41,14 @@ class ModelKind:
         return ":" in self.usage
 
 
-_LOCAL = {"transformers": True, "mask": True, "pooling": True, "adapter": True, "vision_tokens": True}
+_LOCAL = {"transformers": True, "mask": True, "pooling": True, "adapter": True, "vision_tokens": True,
+          "pixel_cap": True}
 
 KINDS: dict[str, ModelKind] = {k.name: k for k in (
     ModelKind("hf", "hf:PATH_OR_ID", **_LOCAL),
     ModelKind("tiny", "tiny:FAMILY", **_LOCAL),
     ModelKind("toy", "toy:NAME", **_LOCAL),
-    ModelKind("openai", "openai:MODEL@BASE_URL"),
+    ModelKind("openai", "openai:MODEL@BASE_URL", pixel_cap=True),
     *(ModelKind(name, name, needs_bench=True) for name in ("chance", "prior", "single-image", "oracle")),
 )}
 """Every kind by name. Other packages may add kinds with `models.registry.register_kind`."""

@@ -234,9 +234,13 @@ def encode(hf: HFModel, sample: Sample, image_paths: Sequence[Path]) -> dict[str
 
 
 def probe_bench(hf: HFModel, bench: Bench, *, limit: int | None = None, n_boot: int = 1000,
-                progress: Progress | None = None) -> dict[str, Any]:
-    """Attention shares per layer over (the first `limit`) samples of `bench`, for an `HFModel`."""
-    samples = bench.samples[:limit] if limit else bench.samples
+                progress: Progress | None = None, ids: list[str] | None = None,
+                keep: bool = False) -> dict[str, Any]:
+    """Attention shares per layer over (the first `limit`, or the `ids`) samples of `bench`, for an `HFModel`;
+    `keep` adds every sample's shares by layer (`"per_sample": {share: [[layer values] per sample]}`),
+    for analyses that pair layers within a sample (the study's slope over depth)."""
+    chosen = bench.samples if ids is None else [s for s in bench.samples if s.id in set(ids)]
+    samples = chosen[:limit] if limit else chosen
     if not samples:
         raise MimicError(f"{bench.root}: no samples to probe")
     probe = AttentionProbe()
@@ -256,5 +260,9 @@ def probe_bench(hf: HFModel, bench: Bench, *, limit: int | None = None, n_boot: 
             report(progress, "probing attention", len(per_sample), len(samples))
     finally:
         probe.detach(hf.model)
-    return {"model": hf.name, "bench": str(bench.root), "samples": len(samples),
-            "mask": hf.describe().get("mask"), "layers": summarize(per_sample, n_boot)}
+    result = {"model": hf.name, "bench": str(bench.root), "samples": len(samples),
+              "mask": hf.describe().get("mask"), "layers": summarize(per_sample, n_boot)}
+    if keep:
+        result["per_sample"] = {k: [s[k].tolist() for s in per_sample] for k in per_sample[0]}
+        result["ids"] = [s.id for s in samples]
+    return result

@@ -34,7 +34,9 @@ def _figure(folder: Path, png: str, name: str, caption: str) -> list[Figure]:
 
 
 def _cell(entry: dict[str, Any]) -> str:
-    return fmt(entry)
+    from mimic_vlm.probe.sweep import score_of
+
+    return fmt(score_of(entry))
 
 
 def attention_section(runs: list[RunData]) -> Section | None:

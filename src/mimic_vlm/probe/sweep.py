@@ -8,6 +8,12 @@ pixel cap, hence the vision tokens per image of Qwen-style models) keeps one ben
 instead. Every point records the mean vision tokens per sample (from the predictions, where the model reports
 them), and `sweep_tokens.png` plots the score against them: the paper's finding is about sequence length.
 
+A sweep cannot lie about what it measured: every value is checked (the generator's layouts) before anything is
+built; where spread and distractors are both set, n_images is derived from them; a bench is reused only when
+its manifest records the requested task, count, seed, controls and source files (else refused, or rebuilt with
+`overwrite`, and the runner then refuses or redoes runs scored on the old one). A point is
+`{"value": CONTROL VALUE, "score": {"value", "ci"}, "metric", "n", "vision_tokens", "model_options", "run"}`.
+
 ```
 OUT/
   sweep.json   settings + one point per value for the model and each baseline
@@ -75,18 +81,74 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._=-]+", "_", name)
 
 
-def _bench(catalog: Catalog, task: str, count: int, controls: Controls, seed: int, out: Path, vary: str, value: str) -> Path:
-    """The bench of one value (generated once, reused on reruns); `packed=true` packs the `packed=false` one."""
+def controls_for(task: str, vary: str, value: str | None, fixed: dict[str, str]) -> Controls:
+    """The generator controls of one value, checked against the task (a MimicError names the value and the
+    real cause). Where spread and distractors are both set (fixed or varied) and n_images is not, n_images is
+    derived from them (their sums), instead of the generator's default 2-6 refusing a sum beyond it."""
+    from mimic_vlm.compose.controls import parse_choice
+
+    asked = {k: v for k, v in fixed.items() if k not in MODEL_CONTROLS}
+    if value is not None and vary not in (PACKED, *MODEL_CONTROLS):
+        asked[vary] = value
+    if "n_images" not in asked and "spread" in asked and "distractors" in asked:
+        spread, distractors = parse_choice("spread", asked["spread"]), parse_choice("distractors", asked["distractors"])
+        asked["n_images"] = ",".join(str(n) for n in sorted({a + b for a in spread or () for b in distractors or ()}))
+    where = f"--vary {vary}={value}" if value is not None and vary in asked else "--fix"
+    try:
+        controls = Controls.parse(**asked)
+        controls.layouts(task)
+    except MimicError as e:
+        shown = " ".join(f"{k}={asked[k]}" for k in CONTROLS if k in asked)
+        raise MimicError(f"{where} ({shown}): {e}") from None
+    return controls
+
+
+def bench_settings(catalog: Catalog, task: str, count: int, controls: Controls, seed: int) -> dict[str, Any]:
+    """What a generated bench of a sweep must record (its manifest) to be reused for this request."""
+    from mimic_vlm.schema import file_sha256
+
+    return {"tasks": [task], "count_per_task": count, "seed": seed, "controls": controls.to_dict(),
+            "source": catalog.source, "source_files": {Path(p).name: file_sha256(Path(p)) for p in catalog.source_files}}
+
+
+def reusable(path: Path, wanted: dict[str, Any], overwrite: bool) -> bool:
+    """True when the bench at `path` was made with exactly `wanted` (manifest fields); False when there is
+    none or, with `overwrite`, one of other settings (rebuilt then); a bench of other settings is refused
+    without `overwrite`, naming what differs."""
+    from mimic_vlm.evaluate.runner import diff
+    from mimic_vlm.schema import read_json
+
+    if not (path / "samples.jsonl").is_file():
+        return False
+    manifest = read_json(path / "manifest.json")
+    changes = diff({k: manifest.get(k) for k in wanted}, wanted) if isinstance(manifest, dict) else ["manifest"]
+    if not changes:
+        return True
+    if overwrite:
+        return False
+    raise MimicError(f"{path}: a bench made with other settings ({'; '.join(changes[:3])}); use --overwrite to "
+                     "rebuild it (and rerun its runs) or choose another --out")
+
+
+def _bench(catalog: Catalog, task: str, count: int, controls: Controls, seed: int, out: Path, vary: str, value: str,
+           overwrite: bool = False) -> Path:
+    """The bench of one value, reused on reruns only when its manifest records the requested settings;
+    `packed=true` packs the `packed=false` one (and is rebuilt when that one changes)."""
     from mimic_vlm.bench.generate import generate_bench
-    from mimic_vlm.bench.pack import pack_bench
+    from mimic_vlm.bench.pack import is_packed_bench, pack_bench
+    from mimic_vlm.store import load_bench
 
     path = out / "benches" / ("base" if vary in MODEL_CONTROLS else f"{vary}={value}")
-    if (path / "samples.jsonl").is_file():
-        return path
     if vary == PACKED and value == "true":
-        pack_bench(_bench(catalog, task, count, controls, seed, out, vary, "false"), path)
-    else:
-        generate_bench(catalog, [task], count, controls, seed, path, command=f"mimic sweep --vary {vary}={value}")
+        source = load_bench(_bench(catalog, task, count, controls, seed, out, vary, "false", overwrite))
+        wanted = {"packed_from": {"bench": str(source.root), "manifest_hash": source.manifest_hash,
+                                  "transform": "pack_targets"}}
+        if not reusable(path, wanted, True):  # a packed copy of another bench is always remade
+            pack_bench(source.root, path, overwrite=True, marker=is_packed_bench)
+        return path
+    if not reusable(path, bench_settings(catalog, task, count, controls, seed), overwrite):
+        generate_bench(catalog, [task], count, controls, seed, path, overwrite=overwrite,
+                       command=f"mimic sweep --vary {vary}={value}")
     return path
 
 
@@ -95,8 +157,8 @@ def run_sweep(catalog: Catalog, *, model: str, task: str, vary: str, values: Seq
               model_options: ModelOptions | None = None, progress: Progress | None = None,
               overwrite: bool = False) -> dict[str, Any]:
     """Generate one bench per value of `vary`, evaluate `model` and `baselines` on each, write sweep.json/png.
-    Rerun into the same folder, it resumes; `overwrite` replaces runs made with other settings."""
-    from mimic_vlm.compose.controls import Controls
+    Every value is checked, and every bench built, before the first run; rerun into the same folder, it
+    resumes; benches and runs of other settings are refused, or rebuilt with `overwrite`."""
     from mimic_vlm.evaluate.runner import run_eval
     from mimic_vlm.models.kinds import require
     from mimic_vlm.models.registry import load_model
@@ -120,7 +182,6 @@ def run_sweep(catalog: Catalog, *, model: str, task: str, vary: str, values: Seq
         if bad:
             what = "pixel count" if vary == "max_pixels" else "pooling factor"
             raise MimicError(f"--vary {vary}={','.join(values)}: {bad[0]!r} is not a positive {what}")
-    bench_control = vary not in (PACKED, *MODEL_CONTROLS)
     if "pooling" in fixed:
         raise MimicError("--fix pooling=...: pooling is a sweep control only (--vary pooling=1,2,4)")
     if vary == "pooling":
@@ -129,12 +190,12 @@ def run_sweep(catalog: Catalog, *, model: str, task: str, vary: str, values: Seq
     model_options = model_options or ModelOptions()
     if "max_pixels" in fixed:
         model_options = replace(model_options, max_pixels=int(fixed["max_pixels"]))
-    bench_fixed = {k: v for k, v in fixed.items() if k not in MODEL_CONTROLS}
-    controls = {v: Controls.parse(**{**bench_fixed, **({vary: v} if bench_control else {})}) for v in values}
+    controls = {v: controls_for(task, vary, v, fixed) for v in values}  # every value, before anything runs
+    benches = {v: load_bench(_bench(catalog, task, count, controls[v], seed, out, vary, v, overwrite)) for v in values}
     loaded: dict[str, Any] = {}
     points: dict[str, list[dict[str, Any]]] = {name: [] for name in (model, *baselines)}
     for value in values:
-        bench = load_bench(_bench(catalog, task, count, controls[value], seed, out, vary, value))
+        bench = benches[value]
         for name in points:
             is_baseline = name in BASELINES
             per_value = not is_baseline and vary == "max_pixels"
@@ -149,15 +210,36 @@ def run_sweep(catalog: Catalog, *, model: str, task: str, vary: str, values: Seq
             run_dir = out / "runs" / _safe(name) / f"{vary}={value}"
             scores = run_eval(bench, the_model, run_dir, progress=progress, command=["mimic", "sweep"],
                               overwrite=overwrite)
-            points[name].append({"value": value, **headline(scores, task), "run": str(run_dir.relative_to(out)),
-                                 "vision_tokens": mean_vision_tokens(run_dir)})
+            points[name].append(sweep_point(value, scores, task, run_dir, out, the_model.describe()))
+    derived = {k: v for k, v in controls[values[0]].to_dict().items() if k == "n_images" and "n_images" not in fixed
+               and vary != "n_images"}
     result = {"model": model, "task": task, "vary": vary, "values": list(values), "fixed": fixed,
-              "count": count, "seed": seed, "points": points[model],
+              "derived": derived, "count": count, "seed": seed, "points": points[model],
               "baselines": {b: points[b] for b in baselines}}
     write_json_atomic(out / SWEEP_JSON, result)
     plot_sweep(result, out / SWEEP_PNG)
     plot_tokens(result, out / TOKENS_PNG)
     return result
+
+
+MODEL_OPTIONS = ("mask", "pooling", "adapter", "max_pixels", "image_size")
+"""The model settings a sweep point records (from the run's model description): a masked or pooled sweep
+must not read as a plain one."""
+
+
+def sweep_point(value: str, scores: dict[str, Any], task: str, run_dir: Path, out: Path,
+                described: dict[str, Any]) -> dict[str, Any]:
+    """One point: the control value, the headline score with its interval, n, the mean vision tokens per
+    sample, the model options, and the run folder."""
+    h = headline(scores, task)
+    return {"value": value, "score": {"value": h["value"], "ci": h["ci"]}, "metric": h["metric"], "n": h["n"],
+            "vision_tokens": mean_vision_tokens(run_dir), "run": str(run_dir.relative_to(out)),
+            "model_options": {k: described.get(k) for k in MODEL_OPTIONS}}
+
+
+def score_of(point: dict[str, Any]) -> dict[str, Any]:
+    """A point's score estimate `{value, ci}` (sweep.json before the control value took `value`: the point)."""
+    return point["score"] if isinstance(point.get("score"), dict) else point
 
 
 def _pooled(model: Any, k: int, spec: str) -> Any:
@@ -189,7 +271,7 @@ def plot_tokens(result: dict[str, Any], path: Path) -> Path | None:
         return None
     points.sort(key=lambda p: p["vision_tokens"])
     metric = label(points[0]["metric"])
-    return line_plot(path, [p["vision_tokens"] for p in points], {result["model"]: points},
+    return line_plot(path, [p["vision_tokens"] for p in points], {result["model"]: [score_of(p) for p in points]},
                      xlabel="vision tokens per sample (mean)", ylabel=metric, ylim=None,
                      title=f"{result['task']}: {metric} vs vision tokens ({result['vary']} varied)")
 
@@ -200,7 +282,8 @@ def plot_sweep(result: dict[str, Any], path: Path) -> Path:
 
     numeric = all(re.fullmatch(r"-?\d+(\.\d+)?", v) for v in result["values"])
     x = [float(v) for v in result["values"]] if numeric else list(range(len(result["values"])))
-    series = {result["model"]: result["points"], **result["baselines"]}
+    every = {result["model"]: result["points"], **result["baselines"]}
+    series: dict[str, Sequence[dict[str, Any]]] = {name: [score_of(p) for p in pts] for name, pts in every.items()}
     metric = label(result["points"][0]["metric"]) if result["points"] else "score"
     return line_plot(path, x, series, xlabel=result["vary"], ylabel=metric, dashed=set(result["baselines"]),
                      title=f"{result['task']}: {metric} vs {result['vary']}",

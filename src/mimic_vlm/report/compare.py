@@ -77,13 +77,31 @@ def differing_ids(a: RunData, b: RunData) -> set[str] | None:
     return {i for i in sa.keys() & sb.keys() if sa[i] != sb[i]}
 
 
+def packed_copy(a: RunData, b: RunData) -> bool:
+    """Whether one run's bench is the other's packed copy (`mimic pack`, `sweep --vary packed`): its ids name
+    the same samples with their target images packed, so the runs pair on them (variants of one sample)."""
+    from mimic_vlm.schema import read_json
+
+    for x, y in ((a, b), (b, a)):
+        path = _bench_path(y)
+        try:
+            source = read_json(path / "manifest.json").get("packed_from") if path is not None else None
+        except (MimicError, AttributeError):
+            source = None
+        if isinstance(source, dict) and source.get("manifest_hash") and source["manifest_hash"] == manifest_hash(x) \
+                and run_samples(y) is not None:
+            return True
+    return False
+
+
 def check_pair(a: RunData, b: RunData, shared_ids: bool = False) -> None:
-    """MimicError unless both runs have predictions and were scored on the same bench (or `shared_ids`)."""
+    """MimicError unless both runs have predictions and were scored on the same bench, or on a bench and its
+    packed copy (or `shared_ids`)."""
     for r in (a, b):
         if not r.predictions:
             raise MimicError(f"{r.path}: no predictions.jsonl; a paired comparison needs per-sample scores")
     ha, hb = manifest_hash(a), manifest_hash(b)
-    if shared_ids:
+    if shared_ids or (ha != hb and packed_copy(a, b)):
         return
     if ha is None or hb is None:
         missing = a if ha is None else b
@@ -100,7 +118,9 @@ def compare_runs(a: RunData, b: RunData, shared_ids: bool = False, replicates: i
     check_pair(a, b, shared_ids)
     rows_a, rows_b = a.predictions, b.predictions
     extra: dict[str, Any] = {}
-    if shared_ids and (manifest_hash(a) is None or manifest_hash(a) != manifest_hash(b)):
+    if manifest_hash(a) != manifest_hash(b) and packed_copy(a, b):
+        extra = {"variants": "one bench is the other's packed copy: each id pairs a sample with its packed variant"}
+    elif shared_ids and (manifest_hash(a) is None or manifest_hash(a) != manifest_hash(b)):
         differ = differing_ids(a, b)
         if differ is None:
             extra = {"unchecked": f"the bench of {a.path} or {b.path} is gone or changed since the run, so "
@@ -124,6 +144,8 @@ def pairing_note(result: dict[str, Any]) -> str | None:
     """What a --shared-ids comparison left out or could not check, for the terminal and compare.md."""
     if result.get("unchecked"):
         return str(result["unchecked"])
+    if result.get("variants"):
+        return str(result["variants"])
     if result.get("n_differing"):
         return (f"{result['n_differing']} shared id(s) name different samples in the two benches and were left "
                 "out")
