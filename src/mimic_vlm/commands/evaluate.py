@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
         model: str = typer.Option(..., help="hf:PATH_OR_ID | tiny:FAMILY | openai:MODEL@BASE_URL | chance | "
                                             "prior | single-image | oracle"),
         out: Path = typer.Option(..., help="Run folder; rerunning the same command resumes it."),
-        limit: int | None = typer.Option(None, min=1, help="Only the first N selected samples."),
+        limit: int | None = typer.Option(None, min=1, help="Only N of the selected samples, spread evenly over the tasks (the first of each task)."),
         tasks: str | None = typer.Option(None, help="Comma-separated tasks, e.g. counting,listing."),
         ids: str | None = typer.Option(None, help="Comma-separated sample ids, or @FILE with one per line."),
         batch_size: int | None = typer.Option(None, min=1, help="Requests per batch (hf/tiny default 8; outputs do not "
@@ -90,34 +90,23 @@ def register(app: typer.Typer) -> None:
         progress: bool = typer.Option(True, help="Show the progress bar."),
     ) -> None:
         """Evaluate a model on a bench: predictions.jsonl, scores.json and run.json in --out (resumable)."""
-        from mimic_vlm.bench.store import load_bench
-        from mimic_vlm.evaluate.runner import Prompting, distributed, run_eval
-        from mimic_vlm.models.registry import load_model
+        from mimic_vlm.api import evaluate_scores
+        from mimic_vlm.evaluate.runner import distributed
 
-        mask = None
-        if mask_layers:  # checked first: a bad option fails before the bench and the model load
-            if not model.startswith(("hf:", "tiny:")):
-                raise MimicError(f"--mask-layers: only hf: and tiny: models take an attention mask, not {model}")
-            from mimic_vlm.masking import mask_from_options
-
-            mask = mask_from_options(mask_layers, mask_backend)
-        task_list, id_list = parse_name_list(tasks, "--tasks"), _ids(ids)
-        loaded = load_bench(bench)
-        prompting = Prompting(template=prompt_template.replace("\\n", "\n") if prompt_template else None,
-                              system=system_prompt, max_new_tokens=max_new_tokens)
-        if prompting.template and loaded.samples:  # a bad template fails here, before the model loads
-            prompting.text(loaded.samples[0])
-        the_model = load_model(model, bench=loaded, batch_size=batch_size, dtype=dtype, device=device,
-                               device_map=device_map, attn_implementation=attn_implementation,
-                               max_pixels=max_pixels, image_size=image_size, adapter=adapter, mask=mask,
-                               concurrency=concurrency,
-                               timeout=timeout, retries=retries, api_key_env=api_key_env, seed=seed)
         with RichProgress(disable=not progress) as bars:
-            scores = run_eval(loaded, the_model, out, limit=limit, tasks=task_list, ids=id_list,
-                              batch_size=batch_size, official=official, overwrite=overwrite, prompting=prompting,
-                              command=["mimic", *sys.argv[1:]], progress=bars, permutations=permutations)
+            scores = evaluate_scores(
+                bench, model, out, limit=limit, tasks=parse_name_list(tasks, "--tasks"), ids=_ids(ids),
+                batch_size=batch_size, official=official, overwrite=overwrite,
+                prompt_template=prompt_template.replace("\\n", "\n") if prompt_template else None,
+                system_prompt=system_prompt, max_new_tokens=max_new_tokens, mask_layers=mask_layers,
+                mask_backend=mask_backend, permutations=permutations, seed=seed, command=["mimic", *sys.argv[1:]],
+                progress=bars if progress else None, dtype=dtype, device=device, device_map=device_map,
+                attn_implementation=attn_implementation, max_pixels=max_pixels, image_size=image_size,
+                adapter=adapter, concurrency=concurrency, timeout=timeout, retries=retries, api_key_env=api_key_env)
         if distributed()[0] == 0:
-            Console().print(summary_table(scores, f"{model} on {bench}"))
+            from mimic_vlm.api import load_run
+
+            Console().print(summary_table(scores, f"{load_run(out).model} on {bench}"))  # adapter, mask named
             if scores.get("order"):
                 o = scores["order"]
                 Console().print(f"order consistency over {o['k']} shuffles: " + ", ".join(

@@ -49,17 +49,11 @@ def register(app: typer.Typer) -> None:
         seed: int = seed_option("Bootstrap seed."),
     ) -> None:
         """Score predictions made anywhere (lmms-eval, VLMEvalKit, in-house) against a bench, as `eval` does."""
-        from mimic_vlm.bench.store import load_bench
-        from mimic_vlm.evaluate.score import check_outputs, score_predictions
-        from mimic_vlm.schema import write_json_atomic, write_jsonl_atomic
+        from mimic_vlm.api import score as score_files
 
-        check_outputs({"--out": out, "--scored": scored}, predictions, overwrite)
-        rows, scores = score_predictions(load_bench(bench), predictions, official, bootstrap, seed)
-        if out is not None:
-            write_json_atomic(out, scores)
-        if scored is not None:
-            write_jsonl_atomic(scored, rows)
-        print_scores(scores)
+        scores = score_files(bench, predictions, official=official, bootstrap=bootstrap, seed=seed, out=out,
+                             scored=scored, overwrite=overwrite)
+        print_scores(scores.raw)
 
     @app.command()
     def report(
@@ -70,10 +64,12 @@ def register(app: typer.Typer) -> None:
         allow_mixed: bool = typer.Option(False, "--allow-mixed", help="Allow runs scored on different benches."),
     ) -> None:
         """Markdown and self-contained HTML report with tables and plots over one or more runs."""
-        from mimic_vlm.plugins import REPORT_SECTIONS
-        from mimic_vlm.report import write_report
+        from mimic_vlm.api import report as write_report
 
-        path = write_report(runs, out, REPORT_SECTIONS, overwrite=overwrite, title=title, allow_mixed=allow_mixed)
+        def warn(note: str) -> None:
+            Console(stderr=True).print(f"warning: {note}", highlight=False, soft_wrap=True)
+
+        path = write_report(runs, out, overwrite=overwrite, title=title, allow_mixed=allow_mixed, warn=warn)
         Console().print(f"wrote {path / 'report.md'} and {path / 'report.html'}")
 
     @app.command()

@@ -22,13 +22,7 @@ from mimic_vlm.report.blocks import (
     label,
 )
 from mimic_vlm.report.plots import png, pyplot
-from mimic_vlm.report.runs import RunData, is_baseline, run_model
-
-
-def _model_text(run: RunData) -> str:
-    m = run_model(run)
-    text = str(m.get("model") or m.get("name") or m.get("spec") or run.name)
-    return text + (f" + adapter {Path(str(m['adapter'])).name}" if m.get("adapter") else "")
+from mimic_vlm.report.runs import RunData, is_baseline, run_title
 
 
 def _bench_text(run: RunData) -> str:
@@ -46,7 +40,7 @@ def runs_section(runs: list[RunData]) -> Section | None:
     rows = []
     for r in scored(runs):
         o = r.scores.get("overall", {})
-        rows.append([r.name, _model_text(r), _bench_text(r),
+        rows.append([r.name, run_title(r), _bench_text(r),
                      str(o.get("n", "–")), str(o.get("n_unparsed", "–")), str(o.get("n_missing", 0)),
                      (r.scores.get("scoring") or {}).get("mode", "default")])
     headers = ["run", "model", "bench", "samples", "unparsed", "missing", "scoring"]
