@@ -62,13 +62,13 @@ def demo(
 def _demo(out: Path, images: int, count: int, controls: Any, seed: int, world: Any, specs: list[str]) -> None:
     from mimic_vlm.annotations.load import load_catalog
     from mimic_vlm.annotations.toyworld import render_toy_world
+    from mimic_vlm.api import evaluate_scores
     from mimic_vlm.bench.generate import generate_bench
     from mimic_vlm.bench.inspect import contact_sheet, print_summary
     from mimic_vlm.bench.store import load_bench
     from mimic_vlm.bench.validate import validate_bench
-    from mimic_vlm.evaluate.runner import run_eval
-    from mimic_vlm.models.registry import load_model
     from mimic_vlm.plugins import REPORT_SECTIONS
+    from mimic_vlm.progress import library_bars
     from mimic_vlm.report import write_report
 
     console = Console()
@@ -97,8 +97,8 @@ def _demo(out: Path, images: int, count: int, controls: Any, seed: int, world: A
     for spec in specs:
         run = out / "runs" / spec.replace(":", "-").replace("/", "_")
         console.print(f"[bold]{spec}[/]")
-        with RichProgress(transient=True) as bars:
-            run_eval(bench, load_model(spec, bench=bench), run, command=["mimic", "demo"], progress=bars)
+        with RichProgress(transient=True) as bars, library_bars(False):  # our bar, not transformers' too
+            evaluate_scores(bench, spec, run, command=["mimic", "demo"], progress=bars)
         runs.append(run)
 
     console.print(Rule("5. report"))
