@@ -82,3 +82,39 @@ def test_titles_name_the_adapter_and_the_mask(tmp_path):
     run = RunData("r", tmp_path, {"tasks": {}}, {"settings": {"model": masked}})
     assert run_title(run) == "tiny:qwen2_vl + mask 2-4,7"
     assert run_title(RunData("folder", tmp_path, {"tasks": {}})) == "folder"
+
+
+def test_compare_fits_80_columns_without_cutting_a_cell(bench, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    a = mv.evaluate(bench, "single-image", tmp_path / "single-image")
+    b = mv.evaluate(bench, "prior", tmp_path / "a-run-with-a-rather-long-folder-name")
+    done = subprocess.run([sys.executable, "-m", "mimic_vlm", "compare", str(a.path), str(b.path)],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "80"})
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "…" not in done.stdout and max(map(len, lines)) <= 80
+    comparison = mv.compare(a, b)
+    for task, d in comparison.tasks.items():  # every task's row, whole: n, A, B, the difference and its interval
+        assert d.diff is not None and d.ci is not None
+        row = next(line for line in lines if line.startswith(f"{task} "))
+        assert f"{d.diff:+.3f} [{d.ci[0]:+.3f}, {d.ci[1]:+.3f}]" in row and f" {d.fixed} " in row
+    assert any(line.startswith("MIMIC score") for line in lines)
+
+
+def test_pack_takes_the_packable_tasks_of_an_all_task_bench(bench, tmp_path, capsys):
+    from mimic_vlm.bench.store import load_bench
+
+    assert code_of(["pack", str(bench.root), "--out", str(tmp_path / "p")]) == 0
+    packed = load_bench(tmp_path / "p")
+    assert [s.task for s in packed.samples] == ["counting"] * 3 + ["listing"] * 3
+    assert all(s.controls["packed"] for s in packed.samples) and packed.manifest["tasks"] == ["counting", "listing"]
+    assert packed.manifest["packed_from"]["left_out"] == 6
+    assert "packed 6 samples" in capsys.readouterr().out
+    assert code_of(["pack", str(bench.root), "--out", str(tmp_path / "q"), "--task", "listing"]) == 0
+    assert [s.task for s in load_bench(tmp_path / "q").samples] == ["listing"] * 3
+    assert code_of(["pack", str(bench.root), "--out", str(tmp_path / "r"), "--task", "common"]) == 2
+    assert "--task common: only counting and listing samples can be packed" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()

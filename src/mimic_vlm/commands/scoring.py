@@ -33,6 +33,23 @@ def print_scores(scores: dict[str, Any], console: Console | None = None) -> None
         console.print("official scoring reproduces lmms-eval, bugs included (scores.json: scoring.notes)")
 
 
+def terminal_table(result: dict[str, Any], table: Any) -> Table:
+    """`compare_table` for an 80-column terminal: one row per task (every control value and the both-right /
+    both-wrong counts are in `--out`), A and B named in the title, the metrics in the caption; no cell is cut."""
+    rich = Table(title=f"B = {result['b']} vs A = {result['a']}: {result['n_shared']} shared samples "
+                       "(paired 95% bootstrap CI, exact McNemar p)", box=None, pad_edge=False,
+                 padding=(0, 1), caption_justify="left", header_style="bold underline")
+    for name in ("task", "n", "A", "B", "Δ B − A [95% CI]", "fixed", "broken", "p"):
+        rich.add_column(name, no_wrap=True, justify="left" if name in ("task", "Δ B − A [95% CI]") else "right")
+    metrics = []
+    for row in table.rows:
+        if row[1] == "all":
+            rich.add_row(row[0], row[2], row[4], row[5], row[6], row[7], row[8], row[11])
+            metrics.append(f"{row[0]}: {row[3]}")
+    rich.caption = "; ".join(metrics)
+    return rich
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def score(
@@ -105,19 +122,11 @@ def register(app: typer.Typer) -> None:
             sections.append(Section(f"{r['b']} vs {r['a']}", [
                 Text(f"{r['n_shared']} shared samples ({r['only_a']} only in A, {r['only_b']} only in B)"
                      + (f"; {note}" if note else "")), table]))
-            rich = Table(title=f"B = {r['b']} vs A = {r['a']}: {r['n_shared']} shared samples "
-                               f"(paired 95% bootstrap CI, exact McNemar p)")
-            for i, h in enumerate(table.headers):  # the terminal keeps one row per task (no group column)
-                if i != 1:
-                    rich.add_column(h.replace(" [95% paired CI]", " [95% CI]"), no_wrap=i in (0, 6))
-            for row in table.rows:
-                if row[1] == "all":  # --out has every control value
-                    rich.add_row(*row[:1], *row[2:])
-            console.print(rich)
+            console.print(terminal_table(r, table), soft_wrap=False)
         if out is not None:
             with atomic_dir(out, overwrite=overwrite, marker=has_files("compare.json")) as tmp:
                 write_bytes_atomic(tmp / "compare.json", dumps(results) + b"\n")
                 write_bytes_atomic(tmp / "compare.md", render_markdown(sections, "Paired comparison").encode())
             console.print(f"wrote {out / 'compare.json'} and {out / 'compare.md'} (per control value too)")
         else:
-            console.print("per control value: --out DIR writes compare.md and compare.json")
+            console.print("per control value, and both right / both wrong: --out DIR writes compare.md and compare.json")
