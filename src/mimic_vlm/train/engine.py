@@ -26,6 +26,7 @@ from mimic_vlm.models.processors import set_image_size
 from mimic_vlm.models.trained import TRAIN_SETTINGS, TrainedSettings, read_trained
 from mimic_vlm.progress import Progress
 from mimic_vlm.schema import check_output_folder, honour_umask, read_json, write_json_atomic
+from mimic_vlm.train.card import write_card
 from mimic_vlm.train.data import ChatCollator, TrainingData, check_images, load_data
 from mimic_vlm.train.finetune import METHODS, LoraSettings, find_parts, is_peft, lora_target_regex, prepare
 
@@ -442,6 +443,7 @@ def _train(cfg: TrainConfig, mask: ImageBlockMask | None, data: TrainingData, re
     })
     if trainer.is_world_process_zero():
         processor.save_pretrained(str(cfg.out))
+        write_card(cfg.out, settings.to_dict())  # README.md: the run's own card, not PEFT's template
         settings.write(cfg.out)
     return TrainResult(cfg.out, model, trainer.state.log_history, settings.to_dict())
 
