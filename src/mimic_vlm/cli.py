@@ -27,11 +27,24 @@ from mimic_vlm.errors import MimicError, os_error
 app = typer.Typer(
     name="mimic",
     help="Controlled multi-image benchmarks, evaluation, diagnostics and fine-tuning for VLMs.",
-    no_args_is_help=True,
+    invoke_without_command=True,  # bare `mimic`: its usage, exit 0 (click's no_args_is_help calls it an error)
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain click help: full option names at 80 columns, no '<bool>' metavars
 )
+
+@app.callback()
+def _root(ctx: typer.Context,
+          version: bool = typer.Option(False, "--version", is_eager=True, help="Print the version and exit.")) -> None:
+    if version:
+        from mimic_vlm import __version__
+
+        print(__version__)
+        raise typer.Exit()
+    if ctx.invoked_subcommand is None:
+        print(ctx.get_help())
+        raise typer.Exit()
+
 
 # One module per area; each defines `register(app)`. Order = order in `mimic --help`.
 for _area in (annotations, data, evaluate, scoring, masking, train, probe, study, suites, demo):

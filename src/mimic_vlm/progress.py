@@ -12,6 +12,8 @@ def generate(..., progress: Progress | None = None):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 
@@ -25,3 +27,21 @@ def report(progress: Progress | None, phase: str, done: int, total: int | None =
     """Call `progress` if there is one."""
     if progress is not None:
         progress(phase, done, total, info)
+
+
+@contextmanager
+def library_bars(show: bool) -> Iterator[None]:
+    """While inside, transformers' and huggingface_hub's own tqdm bars ("Loading weights") are shown only if
+    `show`: a caller that asked for no progress gets none, from us or from the libraries we call."""
+    if show:
+        yield
+        return
+    from transformers.utils import logging as hf_logging
+
+    was = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was:
+            hf_logging.enable_progress_bar()

@@ -14,6 +14,7 @@ Controls: `packed: true`, `n_images` and `spread` describe the new sample (sprea
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from mimic_vlm.errors import MimicError
 from mimic_vlm.files import Marker, atomic_dir, write_json_atomic, write_jsonl_atomic
 from mimic_vlm.images import open_rgb
 from mimic_vlm.schema import Sample, read_json, target_images
-from mimic_vlm.store import IMAGES, IS_BENCH, MANIFEST, SAMPLES, check_images, link_or_copy, load_bench
+from mimic_vlm.store import IMAGES, IS_BENCH, MANIFEST, SAMPLES, Bench, check_images, link_or_copy, load_bench
 from mimic_vlm.tasks import MIMIC
 
 PACKABLE = tuple(t.name for t in MIMIC.values() if t.packable)
@@ -93,24 +94,45 @@ def is_packed_bench(folder: Path) -> bool:
         return False
 
 
+def packable_samples(bench: Bench, tasks: Sequence[str] | None = None) -> list[Sample]:
+    """The samples a packed bench holds: those of `tasks` (default: every packable task of the bench, so a
+    `--task all` bench packs its counting and listing samples); a task that cannot be packed, or none to pack,
+    is a MimicError."""
+    for t in tasks or ():
+        if t not in PACKABLE:
+            raise MimicError(f"--task {t}: only {' and '.join(PACKABLE)} samples can be packed (the answers of "
+                             "common and odd_one depend on image boundaries)")
+    wanted = set(tasks or PACKABLE)
+    chosen = [s for s in bench.samples if s.task in wanted]
+    if not chosen:
+        raise MimicError(f"{bench.root}: no {' or '.join(sorted(wanted, key=PACKABLE.index))} samples to pack "
+                         f"(the bench holds {', '.join(sorted({s.task for s in bench.samples}))})")
+    return chosen
+
+
 def pack_bench(bench_path: str | Path, out: str | Path, overwrite: bool = False,
-               marker: Marker = is_packed_bench) -> Path:
-    """A new bench (written atomically) whose samples are `pack_targets` of `bench_path`'s samples.
+               marker: Marker = is_packed_bench, tasks: Sequence[str] | None = None) -> Path:
+    """A new bench (written atomically) whose samples are `pack_targets` of `bench_path`'s samples of `tasks`
+    (default: all the packable ones; other tasks' samples are left out, and the manifest says how many).
 
     Unpacked images that the source bench holds (relative paths) are hard-linked or copied along; absolute
     paths stay absolute. `marker`: what `overwrite` may replace (`generate --pack-targets` packs the bench it
     has just written, in place).
     """
     bench = load_bench(bench_path)
+    chosen = packable_samples(bench, tasks)
     check_images(bench)  # a deleted image fails here, naming it, before anything is written
+    packed_tasks = [t for t in dict.fromkeys(s.task for s in chosen)]
     with atomic_dir(out, overwrite=overwrite, marker=marker) as tmp:
-        samples = [pack_targets(s, bench.root, tmp / IMAGES, bench.vocabulary) for s in bench.samples]
+        samples = [pack_targets(s, bench.root, tmp / IMAGES, bench.vocabulary) for s in chosen]
         for s in samples:
             for rel in s.images:
                 src, dst = bench.root / rel, tmp / rel
                 if not Path(rel).is_absolute() and not dst.exists():
                     link_or_copy(src, dst)
         write_jsonl_atomic(tmp / SAMPLES, [s.to_dict() for s in samples])
-        write_json_atomic(tmp / MANIFEST, {**bench.manifest, "packed_from": {
-            "bench": str(bench.root), "manifest_hash": bench.manifest_hash, "transform": "pack_targets"}})
+        write_json_atomic(tmp / MANIFEST, {**bench.manifest, **({"tasks": packed_tasks} if "tasks" in bench.manifest
+                                                                else {}), "packed_from": {
+            "bench": str(bench.root), "manifest_hash": bench.manifest_hash, "transform": "pack_targets",
+            **({"left_out": len(bench.samples) - len(chosen)} if len(chosen) < len(bench.samples) else {})}})
     return Path(out)

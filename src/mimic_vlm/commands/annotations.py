@@ -27,13 +27,14 @@ def toy(
 ) -> None:
     """Render the built-in toy world: COCO-like scenes with exact COCO instance annotations."""
     from mimic_vlm.annotations.load import load_catalog
-    from mimic_vlm.annotations.toyworld import get_preset, render_toy_world
+    from mimic_vlm.annotations.toyworld import get_preset
+    from mimic_vlm.api import toy_world
 
     world = get_preset(preset)  # an unknown preset fails before anything is rendered
 
     start = time.perf_counter()
     with RichProgress(transient=True) as progress:
-        ann = render_toy_world(out, images, seed, overwrite=overwrite, progress=progress, preset=world)
+        ann = toy_world(out, images, seed, preset=world.name, overwrite=overwrite, progress=progress)
     elapsed = time.perf_counter() - start
     catalog = load_catalog("toy", ann, out / "images")
     table = Table(title=f"toy world in {out}", show_header=False)

@@ -11,7 +11,6 @@ from rich.console import Console
 from mimic_vlm.commands.options import Overwrite, seed_option
 from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import MimicError
-from mimic_vlm.schema import TASKS
 
 
 def register(app: typer.Typer) -> None:
@@ -67,24 +66,21 @@ def generate(
     pack_targets: PackTargets = False,
 ) -> None:
     """Compose a controlled multi-image bench (or training set) from annotations."""
-    from mimic_vlm.bench.generate import DEFAULT_TOY_IMAGES, Source
-    from mimic_vlm.bench.generate import generate as generate_to
-    from mimic_vlm.compose.controls import Controls
+    from mimic_vlm.api import generate as generate_bench
+    from mimic_vlm.api import tasks_of
 
     if purpose not in ("eval", "training"):
         raise MimicError(f"--for {purpose!r}: expected eval or training")
-    if task != "all" and task not in TASKS:
-        raise MimicError(f"--task {task!r}: expected one of {', '.join(TASKS)} or all")
-    tasks = list(TASKS) if task == "all" else [task]
-    controls = Controls.parse(n_images=n_images, spread=spread, distractors=distractors, concepts=concepts,
-                              answers=answers, balance=balance, target_position=target_position)
-    source_spec = Source(source, annotations, images_dir, min_area, oi_classes, oi_hierarchy,
-                         DEFAULT_TOY_IMAGES if toy_images is None else toy_images, toy_preset)
+    tasks = tasks_of(task)
     with RichProgress(transient=True) as progress:
-        path = generate_to(source_spec, tasks, count, controls, seed, out, copy_images=copy_images,
-                           overwrite=overwrite, for_training=purpose == "training", pack_targets=pack_targets,
-                           progress=progress, phrasing=training_phrasing)
-    Console().print(f"wrote {count * len(tasks)} samples ({', '.join(tasks)}) to {path}")
+        bench = generate_bench(out, source=source, annotations=annotations, images_dir=images_dir, task=tasks,
+                               count=count, n_images=n_images, spread=spread, distractors=distractors,
+                               concepts=concepts, answers=answers, balance=balance, target_position=target_position,
+                               seed=seed, copy_images=copy_images, overwrite=overwrite, min_area=min_area,
+                               for_training=purpose == "training", training_phrasing=training_phrasing,
+                               toy_preset=toy_preset, oi_classes=oi_classes, oi_hierarchy=oi_hierarchy,
+                               toy_images=toy_images, pack_targets=pack_targets, progress=progress)
+    Console().print(f"wrote {len(bench.samples)} samples ({', '.join(tasks)}) to {out}")
 
 
 def validate(

@@ -109,11 +109,11 @@ def _check(bench: Bench, catalog: Catalog, out: Path, console: Console) -> None:
 
 
 def _evaluate(bench: Bench, spec: str, out: Path, console: Console) -> Path:
-    from mimic_vlm.evaluate.runner import run_eval
-    from mimic_vlm.models.registry import load_model
+    from mimic_vlm.api import evaluate_scores
+    from mimic_vlm.progress import library_bars
 
     run = out / "runs" / spec.replace(":", "-").replace("/", "_")
     console.print(f"[bold]{spec}[/]")
-    with RichProgress(transient=True) as bars:
-        run_eval(bench, load_model(spec, bench=bench), run, command=["mimic", "demo"], progress=bars)
+    with RichProgress(transient=True) as bars, library_bars(False):  # our bar, not transformers' too
+        evaluate_scores(bench, spec, run, command=["mimic", "demo"], progress=bars)
     return run

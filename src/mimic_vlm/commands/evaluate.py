@@ -29,7 +29,7 @@ from mimic_vlm.report.blocks import fmt, label  # the report's names: accuracy, 
 from mimic_vlm.schema import TASKS
 
 if TYPE_CHECKING:
-    from mimic_vlm.masking import ImageBlockMask
+    pass
 
 
 def _ids(value: str | None) -> list[str] | None:
@@ -113,41 +113,23 @@ def eval_(
     progress: ShowProgress = True,
 ) -> None:
     """Evaluate a model on a bench: predictions.jsonl, scores.json and run.json in --out (resumable)."""
-    from mimic_vlm.evaluate.reasoning import parse_tags
-    from mimic_vlm.evaluate.runner import Prompting, distributed, run_eval
-    from mimic_vlm.models.registry import ModelOptions, load_model
-    from mimic_vlm.store import load_bench
+    from mimic_vlm.api import evaluate_scores, load_run
+    from mimic_vlm.evaluate.runner import distributed
 
-    mask = eval_mask(model, mask_layers, mask_backend)  # a bad option fails before the bench and the model load
-    task_list, id_list = parse_name_list(tasks, "--tasks"), _ids(ids)
-    loaded = load_bench(bench)
-    prompting = Prompting(template=prompt_template.replace("\\n", "\n") if prompt_template else None,
-                          system=system_prompt, max_new_tokens=max_new_tokens, reasoning=reasoning,
-                          reasoning_tags=parse_tags(reasoning_tags))
-    if prompting.template and loaded.samples:  # a bad template fails here, before the model loads
-        prompting.text(loaded.samples[0])
-    the_model = load_model(model, ModelOptions(
-        bench=loaded, batch_size=batch_size, dtype=dtype, device=device, device_map=device_map,
-        attn_implementation=attn_implementation, max_pixels=max_pixels, image_size=image_size, adapter=adapter,
-        mask=mask, concurrency=concurrency, jpeg_quality=jpeg_quality, max_batch_tokens=max_batch_tokens,
-        timeout=timeout, retries=retries, api_key_env=api_key_env, seed=seed))
     with RichProgress(disable=not progress) as bars:
-        scores = run_eval(loaded, the_model, out, limit=limit, tasks=task_list, ids=id_list, batch_size=batch_size,
-                          official=official, overwrite=overwrite, prompting=prompting,
-                          command=["mimic", *sys.argv[1:]], progress=bars, permutations=permutations)
+        scores = evaluate_scores(
+            bench, model, out, limit=limit, tasks=parse_name_list(tasks, "--tasks"), ids=_ids(ids),
+            batch_size=batch_size, official=official, overwrite=overwrite,
+            prompt_template=prompt_template.replace("\\n", "\n") if prompt_template else None,
+            system_prompt=system_prompt, max_new_tokens=max_new_tokens, reasoning=reasoning,
+            reasoning_tags=reasoning_tags, mask_layers=mask_layers, mask_backend=mask_backend,
+            permutations=permutations, seed=seed, command=["mimic", *sys.argv[1:]],
+            progress=bars if progress else None, dtype=dtype, device=device, device_map=device_map,
+            attn_implementation=attn_implementation, max_pixels=max_pixels, image_size=image_size, adapter=adapter,
+            concurrency=concurrency, jpeg_quality=jpeg_quality, max_batch_tokens=max_batch_tokens, timeout=timeout,
+            retries=retries, api_key_env=api_key_env)
     if distributed()[0] == 0:
-        print_run(scores, f"{model} on {bench}", out)
-
-
-def eval_mask(model: str, mask_layers: str | None, mask_backend: str) -> ImageBlockMask | None:
-    """The image-block mask `--mask-layers` asks for, refused unless the model kind takes one."""
-    if not mask_layers:
-        return None
-    from mimic_vlm.masking import mask_from_options
-    from mimic_vlm.models.kinds import require
-
-    require(model, "mask", "--mask-layers")
-    return mask_from_options(mask_layers, mask_backend)
+        print_run(scores, f"{load_run(out).model} on {bench}", out)  # the title names adapter and mask
 
 
 def print_run(scores: dict[str, Any], title: str, out: Path) -> None:

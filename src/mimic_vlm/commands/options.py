@@ -17,7 +17,8 @@ def seed_option(help: str) -> Any:
 
 
 BenchDir = Annotated[Path, typer.Option(help="Bench folder (samples.jsonl + manifest.json).")]
-Limit = Annotated[int | None, typer.Option(min=1, help="Only the first N samples.")]
+Limit = Annotated[int | None, typer.Option(min=1, help="Only N of the selected samples, spread evenly over the "
+                                                        "tasks (the first of each task).")]
 Dtype = Annotated[str, typer.Option(help="auto, float32, bfloat16 or float16 (hf).")]
 Device = Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 ... (default: this rank's GPU, else cpu).")]
 MaxPixels = Annotated[int | None, typer.Option(min=1, help="Per-image pixel cap (w*h), aspect kept.")]

@@ -208,18 +208,23 @@ def _print_sweep(result: dict[str, Any], model: str, task: str, name: str, out: 
 
 
 def pack(
-    bench: Annotated[Path, typer.Argument(help="Bench folder (counting or listing samples).")],
+    bench: Annotated[Path, typer.Argument(help="Bench folder (its counting and listing samples are packed).")],
     out: Annotated[Path, typer.Option(help="New bench folder.")], overwrite: Overwrite = False,
+    task: Annotated[str | None, typer.Option("--task", help="counting, listing or counting,listing (default: both; "
+                                                            "common and odd_one cannot be packed).")] = None,
 ) -> None:
     """Same information, fewer images: paste each sample's target-holding images side by side into one."""
     from mimic_vlm.bench.pack import pack_bench
     from mimic_vlm.store import load_bench
 
-    pack_bench(bench, out, overwrite=overwrite)
-    samples = load_bench(out).samples
+    pack_bench(bench, out, overwrite=overwrite, tasks=parse_name_list(task, "--task"))
+    packed = load_bench(out)
+    samples = packed.samples
     before = sum(s.controls["n_images_original"] for s in samples)
     after = sum(len(s.images) for s in samples)
-    Console().print(f"packed {len(samples)} samples: {before} -> {after} images; written: {out}")
+    left = packed.manifest["packed_from"].get("left_out", 0)
+    Console().print(f"packed {len(samples)} samples: {before} -> {after} images; written: {out}"
+                    + (f" ({left} samples of other tasks left out)" if left else ""))
 
 
 def register(app: typer.Typer) -> None:

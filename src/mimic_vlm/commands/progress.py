@@ -18,6 +18,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from mimic_vlm.progress import library_bars
+
 
 class _Speed(ProgressColumn):
     def render(self, task: Task) -> Text:
@@ -35,6 +37,7 @@ class RichProgress:
                              TextColumn("{task.fields[info]}"), console=console, transient=transient,
                              disable=disable)
         self.tasks: dict[str, TaskID] = {}
+        self.quiet = library_bars(not disable)  # --no-progress silences transformers' bars too
 
     def __call__(self, phase: str, done: int, total: int | None = None, info: str = "") -> None:
         if phase not in self.tasks:
@@ -45,9 +48,11 @@ class RichProgress:
                                     highlight=False)
 
     def __enter__(self) -> RichProgress:
+        self.quiet.__enter__()
         self.bars.start()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.bars.stop()
+        self.quiet.__exit__(kind, error, tb)

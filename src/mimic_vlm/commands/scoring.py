@@ -50,17 +50,12 @@ def score(
     seed: int = seed_option("Bootstrap seed."),
 ) -> None:
     """Score predictions made anywhere (lmms-eval, VLMEvalKit, in-house) against a bench, as `eval` does."""
-    from mimic_vlm.evaluate.score import check_outputs, score_predictions
-    from mimic_vlm.files import write_json_atomic, write_jsonl_atomic
-    from mimic_vlm.store import load_bench
+    from mimic_vlm.api import score as score_files
 
-    check_outputs({"--out": out, "--scored": scored}, predictions, overwrite)
-    rows, scores = score_predictions(load_bench(bench), predictions, official, bootstrap, seed)
-    if out is not None:
-        write_json_atomic(out, scores)
-    if scored is not None:
-        write_jsonl_atomic(scored, rows)
-    print_scores(scores)
+    scores = score_files(bench, predictions, official=official, bootstrap=bootstrap, seed=seed, out=out,
+                         scored=scored, overwrite=overwrite)
+    print_scores(scores.raw)
+
 
 def report(
     runs: list[Path] = typer.Argument(..., help="Run folders (each with scores.json)."),
@@ -70,11 +65,14 @@ def report(
     allow_mixed: bool = typer.Option(False, "--allow-mixed", help="Allow runs scored on different benches."),
 ) -> None:
     """Markdown and self-contained HTML report with tables and plots over one or more runs."""
-    from mimic_vlm.plugins import REPORT_SECTIONS
-    from mimic_vlm.report import write_report
+    from mimic_vlm.api import report as write_report
 
-    path = write_report(runs, out, REPORT_SECTIONS, overwrite=overwrite, title=title, allow_mixed=allow_mixed)
+    def warn(note: str) -> None:
+        Console(stderr=True).print(f"warning: {note}", highlight=False, soft_wrap=True)
+
+    path = write_report(runs, out, overwrite=overwrite, title=title, allow_mixed=allow_mixed, warn=warn)
     Console().print(f"wrote {path / 'report.md'} and {path / 'report.html'}")
+
 
 def compare(
     runs: list[Path] = typer.Argument(..., help="Run folders: the first (A) against each of the others (B)."),
@@ -106,11 +104,12 @@ def compare(
             write_bytes_atomic(tmp / "compare.md", render_markdown(sections, "Paired comparison").encode())
         console.print(f"wrote {out / 'compare.json'} and {out / 'compare.md'} (per control value too)")
     else:
-        console.print("per control value: --out DIR writes compare.md and compare.json")
+        console.print("per control value, and both right / both wrong: --out DIR writes compare.md and compare.json")
 
 
 def _show_comparison(r: dict[str, Any], console: Console) -> Section:
-    """Print one B-vs-A comparison (one row per task) and return its report section (every control value)."""
+    """Print one B-vs-A comparison (one row per task, 80 columns) and return its report section (every control
+    value)."""
     from mimic_vlm.report.blocks import Section, Text
     from mimic_vlm.report.compare import compare_table, pairing_note
 
@@ -118,18 +117,28 @@ def _show_comparison(r: dict[str, Any], console: Console) -> Section:
     note = pairing_note(r)
     if note:
         Console(stderr=True).print(f"warning: {r['b']} vs {r['a']}: {note}", highlight=False, soft_wrap=True)
-    rich = Table(title=f"B = {r['b']} vs A = {r['a']}: {r['n_shared']} shared samples "
-                       f"(paired 95% bootstrap CI, exact McNemar p)")
-    for i, h in enumerate(table.headers):  # the terminal keeps one row per task (no group column)
-        if i != 1:
-            rich.add_column(h.replace(" [95% paired CI]", " [95% CI]"), no_wrap=i in (0, 6))
-    for row in table.rows:
-        if row[1] == "all":  # --out has every control value
-            rich.add_row(*row[:1], *row[2:])
-    console.print(rich)
+    console.print(terminal_table(r, table), soft_wrap=False)
     return Section(f"{r['b']} vs {r['a']}", [
         Text(f"{r['n_shared']} shared samples ({r['only_a']} only in A, {r['only_b']} only in B)"
              + (f"; {note}" if note else "")), table])
+
+
+def terminal_table(result: dict[str, Any], table: Any) -> Table:
+    """`compare_table` for an 80-column terminal: one row per task (every control value and the both-right /
+    both-wrong counts are in `--out`), A and B named in the title, the metrics in the caption; no cell is cut."""
+    rich = Table(title=f"B = {result['b']} vs A = {result['a']}: {result['n_shared']} shared samples "
+                       "(paired 95% bootstrap CI, exact McNemar p)", box=None, pad_edge=False,
+                 padding=(0, 1), caption_justify="left", header_style="bold underline")
+    for name in ("task", "n", "A", "B", "Δ B − A [95% CI]", "fixed", "broken", "p"):
+        rich.add_column(name, no_wrap=True, justify="left" if name in ("task", "Δ B − A [95% CI]") else "right")
+    metrics = []
+    for row in table.rows:
+        if row[1] == "all":
+            rich.add_row(row[0], row[2], row[4], row[5], row[6], row[7], row[8], row[11])
+            metrics.append(f"{row[0]}: {row[3]}")
+    rich.caption = "; ".join(metrics)
+    return rich
+
 
 def register(app: typer.Typer) -> None:
     app.command()(score)

@@ -107,7 +107,24 @@ def select(samples: Sequence[Sample], *, tasks: Sequence[str] | None = None, ids
     if missing:
         raise MimicError(f"--ids: {len(missing)} id(s) not in the bench, e.g. {sorted(missing)[0]!r}")
     chosen = [s for s in samples if (not tasks or s.task in tasks) and (not wanted or s.id in wanted)]
-    return chosen[:limit] if limit is not None else chosen
+    return balanced(chosen, limit) if limit is not None else chosen
+
+
+def balanced(samples: Sequence[Sample], limit: int) -> list[Sample]:
+    """`limit` samples spread evenly over the tasks (the first of each task in turn, a task that runs out
+    leaving its share to the others), in bench order: `--limit 40` of a four-task bench is 10 per task, not
+    the first 40 (all counting)."""
+    by_task: dict[str, list[Sample]] = {}
+    for s in samples:
+        by_task.setdefault(s.task, []).append(s)
+    taken: set[str] = set()
+    depth = 0
+    while len(taken) < min(limit, len(samples)):
+        for group in by_task.values():
+            if depth < len(group) and len(taken) < limit:
+                taken.add(group[depth].id)
+        depth += 1
+    return [s for s in samples if s.id in taken]
 
 
 def answer_settings(model: Model, prompting: Prompting, official: bool, bench: Bench) -> dict[str, Any]:

@@ -6,7 +6,8 @@ from mimic_vlm.report import write_report
 write_report(["runs/a", "runs/b"], "report", REPORT_SECTIONS)
 ```
 A report is a list of sections, each built from all runs by a `SectionBuilder` (report/blocks.py); the builders
-are passed in, so areas add theirs without this package knowing them.
+are passed in, so areas add theirs without this package knowing them. Called, the package is
+`mimic_vlm.api.report` (`mv.report(runs, out)`; see `callable_package`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from mimic_vlm.callable_package import make_callable
 from mimic_vlm.errors import MimicError
 from mimic_vlm.files import atomic_dir, has_files, write_bytes_atomic
 from mimic_vlm.report.blocks import Figure, Section, SectionBuilder
@@ -47,3 +49,6 @@ def write_report(run_paths: Sequence[str | Path], out: str | Path, builders: Seq
         write_bytes_atomic(tmp / "report.md", render_markdown(sections, title).encode())
         write_bytes_atomic(tmp / "report.html", render_html(sections, title).encode())
     return Path(out)
+
+
+make_callable(__name__)

@@ -14,7 +14,6 @@ model may spread its benchmarks over several runs. Values are on the 0-1 scale, 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from mimic_vlm.errors import MimicError
@@ -55,11 +54,14 @@ class ModelResults:
 
 
 def identify(run: RunData) -> tuple[str, str]:
-    """(model, variant): the base id, and `base` or the adapter's folder name."""
+    """(model, variant): the base id, and `base` (no adapter, no mask), else what the run added to it:
+    `fine-tuned: ADAPTER`, `mask LAYERS`, or both (a masked run is no base)."""
+    from mimic_vlm.report.runs import model_title
+
     m = run_model(run)
     model = str(m.get("model") or m.get("name") or run.name)
-    adapter = m.get("adapter")
-    return model, (f"fine-tuned: {Path(str(adapter)).name}" if adapter else BASE)
+    added = model_title(m, model)[len(model):].removeprefix(" + ").replace(" + ", ", ")
+    return model, (added.replace("adapter ", "fine-tuned: ", 1) if added else BASE)
 
 
 def _from_scores(scores: dict[str, Any], prefix: str) -> dict[str, Estimate]:

@@ -57,6 +57,11 @@ LABELS = {"correct": "accuracy", "abs_error": "MAE", "off_by_one": "off-by-one",
           "micro_recall": "micro R", "micro_f1": "micro F1", "unparsed_rate": "unparsed"}
 
 
+def mean_of(n: int) -> str:
+    """What a MIMIC score averages: "mean of 4 headlines", "the headline" of a one-task bench."""
+    return f"mean of {n} headlines" if n != 1 else "the one task's headline"
+
+
 def label(metric: str) -> str:
     return LABELS.get(metric, metric)
 
@@ -84,5 +89,5 @@ def headline_rows(scores: dict[str, Any]) -> list[list[str]]:
     if scores.get("mimic_score"):
         m = scores["mimic_score"]
         rows.append([MIMIC_SCORE, str(sum(scores["tasks"][t]["n"] for t in m["tasks"])),
-                     f"mean of {len(m['tasks'])} headlines", fmt(m), ""])
+                     mean_of(len(m["tasks"])), fmt(m), ""])
     return rows

@@ -18,8 +18,8 @@ from typing import Any
 
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.compare import compare_rows
-from mimic_vlm.report.blocks import MIMIC_SCORE, Section, Table, Text, label
-from mimic_vlm.report.runs import RunData, run_model
+from mimic_vlm.report.blocks import MIMIC_SCORE, Section, Table, Text, label, mean_of
+from mimic_vlm.report.runs import RunData, is_baseline, is_plain, run_model
 from mimic_vlm.store import SAMPLES
 
 NOTE = ("Paired on the samples both runs scored. Δ = B − A of the headline metric with a 95% paired bootstrap "
@@ -173,7 +173,7 @@ def compare_table(result: dict[str, Any]) -> Table:
                "fixed", "broken", "both right", "both wrong", "McNemar p"]
     rows = []
     if m := result.get("mimic_score"):
-        rows.append([MIMIC_SCORE, "all", str(result["n_shared"]), f"mean of {len(m['tasks'])} headlines",
+        rows.append([MIMIC_SCORE, "all", str(result["n_shared"]), mean_of(len(m["tasks"])),
                      _v(m["a"]), _v(m["b"]), _diff(m), "", "", "", "", ""])
     for task, t in result["tasks"].items():
         groups = [("all", t["all"])] + [(f"{c}={v}", e) for c, values in t["by_control"].items()
@@ -185,25 +185,41 @@ def compare_table(result: dict[str, Any]) -> Table:
     return Table(headers, rows)
 
 
-def _adapter(run: RunData) -> str | None:
-    return run_model(run).get("adapter")
-
-
 def _model_id(run: RunData) -> str:
     m = run_model(run)
     return str(m.get("model") or m.get("name") or run.name)
 
 
+def _headline_value(run: RunData) -> float:
+    """The run's MIMIC score (or its one task's headline): how a best baseline is picked."""
+    from mimic_vlm.evaluate.score import headline
+
+    value = headline(run.scores).get("value") if run.scores.get("tasks") else None
+    return float(value) if value is not None else float("-inf")
+
+
 def compare_pairs(runs: list[RunData]) -> list[tuple[RunData, RunData]]:
-    """The pairs a report compares, on one bench each: every fine-tuned run (an adapter) against the base
-    run of its model; without fine-tuned runs, the first scored run (A) against every later one."""
+    """The pairs a report compares, each run against its natural reference on its bench:
+    - every changed run (an adapter or an attention mask) against the plain run of its model;
+    - else every model run against the best baseline that is a reference, not a bound (`oracle` is perfect
+      by construction: the best of chance, prior, single-image), as the demo's trained model;
+    - else (baselines only, or no baseline) the first scored run (A) against every later one."""
     scored = [r for r in runs if r.predictions and not r.diagnostics and manifest_hash(r) is not None]
     same = lambda a, b: manifest_hash(a) == manifest_hash(b)  # noqa: E731
-    tuned = [r for r in scored if _adapter(r)]
-    if tuned:
-        return [(base, t) for t in tuned
-                for base in [next((b for b in scored if not _adapter(b) and _model_id(b) == _model_id(t)
-                                   and same(b, t)), None)] if base is not None]
+    changed = [r for r in scored if not is_baseline(r) and not is_plain(r)]
+    if changed:
+        return [(base, t) for t in changed
+                for base in [next((b for b in scored if is_plain(b) and not is_baseline(b)
+                                   and _model_id(b) == _model_id(t) and same(b, t)), None)] if base is not None]
+    models = [r for r in scored if not is_baseline(r)]
+    references = [r for r in scored if is_baseline(r) and _model_id(r) != "oracle"]
+    pairs = []
+    for m in models:
+        candidates = [r for r in references if same(r, m)]
+        if candidates:
+            pairs.append((max(candidates, key=_headline_value), m))
+    if pairs:
+        return pairs
     return [(scored[0], r) for r in scored[1:] if same(scored[0], r)]
 
 

@@ -64,8 +64,28 @@ def scores_problem(scores: Any) -> str | None:
     return None
 
 
+def is_training_folder(path: str | Path) -> bool:
+    """A `mimic train --out` folder (an adapter or fine-tuned weights, `mimic_train.json`): no scores to report;
+    `mimic eval --adapter FOLDER` makes a run of it."""
+    path = Path(path)
+    if (path / "mimic_train.json").is_file() or (path / "checkpoints").is_dir():
+        return True
+    try:
+        record = read_json(path / "run.json") if (path / "run.json").is_file() else None
+    except MimicError:
+        return False
+    return isinstance(record, dict) and "settings" not in record and {"method", "data"} <= record.keys()
+
+
+def training_note(path: str | Path) -> str:
+    return (f"{path}: a training folder (mimic train --out), not an evaluation run; evaluate it with "
+            f"`mimic eval --adapter {path} ...` and report that run")
+
+
 def load_run(path: str | Path) -> RunData:
     path = Path(path)
+    if not (path / "scores.json").is_file() and is_training_folder(path):
+        raise MimicError(training_note(path))
     if not (path / "scores.json").is_file():
         if any((path / f).is_file() for f in DIAGNOSTICS.values()):  # a diagnostics folder: its own sections
             return RunData(path.resolve().name, path, {"tasks": {}}, {}, [], diagnostics=True)
@@ -126,3 +146,42 @@ def run_model(run: RunData) -> dict[str, Any]:
 
 def is_baseline(run: RunData) -> bool:
     return run_model(run).get("kind") == "baseline"
+
+
+def model_title(model: dict[str, Any], fallback: str = "") -> str:
+    """A model as a run used it: its id, then `+ adapter NAME` and `+ mask LAYERS` where the run had them, so
+    a fine-tuned or masked run never reads as its plain base model."""
+    text = str(model.get("model") or model.get("name") or model.get("spec") or fallback)
+    if model.get("adapter"):
+        text += f" + adapter {Path(str(model['adapter'])).name}"
+    mask = model.get("mask")
+    if isinstance(mask, dict) and mask.get("layers") is not None:
+        layers = mask["layers"]
+        text += " + mask " + (layers if isinstance(layers, str) else _layer_text(layers))
+    return text
+
+
+def _layer_text(layers: Sequence[int]) -> str:
+    """[12, 13, 14, 20] -> '12-14,20' (layers as `--mask-layers` takes them)."""
+    parts: list[str] = []
+    values = sorted(int(x) for x in layers)
+    start = prev = None
+    for v in [*values, None]:
+        if v is not None and prev is not None and v == prev + 1:
+            prev = v
+            continue
+        if start is not None:
+            parts.append(str(start) if start == prev else f"{start}-{prev}")
+        start = prev = v
+    return ",".join(parts)
+
+
+def run_title(run: RunData) -> str:
+    """`run_model` as a title (`model_title`); the folder name when run.json does not say."""
+    return model_title(run_model(run), run.name)
+
+
+def is_plain(run: RunData) -> bool:
+    """A run of the model as released: no adapter and no attention mask (the "base" of a comparison)."""
+    m = run_model(run)
+    return not m.get("adapter") and not m.get("mask")

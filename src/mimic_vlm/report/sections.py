@@ -4,7 +4,6 @@ composition root (`mimic_vlm.plugins`) lists them all."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from mimic_vlm.evaluate.metrics import control_order, task_order
@@ -22,14 +21,8 @@ from mimic_vlm.report.blocks import (
     label,
 )
 from mimic_vlm.report.plots import png, pyplot
-from mimic_vlm.report.runs import RunData, is_baseline, run_model
+from mimic_vlm.report.runs import RunData, is_baseline, run_title
 from mimic_vlm.report.usage import usage_section
-
-
-def _model_text(run: RunData) -> str:
-    m = run_model(run)
-    text = str(m.get("model") or m.get("name") or m.get("spec") or run.name)
-    return text + (f" + adapter {Path(str(m['adapter'])).name}" if m.get("adapter") else "")
 
 
 def _bench_text(run: RunData) -> str:
@@ -45,7 +38,7 @@ def runs_section(runs: list[RunData]) -> Section | None:
     rows = []
     for r in scored(runs):
         o = r.scores.get("overall", {})
-        rows.append([r.name, _model_text(r), _bench_text(r),
+        rows.append([r.name, run_title(r), _bench_text(r),
                      str(o.get("n", "–")), str(o.get("n_unparsed", "–")), str(o.get("n_truncated", 0)),
                      str(o.get("n_missing", 0)), (r.scores.get("scoring") or {}).get("mode", "default")])
     headers = ["run", "model", "bench", "samples", "unparsed", "truncated", "missing", "scoring"]
@@ -92,7 +85,7 @@ def controls_section(runs: list[RunData]) -> Section | None:
     blocks: list[Block] = []
     for control in [c for c in CONTROLS if c in names] + sorted(names - set(CONTROLS)):
         values = _control_values(runs, control)
-        if len(values) > 1:
+        if len(values) > 1 and varying_panels(runs, control):
             blocks.append(Figure(f"control_{control}", _control_plot(runs, control, values),
                                  f"Headline metric vs {control}"))
         rows = []
@@ -108,18 +101,29 @@ def controls_section(runs: list[RunData]) -> Section | None:
 
 
 def unparsed_section(runs: list[RunData], per_run: int = 6) -> Section | None:
-    """The most frequent answers that could not be read: shows whether the model or the parser is at fault."""
+    """The most frequent answers of each model that could not be read: shows whether the model or the parser
+    is at fault. Baselines are left out (the single-image solver's "none" is its design, not a parse failure);
+    each run shows its `per_run` most frequent outputs, and the sample browser has them all."""
     rows = []
+    totals = []
     for r in scored(runs):
+        if is_baseline(r):
+            continue
         seen: dict[str, list[str]] = {}
         for p in r.predictions:
             if p.get("unparsed") and not p.get("missing"):
                 seen.setdefault(str(p.get("output", "")), []).append(str(p.get("id")))
+        if not seen:
+            continue
+        totals.append(f"{r.name} {sum(map(len, seen.values()))}")
         for output, ids in sorted(seen.items(), key=lambda kv: -len(kv[1]))[:per_run]:
             rows.append([r.name, repr(output[:120]), str(len(ids)), ids[0]])
     if not rows:
         return None
-    return Section("Unparsed answers (most frequent)", [Table(["run", "output", "times", "e.g. id"], rows)])
+    return Section("Unparsed answers (most frequent)", [
+        Text(f"Unparsed answers per run: {', '.join(totals)}; up to {per_run} distinct outputs each below. "
+             "Every one of them is in the [sample browser](#sample-browser) of report.html (verdict: unparsed)."),
+        Table(["run", "output", "times", "e.g. id"], rows)])
 
 
 def scoring_section(runs: list[RunData]) -> Section | None:
@@ -158,6 +162,7 @@ def _summary_plot(runs: list[RunData], tasks: list[str]) -> bytes:
     plt = pyplot()
     groups = tasks + ([MIMIC_SCORE] if any(r.scores.get("mimic_score") for r in runs) else [])
     width = 0.8 / len(runs)
+    colors = run_colors(runs)
     fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(groups) * max(1, len(runs) / 2)), 3.2))
     for i, r in enumerate(runs):
         entries = [_headline(r, g) for g in groups]
@@ -166,10 +171,10 @@ def _summary_plot(runs: list[RunData], tasks: list[str]) -> bytes:
         errors = [[v - e["ci"][0], e["ci"][1] - v] if e and e.get("ci") and v == v else [0.0, 0.0]
                   for v, e in zip(values, entries, strict=True)]
         ax.bar(x, values, width, yerr=list(zip(*errors, strict=True)), capsize=2, label=r.name,
-               color=f"C{i % 10}", hatch="//" if is_baseline(r) else None, edgecolor="white", linewidth=0.5)
+               color=colors[r.name], hatch="//" if is_baseline(r) else None, edgecolor="white", linewidth=0.5)
         zeros = zero_positions(x, values)
         if zeros:  # a bar of height 0 is invisible: a stub says "measured, and 0" (a missing value has none)
-            ax.bar(zeros, [0.012] * len(zeros), width, color=f"C{i % 10}", edgecolor="black", linewidth=0.6)
+            ax.bar(zeros, [0.012] * len(zeros), width, color=colors[r.name], edgecolor="black", linewidth=0.6)
     ax.set_xticks(range(len(groups)), groups, fontsize=9)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("headline metric")
@@ -178,6 +183,11 @@ def _summary_plot(runs: list[RunData], tasks: list[str]) -> bytes:
               frameon=False)
     fig.subplots_adjust(bottom=0.22, top=0.95, left=0.1, right=0.98)
     return png(fig)
+
+
+def run_colors(runs: list[RunData]) -> dict[str, str]:
+    """One colour per run, the same in every figure of the report (by the run's place among the scored runs)."""
+    return {r.name: f"C{i % 10}" for i, r in enumerate(scored(runs))}
 
 
 def _control_values(runs: list[RunData], control: str) -> list[str]:
@@ -212,19 +222,24 @@ def _control_plot(runs: list[RunData], control: str, values: list[str]) -> bytes
     from matplotlib.ticker import MaxNLocator
 
     plt = pyplot()
-    panels = [p for p in [*_tasks(runs), MIMIC_SCORE] if any(_series(r, p, control) for r in runs)]
+    panels = varying_panels(runs, control)
     numeric = all(control_order(v)[0] == 0 for v in values)
     xpos = {v: (float(v) if numeric else i) for i, v in enumerate(values)}
     shifts = dodge(len(runs), list(xpos.values()))
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 2.9), squeeze=False)
+    colors = run_colors(runs)
+    cols = min(len(panels), PANELS_PER_ROW)
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.0 * cols, 3.0 * rows + 0.6), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
     legend: dict[str, Any] = {}
-    for ax, panel in zip(axes[0], panels, strict=True):
+    for ax, panel in zip(axes.flat, panels, strict=False):
         for i, r in enumerate(runs):
             points = _series(r, panel, control)
             keys = [v for v in values if v in points and points[v].get("value") is not None]
             if not keys:
                 continue
-            x, color = [xpos[v] + shifts[i] for v in keys], f"C{i % 10}"
+            x, color = [xpos[v] + shifts[i] for v in keys], colors[r.name]
             (legend[r.name],) = ax.plot(x, [points[v]["value"] for v in keys], marker=_MARKERS[i % len(_MARKERS)],
                                         ms=4, color=color, linestyle="--" if is_baseline(r) else "-")
             cis = [ci for v in keys if (ci := points[v].get("ci"))]
@@ -245,10 +260,22 @@ def _control_plot(runs: list[RunData], control: str, values: list[str]) -> bytes
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=min(len(legend), 5) or 1,
-               fontsize=8, frameon=False)
-    fig.subplots_adjust(left=0.25 / len(panels), right=1 - 0.05 / len(panels), bottom=0.3, top=0.88,
-                        wspace=0.35)  # fixed margins: tight_layout costs seconds per figure
+               fontsize=9, frameon=False)
+    height = 3.0 * rows + 0.6
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.9 / height + 0.08 / rows, top=1 - 0.35 / height,
+                        wspace=0.3, hspace=0.55)  # fixed margins: tight_layout costs seconds per figure
     return png(fig)
+
+
+PANELS_PER_ROW = 3
+"""Panels of a control plot per row: each stays about 400 px wide on the report's 1200 px page."""
+
+
+def varying_panels(runs: list[RunData], control: str) -> list[str]:
+    """The tasks (and the MIMIC score) where `control` takes more than one value: a panel where it never
+    varies (spread for odd_one, distractors for common) would be one point or empty."""
+    return [p for p in [*_tasks(runs), MIMIC_SCORE]
+            if len({v for r in runs for v in _series(r, p, control)}) > 1]
 
 
 CORE_SECTIONS: tuple[SectionBuilder, ...] = (runs_section, summary_section, metrics_section, controls_section,

@@ -28,6 +28,7 @@ from mimic_vlm.models.trained import TRAIN_SETTINGS, TrainedSettings, read_train
 from mimic_vlm.progress import Progress
 from mimic_vlm.schema import read_json
 from mimic_vlm.train.callbacks import ReportProgress, UmaskModes
+from mimic_vlm.train.card import write_card
 from mimic_vlm.train.data import ChatCollator, TrainingData, check_images, load_data
 from mimic_vlm.train.finetune import METHODS, LoraSettings, find_parts, is_peft, lora_target_regex, prepare
 
@@ -408,6 +409,7 @@ def _train(cfg: TrainConfig, mask: ImageBlockMask | None, data: TrainingData, re
     })
     if trainer.is_world_process_zero():
         processor.save_pretrained(str(cfg.out))
+        write_card(cfg.out, settings.to_dict())  # README.md: the run's own card, not PEFT's template
         settings.write(cfg.out)
     return TrainResult(cfg.out, model, trainer.state.log_history, settings.to_dict())
 
