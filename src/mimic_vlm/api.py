@@ -240,7 +240,8 @@ def generate(out: PathLike, *, source: str = "toy", annotations: PathLike | None
              images_dir: PathLike | None = None, task: str | Sequence[str] = "all", count: int = 100,
              n_images: Choice = "2-6", spread: Choice | None = None, distractors: Choice | None = None,
              concepts: Choice = 1, answers: Choice = 1, balance: str = "uniform", target_position: str | None = None,
-             seed: int = 0, copy_images: bool = False, overwrite: bool = False, min_area: float = 0.0,
+             blank_images: bool = False, seed: int = 0, copy_images: bool = False, overwrite: bool = False,
+             min_area: float = 0.0,
              for_training: bool = False, training_phrasing: str = "paraphrased", toy_preset: str = "default",
              oi_classes: PathLike | None = None, oi_hierarchy: PathLike | None = None, toy_images: int | None = None,
              pack_targets: bool = False, progress: Progress | None = None) -> Bench:
@@ -257,7 +258,8 @@ def generate(out: PathLike, *, source: str = "toy", annotations: PathLike | None
         raise MimicError(f"--count {count}: must be at least 1")
     controls = Controls.parse(n_images=_choice(n_images) or "", spread=_choice(spread),
                               distractors=_choice(distractors), concepts=_choice(concepts) or "",
-                              answers=_choice(answers) or "", balance=balance, target_position=target_position)
+                              answers=_choice(answers) or "", balance=balance, target_position=target_position,
+                              blank_images=blank_images)
     spec = Source(source, _path(annotations), _path(images_dir), min_area, _path(oi_classes), _path(oi_hierarchy),
                   DEFAULT_TOY_IMAGES if toy_images is None else toy_images, toy_preset)
     path = generate_to(spec, tasks, count, controls, seed, Path(out), copy_images=copy_images, overwrite=overwrite,

@@ -108,7 +108,7 @@ def _masks(cat: Catalog) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return present, unknown, ~present & ~cat.uncertain
 
 
-def valid(cat: Catalog, task: str, rows: list[int], targets: tuple[int, ...]) -> bool:
+def valid(cat: Catalog, task: str, rows: list[int], targets: tuple[int, ...], blank_ok: bool = False) -> bool:
     """Whether images `rows` with targets (categories / supercategory members / answers) meet the contract."""
     present, unknown, absent = _masks(cat)
     p, u, a = present[rows], unknown[rows], absent[rows]
@@ -118,6 +118,8 @@ def valid(cat: Catalog, task: str, rows: list[int], targets: tuple[int, ...]) ->
         holding = p[:, t].any(1) & ~unsure.any(1)
         return bool((holding | a[:, t].all(1)).all())
     maybe = p | u
+    if not blank_ok and not (p | cat.uncertain[rows]).any(1).all():  # a blank image makes common / odd_one vacuous (--blank-images)
+        return False
     if task == "common":
         return set(np.flatnonzero(p.all(0))) == set(np.flatnonzero(maybe.all(0))) == set(targets)
     certain, possible = p.sum(0), maybe.sum(0)
@@ -158,7 +160,8 @@ def count_valid(cat: Catalog, task: str, kw: dict[str, str]) -> int:
             present = cat.counts > 0
             answers = np.flatnonzero(present[rows].all(0)) if task == "common" else \
                 np.flatnonzero(present[rows].sum(0) == 1)
-            total += any(valid(cat, task, rows, t) for t in itertools.combinations(answers, a))
+            blank_ok = bool(kw.get("blank_images"))
+            total += any(valid(cat, task, rows, t, blank_ok) for t in itertools.combinations(answers, a))
     return total
 
 
@@ -267,8 +270,10 @@ def test_brute_force_agrees_with_a_hand_count():
     assert count_valid(cat, "counting", {"n_images": "3", "spread": "2", "concepts": "1"}) == 2
     # dogs: 0 or 1 with {2,3}; cats: {1} with {0,3} (image 2 may hold cats: no distractor)
     assert count_valid(cat, "counting", {"n_images": "3", "spread": "1", "concepts": "1"}) == 3
-    # {0,1}: cat is odd; {0,3}: dog is odd; {1,3} has two odd ones, {0,2} and {1,2} an unpairable cat crowd
-    assert count_valid(cat, "odd_one", {"n_images": "2", "answers": "1"}) == 2
+    # {0,1}: cat is odd; {0,3}: dog is odd, but image 3 is blank (only with --blank-images); {1,3} has two odd
+    # ones, {0,2} and {1,2} an unpairable cat crowd
+    assert count_valid(cat, "odd_one", {"n_images": "2", "answers": "1"}) == 1
+    assert count_valid(cat, "odd_one", {"n_images": "2", "answers": "1", "blank_images": True}) == 2
     assert count_valid(cat, "common", {"n_images": "2", "answers": "1"}) == 1  # {0,1}: dog
 
 

@@ -40,32 +40,40 @@ def _coco(coco_sample: Path, split: str) -> list[str]:
 def test_coco_sample_min_area_every_task_succeeds_and_validates(coco_sample, tmp_path, capsys, task):
     source = _coco(coco_sample, "train")
     out = tmp_path / "bench"
-    assert exit_code(["generate", *source, "--task", task, "--count", "12", "--n-images", "2-4", "--out", str(out)]) == 0
+    # 2 of the 32 images hold no annotation; 12 odd_one sets of 2-4 images need them (13 without, most of 4)
+    blank = ["--blank-images"] if task == "odd_one" else []
+    assert exit_code(["generate", *source, "--task", task, "--count", "12", "--n-images", "2-4", *blank,
+                      "--out", str(out)]) == 0
     assert len(load_bench(out).samples) == 12
     capsys.readouterr()
     assert exit_code(["validate", str(out), *[a for a in source if a != "--images-dir" and "images/" not in a]]) == 0
     assert "ok: 12 samples agree with the annotations" in capsys.readouterr().out
 
 
-def _odd_sets(catalog, n: int) -> int:
-    """Exhaustive count of n-image odd_one sets with one answer, straight from the catalog arrays."""
+def _odd_sets(catalog, n: int, blank_ok: bool = False) -> int:
+    """Exhaustive count of n-image odd_one sets with one answer, straight from the catalog arrays (without an
+    image that holds no annotation, unless `blank_ok`)."""
     present = catalog.counts > 0
     maybe = present | catalog.uncertain
     found = 0
     for rows in itertools.combinations(range(catalog.n_images), n):
         certain, possible = present[list(rows)].sum(0), maybe[list(rows)].sum(0)
         odd = (certain == 1) & (possible == 1)
+        if not blank_ok and not maybe[list(rows)].any(1).all():
+            continue
         if odd.sum() == 1 and (certain[(possible > 0) & ~odd] >= 2).all():
             found += 1
     return found
 
 
-def test_coco_odd_one_finds_every_valid_set_then_says_how_many(coco_sample, tmp_path, capsys):
-    """32 real train2017 images, three-image odd_one sets: all are found (an exhaustive count agrees)."""
-    source = _coco(coco_sample, "train")
+@pytest.mark.parametrize(("blank", "expected"), [(False, 5), (True, 13)])
+def test_coco_odd_one_finds_every_valid_set_then_says_how_many(coco_sample, tmp_path, capsys, blank, expected):
+    """32 real train2017 images, three-image odd_one sets: all are found (an exhaustive count agrees); 8 of the
+    13 use one of the 2 images without annotation, only with --blank-images."""
+    source = [*_coco(coco_sample, "train"), *(["--blank-images"] if blank else [])]
     catalog = load_catalog("coco", Path(source[3]), None, min_area=5000, check_images=False)
-    exist = _odd_sets(catalog, 3)
-    assert exist == 13
+    exist = _odd_sets(catalog, 3, blank)
+    assert exist == expected
     out = tmp_path / "all"
     assert exit_code(["generate", *source, "--task", "odd_one", "--n-images", "3", "--count", str(exist),
                 "--out", str(out)]) == 0
@@ -83,7 +91,7 @@ def test_coco_val_odd_one_refuses_with_what_the_data_allows(coco_sample, tmp_pat
     """The 6 val2017 images hold no odd_one set at all (checked exhaustively): exit 2, one line, no bench."""
     source = _coco(coco_sample, "val")
     catalog = load_catalog("coco", Path(source[3]), None, min_area=5000, check_images=False)
-    assert [_odd_sets(catalog, n) for n in range(2, 7)] == [0] * 5
+    assert [_odd_sets(catalog, n, blank_ok=True) for n in range(2, 7)] == [0] * 5
     out = tmp_path / "bench"
     assert exit_code(["generate", *source, "--task", "odd_one", "--count", "5", "--out", str(out)]) == 2
     line = _one_error_line(capsys.readouterr().err)
@@ -94,8 +102,8 @@ def test_coco_val_odd_one_refuses_with_what_the_data_allows(coco_sample, tmp_pat
                 "--out", str(out)]) == 2
     assert _one_error_line(capsys.readouterr().err) == (
         "error: odd_one: no image set satisfies n_images=9 spread=1 distractors=8 concepts=1 answers=1: found no "
-        "valid set (exhaustive search of 32 images); the data allows n_images=7: 3 valid sets (exhaustive search "
-        "of 32 images); lower --n-images")
+        "valid set (exhaustive search of 32 images); the data allows n_images=5: 3 valid sets (exhaustive search "
+        "of 32 images); lower --n-images; blank images were left out (--blank-images lets them in)")
 
 
 LEAVES = ["Man", "Woman", "Dog", "Cat", "Car", "Chair", "Table", "Bicycle", "Horse", "Bird", "Bus", "Tree", "Mug",

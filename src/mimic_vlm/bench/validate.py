@@ -45,6 +45,9 @@ def check_sample(sample: Sample, objects: Objects, uncertain: list[list[str]],
     for k, v in controls.items():
         if sample.controls.get(k) != v:
             problems.append(f"control {k}={sample.controls.get(k)!r} but the images give {v!r}")
+    blank = [j + 1 for j, (o, u) in enumerate(zip(objects, uncertain, strict=True)) if not o and not u]
+    if sample.controls.get("blank_images") is False and blank:
+        problems.append(f"control blank_images=False but image(s) {', '.join(map(str, blank))} hold no object")
     if "target_positions" in sample.controls:  # --target-position: where the target-holding images sit
         wanted = set(sample.targets) | {m for t in sample.targets for m in members.get(t, [])}
         got = [j + 1 for j, o in enumerate(objects) if any(n > 0 and c in wanted for c, n in o.items())]

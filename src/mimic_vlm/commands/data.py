@@ -39,6 +39,8 @@ Balance = Annotated[str, _opt("--balance", "uniform (flat answers: counting draw
 TargetPosition = Annotated[str | None, _opt("--target-position", "first | middle | last | any: where the "
                                             "target-holding images sit; records each sample's target_positions "
                                             "(unset: neither).")]
+BlankImages = Annotated[bool, _opt("--blank-images", "Let common / odd_one images hold no object (off: every image "
+                                                      "of those tasks holds one, so no sample is vacuous).")]
 BenchOut = Annotated[Path, _opt("--out", "Bench folder to create.")]
 CopyImages = Annotated[bool, _opt("--copy-images", "Copy images into OUT/images (self-contained).")]
 MinArea = Annotated[float, _opt("--min-area", "Instances smaller than this (px^2) make counts uncertain.", min=0.0)]
@@ -58,7 +60,7 @@ def generate(
     out: BenchOut, source: SourceName = "toy", annotations: Annotations = None, images_dir: ImagesDir = None,
     task: TaskName = "all", count: Count = 100, n_images: NImages = "2-6", spread: Spread = None,
     distractors: Distractors = None, concepts: Concepts = "1", answers: Answers = "1", balance: Balance = "uniform",
-    target_position: TargetPosition = None,
+    target_position: TargetPosition = None, blank_images: BlankImages = False,
     seed: int = seed_option("Random seed; the same inputs and seed give identical benches."),
     copy_images: CopyImages = False, overwrite: Overwrite = False, min_area: MinArea = 0.0,
     purpose: Purpose = "eval", training_phrasing: TrainingPhrasing = "paraphrased", toy_preset: ToyPreset = "default",
@@ -76,7 +78,8 @@ def generate(
         bench = generate_bench(out, source=source, annotations=annotations, images_dir=images_dir, task=tasks,
                                count=count, n_images=n_images, spread=spread, distractors=distractors,
                                concepts=concepts, answers=answers, balance=balance, target_position=target_position,
-                               seed=seed, copy_images=copy_images, overwrite=overwrite, min_area=min_area,
+                               blank_images=blank_images, seed=seed, copy_images=copy_images, overwrite=overwrite,
+                               min_area=min_area,
                                for_training=purpose == "training", training_phrasing=training_phrasing,
                                toy_preset=toy_preset, oi_classes=oi_classes, oi_hierarchy=oi_hierarchy,
                                toy_images=toy_images, pack_targets=pack_targets, progress=progress)

@@ -105,6 +105,8 @@ class CatalogIndex:
         self.counted_holders = _columns(self.present & ~catalog.uncertain)
         """category -> images where it is present with a known count (what counting may use)."""
         self.all_images = np.arange(catalog.n_images)
+        self.nonblank: np.ndarray = np.asarray((self.present | catalog.uncertain).any(axis=1))
+        """Images with at least one annotated object (of certain count or not): not blank."""
         self.n_absent = self.absent.sum(axis=0)
         self.n_holders = np.array([len(h) for h in self.holders])
         self.n_counted = np.array([len(h) for h in self.counted_holders])

@@ -96,7 +96,7 @@ def build(index: CatalogIndex, drawn: dict[str, Any], images: list[int], answer_
     names = sorted(index.names[c] for c in answer_ids)
     n, a = len(images), len(names)
     controls = {"n_images": n, "spread": n, "distractors": 0, "concepts": a, "answers": a,
-                "balance": drawn["balance"]}
+                "balance": drawn["balance"], "blank_images": drawn.get("blank_images", True)}
     return make_sample(index, "common", rng.shuffled(list(images)), question("common", names, a),
                        names[0] if a == 1 else names, names, controls)
 

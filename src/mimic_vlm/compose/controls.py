@@ -16,7 +16,10 @@ target: a counted category, a member of the listed supercategory, or an answer c
 so `spread + distractors == n_images` always holds. `answers` is the number of categories common/odd_one
 name; `balance` is `uniform` (flat answers: counting draws the answer first, evenly over every total the
 allowed controls reach, so its spread follows; the other tasks draw their target or answer categories
-evenly) or `natural` (the data's own distribution, controls drawn evenly). `target_position`
+evenly) or `natural` (the data's own distribution, controls drawn evenly). `blank_images` (off by default)
+lets common / odd_one samples hold images without any object: off, every image of such a sample holds one,
+since a blank image makes the task vacuous (an odd_one "every other category is in two images" holds for free
+when the others are blank); counting and listing keep blank images as distractors either way. `target_position`
 (`first`, `middle`, `last` or `any`; unset by default) moves the target-holding images to that place in the
 sequence and records, per sample, the mode and the 1-based positions they hold (`target_positions`), so a
 report shows whether evidence in the middle of a long sequence is lost more often ("lost in the middle").
@@ -81,15 +84,18 @@ class Controls:
     answers: Choice = (1,)
     balance: str = "uniform"
     target_position: str | None = None
+    blank_images: bool = False
+    """Allow images without any object in common / odd_one samples (recorded per sample of those tasks)."""
 
     @classmethod
     def parse(cls, n_images: str | int = "2-6", spread: str | int | None = None,
               distractors: str | int | None = None, concepts: str | int = 1, answers: str | int = 1,
-              balance: str = "uniform", target_position: str | None = None) -> Controls:
+              balance: str = "uniform", target_position: str | None = None, blank_images: bool = False) -> Controls:
         """Parse command-line style values and reject what can never be satisfied."""
         c = cls(n_images=given("n_images", n_images), spread=parse_choice("spread", spread),
                 distractors=parse_choice("distractors", distractors), concepts=given("concepts", concepts),
-                answers=given("answers", answers), balance=balance, target_position=target_position)
+                answers=given("answers", answers), balance=balance, target_position=target_position,
+                blank_images=blank_images)
         if balance not in BALANCES:
             raise MimicError(f"--balance {balance!r}: expected one of {', '.join(BALANCES)}")
         if target_position is not None and target_position not in TARGET_POSITIONS:
@@ -111,6 +117,8 @@ class Controls:
             "concepts": fmt(self.concepts), "answers": fmt(self.answers), "balance": self.balance}
         if self.target_position is not None:  # unset: the manifest stays as before
             out["target_position"] = self.target_position
+        if self.blank_images:  # the default (no blank images in common / odd_one) keeps the manifest as before
+            out["blank_images"] = True
         return out
 
     def layouts(self, task: str) -> Layouts:
@@ -156,6 +164,8 @@ class Controls:
         drawn: dict[str, Any] = {"n_images": n, "spread": s, "distractors": d}
         drawn.update(_uniform(rng, MIMIC[task].draw_options(s, self.concepts, self.answers)))
         drawn["balance"] = self.balance
+        if MIMIC[task].avoids_blank:
+            drawn["blank_images"] = self.blank_images
         return drawn
 
 

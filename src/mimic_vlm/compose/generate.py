@@ -150,7 +150,7 @@ def _from_search(composer: Composer, index: CatalogIndex, drawn: dict[str, Any],
 
 
 def _shown(drawn: dict[str, Any]) -> str:
-    return " ".join(f"{k}={v}" for k, v in drawn.items() if k not in ("balance", "total"))
+    return " ".join(f"{k}={v}" for k, v in drawn.items() if k not in ("balance", "total", "blank_images"))
 
 
 def _refusal(composer: Composer, index: CatalogIndex, drawn: dict[str, Any], found: Found, rng: Stream) -> str:
@@ -173,6 +173,8 @@ def _refusal(composer: Composer, index: CatalogIndex, drawn: dict[str, Any], fou
     else:
         advice = (f"no lower {' or '.join(rules.relaxable)} helps either (within the search bound); "
                   "use more annotations or another task")
+    if drawn.get("blank_images") is False and not index.nonblank.all():
+        advice += "; blank images were left out (--blank-images lets them in)"
     return f"{task}: no image set satisfies {_shown(drawn)}: {found.describe()}; {advice}"
 
 

@@ -114,8 +114,10 @@ def compose(index: CatalogIndex, drawn: dict[str, Any], rng: Stream) -> Sample:
         images.append(j)
         tally.add(j)
 
+    nonblank = not drawn.get("blank_images", True)
+
     def lacks_odd(i: int) -> bool:
-        return bool(absent[i, ids].all())
+        return bool(absent[i, ids].all()) and (not nonblank or bool(index.nonblank[i]))
 
     for slots_left in range(n - a - 1, -1, -1):
         images.append(_next_image(index, tally, lacks_odd, used, slots_left, rng))
@@ -129,7 +131,7 @@ def build(index: CatalogIndex, drawn: dict[str, Any], images: list[int], odd: li
     """The sample of a valid set: `odd` are the categories held by exactly one of the images."""
     names = sorted(index.names[c] for c in odd)
     n, a = len(images), len(names)
-    controls = {**odd_one_layout(n, a), "balance": drawn["balance"]}
+    controls = {**odd_one_layout(n, a), "balance": drawn["balance"], "blank_images": drawn.get("blank_images", True)}
     return make_sample(index, TASK.name, rng.shuffled(list(images)), TASK.question(names, a),
                        names[0] if a == 1 else names, names, controls)
 
@@ -189,6 +191,8 @@ def search(index: CatalogIndex, drawn: dict[str, Any], budget: Budget, rng: Stre
     def pick_odd(odd: tuple[int, ...], chosen: list[int], start: int, stocked: list[int]) -> bool:
         if len(odd) == a:
             allowed = np.asarray(absent[:, list(odd)].all(1))
+            if not drawn.get("blank_images", True):
+                allowed &= index.nonblank
             budget.spend(index.catalog.n_images // 64 + 1)
             return cover(chosen, odd, allowed, set())
         for p in range(start, len(stocked)):

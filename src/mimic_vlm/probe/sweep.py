@@ -87,7 +87,7 @@ def controls_for(task: str, vary: str, value: str | None, fixed: dict[str, str])
     derived from them (their sums), instead of the generator's default 2-6 refusing a sum beyond it."""
     from mimic_vlm.compose.controls import parse_choice
 
-    asked = {k: v for k, v in fixed.items() if k not in MODEL_CONTROLS}
+    asked: dict[str, Any] = {k: v for k, v in fixed.items() if k not in MODEL_CONTROLS}
     if value is not None and vary not in (PACKED, *MODEL_CONTROLS):
         asked[vary] = value
     if "n_images" not in asked and "spread" in asked and "distractors" in asked:

@@ -51,6 +51,9 @@ class Task:
     relaxable: tuple[str, ...] = ("spread", "distractors", "concepts")
     """The controls a refusal suggests lowering, in the order it tries them."""
     min_images: int = 1
+    avoids_blank: bool = False
+    """Every image must hold an object unless `--blank-images` (a blank image makes the answer vacuous); the
+    tasks that keep blank images use them as distractors."""
     layout_hint: str = ""
     """Why a spread/distractors request fits no layout, when the task ties them (with {s} {d} {n} {a})."""
     train_questions: tuple[str, ...] = ()

@@ -9,6 +9,7 @@ from mimic_vlm.tasks.base import Answer, Draw, Objects, Task, choice_answer
 
 class Common(Task):
     name = "common"
+    avoids_blank = True
     configs = ("common",)
     relaxable = ("n_images", "answers")
     min_images = 2

@@ -21,6 +21,7 @@ class OddOne(Task):
     configs = ("oddone",)
     relaxable = ("n_images", "answers")
     min_images = 2
+    avoids_blank = True
     layout_hint = ("spread={s} distractors={d}: odd_one puts each of answers={a} categories in its own image, so "
                    "spread = answers and distractors = n_images - answers (n_images={n})")
     train_questions = ("Which object {category} appear{s} in only one of the images?",
