@@ -16,7 +16,6 @@ file and the line or row.
 
 from __future__ import annotations
 
-import pickle
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from mimic_vlm import safe_pickle
 from mimic_vlm.bench.store import Bench
 from mimic_vlm.errors import MimicError, first_line
 
@@ -153,13 +153,7 @@ def _sample_at(bench: Bench, index: Any, where: str) -> str:
 
 
 def _from_pickle(bench: Bench, path: Path) -> list[tuple[str, str, str]]:
-    try:
-        with path.open("rb") as f:
-            data = pickle.load(f)  # noqa: S301 - a local file the user names, as VLMEvalKit itself reads it
-    except OSError as e:
-        raise MimicError(f"{path}: cannot read ({e.strerror})") from None
-    except Exception as e:  # garbage bytes raise almost anything (ValueError, KeyError, ImportError, ...)
-        raise MimicError(f"{path}: not a VLMEvalKit prediction pickle ({type(e).__name__}: {first_line(e)})") from None
+    data = safe_pickle.load_file(path, "a VLMEvalKit prediction pickle")
     if not isinstance(data, dict):
         raise MimicError(f"{path}: expected a dict {{index: prediction}} (VLMEvalKit's .pkl)")
     return [(f"{path}: index {k}", _sample_at(bench, k, f"{path}: index {k}"), str(v)) for k, v in data.items()]

@@ -208,7 +208,8 @@ class VLMTrainer(Trainer):
         if is_peft(model) or self.is_deepspeed_enabled or self.is_fsdp_enabled:
             return super()._load_from_checkpoint(resume_from_checkpoint, model)
         dtype = next(model.parameters()).dtype
-        saved = type(model).from_pretrained(resume_from_checkpoint, dtype=dtype, device_map="cpu")
+        saved = type(model).from_pretrained(resume_from_checkpoint, dtype=dtype, device_map="cpu",
+                                            trust_remote_code=False)
         model.load_state_dict(saved.state_dict(), strict=True)
 
 
