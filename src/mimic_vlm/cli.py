@@ -12,6 +12,7 @@ from typer.core import TyperOption
 from mimic_vlm import threads
 from mimic_vlm.commands import annotations, data, demo, evaluate, masking, probe, scoring, suites, train
 from mimic_vlm.errors import MimicError, os_error
+from mimic_vlm.terminal import printable
 
 app = typer.Typer(
     name="mimic",
@@ -28,8 +29,9 @@ for _area in (annotations, data, evaluate, scoring, masking, train, probe, suite
 
 
 def _say(message: str) -> None:
-    """One plain line on stderr: no rich markup or emoji codes (":x:" in "nosuch:x") may be read into it."""
-    Console(stderr=True, emoji=False).print(Text("error: ", style="bold red") + Text(message), highlight=False,
+    """One plain line on stderr: no rich markup or emoji codes (":x:" in "nosuch:x") may be read into it, and
+    no control character from data (an ESC sequence in a sample id)."""
+    Console(stderr=True, emoji=False).print(Text("error: ", style="bold red") + Text(printable(message)), highlight=False,
                                             soft_wrap=True)
 
 

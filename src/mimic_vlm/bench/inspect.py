@@ -15,6 +15,7 @@ from mimic_vlm.bench.store import Bench, load_bench, unreadable_images
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.metrics import control_key
 from mimic_vlm.schema import TASKS, Sample, target_images, write_bytes_atomic
+from mimic_vlm.terminal import printable
 
 Distribution = dict[str, dict[str, Counter[str]]]
 
@@ -52,7 +53,7 @@ def summary_tables(bench: Bench, top: int = 12) -> list[Table]:
             shown = ", ".join(f"{k} ({values[k]})" for k in keys[:top])
             if len(keys) > top:
                 shown += f", ... {len(keys) - top} more"
-            table.add_row(field.removeprefix("control:"), shown)
+            table.add_row(printable(field.removeprefix("control:")), printable(shown))
         tables.append(table)
     return tables
 

@@ -6,11 +6,13 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from mimic_vlm.commands.options import seed_option
 from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import MimicError
 from mimic_vlm.schema import TASKS
+from mimic_vlm.terminal import printable
 
 
 def register(app: typer.Typer) -> None:
@@ -102,7 +104,7 @@ def validate(
     where = "the annotations" if catalog is not None else "the samples' own object tables"
     if problems:
         for p in problems[:50]:
-            console.print(f"[red]x[/] {p}", highlight=False, soft_wrap=True)  # paths stay whole
+            console.print(Text("x ", style="red") + Text(printable(p)), highlight=False, soft_wrap=True)  # paths stay whole
         if len(problems) > 50:
             console.print(f"... and {len(problems) - 50} more")
         console.print(f"[bold red]{len(problems)} disagreement(s)[/] in {len(b.samples)} samples (checked against {where})")
@@ -128,5 +130,5 @@ def inspect(
     unreadable = sheet_unreadable(b, n)
     if unreadable:  # the sheet still helps, but a grey tile alone is easy to miss
         Console(stderr=True).print(f"warning: {len(unreadable)} image(s) on the contact sheet could not be read "
-                                   f"(drawn as 'unreadable'): {'; '.join(unreadable)}; mimic validate checks "
+                                   f"(drawn as 'unreadable'): {printable('; '.join(unreadable))}; mimic validate checks "
                                    "every image", highlight=False, soft_wrap=True)
