@@ -3,6 +3,8 @@ Ctrl-C, keeps the old run whole), and a symbolic link inside a run folder is ref
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 import signal
 import socket
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from hardening_helpers import SlowChatServer, grow_bench, rows
+from transformers import TrainerCallback
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
@@ -90,3 +93,48 @@ def test_a_symlink_inside_a_run_folder_is_refused(bench_dir, tmp_path, cli, name
         cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", out, "--no-progress", *extra).one_error_line(
             f"{out / name}: a symbolic link inside the run folder")
     assert precious.read_text() == "keep me\n" * 3 and (out / name).is_symlink()
+
+
+# ---------------------------------------------------------------- mimic train --overwrite
+
+def _train_config(tmp_path: Path, out: Path):
+    from PIL import Image
+
+    from mimic_vlm.train.engine import TrainConfig
+    from mimic_vlm.train.finetune import LoraSettings
+
+    data = tmp_path / "d"
+    data.mkdir(exist_ok=True)
+    convs = []
+    for i in range(2):
+        Image.new("RGB", (56, 56), (90 * i, 40, 200)).save(data / f"{i}.png")
+        convs.append({"id": f"s{i}", "image": [f"{i}.png"], "conversations": [
+            {"from": "human", "value": "<image>\nHow many images?"}, {"from": "gpt", "value": "1"}]})
+    (data / "train.json").write_text(json.dumps(convs))
+    return TrainConfig(model="tiny:qwen2_vl", data=[str(data / "train.json")], out=out, lora=LoraSettings(4, 8, 0.0),
+                       max_steps=2, batch_size=2, base_kwargs={"hidden_size": 32, "num_layers": 2})
+
+
+class FailAtStep(TrainerCallback):
+    """A late failure: the disk fills up at step 2, after the model, the data and the first step all went well."""
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_train_overwrite_keeps_the_old_run_after_a_late_failure(tmp_path):
+    from mimic_vlm.train.engine import train
+
+    out = tmp_path / "run"
+    train(_train_config(tmp_path, out))
+    before = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    with pytest.raises(OSError, match="No space left"):
+        train(_train_config(tmp_path, out), overwrite=True, callbacks=[FailAtStep()])
+    after = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    assert after == before and "mimic_train.json" in before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "run"]  # no stage left behind
+    result = train(_train_config(tmp_path, out), overwrite=True)  # and a sound overwrite replaces it
+    assert result.out == out and (out / "mimic_train.json").is_file()
+    assert json.loads((out / "run.json").read_text())["out"] == str(out)  # the real folder, not the stage
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "run"]

@@ -40,6 +40,7 @@ from mimic_vlm.locks import holding
 from mimic_vlm.models.base import Generation, Model, Request
 from mimic_vlm.progress import Progress, report
 from mimic_vlm.schema import Sample, read_json, write_json_atomic
+from mimic_vlm.staging import fresh_stage, staging, swap_in
 
 RUN_JSON, SCORES = "run.json", "scores.json"
 
@@ -157,35 +158,17 @@ def prepare_folder(out: Path, settings: dict[str, Any], overwrite: bool) -> bool
     return overwrite
 
 
-def staging(out: Path) -> Path:
-    """Where an `--overwrite` run is built: the run it replaces stays in `out` until the new one is scored.
-    One fixed name, so every rank finds it and a rerun of an interrupted overwrite resumes it."""
-    return out.with_name(f".{out.name}.overwrite")
-
-
 def open_stage(stage: Path, settings: dict[str, Any]) -> None:
-    """An empty stage, or the one an interrupted run of the same settings left (resumed)."""
-    if stage.is_symlink() or stage.exists() and not stage.is_dir():
-        stage.unlink()
-    elif stage.is_dir():
+    """The stage of an `--overwrite` run: the one an interrupted run of the same settings left (resumed),
+    else an empty one."""
+    if stage.is_dir() and not stage.is_symlink() and not any(p.is_symlink() for p in stage.iterdir()):
         try:
             record = read_json(stage / RUN_JSON)
-            same = isinstance(record, dict) and not diff(record.get("settings"),
-                                                         orjson.loads(orjson.dumps(settings)))
         except MimicError:
-            same = False
-        if same and not any(p.is_symlink() for p in stage.iterdir()):
+            record = None
+        if isinstance(record, dict) and not diff(record.get("settings"), orjson.loads(orjson.dumps(settings))):
             return
-        shutil.rmtree(stage)
-    stage.mkdir()
-
-
-def swap_in(stage: Path, out: Path) -> None:
-    """Put the finished `stage` in the place of `out` (the run it replaces), then delete the old run."""
-    old = out.with_name(f".{out.name}.old-{os.getpid()}")
-    os.replace(out, old)
-    os.replace(stage, out)
-    shutil.rmtree(old, ignore_errors=True)
+    fresh_stage(stage)
 
 
 def distributed() -> tuple[int, int]:

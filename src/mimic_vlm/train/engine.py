@@ -6,6 +6,7 @@ that lets `mimic eval --adapter OUT` rebuild the same model with the same image-
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import shutil
@@ -26,6 +27,7 @@ from mimic_vlm.models.processors import set_image_size
 from mimic_vlm.models.trained import TRAIN_SETTINGS, TrainedSettings, read_trained
 from mimic_vlm.progress import Progress
 from mimic_vlm.schema import check_output_folder, honour_umask, read_json, write_json_atomic
+from mimic_vlm.staging import fresh_stage, staging, swap_in
 from mimic_vlm.train.data import ChatCollator, TrainingData, check_images, load_data
 from mimic_vlm.train.finetune import METHODS, LoraSettings, find_parts, is_peft, lora_target_regex, prepare
 
@@ -253,8 +255,8 @@ def _empty(folder: Path) -> None:
 
 def _prepare_out(cfg: TrainConfig, resume: bool, overwrite: bool) -> tuple[str | None, bool]:
     """Refuse to clobber a run by accident; return the checkpoint to resume from (or None) and whether the
-    folder holds a run that `--overwrite` replaces. Nothing is deleted here: `_replace` does it once every
-    option has been checked, so a bad option never costs the old run."""
+    folder holds a run that `--overwrite` replaces. Nothing is deleted here: the new run is built in a stage
+    and swapped in once saved, so neither a bad option nor a late failure costs the old run."""
     out, ckpts = cfg.out, cfg.out / "checkpoints"
     if resume and overwrite:
         raise MimicError("--resume and --overwrite contradict each other: continue the run, or replace it")
@@ -280,12 +282,6 @@ def _prepare_out(cfg: TrainConfig, resume: bool, overwrite: bool) -> tuple[str |
         if last and diff:
             raise MimicError(f"{out}: --resume with different settings ({', '.join(diff)}) than the run had")
     return last, False
-
-
-def _replace(out: Path) -> None:
-    """Empty the run `--overwrite` replaces (rank 0 only; the folder itself stays: rank 0 holds its lock)."""
-    if int(os.environ.get("RANK", "0")) == 0:
-        _empty(out)
 
 
 def _cache_configs(model: Any) -> list[Any]:
@@ -406,18 +402,34 @@ def _train(cfg: TrainConfig, mask: ImageBlockMask | None, data: TrainingData, re
     for config in cached:  # no KV cache while training (else transformers warns on every run); put back below
         config.use_cache = False
 
-    args = training_arguments(cfg, precision)
     collator = ChatCollator(processor, cfg.max_pixels)
     collator(data.conversations[:1])  # the processor and template render a sample before anything is written
-    if replace:
-        _replace(cfg.out)
+    real = cfg
+    if replace:  # built beside the run it replaces, swapped in at the end: a late failure keeps the old run
+        cfg = dataclasses.replace(cfg, out=staging(cfg.out))
+        if int(os.environ.get("RANK", "0")) == 0:
+            fresh_stage(cfg.out)
+    try:
+        return _fit(cfg, real, model, processor, collator, data, mask, target, cached, precision, last,
+                    progress, callbacks)
+    except BaseException:
+        if replace and int(os.environ.get("RANK", "0")) == 0:
+            shutil.rmtree(cfg.out, ignore_errors=True)
+        raise
+
+
+def _fit(cfg: TrainConfig, real: TrainConfig, model: Any, processor: Any, collator: ChatCollator,
+         data: TrainingData, mask: ImageBlockMask | None, target: str | None, cached: list[Any], precision: str,
+         last: str | None, progress: Progress | None, callbacks: list[TrainerCallback] | None) -> TrainResult:
+    """Train into `cfg.out` (the stage of an `--overwrite`, swapped into `real.out` once saved)."""
+    args = training_arguments(cfg, precision)
     trainer = VLMTrainer(model=model, args=args, train_dataset=data.conversations,
                          data_collator=collator,
                          callbacks=[UmaskModes(), *([ReportProgress(progress)] if progress else []),
                                     *(callbacks or [])])
     trainer.remove_callback(PrinterCallback)  # the progress bar shows the logs; trainer_state.json keeps them
     if trainer.is_world_process_zero():
-        write_json_atomic(cfg.out / RUN_SETTINGS, cfg.record())
+        write_json_atomic(cfg.out / RUN_SETTINGS, real.record())
     output = trainer.train(resume_from_checkpoint=last)
 
     for config in cached:  # the saved model generates with its cache, as the base did
@@ -444,7 +456,9 @@ def _train(cfg: TrainConfig, mask: ImageBlockMask | None, data: TrainingData, re
     if trainer.is_world_process_zero():
         processor.save_pretrained(str(cfg.out))
         settings.write(cfg.out)
-    return TrainResult(cfg.out, model, trainer.state.log_history, settings.to_dict())
+        if cfg.out != real.out:
+            swap_in(cfg.out, real.out)
+    return TrainResult(real.out, model, trainer.state.log_history, settings.to_dict())
 
 
 def _versions() -> dict[str, str]:
