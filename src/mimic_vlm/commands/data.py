@@ -11,6 +11,7 @@ from rich.text import Text
 from mimic_vlm.commands.options import seed_option
 from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import MimicError
+from mimic_vlm.limits import MAX_COUNT
 from mimic_vlm.schema import TASKS
 from mimic_vlm.terminal import printable
 
@@ -28,7 +29,7 @@ def generate(
                                                  "--source toy without it builds a default toy world inside OUT."),
     images_dir: Path | None = typer.Option(None, "--images-dir", help="Folder holding the source images."),
     task: str = typer.Option("all", "--task", help="counting | listing | common | odd_one | all."),
-    count: int = typer.Option(100, "--count", min=1, help="Samples per task."),
+    count: int = typer.Option(100, "--count", min=1, max=MAX_COUNT, help="Samples per task."),
     n_images: str = typer.Option("2-6", "--n-images", help="Images per sample: N, A-B or a,b,c (1-16)."),
     spread: str | None = typer.Option(None, "--spread", help="Images holding a target (default: drawn)."),
     distractors: str | None = typer.Option(None, "--distractors", help="Images holding no target."),

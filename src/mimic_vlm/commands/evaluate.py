@@ -13,6 +13,7 @@ from rich.table import Table
 from mimic_vlm.commands.options import seed_option
 from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import MimicError
+from mimic_vlm.limits import MAX_PERMUTATIONS, MAX_TIMEOUT_S
 from mimic_vlm.ranges import parse_name_list
 from mimic_vlm.report.blocks import fmt, label  # the report's names: accuracy, micro F1
 from mimic_vlm.schema import TASKS
@@ -80,12 +81,13 @@ def register(app: typer.Typer) -> None:
                                                                 "released: 2048)."),
         adapter: str | None = typer.Option(None, help="PEFT adapter folder (its training mask is re-applied)."),
         concurrency: int = typer.Option(8, min=1, help="Requests in flight (openai)."),
-        timeout: float = typer.Option(120.0, min=0.001, help="Seconds per HTTP request (openai)."),
+        timeout: float = typer.Option(120.0, min=0.001, max=MAX_TIMEOUT_S,
+                                      help="Seconds per HTTP request, all of it (openai)."),
         retries: int = typer.Option(4, min=0, help="Retries on 429/5xx/dropped connections/timeouts (openai)."),
         api_key_env: str | None = typer.Option(None, help="Environment variable holding the API key "
                                                           "(default OPENAI_API_KEY)."),
         seed: int = seed_option("Seed of the chance baseline."),
-        permutations: int = typer.Option(0, min=0, help="Also evaluate each sample under K seeded shuffles of its image "
+        permutations: int = typer.Option(0, min=0, max=MAX_PERMUTATIONS, help="Also evaluate each sample under K seeded shuffles of its image "
                                                  "order: answer consistency and metric spread across orders."),
         progress: bool = typer.Option(True, help="Show the progress bar."),
     ) -> None:

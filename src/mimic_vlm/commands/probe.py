@@ -13,6 +13,7 @@ from rich.table import Table
 from mimic_vlm.commands.options import seed_option
 from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import MimicError
+from mimic_vlm.limits import MAX_BOOTSTRAP, MAX_COUNT
 from mimic_vlm.ranges import parse_name_list
 from mimic_vlm.report.blocks import fmt, label
 
@@ -46,7 +47,7 @@ def attention(
     limit: int | None = typer.Option(None, min=1, help="Only the first N samples."),
     mask_layers: str | None = typer.Option(None, help="Attach the image-block mask (eager) on these layers "
                                                       "(A-B, a,b,c, second-half, all)."),
-    bootstrap: int = typer.Option(1000, min=0, help="Bootstrap replicates for the intervals."),
+    bootstrap: int = typer.Option(1000, min=0, max=MAX_BOOTSTRAP, help="Bootstrap replicates for the intervals."),
     dtype: str = typer.Option("float32", help="auto, float32, bfloat16 or float16 (float32 here, unlike eval's "
                                               "auto: attention shares are averaged over many tokens and half "
                                               "precision rounds them)."),
@@ -120,7 +121,7 @@ def sweep(
                                        "target_position=first,middle,last, max_pixels=3136,12544 (the "
                                        "model's per-image pixel cap) or pooling=1,2,4 (vision tokens pooled)."),
     fix: list[str] = typer.Option([], help="CONTROL=VALUE held fixed (repeatable), e.g. --fix spread=2."),
-    count: int = typer.Option(50, min=1, help="Samples per value."),
+    count: int = typer.Option(50, min=1, max=MAX_COUNT, help="Samples per value."),
     out: Path = typer.Option(..., help="Output folder: sweep.json, sweep.png, benches/, runs/ (resumable)."),
     source: str = typer.Option("toy", help="Annotation source: toy, coco or openimages."),
     annotations: Path | None = typer.Option(None, help="Annotations file (toy: rendered into OUT if omitted)."),

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import MimicError
+from mimic_vlm.limits import MAX_EPOCHS, MAX_LR, MAX_WEIGHT_DECAY
 
 
 def quiet_library_warnings() -> None:
@@ -43,15 +44,15 @@ def register(app: typer.Typer) -> None:
                                        "recorded, and reused by eval --adapter."),
         image_size: int = typer.Option(None, min=1, help="Longest edge of every image for fixed-size families "
                                        "(Idefics3/SmolVLM), as in mimic eval; recorded, reused by eval --adapter."),
-        epochs: float = typer.Option(1.0, min=0.0, help="Epochs, > 0 (ignored when --max-steps is set)."),
+        epochs: float = typer.Option(1.0, min=0.0, max=MAX_EPOCHS, help="Epochs, > 0 (ignored when --max-steps is set)."),
         max_steps: int = typer.Option(-1, min=-1, help="Stop after this many optimizer steps (>= 1; -1: train "
                                       "for --epochs)."),
         batch_size: int = typer.Option(4, min=1, help="Per-device batch size."),
         grad_accum: int = typer.Option(1, min=1, help="Gradient accumulation steps."),
-        lr: float = typer.Option(2.5e-5, min=0.0, help="Peak learning rate."),
+        lr: float = typer.Option(2.5e-5, min=0.0, max=MAX_LR, help="Peak learning rate."),
         lr_scheduler: str = typer.Option("cosine", help="After the warm-up: cosine | linear (decay to 0) | constant."),
         warmup_ratio: float = typer.Option(0.03, min=0.0, max=1.0, help="Linear warm-up, as a fraction of the steps."),
-        weight_decay: float = typer.Option(0.0, min=0.0),
+        weight_decay: float = typer.Option(0.0, min=0.0, max=MAX_WEIGHT_DECAY),
         precision: str = typer.Option("auto", help="auto | bf16 | fp16 | fp32 (or bfloat16, float16, float32 as "
                                        "--dtype spells them); auto: bf16/fp16 on GPU, fp32 on CPU."),
         gradient_checkpointing: bool = typer.Option(True, help="Recompute activations to save memory."),

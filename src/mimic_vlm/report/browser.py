@@ -28,7 +28,7 @@ from mimic_vlm.bench.store import Bench, load_bench
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.metrics import control_key, control_order
 from mimic_vlm.images import _UNREADABLE
-from mimic_vlm.report.blocks import Html, Section
+from mimic_vlm.report.blocks import Html, Section, Text
 from mimic_vlm.report.runs import RunData
 from mimic_vlm.schema import target_images
 
@@ -141,6 +141,11 @@ def browser_section(runs: list[RunData]) -> Section | None:
         bench = load_bench(_bench_of(first))  # type: ignore[arg-type]
     except MimicError:
         return None
+    if _digest(first) is not None and bench.manifest_hash != _digest(first):  # regenerated since the run
+        note = (f"Not shown: the bench {bench.root} changed after run {first.name} was scored (its manifest hash "
+                "differs from the one in run.json), so its outputs cannot be paired with the questions there now; "
+                "rerun mimic eval on the bench as it is.")
+        return Section("Sample browser", [Text(note)])
     same = [r for r in scored if r is first or (_digest(r) is not None and _digest(r) == _digest(first))
             or (_digest(r) is None and _bench_of(r) == _bench_of(first))]
     others = [r.name for r in scored if r not in same]
