@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from mimic_vlm.errors import MimicError, os_error
+from mimic_vlm.staging import sweep_leftovers, temp_prefix
 
 TASKS = ("counting", "listing", "common", "odd_one")
 Answer = int | str | list[str]
@@ -334,7 +335,8 @@ def atomic_dir(target: str | Path, overwrite: bool = False, marker: Marker | Non
     target = Path(target)
     replace = check_output_folder(target, overwrite, marker)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    sweep_leftovers(target)  # what a killed run of the same command left
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(target), dir=target.parent))
     try:
         os.chmod(tmp, 0o777 & ~_umask())
         yield tmp

@@ -82,3 +82,31 @@ def test_cost_with_more_heads_than_hidden_size(tmp_path, cli):
     cli("cost", config).one_error_line(f"{config}: 1000000000 layers; mimic cost takes up to {limits.MAX_LAYERS}")
     config.write_bytes(b'{"num_hidden_layers": "\xff\xfe"}')
     cli("cost", config).one_error_line(f"{config}: cannot read a model config")
+
+
+def test_the_next_run_removes_what_a_killed_run_left(tmp_path, cli):
+    """`kill -9` skips every clean-up: the hidden build folder stayed for good (up to 3.2 MB each)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "world"
+    proc = subprocess.Popen([sys.executable, "-m", "mimic_vlm", "toy", "--out", str(out), "--images", "100000"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not any(p.name.startswith(".world.tmp-") for p in tmp_path.iterdir()):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    left = [p.name for p in tmp_path.iterdir()]
+    assert len(left) == 1 and left[0].startswith(f".world.tmp-{proc.pid}-")
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / f".world.tmp-{alive.pid}-busy").mkdir()  # a live process's build is left alone
+        assert cli("toy", "--out", out, "--images", "3").code == 0
+        assert sorted(p.name for p in tmp_path.iterdir()) == [f".world.tmp-{alive.pid}-busy", "world"]
+    finally:
+        alive.kill()
+        alive.wait()
