@@ -13,6 +13,7 @@ import http.client
 import json
 import os
 import threading
+import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +25,8 @@ from mimic_vlm.models.base import Generation, Request, layout
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 MAX_WAIT_S = 60.0
+MAX_REPLY_BYTES = 64 << 20
+"""A chat completion is kilobytes; a reply past this is no answer (and must not fill the memory)."""
 
 
 class TransientError(Exception):
@@ -96,9 +99,18 @@ class OpenAIModel:
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         req = urllib.request.Request(f"{self.base_url}/chat/completions", data=payload, headers=headers)
+        deadline = time.monotonic() + self.timeout  # in all: a server that drips bytes never trips a per-read one
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                return resp.read()
+                chunks, size = [], 0
+                while chunk := resp.read1(1 << 16):
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > MAX_REPLY_BYTES:
+                        raise MimicError(f"{where}: the server's reply exceeds {MAX_REPLY_BYTES >> 20} MiB")
+                    if time.monotonic() > deadline:
+                        raise TransientError(f"TimeoutError: no whole reply within {self.timeout:g} s")
+                return b"".join(chunks)
         except urllib.error.HTTPError as e:
             detail = e.read()[:200].decode("utf-8", "replace").strip()
             if e.code in RETRY_STATUS:
@@ -116,9 +128,16 @@ def parse_completion(raw: bytes, where: str) -> Generation:
         message = answer["choices"][0]["message"]
     except (ValueError, KeyError, IndexError, TypeError):
         raise MimicError(f"{where}: the server returned no chat completion: {raw[:120]!r}") from None
+    content = message.get("content") if isinstance(message, dict) else None
+    if isinstance(content, list):  # the newer list-of-parts form: its text parts, in order
+        content = "".join(p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
     usage = answer.get("usage") or {}
-    return Generation(text=(message.get("content") or "").strip(), prompt_tokens=usage.get("prompt_tokens"),
-                      output_tokens=usage.get("completion_tokens"))
+    tokens = [usage.get(k) for k in ("prompt_tokens", "completion_tokens")] if isinstance(usage, dict) else None
+    if not isinstance(message, dict) or not isinstance(content, (str, type(None))):
+        raise MimicError(f"{where}: the server's message content is not text: {raw[:120]!r}")
+    if tokens is None or not all(t is None or type(t) is int and t >= 0 for t in tokens):
+        raise MimicError(f"{where}: the server's usage holds no token counts: {raw[:120]!r}")
+    return Generation(text=(content or "").strip(), prompt_tokens=tokens[0], output_tokens=tokens[1])
 
 
 def _retry_after(value: str | None) -> float | None:
