@@ -14,6 +14,7 @@ from rich.table import Table
 from mimic_vlm.bench.store import Bench, load_bench, unreadable_images
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.metrics import control_key
+from mimic_vlm.images import _UNREADABLE, open_image
 from mimic_vlm.schema import TASKS, Sample, target_images, write_bytes_atomic
 from mimic_vlm.terminal import printable
 
@@ -125,11 +126,11 @@ def check_sheet_path(path: Path) -> None:
 def _thumbnail(path: Path, size: int) -> Image.Image:
     """The image scaled to fit `size`; a grey tile saying so when it cannot be read (the sheet still helps)."""
     try:
-        with Image.open(path) as source:
+        with open_image(path) as source:
             im = source.convert("RGB")
             im.thumbnail((size, size))
             return im
-    except OSError:
+    except _UNREADABLE:  # a bomb too: refused at the header, drawn as unreadable
         tile = Image.new("RGB", (size, size), (200, 200, 200))
         ImageDraw.Draw(tile).text((8, size // 2 - 7), "unreadable", fill="black", font=ImageFont.load_default(size=14))
         return tile

@@ -22,12 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from PIL import Image
 
 from mimic_vlm.bench.store import Bench, load_bench
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.metrics import control_key, control_order
-from mimic_vlm.images import _UNREADABLE
+from mimic_vlm.images import _UNREADABLE, open_image
 from mimic_vlm.report.blocks import Html, Section, Text
 from mimic_vlm.report.runs import RunData
 from mimic_vlm.schema import target_images
@@ -44,7 +43,7 @@ VERDICTS = ("right", "wrong", "unparsed", "missing")
 def encode_image(path: Path, size: int, quality: int = 70) -> str | None:
     """A `data:image/webp` URI of the image shrunk to `size` px (longest side); None if it cannot be read."""
     try:
-        with Image.open(path) as source:
+        with open_image(path) as source:
             source.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, several times faster
             im = source.convert("RGB")
             im.thumbnail((size, size))

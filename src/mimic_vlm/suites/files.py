@@ -8,7 +8,6 @@ import copies the released image bytes unchanged.
 from __future__ import annotations
 
 import hashlib
-import io
 import re
 import zipfile
 from collections.abc import Iterator
@@ -17,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from PIL import Image, UnidentifiedImageError
 
 from mimic_vlm.errors import MimicError
+from mimic_vlm.images import _UNREADABLE, decoded
 
+MAX_IMAGE_BYTES = 256 << 20
+"""The largest image file an import reads (a zip member, a file): the released images are kilobytes to a few MB."""
 TABLE_SUFFIXES = (".parquet", ".arrow", ".json", ".jsonl")
 _SPLIT_NAME = re.compile(r"^(train|val|validation|dev|test)[-_.]", re.IGNORECASE)
 # NLVR2's release (lil-lab/nlvr): train/dev/test1(/test2).json and balanced/ + unbalanced/ subsets of dev/test1
@@ -228,6 +229,10 @@ class ImageSink:
         if hit is None:
             raise Defect(f"image {value!r} not found (looked under {base} and in its zip files)") from None
         archive, member = hit
+        size = archive.getinfo(member).file_size
+        if size > MAX_IMAGE_BYTES:  # a zip bomb: a few KB that inflate to gigabytes, read into memory
+            raise Defect(f"image {value!r} inflates to {size:,} bytes in {archive.filename}, more than an image "
+                         f"holds ({MAX_IMAGE_BYTES >> 20} MiB)")
         return archive.read(member), Path(member).name
 
     def _zip_members(self, base: Path) -> dict[str, tuple[zipfile.ZipFile, str]]:
@@ -246,8 +251,8 @@ class ImageSink:
 
 def _readable(data: bytes, name: str | None, k: int) -> tuple[bytes, str]:
     try:
-        fmt = Image.open(io.BytesIO(data)).format or "png"
-    except (UnidentifiedImageError, OSError):
+        fmt = decoded(data).format or "png"  # in full: a truncated JPEG or a bomb is no image either
+    except _UNREADABLE:
         raise Defect(f"image {k + 1} ({name or 'embedded'}) is not a readable image") from None
     return data, Path(name).name if name else f"image.{fmt.lower().replace('jpeg', 'jpg')}"
 
