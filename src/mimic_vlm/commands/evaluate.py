@@ -24,9 +24,11 @@ def _ids(value: str | None) -> list[str] | None:
     if value and value.startswith("@"):
         path = Path(value[1:])
         try:
-            return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+            return [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
         except OSError as e:
             raise MimicError(f"--ids {value}: cannot read ({e.strerror})") from None
+        except UnicodeDecodeError as e:
+            raise MimicError(f"--ids {value}: not UTF-8 text (byte {e.start}); one id per line") from None
     return parse_name_list(value, "--ids")
 
 

@@ -16,7 +16,6 @@ file and the line or row.
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -119,7 +118,7 @@ def read_table(bench: Bench, path: Path) -> list[tuple[str, str, str]]:
                              ".pkl or a csv/tsv of the same predictions") from None
         try:
             frame = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
-        except (zipfile.BadZipFile, KeyError, ValueError) as e:  # not a zip; a zip but no workbook; a bad sheet
+        except Exception as e:  # noqa: BLE001 - openpyxl raises from deep inside (BadZipFile, KeyError, XML errors)
             raise MimicError(f"{path}: not an xlsx workbook ({first_line(e)})") from None
     else:
         try:
