@@ -45,9 +45,12 @@ def typed_answer(task: str, gt: Any, where: str) -> tuple[Answer, str]:
     text = str(gt).strip()
     if task == "counting":
         try:
-            return int(text), text
+            count = int(text)
         except ValueError:
             raise MimicError(f"{where}: counting gt {gt!r} is not an integer") from None
+        if count < 0:  # the bench loader refuses it: a count of objects
+            raise MimicError(f"{where}: counting gt {gt!r} is not a count of objects (0 or more)")
+        return count, text
     if task == "listing":
         return sorted(x.strip().lower() for x in text.split(",") if x.strip()), text
     return text.lower(), text
@@ -61,7 +64,7 @@ def convert(rec: Record, config: str, sink: ImageSink, images_dir: Path | None) 
     sid = f"{config}-{ident}"
     answer, gt = typed_answer(task, rec.get("gt"), rec.where)
     base = images_dir or (rec.file if rec.file.is_dir() else rec.file.parent)
-    images = sink.save_all(list(rec.get("images")), sid, base)
+    images = sink.save_all(rec.items("images"), sid, base)
     controls: dict[str, Any] = {"n_images": len(images), "config": config}
     if rec.data.get("task") is not None:
         controls["official_task"] = rec.data["task"]

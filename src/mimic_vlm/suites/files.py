@@ -53,6 +53,16 @@ class Record:
             raise MimicError(f"{self.where}: missing field {key!r} (fields: {', '.join(sorted(self.data))})")
         return self.data[key]
 
+    def items(self, key: str, single: bool = False) -> list[Any]:
+        """A required list field (options, images); `single`: one string stands for a list of it. An int or an
+        object where a list belongs names the file, row and field."""
+        value = self.get(key)
+        if single and isinstance(value, str):
+            return [value]
+        if not isinstance(value, (list, tuple)):
+            raise MimicError(f"{self.where}: field {key!r} should be a list, got {type(value).__name__}")
+        return list(value)
+
     def text(self, key: str) -> str:
         value = self.get(key)
         if not isinstance(value, str):
