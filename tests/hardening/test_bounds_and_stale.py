@@ -110,3 +110,13 @@ def test_the_next_run_removes_what_a_killed_run_left(tmp_path, cli):
     finally:
         alive.kill()
         alive.wait()
+
+
+@pytest.mark.parametrize("vary", ["max_pixels=3136,12544", "pooling=1,2"])
+def test_a_model_control_sweep_of_a_baseline_is_refused(tmp_path, cli, vary):
+    """A baseline never sees pixels: the sweep was flat, a chart of nothing."""
+    r = cli("sweep", "--model", "chance", "--task", "counting", "--vary", vary, "--out", tmp_path / "s",
+            "--count", "2")
+    name = vary.split("=")[0]
+    r.one_error_line(f"--vary {name}: --model chance is a baseline, which no {name} changes")
+    assert not (tmp_path / "s").exists()
