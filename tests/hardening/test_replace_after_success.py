@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -16,6 +17,8 @@ from pathlib import Path
 import pytest
 from hardening_helpers import SlowChatServer, grow_bench, rows
 from transformers import TrainerCallback
+
+from mimic_vlm.errors import MimicError
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
@@ -129,8 +132,8 @@ def test_train_overwrite_keeps_the_old_run_after_a_late_failure(tmp_path):
     out = tmp_path / "run"
     train(_train_config(tmp_path, out))
     before = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
-    with pytest.raises(OSError, match="No space left"):
-        train(_train_config(tmp_path, out), overwrite=True, callbacks=[FailAtStep()])
+    with pytest.raises(MimicError, match=re.escape(f"{out}: No space left on device (ENOSPC)")):
+        train(_train_config(tmp_path, out), overwrite=True, callbacks=[FailAtStep()])  # one line naming OUT
     after = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
     assert after == before and "mimic_train.json" in before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "run"]  # no stage left behind

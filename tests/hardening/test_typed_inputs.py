@@ -89,3 +89,13 @@ def test_a_non_utf8_mixture_yaml_is_one_line(tmp_path, cli):
     mix.write_bytes(b"datasets:\n  - path: \xff.json\n")
     cli("train", "--model", "tiny:qwen2_vl", "--data", mix, "--out", tmp_path / "t").one_error_line(
         f"{mix}: cannot read the mixture ('utf-8' codec can't decode byte 0xff")
+
+
+def test_a_bom_csv_is_read_not_reported_as_a_missing_column(bench_dir, tmp_path, cli):
+    """Excel writes a BOM before the first column's name: 'no id or index column' sent users looking for it."""
+    path = tmp_path / "p.csv"
+    ids = [r["id"] for r in rows(bench_dir / "samples.jsonl")]
+    path.write_bytes(("\ufeffid,prediction\n" + "".join(f"{i},3\n" for i in ids)).encode())
+    r = cli("score", "--bench", bench_dir, "--predictions", path, "--bootstrap", "10", "--scored", tmp_path / "s")
+    assert r.code == 0, r.err
+    assert [x["id"] for x in rows(tmp_path / "s")] == ids

@@ -122,7 +122,8 @@ def read_table(bench: Bench, path: Path) -> list[tuple[str, str, str]]:
             raise MimicError(f"{path}: not an xlsx workbook ({first_line(e)})") from None
     else:
         try:
-            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=str, keep_default_na=False)
+            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=str, keep_default_na=False,
+                                encoding="utf-8-sig")  # a BOM is no part of the first column's name
         except (ValueError, pd.errors.ParserError) as e:
             raise MimicError(f"{path}: not a {suffix[1:]} table ({first_line(e)})") from None
     if frame.empty:

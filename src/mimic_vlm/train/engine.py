@@ -20,7 +20,7 @@ import orjson
 import torch
 from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 
-from mimic_vlm.errors import MimicError
+from mimic_vlm.errors import MimicError, os_error
 from mimic_vlm.locks import holding
 from mimic_vlm.models.load import load_vlm
 from mimic_vlm.models.processors import set_image_size
@@ -335,7 +335,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
     data = load_data(cfg.data, max_images=cfg.max_images, seed=cfg.seed)
     check_images(data.conversations, progress)
     with _holding(cfg.out):
-        return _train(cfg, mask, data, resume, overwrite, progress, callbacks)
+        try:
+            return _train(cfg, mask, data, resume, overwrite, progress, callbacks)
+        except OSError as e:  # a full disk while saving (torch.save): the folder named, not a temp file in it
+            raise os_error(e, cfg.out) from None
 
 
 def check_length(cfg: TrainConfig) -> None:
