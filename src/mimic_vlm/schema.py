@@ -340,6 +340,12 @@ def atomic_dir(target: str | Path, overwrite: bool = False, marker: Marker | Non
     try:
         os.chmod(tmp, 0o777 & ~_umask())
         yield tmp
+    except (OSError, MimicError) as e:  # a full disk: name the folder asked for, not the temporary one removed
+        shutil.rmtree(tmp, ignore_errors=True)
+        error = os_error(e) if isinstance(e, OSError) else e
+        if str(tmp) not in str(error):
+            raise
+        raise type(error)(str(error).replace(str(tmp), str(target))) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

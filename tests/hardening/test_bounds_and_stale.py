@@ -120,3 +120,21 @@ def test_a_model_control_sweep_of_a_baseline_is_refused(tmp_path, cli, vary):
     name = vary.split("=")[0]
     r.one_error_line(f"--vary {name}: --model chance is a baseline, which no {name} changes")
     assert not (tmp_path / "s").exists()
+
+
+def test_a_full_disk_names_the_folder_asked_for_not_a_temp_file(tmp_path):
+    """A real failed write (the file-size limit, EFBIG, as a full disk gives ENOSPC): one line naming --out."""
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    def small_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead of killing us
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    out = tmp_path / "world"
+    r = subprocess.run([sys.executable, "-m", "mimic_vlm", "toy", "--out", str(out), "--images", "40"],
+                       capture_output=True, text=True, timeout=300, preexec_fn=small_files)
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [f"error: {out / 'annotations.json'}: File too large (EFBIG)"], r.stderr
+    assert list(tmp_path.iterdir()) == []
