@@ -112,7 +112,7 @@ def test_the_next_run_removes_what_a_killed_run_left(tmp_path, cli):
         alive.wait()
 
 
-@pytest.mark.parametrize("vary", ["max_pixels=3136,12544", "pooling=1,2"])
+@pytest.mark.parametrize("vary", ["max_pixels=3136,12544"])
 def test_a_model_control_sweep_of_a_baseline_is_refused(tmp_path, cli, vary):
     """A baseline never sees pixels: the sweep was flat, a chart of nothing."""
     r = cli("sweep", "--model", "chance", "--task", "counting", "--vary", vary, "--out", tmp_path / "s",
