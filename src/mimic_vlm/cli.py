@@ -1,8 +1,10 @@
 """The `mimic` command: a thin typer app. Each area registers its sub-commands from `commands/`."""
 
+import os
 import signal
 import sys
-from typing import Any
+import threading
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -23,6 +25,7 @@ from mimic_vlm.commands import (
     train,
 )
 from mimic_vlm.errors import MimicError, os_error
+from mimic_vlm.terminal import printable
 
 app = typer.Typer(
     name="mimic",
@@ -52,8 +55,9 @@ for _area in (annotations, data, evaluate, scoring, masking, train, probe, study
 
 
 def _say(message: str) -> None:
-    """One plain line on stderr: no rich markup or emoji codes (":x:" in "nosuch:x") may be read into it."""
-    Console(stderr=True, emoji=False).print(Text("error: ", style="bold red") + Text(message), highlight=False,
+    """One plain line on stderr: no rich markup or emoji codes (":x:" in "nosuch:x") may be read into it, and
+    no control character from data (an ESC sequence in a sample id)."""
+    Console(stderr=True, emoji=False).print(Text("error: ", style="bold red") + Text(printable(message)), highlight=False,
                                             soft_wrap=True)
 
 
@@ -89,6 +93,17 @@ def main(argv: list[str] | None = None) -> None:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _exit(code: int) -> NoReturn:
+    """Exit with `code`; after an interrupt (130) without waiting for worker threads still blocked in I/O (a
+    request in flight held the exit for its whole --timeout): what is kept was written and synced before."""
+    stuck = [t for t in threading.enumerate() if t.is_alive() and not t.daemon and t is not threading.current_thread()]
+    if code == 130 and stuck:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 def _main(argv: list[str] | None) -> None:
     try:
         command = named_metavars(typer.main.get_command(app))
@@ -96,17 +111,17 @@ def _main(argv: list[str] | None) -> None:
         if isinstance(code, int) and code:  # typer.Exit(n) is returned, not raised, in this mode
             if code == 130:  # typer turns Ctrl-C (and SIGTERM, see above) into 130 without a word
                 _say("interrupted")
-            sys.exit(code)
+            _exit(code)
     except MimicError as e:
         _say(str(e))
-        sys.exit(e.exit_code)
+        _exit(e.exit_code)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except SystemExit:
         raise
     except KeyboardInterrupt:
         _say("interrupted")
-        sys.exit(130)
+        _exit(130)
     except typer.Abort:
         sys.exit(1)
     except typer.TyperException as e:  # usage errors (typer vendors click: its ClickException lives here)

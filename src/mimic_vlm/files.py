@@ -15,6 +15,7 @@ import orjson
 
 from mimic_vlm.errors import MimicError, os_error
 from mimic_vlm.schema import dumps
+from mimic_vlm.staging import sweep_leftovers, temp_prefix
 
 
 def write_jsonl_atomic(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
@@ -143,11 +144,20 @@ def atomic_dir(target: str | Path, overwrite: bool = False, marker: Marker | Non
     target = Path(target)
     replace = check_output_folder(target, overwrite, marker)
     target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_leftovers(target)  # what a killed run of the same command left
     tmp: Path | None = None
     try:  # made inside the try: a SIGTERM / Ctrl-C right after it is created still removes it
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(target), dir=target.parent))
         os.chmod(tmp, 0o777 & ~_umask())
         yield tmp
+    except (OSError, MimicError) as e:  # a full disk: name the folder asked for, not the temporary one removed
+        if tmp is None:
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
+        error = os_error(e) if isinstance(e, OSError) else e
+        if str(tmp) not in str(error):
+            raise
+        raise type(error)(str(error).replace(str(tmp), str(target))) from None
     except BaseException:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)

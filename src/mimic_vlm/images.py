@@ -12,20 +12,47 @@ import base64
 import io
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
 from PIL import Image, UnidentifiedImageError
 
 from mimic_vlm.errors import MimicError
 
-_UNREADABLE = (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError)
+_UNREADABLE = (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning, OSError,
+               SyntaxError, ValueError)
+"""What opening or decoding a bad file raises: every opener catches all of these."""
+
+warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
+"""A decompression bomb (more pixels than PIL's MAX_IMAGE_PIXELS, ~89 M: a few KB that decode to gigabytes) is
+refused wherever an image is opened, not decoded after a warning: `Image.open` raises it at the header."""
+
+
+def open_image(source: str | Path | IO[bytes]) -> Image.Image:
+    """`Image.open` (the header only) with a bomb refused by its pixel count, whatever the warning filters (a
+    test runner or `-W` may turn PIL's warning back into a mere warning): the one opener every reader uses."""
+    im = Image.open(source)
+    if im.width * im.height > (Image.MAX_IMAGE_PIXELS or math.inf):
+        im.close()
+        raise Image.DecompressionBombError(f"{im.width} x {im.height} pixels: more than {Image.MAX_IMAGE_PIXELS:,}, "
+                                           "a decompression bomb?")
+    return im
+
+
+def decoded(data: bytes) -> Image.Image:
+    """Image bytes from a foreign file (an imported release), decoded in full: a bomb, a truncated JPEG or a file
+    that is no image raises one of `_UNREADABLE` here, not later in a model."""
+    im = open_image(io.BytesIO(data))
+    im.load()
+    return im
 
 
 def verify_image(path: Path) -> None:
     """Open and decode an image fully; a missing, truncated or non-image file raises MimicError."""
     try:
-        with Image.open(path) as im:
+        with open_image(path) as im:
             im.load()
     except FileNotFoundError:
         raise MimicError(f"{path}: image not found") from None
@@ -37,7 +64,7 @@ def check_header(path: Path) -> None:
     """Open an image's header only (no pixel decoding, so thousands cost well under a second): catches a file
     that is no image before a long run starts, where `verify_image` would decode everything."""
     try:
-        with Image.open(path):
+        with open_image(path):
             pass
     except FileNotFoundError:
         raise MimicError(f"{path}: image not found") from None
@@ -69,7 +96,7 @@ def fit_pixels(width: int, height: int, max_pixels: int | None) -> tuple[int, in
 def open_rgb(path: Path, max_pixels: int | None = None) -> Image.Image:
     """An RGB image, shrunk to `max_pixels` if larger; a broken file is a MimicError naming it."""
     try:
-        with Image.open(path) as source:
+        with open_image(path) as source:
             im = source.convert("RGB")
     except FileNotFoundError:
         raise MimicError(f"{path}: image not found") from None
@@ -84,7 +111,7 @@ def data_url(path: Path, max_pixels: int | None = None, jpeg_quality: int | None
     re-encoding loss), else a lossless PNG of the resized image; with `jpeg_quality`, always a JPEG at that
     quality (a server's request size limit: 64 images as PNG run to tens of MB)."""
     try:
-        with Image.open(path) as im:
+        with open_image(path) as im:
             fmt, size = im.format, im.size
     except (OSError, ValueError) as e:
         raise MimicError(f"{path}: cannot read image ({e})") from None

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mimic_vlm.terminal import control_character
+
 MAX_COUNT = 255  # counts are uint8; a saturated cell is marked uncertain by the loaders
 
 
@@ -49,6 +51,21 @@ class Catalog:
             raise ValueError("supercategories must be parallel to categories")
         if len(set(self.categories)) != n_cat:
             raise ValueError("category names must be unique")
+
+    def name_problem(self) -> str | None:
+        """What is wrong with a category or supercategory name, None when nothing: each is read aloud in
+        questions ("How many {name}s") and answers (names joined by ", "), so an empty or blank name, a
+        control character or an edge space would make a question about nothing."""
+        for kind, names in (("category", self.categories), ("supercategory", self.supercategories)):
+            for name in names:
+                bad = control_character(name)
+                if not name.strip():
+                    return f"{kind} name {name!r} is empty"
+                if bad:
+                    return f"{kind} name {name!r} holds the control character {bad}"
+                if name != name.strip():
+                    return f"{kind} name {name!r} starts or ends with a space"
+        return None
 
     @property
     def n_images(self) -> int:

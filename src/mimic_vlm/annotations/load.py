@@ -33,9 +33,19 @@ def load_catalog(source: str, annotations: Path | None, images_dir: Path | None,
     if source in ("toy", "coco"):
         if given:
             raise MimicError(f"{', '.join(sorted(given))}: only the openimages source takes these files")
-        return load_coco(annotations, images_dir, min_area=min_area, check_images=check_images, source=source)
+        return _named(load_coco(annotations, images_dir, min_area=min_area, check_images=check_images,
+                                source=source), annotations)
     missing = {"class_descriptions", "hierarchy"} - given.keys()
     if missing:
         raise MimicError(f"openimages: the source needs the {' and '.join(sorted(missing))} file(s) too")
-    return load_openimages(annotations, given["class_descriptions"], given["hierarchy"],
-                           images_dir, min_area=min_area, check_images=check_images)
+    return _named(load_openimages(annotations, given["class_descriptions"], given["hierarchy"],
+                                  images_dir, min_area=min_area, check_images=check_images),
+                  given["class_descriptions"])
+
+
+def _named(catalog: Catalog, names_from: Path) -> Catalog:
+    """`catalog` once its names are fit for questions (`Catalog.name_problem`), else one line naming the file."""
+    problem = catalog.name_problem()
+    if problem:
+        raise MimicError(f"{names_from}: {problem}")
+    return catalog

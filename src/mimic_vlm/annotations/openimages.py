@@ -160,7 +160,7 @@ def _unique_names(labels: list[str], names: dict[str, str], supercategories: lis
 
 def read_class_names(path: Path) -> dict[str, str]:
     """LabelName -> DisplayName from the class descriptions CSV (with or without its header)."""
-    text = read_bytes(path).decode("utf-8", errors="replace")
+    text = read_bytes(path).decode("utf-8-sig", errors="replace")  # a BOM is no part of the first label
     out: dict[str, str] = {}
     for line, row in enumerate(csv.reader(text.splitlines()), 1):
         if line == 1 and row == ["LabelName", "DisplayName"] or not row:
@@ -202,7 +202,7 @@ def read_boxes(path: Path) -> pa.Table:
 
 def _header(path: Path) -> list[str]:
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
             return next(csv.reader(fh), [])
     except FileNotFoundError:
         raise MimicError(f"{path}: file not found") from None
@@ -213,7 +213,7 @@ def _header(path: Path) -> list[str]:
 def _locate(path: Path, header: list[str]) -> str | None:
     """The first row pyarrow rejected, found by a slow re-read (only on error)."""
     numeric = {header.index(c): c for c in (*COORDS, "IsGroupOf")}
-    with open(path, newline="", encoding="utf-8") as fh:
+    with open(path, newline="", encoding="utf-8-sig") as fh:
         for line, row in enumerate(csv.reader(fh), 1):
             if line == 1:
                 continue

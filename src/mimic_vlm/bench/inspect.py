@@ -14,8 +14,10 @@ from rich.table import Table
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.metrics import control_key
 from mimic_vlm.files import write_bytes_atomic
+from mimic_vlm.images import _UNREADABLE, open_image
 from mimic_vlm.schema import TASKS, Sample, target_images
 from mimic_vlm.store import Bench, load_bench, unreadable_images
+from mimic_vlm.terminal import printable
 
 Distribution = dict[str, dict[str, Counter[str]]]
 
@@ -53,7 +55,7 @@ def summary_tables(bench: Bench, top: int = 12) -> list[Table]:
             shown = ", ".join(f"{k} ({values[k]})" for k in keys[:top])
             if len(keys) > top:
                 shown += f", ... {len(keys) - top} more"
-            table.add_row(field.removeprefix("control:"), shown)
+            table.add_row(printable(field.removeprefix("control:")), printable(shown))
         tables.append(table)
     return tables
 
@@ -125,11 +127,11 @@ def check_sheet_path(path: Path) -> None:
 def _thumbnail(path: Path, size: int) -> Image.Image:
     """The image scaled to fit `size`; a grey tile saying so when it cannot be read (the sheet still helps)."""
     try:
-        with Image.open(path) as source:
+        with open_image(path) as source:
             im = source.convert("RGB")
             im.thumbnail((size, size))
             return im
-    except OSError:
+    except _UNREADABLE:  # a bomb too: refused at the header, drawn as unreadable
         tile = Image.new("RGB", (size, size), (200, 200, 200))
         ImageDraw.Draw(tile).text((8, size // 2 - 7), "unreadable", fill="black", font=ImageFont.load_default(size=14))
         return tile

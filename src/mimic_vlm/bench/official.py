@@ -44,9 +44,12 @@ def typed_answer(task: str, gt: Any, where: str) -> tuple[Answer, str]:
     """(typed answer, gt string) from a released `gt` (an int or a string)."""
     text = str(gt).strip()
     try:
-        return MIMIC[task].released_answer(text), text
+        answer = MIMIC[task].released_answer(text)
     except ValueError:
         raise MimicError(f"{where}: {task} gt {gt!r} is not an integer") from None
+    if isinstance(answer, int) and answer < 0:  # the bench loader refuses it: a count of objects
+        raise MimicError(f"{where}: {task} gt {gt!r} is not a count of objects (0 or more)")
+    return answer, text
 
 
 def convert(rec: Record, config: str, sink: ImageSink, images_dir: Path | None) -> Sample:
@@ -57,7 +60,7 @@ def convert(rec: Record, config: str, sink: ImageSink, images_dir: Path | None) 
     sid = f"{config}-{ident}"
     answer, gt = typed_answer(task, rec.get("gt"), rec.where)
     base = images_dir or (rec.file if rec.file.is_dir() else rec.file.parent)
-    images = sink.save_all(list(rec.get("images")), sid, base)
+    images = sink.save_all(rec.items("images"), sid, base)
     controls: dict[str, Any] = {"n_images": len(images), "config": config}
     if rec.data.get("task") is not None:
         controls["official_task"] = rec.data["task"]

@@ -24,6 +24,7 @@ from PIL import Image
 from mimic_vlm.errors import MimicError
 from mimic_vlm.files import Marker, atomic_dir, write_json_atomic, write_jsonl_atomic
 from mimic_vlm.images import open_rgb
+from mimic_vlm.safe_paths import file_stem
 from mimic_vlm.schema import Sample, read_json, target_images
 from mimic_vlm.store import IMAGES, IS_BENCH, MANIFEST, SAMPLES, Bench, check_images, link_or_copy, load_bench
 from mimic_vlm.tasks import MIMIC
@@ -63,7 +64,7 @@ def pack_targets(sample: Sample, bench_root: str | Path, out_images_dir: str | P
     first = holds.index(True)
     paths = [p if (p := Path(s)).is_absolute() else root / p for s in sample.images]
     packed = [open_rgb(p) for p, h in zip(paths, holds, strict=True) if h]
-    name = f"{sample.id}-packed.png"
+    name = f"{file_stem(sample.id)}-packed.png"  # an id is data: `../../X` must not become a path
     out_dir.mkdir(parents=True, exist_ok=True)
     side_by_side(packed).save(out_dir / name)
     objects: Counter[str] = Counter()

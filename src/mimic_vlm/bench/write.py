@@ -13,8 +13,10 @@ from typing import Any
 
 from mimic_vlm import __version__
 from mimic_vlm.annotations.catalog import Catalog
+from mimic_vlm.errors import MimicError
 from mimic_vlm.files import atomic_dir, write_json_atomic, write_jsonl_atomic
 from mimic_vlm.images import verify_image
+from mimic_vlm.safe_paths import stays_inside
 from mimic_vlm.schema import Sample, file_sha256
 from mimic_vlm.store import GENERATED, IMAGES, MANIFEST, SAMPLES, link_or_copy
 
@@ -45,6 +47,8 @@ def write_bench(samples: list[Sample], catalog: Catalog, out: Path, *, controls:
     for n in used:  # every image exists and decodes fully (a truncated file too), before anything is written
         verify_image(sources[n])
     copy = copy_images or catalog.source == "toy"
+    if copy:
+        check_copy_names(used, catalog)
     where = {n: f"{IMAGES}/{n}" if copy else str(sources[n].resolve()) for n in used}
     placed = [_placed(s, where) for s in samples]
     manifest: dict[str, Any] = {
@@ -73,6 +77,17 @@ def write_bench(samples: list[Sample], catalog: Catalog, out: Path, *, controls:
             write_training(tmp, placed, seed, phrasing)
         write_json_atomic(tmp / MANIFEST, manifest)
     return out
+
+
+def check_copy_names(names: list[str], catalog: Catalog) -> None:
+    """Copied images land at `images/<file_name>`: a name from the annotations that would climb out of the bench
+    (`../../../E.png`, an absolute path) is refused before anything is written."""
+    for n in names:
+        if not stays_inside(n):
+            where = ", ".join(Path(p).name for p in catalog.source_files) or catalog.source
+            raise MimicError(f"{where}: image file_name {n!r} would be copied outside the bench's {IMAGES} "
+                             "folder; --copy-images needs plain relative names (or leave it out to point at "
+                             "the images where they are)")
 
 
 def _placed(sample: Sample, where: dict[str, str]) -> Sample:

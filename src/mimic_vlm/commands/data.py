@@ -7,10 +7,13 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from mimic_vlm.commands.options import Overwrite, seed_option
 from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import MimicError
+from mimic_vlm.limits import MAX_COUNT
+from mimic_vlm.terminal import printable
 
 
 def register(app: typer.Typer) -> None:
@@ -28,7 +31,7 @@ Annotations = Annotated[Path | None, _opt("--annotations", "COCO instances JSON 
                                           "--source toy without it builds a default toy world inside OUT.")]
 ImagesDir = Annotated[Path | None, _opt("--images-dir", "Folder holding the source images.")]
 TaskName = Annotated[str, _opt("--task", "counting | listing | common | odd_one | all.")]
-Count = Annotated[int, _opt("--count", "Samples per task.", min=1)]
+Count = Annotated[int, _opt("--count", "Samples per task.", min=1, max=MAX_COUNT)]
 NImages = Annotated[str, _opt("--n-images", "Images per sample: N, A-B or a,b,c (1-64).")]
 Spread = Annotated[str | None, _opt("--spread", "Images holding a target (default: drawn).")]
 Distractors = Annotated[str | None, _opt("--distractors", "Images holding no target.")]
@@ -111,7 +114,7 @@ def validate(
     where = "the annotations" if catalog is not None else "the samples' own object tables"
     if problems:
         for p in problems[:50]:
-            console.print(f"[red]x[/] {p}", highlight=False, soft_wrap=True)  # paths stay whole
+            console.print(Text("x ", style="red") + Text(printable(p)), highlight=False, soft_wrap=True)  # paths stay whole
         if len(problems) > 50:
             console.print(f"... and {len(problems) - 50} more")
         console.print(f"[bold red]{len(problems)} disagreement(s)[/] in {len(b.samples)} samples (checked against {where})")
@@ -137,5 +140,5 @@ def inspect(
     unreadable = sheet_unreadable(b, n)
     if unreadable:  # the sheet still helps, but a grey tile alone is easy to miss
         Console(stderr=True).print(f"warning: {len(unreadable)} image(s) on the contact sheet could not be read "
-                                   f"(drawn as 'unreadable'): {'; '.join(unreadable)}; mimic validate checks "
+                                   f"(drawn as 'unreadable'): {printable('; '.join(unreadable))}; mimic validate checks "
                                    "every image", highlight=False, soft_wrap=True)

@@ -19,6 +19,7 @@ from mimic_vlm.commands.options import seed_option
 from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import MimicError
 from mimic_vlm.files import has_files
+from mimic_vlm.limits import MAX_COUNT
 from mimic_vlm.ranges import parse_name_list
 from mimic_vlm.schema import TASKS
 
@@ -39,7 +40,7 @@ def register(app: typer.Typer) -> None:
 def demo(
     out: Path = typer.Option(Path("demo-out"), "--out", help="Folder for everything the demo writes."),
     images: int = typer.Option(300, "--images", min=1, help="Scenes rendered in the toy world."),
-    count: int = typer.Option(50, "--count", min=1, help="Samples per task."),
+    count: int = typer.Option(50, "--count", min=1, max=MAX_COUNT, help="Samples per task."),
     n_images: str = typer.Option("2-5", "--n-images", help="Images per sample: N, A-B or a,b,c."),
     seed: int = seed_option("Seed of the toy world and of the bench."),
     preset: str = typer.Option("tiny", "--preset", help="Toy world (see `mimic toy --preset`); toy:mimic-tiny "

@@ -23,7 +23,8 @@ from mimic_vlm.commands.options import (
     seed_option,
 )
 from mimic_vlm.commands.progress import RichProgress
-from mimic_vlm.errors import cannot_read
+from mimic_vlm.errors import MimicError, cannot_read
+from mimic_vlm.limits import MAX_PERMUTATIONS, MAX_TIMEOUT_S
 from mimic_vlm.ranges import parse_name_list
 from mimic_vlm.report.blocks import fmt, label  # the report's names: accuracy, micro F1
 from mimic_vlm.schema import TASKS
@@ -37,9 +38,11 @@ def _ids(value: str | None) -> list[str] | None:
     if value and value.startswith("@"):
         path = Path(value[1:])
         try:
-            return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+            return [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
         except OSError as e:
             raise cannot_read(e, f"--ids {value}") from None
+        except UnicodeDecodeError as e:
+            raise MimicError(f"--ids {value}: not UTF-8 text (byte {e.start}); one id per line") from None
     return parse_name_list(value, "--ids")
 
 
@@ -90,11 +93,12 @@ EvalMaxPixels = Annotated[int | None, typer.Option(min=1, help="Per-image pixel 
                                                                "--adapter: the training run's unless given).")]
 Adapter = Annotated[str | None, typer.Option(help="PEFT adapter folder (its training mask is re-applied).")]
 Concurrency = Annotated[int, typer.Option(min=1, help="Requests in flight (openai).")]
-Timeout = Annotated[float, typer.Option(min=0.001, help="Seconds per HTTP request (openai).")]
+Timeout = Annotated[float, typer.Option(min=0.001, max=MAX_TIMEOUT_S, help="Seconds per HTTP request, all of it "
+                                                                                "(openai).")]
 Retries = Annotated[int, typer.Option(min=0, help="Retries on 429/5xx/dropped connections/timeouts (openai).")]
 ApiKeyEnv = Annotated[str | None, typer.Option(help="Environment variable holding the API key (default "
                                                     "OPENAI_API_KEY).")]
-Permutations = Annotated[int, typer.Option(min=0, help="Also evaluate each sample under K seeded shuffles of its "
+Permutations = Annotated[int, typer.Option(min=0, max=MAX_PERMUTATIONS, help="Also evaluate each sample under K seeded shuffles of its "
                                                        "image order: answer consistency and metric spread across "
                                                        "orders.")]
 

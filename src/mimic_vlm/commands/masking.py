@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mimic_vlm.errors import MimicError
+from mimic_vlm.limits import MAX_LAYERS
 
 
 def register(app: typer.Typer) -> None:
@@ -18,7 +19,7 @@ def register(app: typer.Typer) -> None:
 def cost(
     model: str | None = typer.Argument(None, help="A config.json (or model folder), or a known model: "
                                                   "llava-ov-0.5b, llava-ov-7b, qwen2-vl-2b, qwen2-vl-7b, ..."),
-    layers: int | None = typer.Option(None, min=1, help="Decoder layers (explicit sizes instead of MODEL)."),
+    layers: int | None = typer.Option(None, min=1, max=MAX_LAYERS, help="Decoder layers (explicit sizes instead of MODEL)."),
     heads: int | None = typer.Option(None, min=1, help="Attention heads."),
     kv_heads: int | None = typer.Option(None, min=1, help="Key/value heads (default: heads)."),
     head_dim: int | None = typer.Option(None, min=1, help="Head dimension (default: hidden / heads)."),
@@ -44,8 +45,12 @@ def cost(
         raise MimicError(f"mimic cost: give a MODEL (config.json or known name) or all explicit sizes (missing {missing})")
     else:
         assert layers is not None and heads is not None and hidden is not None and intermediate is not None
+        if heads > hidden and head_dim is None:  # hidden // heads: a head of 0 dimensions
+            raise MimicError(f"--heads {heads}: more heads than --hidden {hidden} (or give --head-dim)")
         shape = TextModelShape(layers=layers, heads=heads, kv_heads=kv_heads or heads,
                                head_dim=head_dim or hidden // heads, hidden=hidden, intermediate=intermediate)
+    if shape.layers > MAX_LAYERS:  # the masked-layer set is built in memory
+        raise MimicError(f"{model}: {shape.layers} layers; mimic cost takes up to {MAX_LAYERS}")
     layout = SequenceLayout(images=images, tokens_per_image=tokens_per_image, text=text_tokens, prefix=prefix_tokens)
     result = mask_cost(shape, layout, parse_layers(mask_layers, shape.layers), batch=batch)
     if as_json:

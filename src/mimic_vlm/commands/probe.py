@@ -28,6 +28,7 @@ from mimic_vlm.commands.options import (
 )
 from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import MimicError
+from mimic_vlm.limits import MAX_BOOTSTRAP, MAX_COUNT
 from mimic_vlm.models.registry import ModelOptions
 from mimic_vlm.ranges import parse_name_list
 from mimic_vlm.report.blocks import fmt, label
@@ -68,7 +69,7 @@ def attention(
     model: LocalModel, bench: BenchDir, out: AttentionOut, limit: Limit = None,
     mask_layers: Annotated[str | None, typer.Option(help="Attach the image-block mask (eager) on these layers "
                                                          "(A-B, a,b,c, second-half, all).")] = None,
-    bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap replicates for the intervals.")] = 1000,
+    bootstrap: Annotated[int, typer.Option(min=0, max=MAX_BOOTSTRAP, help="Bootstrap replicates for the intervals.")] = 1000,
     dtype: ProbeDtype = "float32", device: Device = None, max_pixels: MaxPixels = None, image_size: ImageSize = None,
     overwrite: Overwrite = False,
 ) -> None:
@@ -138,7 +139,7 @@ Vary = Annotated[str, typer.Option(help="CONTROL=VALUES, e.g. n_images=2,4,6,8,1
                                         "per-image pixel cap) or pooling=1,2,4 (vision tokens pooled).")]
 SweepOut = Annotated[Path, typer.Option(help="Output folder: sweep.json, sweep.png, benches/, runs/ (resumable).")]
 Fix = Annotated[list[str] | None, typer.Option(help="CONTROL=VALUE held fixed (repeatable), e.g. --fix spread=2.")]
-Count = Annotated[int, typer.Option(min=1, help="Samples per value.")]
+Count = Annotated[int, typer.Option(min=1, max=MAX_COUNT, help="Samples per value.")]
 SourceName = Annotated[str, typer.Option(help="Annotation source: toy, coco or openimages.")]
 Annotations = Annotated[Path | None, typer.Option(help="Annotations file (toy: rendered into OUT if omitted).")]
 ImagesDir = Annotated[Path | None, typer.Option(help="Folder of the source images.")]

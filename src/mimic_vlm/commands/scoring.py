@@ -12,6 +12,7 @@ from rich.table import Table
 
 from mimic_vlm.commands.options import seed_option
 from mimic_vlm.errors import MimicError
+from mimic_vlm.limits import MAX_BOOTSTRAP
 
 if TYPE_CHECKING:
     from mimic_vlm.report.blocks import Section
@@ -46,7 +47,7 @@ def score(
     scored: Path | None = typer.Option(None, "--scored", help="Write each sample's parse and score (JSONL)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out / --scored file "
                                                               "(never a predictions file or a bench file)."),
-    bootstrap: int = typer.Option(1000, min=0, help="Bootstrap replicates for the 95% intervals."),
+    bootstrap: int = typer.Option(1000, min=0, max=MAX_BOOTSTRAP, help="Bootstrap replicates for the 95% intervals."),
     seed: int = seed_option("Bootstrap seed."),
 ) -> None:
     """Score predictions made anywhere (lmms-eval, VLMEvalKit, in-house) against a bench, as `eval` does."""
@@ -79,7 +80,8 @@ def compare(
     out: Path | None = typer.Option(None, "--out", help="Folder for compare.json and compare.md."),
     shared_ids: bool = typer.Option(False, "--shared-ids", help="Compare runs of different benches on the "
                                                                  "samples they share (same id, same sample)."),
-    bootstrap: int = typer.Option(1000, min=0, help="Paired bootstrap replicates for the 95% intervals."),
+    bootstrap: int = typer.Option(1000, min=0, max=MAX_BOOTSTRAP,
+                                  help="Paired bootstrap replicates for the 95% intervals."),
     seed: int = seed_option("Bootstrap seed."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out folder."),
 ) -> None:

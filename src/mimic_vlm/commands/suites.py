@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from mimic_vlm.commands.options import Overwrite
 from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import MimicError
+from mimic_vlm.terminal import printable
 
 if TYPE_CHECKING:
     from mimic_vlm.suites.importer import ImportReport
@@ -25,11 +27,11 @@ def _print_report(report: ImportReport, what: str) -> None:
     table = Table(show_header=False)
     table.add_row("samples", str(report.samples))
     for task, n in report.by_task.items():
-        table.add_row(f"  {task}", str(n))
+        table.add_row(f"  {printable(task)}", str(n))
     table.add_row("warnings", str(len(report.warnings)))
     console.print(table)
     for w in report.warnings[:MAX_WARNINGS_SHOWN]:
-        console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+        console.print(Text("warning: ", style="yellow") + Text(printable(w)), highlight=False, soft_wrap=True)
     if len(report.warnings) > MAX_WARNINGS_SHOWN:
         console.print(f"[yellow]… {len(report.warnings) - MAX_WARNINGS_SHOWN} more in manifest.json (warnings)[/]")
 

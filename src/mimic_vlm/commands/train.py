@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from mimic_vlm.commands.progress import RichProgress
+from mimic_vlm.limits import MAX_EPOCHS, MAX_LR, MAX_WEIGHT_DECAY
 
 
 def quiet_library_warnings() -> None:
@@ -43,14 +44,14 @@ TrainMaxPixels = Annotated[int | None, _opt("Per-image pixel cap (w*h), aspect k
                                             "reused by eval --adapter.", min=1)]
 TrainImageSize = Annotated[int | None, _opt("Longest edge of every image for fixed-size families (Idefics3/SmolVLM), "
                                             "as in mimic eval; recorded, reused by eval --adapter.", min=1)]
-Epochs = Annotated[float, _opt("Epochs, > 0 (ignored when --max-steps is set).", min=0.0)]
+Epochs = Annotated[float, _opt("Epochs, > 0 (ignored when --max-steps is set).", min=0.0, max=MAX_EPOCHS)]
 MaxSteps = Annotated[int, _opt("Stop after this many optimizer steps (>= 1; -1: train for --epochs).", min=-1)]
 TrainBatch = Annotated[int, _opt("Per-device batch size.", min=1)]
 GradAccum = Annotated[int, _opt("Gradient accumulation steps.", min=1)]
-Lr = Annotated[float, _opt("Peak learning rate.", min=0.0)]
+Lr = Annotated[float, _opt("Peak learning rate.", min=0.0, max=MAX_LR)]
 LrScheduler = Annotated[str, _opt("After the warm-up: cosine | linear (decay to 0) | constant.")]
 WarmupRatio = Annotated[float, _opt("Linear warm-up, as a fraction of the steps.", min=0.0, max=1.0)]
-WeightDecay = Annotated[float, typer.Option(min=0.0)]
+WeightDecay = Annotated[float, typer.Option(min=0.0, max=MAX_WEIGHT_DECAY)]
 Precision = Annotated[str, _opt("auto | bf16 | fp16 | fp32 (or bfloat16, float16, float32 as --dtype spells them); "
                                 "auto: bf16/fp16 on GPU, fp32 on CPU.")]
 Checkpointing = Annotated[bool, _opt("Recompute activations to save memory.")]

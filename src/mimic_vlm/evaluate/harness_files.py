@@ -16,14 +16,13 @@ file and the line or row.
 
 from __future__ import annotations
 
-import pickle
-import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from mimic_vlm import safe_pickle
 from mimic_vlm.errors import MimicError, cannot_read, first_line
 from mimic_vlm.store import Bench
 
@@ -119,11 +118,12 @@ def read_table(bench: Bench, path: Path) -> list[tuple[str, str, str]]:
                              ".pkl or a csv/tsv of the same predictions") from None
         try:
             frame = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
-        except (zipfile.BadZipFile, KeyError, ValueError) as e:  # not a zip; a zip but no workbook; a bad sheet
+        except Exception as e:  # noqa: BLE001 - openpyxl raises from deep inside (BadZipFile, KeyError, XML errors)
             raise MimicError(f"{path}: not an xlsx workbook ({first_line(e)})") from None
     else:
         try:
-            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=str, keep_default_na=False)
+            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=str, keep_default_na=False,
+                                encoding="utf-8-sig")  # a BOM is no part of the first column's name
         except (ValueError, pd.errors.ParserError) as e:
             raise MimicError(f"{path}: not a {suffix[1:]} table ({first_line(e)})") from None
     if frame.empty:
@@ -153,13 +153,7 @@ def _sample_at(bench: Bench, index: Any, where: str) -> str:
 
 
 def _from_pickle(bench: Bench, path: Path) -> list[tuple[str, str, str]]:
-    try:
-        with path.open("rb") as f:
-            data = pickle.load(f)  # noqa: S301 - a local file the user names, as VLMEvalKit itself reads it
-    except OSError as e:
-        raise cannot_read(e, path) from None
-    except Exception as e:  # garbage bytes raise almost anything (ValueError, KeyError, ImportError, ...)
-        raise MimicError(f"{path}: not a VLMEvalKit prediction pickle ({type(e).__name__}: {first_line(e)})") from None
+    data = safe_pickle.load_file(path, "a VLMEvalKit prediction pickle")
     if not isinstance(data, dict):
         raise MimicError(f"{path}: expected a dict {{index: prediction}} (VLMEvalKit's .pkl)")
     return [(f"{path}: index {k}", _sample_at(bench, k, f"{path}: index {k}"), str(v)) for k, v in data.items()]

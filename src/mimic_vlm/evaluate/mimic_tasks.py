@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from mimic_vlm.evaluate.numbers import count_of
 from mimic_vlm.evaluate.parse import (
     Lexicon,
     answer_part,
@@ -97,7 +98,7 @@ def _canonical(lex: Lexicon, name: str) -> str:
 def score_counting(sample: Sample, output: str, vocabulary: Vocabulary, official: bool) -> dict[str, Any]:
     if official:
         text = official_parse_count(official_prediction(output))
-        pred = int(text) if text.isdigit() else None
+        pred = count_of(text)  # the official text may hold thousands of digits (compared as text below)
         fields = count_fields(pred, int(sample.answer))  # type: ignore[arg-type]
         return {"parsed": pred, "unparsed": text == "wrong answer", **fields,
                 "correct": text.lower().strip() == str(sample.gt)}

@@ -70,6 +70,18 @@ def _formation(words: list[str]) -> int:
     return nums[0]
 
 
+MAX_DIGITS = 18
+"""The longest number read as a count: a model may answer with thousands of digits, which `int()` refuses past
+4,300 (CPython's limit) and JSON cannot hold past 19; no count of objects in images comes near."""
+
+
+def count_of(digits: str) -> int | None:
+    """A string of decimal digits as an int, None when it is none or longer than `MAX_DIGITS` (no count)."""
+    if not digits.isdecimal() or len(digits.lstrip("0")) > MAX_DIGITS:
+        return None
+    return int(digits)
+
+
 def official_word_to_num(sentence: str) -> int | float:
     """`w2n.word_to_num`: raises ValueError where it does; sums stray number words across the sentence."""
     sentence = sentence.replace("-", " ").lower()

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from mimic_vlm.evaluate.numbers import NUMBER_WORDS, official_word_to_num, read_number_words
+from mimic_vlm.evaluate.numbers import NUMBER_WORDS, count_of, official_word_to_num, read_number_words
 from mimic_vlm.words import plural, plural_forms
 
 Vocabulary = dict[str, dict[str, Any]]
@@ -281,8 +281,9 @@ def _numbers(tokens: list[str], lex: Lexicon | None) -> list[_Number]:
     "no" is zero only where it denies objects: before a counted category or an object word, or after
     "there is/are" ("I have no idea" is not a count).
     """
-    found = [_Number(int(t), i, i + 1) for i, t in enumerate(tokens) if t.isdigit()]
-    found += [_Number(int(float(t)), i, i + 1) for i, t in enumerate(tokens) if _is_whole_decimal(t)]
+    found = [_Number(n, i, i + 1) for i, t in enumerate(tokens) if (n := count_of(t)) is not None]
+    found += [_Number(n, i, i + 1) for i, t in enumerate(tokens)
+              if _is_whole_decimal(t) and (n := count_of(t.partition(".")[0])) is not None]
     found += [_Number(v, s, e) for v, s, e in read_number_words(tokens)]
     for i, t in enumerate(tokens):
         if t in _ZERO_WORDS or (t == "no" and (

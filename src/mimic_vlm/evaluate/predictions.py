@@ -76,9 +76,15 @@ class Appender:
         self.fh.close()
 
 
+def complete(row: Any) -> bool:
+    """A prediction line that counts as done: a string id and a string output. A line without its output (cut
+    by hand, or by another tool) is predicted again, never scored as an empty answer out of the denominator."""
+    return isinstance(row, dict) and isinstance(row.get("id"), str) and isinstance(row.get("output"), str)
+
+
 def done_ids(run: Path, own: Path) -> set[str]:
     """Ids already predicted in any file of the run (`own` is repaired, other ranks' files only read)."""
-    return {row["id"] for p in prediction_files(run) for row in recover(p, repair=p == own)}
+    return {row["id"] for p in prediction_files(run) for row in recover(p, repair=p == own) if complete(row)}
 
 
 def shard(items: Sequence[T], rank: int, world: int) -> list[T]:
@@ -93,7 +99,8 @@ def merge(run: Path, order: Sequence[str]) -> list[dict[str, Any]]:
     rows: dict[str, dict[str, Any]] = {}
     for p in files:
         for row in recover(p, repair=False):
-            rows.setdefault(row["id"], row)
+            if complete(row):
+                rows.setdefault(row["id"], row)
     position = {sid: i for i, sid in enumerate(order)}
     merged = sorted(rows.values(), key=lambda r: (position.get(r["id"], len(position)), r["id"]))
     write_jsonl_atomic(run / PREDICTIONS, merged)

@@ -44,6 +44,7 @@ from mimic_vlm.locks import holding
 from mimic_vlm.models.base import Generation, Model, Request
 from mimic_vlm.progress import Progress, report
 from mimic_vlm.schema import Sample, read_json
+from mimic_vlm.staging import fresh_stage, staging, swap_in
 from mimic_vlm.store import Bench, check_images, distinct_images
 
 SCORES = "scores.json"
@@ -174,6 +175,11 @@ def check_run_folder(out: Path) -> None:
     if out.is_dir() and not (out / RUN_JSON).is_file() and not P.prediction_files(out) \
             and any(not p.name.startswith(".") for p in out.iterdir()):  # dot files: other ranks' atomic writes
         raise MimicError(f"{out}: holds files but no {RUN_JSON}, so it is not a run folder; choose another --out")
+    if out.is_dir():
+        link = next((p for p in sorted(out.iterdir()) if p.is_symlink()), None)
+        if link is not None:  # appending or repairing would write through it, into whatever it points at
+            raise MimicError(f"{link}: a symbolic link inside the run folder; a run folder holds only its own "
+                             "files (replace the link by a copy of the file, or choose another --out)")
 
 
 def prepare_folder(out: Path, settings: dict[str, Any], overwrite: bool) -> bool:
@@ -200,9 +206,17 @@ def prepare_folder(out: Path, settings: dict[str, Any], overwrite: bool) -> bool
     return overwrite
 
 
-def clear(out: Path) -> None:
-    for p in [*P.prediction_files(out), out / RUN_JSON, out / SCORES, out / "permutations.jsonl"]:
-        p.unlink(missing_ok=True)
+def open_stage(stage: Path, settings: dict[str, Any]) -> None:
+    """The stage of an `--overwrite` run: the one an interrupted run of the same settings left (resumed),
+    else an empty one."""
+    if stage.is_dir() and not stage.is_symlink() and not any(p.is_symlink() for p in stage.iterdir()):
+        try:
+            record = read_json(stage / RUN_JSON)
+        except MimicError:
+            record = None
+        if isinstance(record, dict) and not diff(record.get("settings"), orjson.loads(orjson.dumps(settings))):
+            return
+    fresh_stage(stage)
 
 
 def distributed() -> tuple[int, int]:
@@ -279,38 +293,47 @@ def run_eval(bench: Bench, model: Model, out: str | Path, *, limit: int | None =
         raise MimicError("--permutations: run it in one process (not under accelerate launch / torchrun)")
     with holding(out, "another mimic eval", hold=rank == 0) as created:
         try:
-            _run(bench, model, out, chosen, batch_size=batch_size, official=official, overwrite=overwrite,
-                 prompting=prompting, command=command, progress=progress, permutations=permutations)
+            work = _run(bench, model, out, chosen, batch_size=batch_size, official=official, overwrite=overwrite,
+                        prompting=prompting, command=command, progress=progress, permutations=permutations)
         except BaseException:
-            if created and rank == 0 and not any(P.recover(p, repair=False) for p in P.prediction_files(out)):
-                shutil.rmtree(out, ignore_errors=True)  # nothing predicted: no half-made run folder for report
+            for folder in (out, staging(out)) if rank == 0 else ():
+                empty = not any(P.recover(p, repair=False) for p in P.prediction_files(folder))
+                if empty and (folder != out or created):  # nothing predicted: no half-made run for report
+                    shutil.rmtree(folder, ignore_errors=True)
             raise
+        if rank != 0:
+            return {}
         # scored while still held: a run let in between would have its predictions scored as this run's
-        return finish(bench, out, official, permutations) if rank == 0 else {}
+        scores = finish(bench, work, official, permutations)
+        if work != out:
+            swap_in(work, out)
+        return scores
 
 
 def _run(bench: Bench, model: Model, out: Path, chosen: list[Sample], *, batch_size: int | None, official: bool,
          overwrite: bool, prompting: Prompting, command: Sequence[str] | None, progress: Progress | None,
-         permutations: int) -> None:
+         permutations: int) -> Path:
+    """Predict into `out`, or into its stage when an `--overwrite` replaces a run there; returns that folder."""
     settings = answer_settings(model, prompting, official, bench)
     rank, world = distributed()
     size = batch_size or model.max_batch_size
     if size < 1:  # a negative size would slice batches backwards and repeat ids
         raise MimicError(f"--batch-size {size}: must be at least 1")
     must_clear = prepare_folder(out, settings, overwrite)  # every rank checks: all refuse together
+    run = staging(out) if must_clear else out  # the run replaced stays whole until this one is scored
     if rank == 0:
-        if must_clear:
-            clear(out)
+        if run != out:
+            open_stage(run, settings)
         examples: dict[str, str] = {}
         for s in chosen:
             examples.setdefault(s.task, prompting.text(s, official))
         RunRecord(settings, {**model.describe().get("runtime", {}), "batch_size": size, "world_size": world},
                   examples, str(bench.root), __version__, permutations,
-                  list(command if command is not None else sys.argv), generation_record(chosen, prompting)).write(out)
+                  list(command if command is not None else sys.argv), generation_record(chosen, prompting)).write(run)
     barrier(world)
 
-    own = P.rank_file(out, rank) if world > 1 else out / P.PREDICTIONS
-    done = P.done_ids(out, own)
+    own = P.rank_file(run, rank) if world > 1 else run / P.PREDICTIONS
+    done = P.done_ids(run, own)
     mine = P.shard(chosen, rank, world)
     todo = sorted((s for s in mine if s.id not in done),
                   key=lambda s: (prompting.tokens(s), len(s.images), len(s.question)))
@@ -334,16 +357,18 @@ def _run(bench: Bench, model: Model, out: Path, chosen: list[Sample], *, batch_s
                 done_here += len(batch)
                 report(progress if rank == 0 else None, phase, done_here, len(mine))
     except KeyboardInterrupt:  # counted from the file: the signal may land between a write and the count
-        saved = len(P.done_ids(out, own) & {s.id for s in mine})
+        saved = len(P.done_ids(run, own) & {s.id for s in mine})
+        kept = "; the run it replaces is kept until this one finishes" if run != out else ""
         raise Interrupted(f"{out}: interrupted after {saved} of {len(mine)} samples; rerun the same command "
-                          "to resume") from None
+                          f"to resume{kept}") from None
     if permutations:
         try:
-            _predict_shuffled(bench, model, out, chosen, permutations, prompting, official, size, progress)
+            _predict_shuffled(bench, model, run, chosen, permutations, prompting, official, size, progress)
         except KeyboardInterrupt:
             raise Interrupted(f"{out}: interrupted in the shuffled orders (all {len(mine)} samples done once); "
                               "rerun the same command to resume") from None
     barrier(world)
+    return run
 
 
 def _predict_shuffled(bench: Bench, model: Model, out: Path, chosen: Sequence[Sample], k: int, prompting: Prompting,

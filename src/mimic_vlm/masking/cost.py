@@ -63,8 +63,8 @@ def shape_from_config(path: str | Path) -> TextModelShape:
     path = Path(path)
     file = path / "config.json" if path.is_dir() else path
     try:
-        cfg = json.loads(file.read_text())
-    except (OSError, json.JSONDecodeError) as e:
+        cfg = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:  # ValueError: invalid JSON, or bytes that are no UTF-8
         raise MimicError(f"{file}: cannot read a model config ({e})") from e
     text = (cfg.get("text_config") or cfg.get("llm_config") or cfg) if isinstance(cfg, dict) else None
     if not isinstance(text, dict):
@@ -72,6 +72,8 @@ def shape_from_config(path: str | Path) -> TextModelShape:
     size = partial(_size, file, text)
     heads = size("num_attention_heads")
     hidden = size("hidden_size")
+    if heads > hidden:  # hidden // heads would be a head of 0 dimensions
+        raise MimicError(f"{file}: num_attention_heads {heads} exceeds hidden_size {hidden}")
     return TextModelShape(layers=size("num_hidden_layers"), heads=heads,
                           kv_heads=size("num_key_value_heads", heads), head_dim=size("head_dim", hidden // heads),
                           hidden=hidden, intermediate=size("intermediate_size"))

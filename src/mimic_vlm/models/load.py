@@ -141,7 +141,7 @@ def _from_pretrained(path: str, dtype: str | torch.dtype, device_map: str | None
         raise MimicError(f"hf:{path}: no config.json in this folder, so it is not a transformers model "
                          "(give the folder that holds config.json and the weights)")
     name = str(local) if local.is_dir() else path
-    kwargs: dict[str, Any] = {"dtype": torch_dtype(dtype)}
+    kwargs: dict[str, Any] = {"dtype": torch_dtype(dtype), "trust_remote_code": False}  # never code from a folder
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation
     if device_map:
@@ -150,6 +150,9 @@ def _from_pretrained(path: str, dtype: str | torch.dtype, device_map: str | None
         processor = load_processor(name)
         model = transformers.AutoModelForImageTextToText.from_pretrained(name, **kwargs)
     except (OSError, ValueError, ImportError) as e:
+        if "trust_remote_code" in str(e):
+            raise MimicError(f"hf:{path}: the model declares its own Python code (auto_map), which mimic never "
+                             "runs; use a model whose architecture transformers ships") from None
         offline = " (offline mode is on: HF_HUB_OFFLINE=1)" if os.environ.get("HF_HUB_OFFLINE") == "1" else ""
         first = first_line(e)
         raise MimicError(f"hf:{path}: cannot load the model{offline}: {first}") from None

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import threading
+import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,8 @@ MAX_WAIT_S = 60.0
 TOO_MANY_IMAGES = re.compile(r"at most (\d+) image\(?s?\)? may be provided", re.IGNORECASE)
 """vLLM's refusal of a prompt with more images than `--limit-mm-per-prompt` allows."""
 CONTEXT_LENGTH = re.compile(r"maximum (?:context|model) length is (\d+)", re.IGNORECASE)
+MAX_REPLY_BYTES = 64 << 20
+"""A chat completion is kilobytes; a reply past this is no answer (and must not fill the memory)."""
 
 
 class TransientError(Exception):
@@ -146,9 +149,18 @@ class OpenAIModel:
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         req = urllib.request.Request(f"{self.base_url}/chat/completions", data=payload, headers=headers)
+        deadline = time.monotonic() + self.timeout  # in all: a server that drips bytes never trips a per-read one
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                return resp.read()
+                chunks, size = [], 0
+                while chunk := resp.read1(1 << 16):
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > MAX_REPLY_BYTES:
+                        raise MimicError(f"{where}: the server's reply exceeds {MAX_REPLY_BYTES >> 20} MiB")
+                    if time.monotonic() > deadline:
+                        raise TransientError(f"TimeoutError: no whole reply within {self.timeout:g} s")
+                return b"".join(chunks)
         except urllib.error.HTTPError as e:
             body = e.read()[:4000].decode("utf-8", "replace").strip()
             detail = body[:200]

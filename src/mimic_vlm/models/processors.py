@@ -52,17 +52,17 @@ def load_processor(path: str) -> ProcessorMixin:
     """The stock processor with torchvision; without it, the model's processor class minus its video part,
     which then loads the PIL image processor."""
     if transformers.is_torchvision_available():
-        return transformers.AutoProcessor.from_pretrained(path)
+        return transformers.AutoProcessor.from_pretrained(path, trust_remote_code=False)
     from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
 
-    model_type = transformers.AutoConfig.from_pretrained(path).model_type
+    model_type = transformers.AutoConfig.from_pretrained(path, trust_remote_code=False).model_type
     cls = getattr(transformers, PROCESSOR_MAPPING_NAMES.get(model_type) or "", None)
     if cls is None:
         raise MimicError(f"hf:{path}: no processor known for model type {model_type!r}")
     if "video_processor" in inspect.signature(cls.__init__).parameters:
         cls = image_only_processor(cls)
-    processor = cls.from_pretrained(path)
-    saved, _ = cls.get_processor_dict(path)
+    processor = cls.from_pretrained(path, trust_remote_code=False)
+    saved, _ = cls.get_processor_dict(path, trust_remote_code=False)
     options = {k: v for k, v in saved.items() if k in inspect.signature(cls.__init__).parameters
                and k not in ("image_processor", "tokenizer", "chat_template")}
     if options:  # from_pretrained passes only the options the __init__ code names: ours hides the base's

@@ -43,12 +43,31 @@ class TrainedSettings:
     def from_dict(cls, d: dict[str, Any], where: str = TRAIN_SETTINGS) -> TrainedSettings:
         if not isinstance(d, dict) or not all(isinstance(d.get(k, ""), str) for k in ("base_model", "method")):
             raise MimicError(f"{where}: not a mimic train record (an object with 'base_model' and 'method')")
+        problem = _record_problem(d)
+        if problem:
+            raise MimicError(f"{where}: {problem}")
         known = ("base_model", "method", "base_kwargs", "mask_layers", "mask_backend")
         return cls(d.get("base_model", ""), d.get("method", ""), dict(d.get("base_kwargs") or {}),
                    d.get("mask_layers"), d.get("mask_backend"), {k: v for k, v in d.items() if k not in known})
 
     def write(self, folder: Path) -> None:
         write_json_atomic(Path(folder) / TRAIN_SETTINGS, self.to_dict())
+
+
+def _record_problem(d: dict[str, Any]) -> str | None:
+    """What is ill-typed in a record that evaluation and further training read (None when nothing): the base's
+    sizes, the mask and the image resolution rebuild the model, so each must have the type it had when written."""
+    kwargs = d.get("base_kwargs")
+    if kwargs is not None and not (isinstance(kwargs, dict) and all(isinstance(k, str) for k in kwargs)):
+        return f"'base_kwargs' must be an object of build options, not {kwargs!r}"[:200]
+    for key in ("mask_layers", "mask_backend"):
+        if not isinstance(d.get(key), (str, type(None))):
+            return f"'{key}' must be a string or null, not {d.get(key)!r}"[:200]
+    for key in ("max_pixels", "image_size"):
+        value = d.get(key)
+        if value is not None and (type(value) is not int or value < 1):
+            return f"'{key}' must be a positive whole number or null, not {value!r}"[:200]
+    return None
 
 
 def trained_resolution(folder: Path | None, max_pixels: int | None,

@@ -160,7 +160,7 @@ def run_sweep(catalog: Catalog, *, model: str, task: str, vary: str, values: Seq
     Every value is checked, and every bench built, before the first run; rerun into the same folder, it
     resumes; benches and runs of other settings are refused, or rebuilt with `overwrite`."""
     from mimic_vlm.evaluate.runner import run_eval
-    from mimic_vlm.models.kinds import require
+    from mimic_vlm.models.kinds import kind_of, require
     from mimic_vlm.models.registry import load_model
     from mimic_vlm.store import load_bench
 
@@ -182,6 +182,9 @@ def run_sweep(catalog: Catalog, *, model: str, task: str, vary: str, values: Seq
         if bad:
             what = "pixel count" if vary == "max_pixels" else "pooling factor"
             raise MimicError(f"--vary {vary}={','.join(values)}: {bad[0]!r} is not a positive {what}")
+        if vary == "max_pixels" and not kind_of(model).pixel_cap:  # a flat sweep of nothing
+            raise MimicError(f"--vary {vary}: --model {model} is a baseline, which no {vary} changes; sweep a "
+                             "model (hf:, tiny:, toy:, openai:) and keep baselines in --baselines as reference lines")
     if "pooling" in fixed:
         raise MimicError("--fix pooling=...: pooling is a sweep control only (--vary pooling=1,2,4)")
     if vary == "pooling":

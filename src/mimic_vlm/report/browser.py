@@ -22,12 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from PIL import Image
 
 from mimic_vlm.errors import MimicError
 from mimic_vlm.evaluate.metrics import control_key, control_order
-from mimic_vlm.images import _UNREADABLE
-from mimic_vlm.report.blocks import Html, Section
+from mimic_vlm.images import _UNREADABLE, open_image
+from mimic_vlm.report.blocks import Html, Section, Text
 from mimic_vlm.report.runs import RunData
 from mimic_vlm.schema import target_images
 from mimic_vlm.store import SAMPLES, Bench, load_bench
@@ -44,7 +43,7 @@ VERDICTS = ("right", "wrong", "unparsed", "truncated", "missing")
 def encode_image(path: Path, size: int, quality: int = 70) -> str | None:
     """A `data:image/webp` URI of the image shrunk to `size` px (longest side); None if it cannot be read."""
     try:
-        with Image.open(path) as source:
+        with open_image(path) as source:
             source.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, several times faster
             im = source.convert("RGB")
             im.thumbnail((size, size))
@@ -142,6 +141,11 @@ def browser_section(runs: list[RunData]) -> Section | None:
         bench = load_bench(_bench_of(first))  # type: ignore[arg-type]
     except MimicError:
         return None
+    if _digest(first) is not None and bench.manifest_hash != _digest(first):  # regenerated since the run
+        note = (f"Not shown: the bench {bench.root} changed after run {first.name} was scored (its manifest hash "
+                "differs from the one in run.json), so its outputs cannot be paired with the questions there now; "
+                "rerun mimic eval on the bench as it is.")
+        return Section("Sample browser", [Text(note)])
     same = [r for r in scored if r is first or (_digest(r) is not None and _digest(r) == _digest(first))
             or (_digest(r) is None and _bench_of(r) == _bench_of(first))]
     others = [r.name for r in scored if r not in same]

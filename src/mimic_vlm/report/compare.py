@@ -45,9 +45,11 @@ def bench_controls(run: RunData) -> dict[str, dict[str, Any]]:
     if path is None:
         return {}
     try:
-        return {s.id: s.controls for s in load_bench(path).samples}
+        bench = load_bench(path)
     except MimicError:
         return {}
+    recorded = manifest_hash(run)  # a bench regenerated since the run holds other samples under the same ids
+    return {} if recorded is not None and bench.manifest_hash != recorded else {s.id: s.controls for s in bench.samples}
 
 
 def run_samples(run: RunData) -> dict[str, dict[str, Any]] | None:

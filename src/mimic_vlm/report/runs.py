@@ -36,8 +36,15 @@ class RunData:
         return RunRecord.from_dict(self.settings, str(self.path / RUN_JSON))
 
 
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def _metric_ok(m: Any) -> bool:
-    return isinstance(m, dict) and (m.get("value") is None or isinstance(m.get("value"), (int, float)))
+    """`{"value": number or null, "ci": [low, high] or absent}`: what every table and plot reads."""
+    ci = m.get("ci") if isinstance(m, dict) else None
+    return isinstance(m, dict) and (m.get("value") is None or _number(m.get("value"))) and (
+        ci is None or isinstance(ci, list) and len(ci) == 2 and all(map(_number, ci)))
 
 
 def scores_problem(scores: Any) -> str | None:
@@ -51,10 +58,11 @@ def scores_problem(scores: Any) -> str | None:
         if not isinstance(t.get("n"), int) or not isinstance(t.get("headline"), str):
             return f"task {name!r} needs an integer 'n' and a 'headline' name"
         if not _metric_ok(t["metrics"].get(t["headline"])) or not all(map(_metric_ok, t["metrics"].values())):
-            return f"task {name!r}: every metric must be an object with a numeric 'value'"
+            return f"task {name!r}: every metric must be an object with a numeric 'value' (and a 'ci' of two numbers)"
         by_control = t.get("by_control", {})
         if not isinstance(by_control, dict) or not all(
                 isinstance(values, dict) and all(isinstance(e, dict) and isinstance(e.get("metrics"), dict)
+                                                 and all(map(_metric_ok, e["metrics"].values()))
                                                  for e in values.values()) for values in by_control.values()):
             return f"task {name!r}: 'by_control' must map controls to values to {{metrics}}"
     if not isinstance(scores.get("overall"), dict) or not isinstance(scores["overall"].get("n"), int):

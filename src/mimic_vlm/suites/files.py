@@ -8,7 +8,6 @@ import copies the released image bytes unchanged.
 from __future__ import annotations
 
 import hashlib
-import io
 import re
 import zipfile
 from collections.abc import Iterator
@@ -17,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from PIL import Image, UnidentifiedImageError
 
 from mimic_vlm.errors import MimicError
+from mimic_vlm.images import _UNREADABLE, decoded
 
+MAX_IMAGE_BYTES = 256 << 20
+"""The largest image file an import reads (a zip member, a file): the released images are kilobytes to a few MB."""
 TABLE_SUFFIXES = (".parquet", ".arrow", ".json", ".jsonl")
 _SPLIT_NAME = re.compile(r"^(train|val|validation|dev|test)[-_.]", re.IGNORECASE)
 # NLVR2's release (lil-lab/nlvr): train/dev/test1(/test2).json and balanced/ + unbalanced/ subsets of dev/test1
@@ -51,6 +52,16 @@ class Record:
         if key not in self.data or self.data[key] is None:
             raise MimicError(f"{self.where}: missing field {key!r} (fields: {', '.join(sorted(self.data))})")
         return self.data[key]
+
+    def items(self, key: str, single: bool = False) -> list[Any]:
+        """A required list field (options, images); `single`: one string stands for a list of it. An int or an
+        object where a list belongs names the file, row and field."""
+        value = self.get(key)
+        if single and isinstance(value, str):
+            return [value]
+        if not isinstance(value, (list, tuple)):
+            raise MimicError(f"{self.where}: field {key!r} should be a list, got {type(value).__name__}")
+        return list(value)
 
     def text(self, key: str) -> str:
         value = self.get(key)
@@ -228,6 +239,10 @@ class ImageSink:
         if hit is None:
             raise Defect(f"image {value!r} not found (looked under {base} and in its zip files)") from None
         archive, member = hit
+        size = archive.getinfo(member).file_size
+        if size > MAX_IMAGE_BYTES:  # a zip bomb: a few KB that inflate to gigabytes, read into memory
+            raise Defect(f"image {value!r} inflates to {size:,} bytes in {archive.filename}, more than an image "
+                         f"holds ({MAX_IMAGE_BYTES >> 20} MiB)")
         return archive.read(member), Path(member).name
 
     def _zip_members(self, base: Path) -> dict[str, tuple[zipfile.ZipFile, str]]:
@@ -246,8 +261,8 @@ class ImageSink:
 
 def _readable(data: bytes, name: str | None, k: int) -> tuple[bytes, str]:
     try:
-        fmt = Image.open(io.BytesIO(data)).format or "png"
-    except (UnidentifiedImageError, OSError):
+        fmt = decoded(data).format or "png"  # in full: a truncated JPEG or a bomb is no image either
+    except _UNREADABLE:
         raise Defect(f"image {k + 1} ({name or 'embedded'}) is not a readable image") from None
     return data, Path(name).name if name else f"image.{fmt.lower().replace('jpeg', 'jpg')}"
 

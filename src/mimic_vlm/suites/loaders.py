@@ -83,9 +83,9 @@ def _sample(sid: str, task: str, images: list[str], question: str, answer: str |
 
 def muirbench(rec: Record, sink: ImageSink) -> Sample:
     sid = f"muirbench-{rec.get('idx')}"
-    options = [str(o) for o in rec.get("options")]
+    options = [str(o) for o in rec.items("options")]
     answer = _letter(rec.text("answer"), options)
-    return _sample(sid, "mcq", _save(sink, rec.get("image_list"), sid, rec), rec.text("question"), answer,
+    return _sample(sid, "mcq", _save(sink, rec.items("image_list"), sid, rec), rec.text("question"), answer,
                    "muirbench", options, _pick(rec, "task", "image_relation", "image_type"),
                    counterpart=rec.data.get("counterpart_idx"))
 
@@ -94,7 +94,7 @@ def blink(rec: Record, sink: ImageSink) -> Sample:
     sid = f"blink-{rec.get('idx')}"
     slots = sorted((k for k in rec.data if k.startswith("image_") and k[6:].isdigit()), key=lambda k: int(k[6:]))
     images = _save(sink, [rec.data[k] for k in slots if rec.data[k] is not None], sid, rec)
-    options = [str(o) for o in rec.get("choices")]
+    options = [str(o) for o in rec.items("choices")]
     answer = _letter(rec.text("answer"), options)
     return _sample(sid, "mcq", images, rec.text("question"), answer, "blink", options, _pick(rec, "sub_task"))
 
@@ -105,8 +105,7 @@ def mmiu(rec: Record, sink: ImageSink) -> Sample:
         options = mcq.split_options(rec.text("options"))
     except ValueError as e:
         raise Defect(f"options {rec.text('options')[:60]!r}: {e}") from None
-    paths = rec.get("input_image_path")
-    paths = [paths] if isinstance(paths, str) else list(paths)
+    paths = rec.items("input_image_path", single=True)
     context = (rec.data.get("context") or "").strip()
     question = f"{context}\n{rec.text('question').strip()}" if context else rec.text("question")
     # The release's top image folder is the relationship type ("./Low-level-semantic/...").
@@ -126,8 +125,7 @@ def mirb(rec: Record, sink: ImageSink) -> Sample:
     answers = rec.get("answers")
     gold = [str(a) for a in answers] if isinstance(answers, list) else str(answers)
     letter = gold.strip() if isinstance(gold, str) and gold.strip() in ("A", "B", "C", "D", "E") else None
-    found = rec.get("images" if original else "image_list")
-    images = _save(sink, [found] if isinstance(found, str) else found, sid, rec)
+    images = _save(sink, rec.items("images" if original else "image_list", single=True), sid, rec)
     return _sample(sid, "open" if letter is None else "mcq", images, rec.text("questions"),
                    gold if letter is None else letter, "mirb", None, {"subset": subset},
                    instruction=MIRB_INSTRUCTIONS.get(subset), n_choices=None if letter is None else 5)
@@ -135,12 +133,12 @@ def mirb(rec: Record, sink: ImageSink) -> Sample:
 
 def mantis(rec: Record, sink: ImageSink, source: str = "mantis-eval") -> Sample:
     sid = f"{source}-{rec.get('id')}"
-    images = _save(sink, rec.get("images"), sid, rec)
+    images = _save(sink, rec.items("images"), sid, rec)
     controls = _pick(rec, "question_type", "category", "data_source")
     if rec.data.get("question_type", "multi-choice") == "short-answer":
         return _sample(sid, "open", images, rec.text("question"), rec.text("answer"), source, None, controls,
                        instruction=MANTIS_SHORT_ANSWER)
-    options = [mcq.strip_label(str(o)) for o in rec.get("options")]
+    options = [mcq.strip_label(str(o)) for o in rec.items("options")]
     answer = _letter(rec.text("answer"), options)
     return _sample(sid, "mcq", images, rec.text("question"), answer, source, options, controls,
                    consistency_group=rec.text("question").strip().lower() if source == "nlvr2" else None)

@@ -22,7 +22,7 @@ import torch
 import yaml
 from transformers import ProcessorMixin
 
-from mimic_vlm.errors import MimicError
+from mimic_vlm.errors import MimicError, first_line
 from mimic_vlm.images import open_rgb, verify_image
 from mimic_vlm.progress import Progress, report
 from mimic_vlm.schema import file_sha256, read_jsonl
@@ -217,9 +217,10 @@ def read_mixture(path: Path) -> list[Source]:
     Relative paths are relative to the YAML file.
     """
     try:
-        spec = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as e:
-        raise MimicError(f"{path}: cannot read the mixture ({e})") from None
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:  # a YAML error runs to several lines
+        why = getattr(e, "strerror", None) or first_line(e)
+        raise MimicError(f"{path}: cannot read the mixture ({why})") from None
     entries = spec.get("datasets") if isinstance(spec, dict) else None
     if not isinstance(entries, list) or not entries:
         raise MimicError(f"{path}: a mixture needs a non-empty 'datasets' list")

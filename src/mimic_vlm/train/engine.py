@@ -7,6 +7,7 @@ The launcher is `train/launch.py`, the trainer callbacks `train/callbacks.py`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import shutil
@@ -19,7 +20,7 @@ import orjson
 import torch
 from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 
-from mimic_vlm.errors import MimicError
+from mimic_vlm.errors import MimicError, os_error
 from mimic_vlm.files import check_output_folder, honour_umask, write_json_atomic
 from mimic_vlm.locks import holding
 from mimic_vlm.models.load import load_vlm
@@ -27,6 +28,7 @@ from mimic_vlm.models.processors import set_image_size
 from mimic_vlm.models.trained import TRAIN_SETTINGS, TrainedSettings, read_trained
 from mimic_vlm.progress import Progress
 from mimic_vlm.schema import read_json
+from mimic_vlm.staging import fresh_stage, staging, swap_in
 from mimic_vlm.train.callbacks import ReportProgress, UmaskModes
 from mimic_vlm.train.card import write_card
 from mimic_vlm.train.data import ChatCollator, TrainingData, check_images, load_data
@@ -175,7 +177,8 @@ class VLMTrainer(Trainer):
         if is_peft(model) or self.is_deepspeed_enabled or self.is_fsdp_enabled:
             return super()._load_from_checkpoint(resume_from_checkpoint, model)
         dtype = next(model.parameters()).dtype
-        saved = type(model).from_pretrained(resume_from_checkpoint, dtype=dtype, device_map="cpu")
+        saved = type(model).from_pretrained(resume_from_checkpoint, dtype=dtype, device_map="cpu",
+                                            trust_remote_code=False)
         model.load_state_dict(saved.state_dict(), strict=True)
 
 
@@ -219,8 +222,8 @@ def _empty(folder: Path) -> None:
 
 def _prepare_out(cfg: TrainConfig, resume: bool, overwrite: bool) -> tuple[str | None, bool]:
     """Refuse to clobber a run by accident; return the checkpoint to resume from (or None) and whether the
-    folder holds a run that `--overwrite` replaces. Nothing is deleted here: `_replace` does it once every
-    option has been checked, so a bad option never costs the old run."""
+    folder holds a run that `--overwrite` replaces. Nothing is deleted here: the new run is built in a stage
+    and swapped in once saved, so neither a bad option nor a late failure costs the old run."""
     out, ckpts = cfg.out, cfg.out / "checkpoints"
     if resume and overwrite:
         raise MimicError("--resume and --overwrite contradict each other: continue the run, or replace it")
@@ -246,12 +249,6 @@ def _prepare_out(cfg: TrainConfig, resume: bool, overwrite: bool) -> tuple[str |
         if last and diff:
             raise MimicError(f"{out}: --resume with different settings ({', '.join(diff)}) than the run had")
     return last, False
-
-
-def _replace(out: Path) -> None:
-    """Empty the run `--overwrite` replaces (rank 0 only; the folder itself stays: rank 0 holds its lock)."""
-    if int(os.environ.get("RANK", "0")) == 0:
-        _empty(out)
 
 
 def _cache_configs(model: Any) -> list[Any]:
@@ -305,7 +302,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, pr
     data = load_data(cfg.data, max_images=cfg.max_images, seed=cfg.seed)
     check_images(data.conversations, progress)
     with _holding(cfg.out):
-        return _train(cfg, mask, data, resume, overwrite, progress, callbacks)
+        try:
+            return _train(cfg, mask, data, resume, overwrite, progress, callbacks)
+        except OSError as e:  # a full disk while saving (torch.save): the folder named, not a temp file in it
+            raise os_error(e, cfg.out) from None
 
 
 def check_length(cfg: TrainConfig) -> None:
@@ -372,18 +372,34 @@ def _train(cfg: TrainConfig, mask: ImageBlockMask | None, data: TrainingData, re
     for config in cached:  # no KV cache while training (else transformers warns on every run); put back below
         config.use_cache = False
 
-    args = training_arguments(cfg, precision)
     collator = ChatCollator(processor, cfg.max_pixels)
     collator(data.conversations[:1])  # the processor and template render a sample before anything is written
-    if replace:
-        _replace(cfg.out)
+    real = cfg
+    if replace:  # built beside the run it replaces, swapped in at the end: a late failure keeps the old run
+        cfg = dataclasses.replace(cfg, out=staging(cfg.out))
+        if int(os.environ.get("RANK", "0")) == 0:
+            fresh_stage(cfg.out)
+    try:
+        return _fit(cfg, real, model, processor, collator, data, mask, target, cached, precision, last,
+                    progress, callbacks)
+    except BaseException:
+        if replace and int(os.environ.get("RANK", "0")) == 0:
+            shutil.rmtree(cfg.out, ignore_errors=True)
+        raise
+
+
+def _fit(cfg: TrainConfig, real: TrainConfig, model: Any, processor: Any, collator: ChatCollator,
+         data: TrainingData, mask: ImageBlockMask | None, target: str | None, cached: list[Any], precision: str,
+         last: str | None, progress: Progress | None, callbacks: list[TrainerCallback] | None) -> TrainResult:
+    """Train into `cfg.out` (the stage of an `--overwrite`, swapped into `real.out` once saved)."""
+    args = training_arguments(cfg, precision)
     trainer = VLMTrainer(model=model, args=args, train_dataset=data.conversations,
                          data_collator=collator,
                          callbacks=[UmaskModes(), *([ReportProgress(progress)] if progress else []),
                                     *(callbacks or [])])
     trainer.remove_callback(PrinterCallback)  # the progress bar shows the logs; trainer_state.json keeps them
     if trainer.is_world_process_zero():
-        write_json_atomic(cfg.out / RUN_SETTINGS, cfg.record())
+        write_json_atomic(cfg.out / RUN_SETTINGS, real.record())
     output = trainer.train(resume_from_checkpoint=last)
 
     for config in cached:  # the saved model generates with its cache, as the base did
@@ -411,7 +427,9 @@ def _train(cfg: TrainConfig, mask: ImageBlockMask | None, data: TrainingData, re
         processor.save_pretrained(str(cfg.out))
         write_card(cfg.out, settings.to_dict())  # README.md: the run's own card, not PEFT's template
         settings.write(cfg.out)
-    return TrainResult(cfg.out, model, trainer.state.log_history, settings.to_dict())
+        if cfg.out != real.out:
+            swap_in(cfg.out, real.out)
+    return TrainResult(real.out, model, trainer.state.log_history, settings.to_dict())
 
 
 def _versions() -> dict[str, str]:
