@@ -23,13 +23,16 @@ def studyable():
     del sys.modules["studyable"]
 
 
-def test_budget_split_is_fixed_and_follows_the_weights(studyable) -> None:
+def test_budget_split_is_fixed_follows_the_weights_and_bounds_the_sample_length(studyable) -> None:
     ids = [f"counting-{i:06d}" for i in range(4000)]
-    first = [studyable.budget_of(i, (40, 20, 25, 15)) for i in ids]
-    assert first == [studyable.budget_of(i, (40, 20, 25, 15)) for i in ids]
+    first = [studyable.budget_of(i, 1, (40, 20, 25, 15), 160) for i in ids]
+    assert first == [studyable.budget_of(i, 1, (40, 20, 25, 15), 160) for i in ids]
     shares = {t: first.count(t) / len(ids) for t in studyable.BUDGETS}
     assert abs(shares[64] - 0.40) < 0.03 and abs(shares[9] - 0.15) < 0.03
-    assert {studyable.budget_of(i, (1, 0, 0, 0)) for i in ids} == {64}
+    assert {studyable.budget_of(i, 2, (1, 0, 0, 0), 160) for i in ids} == {64}
+    assert {studyable.budget_of(i, 4, (40, 20, 25, 15), 160) for i in ids} == {36, 16, 9}  # 4 x 64 > 160
+    assert {studyable.budget_of(i, 8, (40, 20, 25, 15), 160) for i in ids} == {16, 9}
+    assert {studyable.budget_of(i, 8, (1, 0, 0, 0), 100) for i in ids} == {9}  # nothing fits: the smallest
 
 
 def test_smoke_runs_the_whole_recipe_and_resumes_without_redoing_anything(studyable, tmp_path: Path,
