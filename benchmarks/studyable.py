@@ -458,12 +458,27 @@ def stage(root: Path, plan: Plan, name: str, init: Path, mixture: Path, steps: i
                               precision="fp32", gradient_checkpointing=False, save_steps=plan.save_steps,
                               save_total_limit=None, logging_steps=10, seed=plan.seed)
             log(f"{name}: training {steps} steps from {init} ({scheduler})")
-            train(cfg, resume=last_checkpoint(run / "checkpoints") is not None, callbacks=[Validate()])
+            train(cfg, resume=last_checkpoint(run / "checkpoints") is not None, callbacks=[Validate()],
+                  progress=StepLog(name))
         else:
             (run / "stopped_early.json").write_text(json.dumps({"after": checkpoints(run)[-1][0]}))
     for step, path in checkpoints(run):
         check(step, path)
     return scores
+
+
+class StepLog:
+    """A `Progress` that logs a stage's step, loss and rate every 50 steps (and the image check's end)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.last: tuple[str, int] = ("", -1)
+
+    def __call__(self, phase: str, done: int, total: int | None = None, info: str = "") -> None:
+        due = done % 50 == 0 and info if phase == "train" else done == total
+        if due and (phase, done) != self.last:
+            self.last = (phase, done)
+            log(f"{self.name}: {phase} {done}/{total} {info}")
 
 
 def best(scores: dict[str, float]) -> str:
