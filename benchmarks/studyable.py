@@ -76,6 +76,11 @@ TRAINING_SETS = (
     Set("list-packed", "listing", "2-8", 2000, concepts="1-2", spread="2-8", pack=True),
     Set("old-count-1-4", "counting", "1-4", 4000),  # the shipped model's single-concept slice
     Set("old-all-1-4", "listing,common,odd_one", "2-4", 1500),
+    # 2 images at every budget (issue 21's targets sit there; the sets above put few 2-image samples at 64 tokens)
+    Set("count-2", "counting", "2", 6000, concepts="1-3"),
+    Set("list-2", "listing", "2", 2000, concepts="1-2"),
+    Set("common-2", "common", "2", 3000, answers="1-2"),
+    Set("odd-2", "odd_one", "2", 3000),  # two answers need 3 images
 )
 
 
@@ -202,7 +207,8 @@ def training_data(root: Path, plan: Plan, annotations: Path) -> Path:
     """Every training set, split by budget, in one mixture YAML (one entry per set and budget)."""
     import yaml
 
-    mixture = root / "data" / f"mixture-w{_tag(plan.budget_weights, plan.max_sample_tokens)}.yaml"
+    sets = hashlib.sha256(repr(TRAINING_SETS).encode()).hexdigest()[:8]
+    mixture = root / "data" / f"mixture-w{_tag(plan.budget_weights, plan.max_sample_tokens)}-{sets}.yaml"
     if mixture.exists():
         return mixture
     entries = []
