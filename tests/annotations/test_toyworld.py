@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import orjson
 import pytest
+from PIL import Image
 from pycocotools.coco import COCO
 
 from mimic_vlm.annotations.load import load_catalog
@@ -153,7 +155,7 @@ def test_tiny_preset_is_a_smaller_world_that_records_itself(tmp_path: Path, caps
     assert "tiny" in capsys.readouterr().out
     with pytest.raises(SystemExit) as e:
         main(["toy", "--out", str(tmp_path / "bad"), "--preset", "huge"])
-    assert e.value.code == 2 and "--preset 'huge': unknown toy world preset; choose one of default, tiny" in (
+    assert e.value.code == 2 and "--preset 'huge': unknown toy world preset; choose one of default, tiny, study" in (
         capsys.readouterr().err)
     assert not (tmp_path / "bad").exists()
 
@@ -161,3 +163,31 @@ def test_tiny_preset_is_a_smaller_world_that_records_itself(tmp_path: Path, caps
 def test_default_preset_is_the_original_world() -> None:
     d = PRESETS["default"]
     assert (d.size, d.taxonomy, d.crowd_rate, d.max_icon, d.icon_scale) == (SIZE, TAXONOMY, 0.05, 70.0, 190.0)
+
+
+def test_study_preset_is_the_tiny_world_twice_as_large_with_few_blank_scenes(tmp_path: Path) -> None:
+    study, tiny = PRESETS["study"], PRESETS["tiny"]
+    assert study.categories == tiny.categories and study.count_p == tiny.count_p and study.backgrounds == 1
+    ann = render_toy_world(tmp_path / "study", n_images=200, seed=3, preset="study")
+    raw = orjson.loads(ann.read_bytes())
+    assert raw["info"]["preset"] == "study"
+    assert [c["name"] for c in raw["categories"]] == ["apple", "banana", "car", "bus"]
+    assert all(img["width"] == img["height"] == 224 for img in raw["images"])  # 64 vision tokens at 14 / 2x2
+    with Image.open(ann.parent / "images" / raw["images"][0]["file_name"]) as im:
+        assert im.size == (224, 224)
+    sides = [max(a["bbox"][2], a["bbox"][3]) for a in raw["annotations"]]
+    assert min(sides) >= 24 and max(sides) <= 80 and np.median(sides) > 40  # tiny's icons, scaled with the scene
+    for a in raw["annotations"]:
+        x, y, w, h = a["bbox"]
+        assert x >= 0 and y >= 0 and x + w <= 224 and y + h <= 224
+    held = {a["image_id"] for a in raw["annotations"]}
+    blank = sum(img["id"] not in held for img in raw["images"])
+    assert blank <= 10  # P(blank) 0.02: 4 expected of 200 (tiny: 10% blank)
+    # the tiny world's output is byte for byte what it was before this preset (the shipped model and demo
+    # depend on it): a digest of every file of a 20-scene world
+    digest = hashlib.sha256()
+    for f in sorted((render_toy_world(tmp_path / "tiny", 20, seed=3, preset="tiny").parent).rglob("*")):
+        if f.is_file():
+            digest.update(f.name.encode())
+            digest.update(f.read_bytes())
+    assert digest.hexdigest() == "1473b25734f7ba74280372780cbb3a15dba380bdead56fcdd3aea8f8ed6b22cc"

@@ -56,6 +56,29 @@ def test_mixture_yaml_and_max_images(toy, tmp_path):
     assert data.files[0]["sha256"] and data.files[0]["sampling"] == "first:50%"
 
 
+def test_mixture_max_pixels_gives_one_file_several_vision_token_budgets(tmp_path):
+    """The same file twice, once capped at 56x56: the capped copy's images become 4 vision tokens, the other
+    stays at 16 (a tiny Qwen2-VL, patch 14, 2x2 merge); the run's own cap still applies to both."""
+    Image.new("RGB", (112, 112), (200, 0, 0)).save(tmp_path / "a.png")
+    (tmp_path / "d.json").write_text(json.dumps([{"id": "a", "image": ["a.png"], "conversations": [
+        {"from": "human", "value": "<image>\nHow many?"}, {"from": "gpt", "value": "1"}]}]))
+    mix = tmp_path / "mix.yaml"
+    mix.write_text("datasets:\n  - path: d.json\n  - path: d.json\n    max_pixels: 3136\n")
+    data = load_data([mix])
+    assert [c.max_pixels for c in data.conversations] == [None, 3136]
+    assert "max_pixels" not in data.files[0] and data.files[1]["max_pixels"] == 3136
+    _, processor = tiny.build("qwen2_vl")
+    image_token = processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")
+    def tokens(cap):
+        ids = ChatCollator(processor, cap)(data.conversations)["input_ids"]
+        return [int((row == image_token).sum()) for row in ids]
+    assert tokens(None) == [16, 4]
+    assert tokens(3136) == [4, 4]  # the tighter of the two caps
+    mix.write_text("datasets:\n  - path: d.json\n    max_pixels: lots\n")
+    with pytest.raises(MimicError, match=r"mix.yaml: datasets\[0\] max_pixels must be a positive whole number"):
+        load_data([mix])
+
+
 def test_bad_inputs_are_one_clear_error(toy, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("[{")

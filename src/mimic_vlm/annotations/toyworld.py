@@ -273,6 +273,11 @@ PRESETS: dict[str, ToyPreset] = {p.name: p for p in (
     # odd_one all work), 0-2 categories and 1-3 instances each, plain gradient backgrounds, no crowds.
     ToyPreset("tiny", 112, ("apple", "banana", "car", "bus"), (0.1, 0.5, 0.4), (0.5, 0.3, 0.2), 0.0,
               40.0, 80.0, backgrounds=1),
+    # The `tiny` world drawn twice as large (224 px: 64 vision tokens per image at patch 14 / merge 2, so a
+    # pixel cap can vary the tokens per image from 64 down to 9 with the same content), and with few blank
+    # scenes (2%, not 10%), so common / odd_one samples rarely hold an image with nothing in it.
+    ToyPreset("study", 224, ("apple", "banana", "car", "bus"), (0.02, 0.53, 0.45), (0.5, 0.3, 0.2), 0.0,
+              80.0, 160.0, backgrounds=1),
 )}
 """Named toy worlds (`mimic toy --preset NAME`); `default` is the original world, byte for byte."""
 

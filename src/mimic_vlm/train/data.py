@@ -13,7 +13,7 @@ import os
 import random
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,15 +39,19 @@ class Conversation:
     id: str
     images: tuple[Path, ...]
     messages: tuple[dict[str, Any], ...]
+    max_pixels: int | None = None
+    """This sample's per-image pixel cap (its mixture entry's `max_pixels`), on top of the run's."""
 
 
 @dataclass(frozen=True)
 class Source:
-    """One data file of a mixture and how much of it to use (`all`, `first:N`, `first:P%`, `random:N`, ...)."""
+    """One data file of a mixture and how much of it to use (`all`, `first:N`, `first:P%`, `random:N`, ...);
+    `max_pixels` caps its images' pixels (one file at several vision-token budgets: one entry per cap)."""
 
     path: Path
     sampling: str = "all"
     image_folder: Path | None = None
+    max_pixels: int | None = None
 
 
 @dataclass
@@ -212,7 +216,8 @@ def _read_records(path: Path) -> list[Any]:
 
 
 def read_mixture(path: Path) -> list[Source]:
-    """The paper's `data.yaml`: `datasets: [{path (or json_path), sampling (or sampling_strategy), image_folder}]`.
+    """The paper's `data.yaml`: `datasets: [{path (or json_path), sampling (or sampling_strategy), image_folder}]`,
+    plus our optional `max_pixels` per entry (as `--max-pixels`, for that entry's images only).
 
     Relative paths are relative to the YAML file.
     """
@@ -230,8 +235,11 @@ def read_mixture(path: Path) -> list[Source]:
         if not isinstance(file, str):
             raise MimicError(f"{path}: datasets[{i}] needs a 'path'")
         folder = entry.get("image_folder")
+        cap = entry.get("max_pixels")
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+            raise MimicError(f"{path}: datasets[{i}] max_pixels must be a positive whole number, not {cap!r}")
         sources.append(Source(path.parent / file, str(entry.get("sampling", entry.get("sampling_strategy", "all"))),
-                              path.parent / folder if folder else None))
+                              path.parent / folder if folder else None, cap))
     return sources
 
 
@@ -255,11 +263,14 @@ def load_data(paths: Iterable[str | Path], *, max_images: int = 10, seed: int = 
         root = src.image_folder or src.path.parent
         keep = select(len(records), src.sampling, seed)
         convs = [parse_record(records[i], root, f"{src.path}: sample {i}") for i in keep]
-        kept = [c for c in convs if len(c.images) <= max_images]
+        kept = [c if src.max_pixels is None else replace(c, max_pixels=src.max_pixels)
+                for c in convs if len(c.images) <= max_images]
         data.conversations += kept
         data.files.append({"path": str(src.path), "sha256": file_sha256(src.path), "sampling": src.sampling,
                            "records": len(records), "used": len(kept),
-                           "dropped_too_many_images": len(convs) - len(kept)})
+                           "dropped_too_many_images": len(convs) - len(kept),
+                           **({"image_folder": str(src.image_folder)} if src.image_folder else {}),
+                           **({"max_pixels": src.max_pixels} if src.max_pixels else {})})
     if not data.conversations:
         raise MimicError(f"{', '.join(str(p) for p in paths)}: no training samples left")
     return data
@@ -282,6 +293,11 @@ def check_images(conversations: Sequence[Conversation], progress: Progress | Non
 
 
 # ---------------------------------------------------------------- collating
+
+def smaller(a: int | None, b: int | None) -> int | None:
+    """The tighter of two optional pixel caps."""
+    return b if a is None else a if b is None else min(a, b)
+
 
 def render(processor: ProcessorMixin, messages: Sequence[dict[str, Any]]) -> tuple[str, list[tuple[int, int]]]:
     """The chat-template text of a conversation and the character span of each assistant answer.
@@ -339,7 +355,7 @@ class ChatCollator:
     def __call__(self, batch: Sequence[Conversation]) -> dict[str, torch.Tensor]:
         rendered = [render(self.processor, c.messages) for c in batch]
         texts = [t for t, _ in rendered]
-        images = [[open_rgb(p, self.max_pixels) for p in c.images] for c in batch]
+        images = [[open_rgb(p, smaller(c.max_pixels, self.max_pixels)) for p in c.images] for c in batch]
         bos = getattr(self.processor.tokenizer, "bos_token", None)
         kwargs: dict[str, Any] = {"add_special_tokens": False} if bos and texts[0].startswith(bos) else {}
         enc = self.processor(text=texts, images=images if any(images) else None, padding=True,
