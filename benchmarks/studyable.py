@@ -187,7 +187,7 @@ def split_by_budget(bench: Path, weights: tuple[int, ...], max_tokens: int) -> d
     """train_w<weights>_b<tokens>.json beside the bench's train_llava.json: its non-vacuous records of each
     budget."""
     from mimic_vlm.bench.training import LLAVA
-    from mimic_vlm.schema import write_json_atomic
+    from mimic_vlm.files import write_json_atomic
 
     out = {t: bench / f"train_w{_tag(weights, max_tokens)}_b{t}.json" for t in BUDGETS}
     if all(p.exists() for p in out.values()):
@@ -278,9 +278,9 @@ def _one_thread() -> None:
 
 def evaluate(model_dir: Path | str, bench: Path, out: Path, tokens: int, count: int) -> dict[str, Any]:
     """`mimic eval --model hf:DIR --bench B --max-pixels CAP --ids (the first `count` non-vacuous samples)`."""
-    from mimic_vlm.bench.store import load_bench
     from mimic_vlm.evaluate.runner import run_eval
     from mimic_vlm.models.registry import load_model
+    from mimic_vlm.store import load_bench
 
     if not (out / "scores.json").exists():
         b = load_bench(bench)

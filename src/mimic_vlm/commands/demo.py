@@ -1,8 +1,9 @@
 """`mimic demo`: the main job on the built-in toy world, end to end, with nothing downloaded.
 
 toy world -> bench of all four tasks -> validation -> summary + contact sheet -> baselines and the shipped
-trained tiny VLM (`toy:mimic-tiny`, trained on the `tiny` toy world) evaluated -> report. Every step is a
-library call that the other commands also use.
+trained tiny VLM (`toy:mimic-tiny`, trained on the `tiny` toy world) evaluated -> a quick run of the paper's
+study on the shipped model (a few findings, small paired designs) -> report. Every step is a library call that
+the other commands also use.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.console import Console
 from rich.rule import Rule
+from rich.table import Table
 
 from mimic_vlm.commands.options import seed_option
 from mimic_vlm.commands.progress import RichProgress
@@ -28,6 +30,10 @@ if TYPE_CHECKING:
     from mimic_vlm.store import Bench
 
 DEMO_MODELS = ("oracle", "single-image", "prior", "chance", "toy:mimic-tiny")
+STUDY_MODEL = "toy:mimic-tiny"
+STUDY_FINDINGS = "F1,F4,F5"
+"""The demo's study: more images, distractors by spread, more query concepts (the ones a minute affords)."""
+STUDY_COUNT = 100
 DEMO_MADE = has_files("toy-world/annotations.json", "bench/manifest.json", "runs", "report/report.html")
 """A folder `mimic demo --overwrite` may replace: one holding everything a demo writes (a sweep folder holds
 a toy world too)."""
@@ -47,6 +53,8 @@ def demo(
                                "was trained on `tiny` scenes (other seeds than the demo's)."),
     models: str = typer.Option(",".join(DEMO_MODELS), "--models", help="Comma-separated model specs to evaluate."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
+    study: bool = typer.Option(True, "--study/--no-study", help=f"Also run {STUDY_FINDINGS} of the paper's "
+                               f"study on {STUDY_MODEL} (when it is among --models; `mimic study` runs them all)."),
 ) -> None:
     """Render a toy world, generate and validate a MIMIC bench, evaluate baselines and a tiny VLM, report."""
     from mimic_vlm.annotations.toyworld import get_preset
@@ -62,10 +70,11 @@ def demo(
     for spec in specs:  # before the world is rendered
         check_spec(spec)
     with built_in_place(out, overwrite, DEMO_MADE):
-        _demo(out, images, count, controls, seed, world, specs)
+        _demo(out, images, count, controls, seed, world, specs, study and STUDY_MODEL in specs)
 
 
-def _demo(out: Path, images: int, count: int, controls: Any, seed: int, world: Any, specs: list[str]) -> None:
+def _demo(out: Path, images: int, count: int, controls: Any, seed: int, world: Any, specs: list[str],
+          with_study: bool) -> None:
     from mimic_vlm.annotations.load import load_catalog
     from mimic_vlm.annotations.toyworld import render_toy_world
     from mimic_vlm.bench.generate import generate_bench
@@ -89,9 +98,15 @@ def _demo(out: Path, images: int, count: int, controls: Any, seed: int, world: A
     _check(bench, catalog, out, console)
     console.print(Rule("4. evaluation"))
     runs = [_evaluate(bench, spec, out, console) for spec in specs]
+    _headlines(runs, console)
 
-    console.print(Rule("5. report"))
-    report = write_report(runs, out / "report", REPORT_SECTIONS, overwrite=True, title="mimic-vlm demo: toy world")
+    sections = REPORT_SECTIONS
+    if with_study:
+        console.print(Rule(f"5. the paper's study on {STUDY_MODEL} ({STUDY_FINDINGS}, quick profile)"))
+        sections = _with_study(_study(out / "study", console))
+
+    console.print(Rule("6. report" if with_study else "5. report"))
+    report = write_report(runs, out / "report", sections, overwrite=True, title="mimic-vlm demo: toy world")
     console.print(f"report: {report}  ({time.perf_counter() - start:.0f} s in all)")
 
 
@@ -107,6 +122,52 @@ def _check(bench: Bench, catalog: Catalog, out: Path, console: Console) -> None:
     print_summary(bench, console)
     sheet = contact_sheet(bench, out / "contact_sheet.png")
     console.print(f"contact sheet: {sheet}")
+
+
+def _headlines(runs: list[Path], console: Console) -> None:
+    """One line per run: the MIMIC score and each task's headline metric."""
+    from mimic_vlm.api import load_run
+    from mimic_vlm.report.blocks import label
+
+    table = Table(title="headline scores (95% bootstrap CI in the report)")
+    loaded = [load_run(r) for r in runs]
+    tasks = list(loaded[0].scores.tasks) if loaded else []
+    for column in ("model", "MIMIC score", *tasks):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for run in loaded:
+        cells = ["–" if t.value is None else f"{t.value:.3f}" for t in run.scores.tasks.values()]
+        score = run.scores.mimic_score
+        table.add_row(run.model, "–" if score is None else f"{score:.3f}", *cells)
+    console.print(table)
+    console.print("headline metrics: " + ", ".join(f"{t} {label(loaded[0].scores.tasks[t].headline)}"
+                                                    for t in tasks))
+
+
+def _study(folder: Path, console: Console) -> Path:
+    """The demo's few findings of the paper's study on the shipped model, and their verdict table."""
+    from mimic_vlm.progress import library_bars
+    from mimic_vlm.study.report import HEADERS, summary_rows
+    from mimic_vlm.study.run import study
+
+    with RichProgress(transient=True) as bars, library_bars(False):
+        record = study(STUDY_MODEL, folder, findings=STUDY_FINDINGS, count=STUDY_COUNT, profile="quick",
+                       progress=bars)
+    table = Table(title=f"{STUDY_MODEL}: findings of the paper ({STUDY_COUNT} base samples per design)")
+    for h in HEADERS:
+        table.add_column(h)
+    for row in summary_rows(record):
+        table.add_row(*row)
+    console.print(table)
+    console.print(f"study: {folder / 'study.md'} (all seven findings: mimic study --model {STUDY_MODEL})")
+    return folder
+
+
+def _with_study(folder: Path) -> tuple[Any, ...]:
+    """The report's sections, with the study section reading the demo's study folder."""
+    from mimic_vlm.plugins import REPORT_SECTIONS
+    from mimic_vlm.study.report import study_section, study_section_of
+
+    return tuple((lambda _runs: study_section_of([folder])) if s is study_section else s for s in REPORT_SECTIONS)
 
 
 def _evaluate(bench: Bench, spec: str, out: Path, console: Console) -> Path:

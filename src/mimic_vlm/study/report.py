@@ -111,10 +111,15 @@ def study_folders(runs: list[Any]) -> list[Path]:
 
 def study_section(runs: list[Any]) -> Section | None:
     """`mimic report` over a study's runs: the study's table, levels and one figure per finding."""
+    return study_section_of(study_folders(runs))
+
+
+def study_section_of(folders: list[Path]) -> Section | None:
+    """The report section of these study folders (a caller that ran a study beside its runs: the demo)."""
     from mimic_vlm.schema import read_json
 
     out: list[Block] = []
-    for i, folder in enumerate(study_folders(runs)):
+    for i, folder in enumerate(folders):
         record = read_json(folder / "study.json")
         pngs = {f["id"]: (folder / FIGURES / f"{f['id']}.png").read_bytes() for f in record["findings"]
                 if (folder / FIGURES / f"{f['id']}.png").is_file()}
