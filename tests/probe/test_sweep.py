@@ -174,3 +174,20 @@ def test_points_record_the_model_options_and_toy_models_pool(toy: Path, tmp_path
     pooled = run_sweep(catalog, model="toy:mimic-tiny", task="counting", vary="pooling", values=["2"], fixed={},
                        count=1, out=tmp_path / "p")
     assert pooled["points"][0]["model_options"]["pooling"] == 2
+
+
+def test_served_models_plot_against_input_tokens(tmp_path: Path) -> None:
+    """A served model reports no image tokens (vLLM's usage), only the whole input: the token plot falls back
+    to input tokens per sample, and draws nothing without either."""
+    from mimic_vlm.probe.sweep import plot_tokens
+
+    def point(value: str, inputs: float | None) -> dict:
+        return {"value": value, "score": {"value": 0.5, "ci": [0.4, 0.6]}, "metric": "accuracy", "n": 10,
+                "vision_tokens": None, "input_tokens": inputs}
+
+    result = {"model": "openai:m@http://127.0.0.1:1/v1", "task": "counting", "vary": "n_images",
+              "points": [point("2", 310.0), point("4", 610.0)]}
+    path = plot_tokens(result, tmp_path / "tokens.png")
+    assert path is not None and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    result["points"] = [point("2", None), point("4", None)]
+    assert plot_tokens(result, tmp_path / "tokens.png") is None and not (tmp_path / "tokens.png").exists()

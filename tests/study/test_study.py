@@ -131,3 +131,19 @@ def test_token_budgets_fall_back_to_pooling_where_the_pixel_cap_sets_no_tokens(w
     assert f2["design"]["vary"] == "pooling" and [lv["value"] for lv in f2["levels"]] == [1, 2, 4, 8]
     tokens = [lv["vision_tokens"] for lv in f2["levels"]]
     assert tokens == sorted(tokens, reverse=True) and tokens[0] > tokens[-1]
+
+
+def test_the_long_profile_runs_16_to_64_image_designs(world: Path, tmp_path: Path) -> None:
+    """`--profile long` (issue 24: long-context models): F1's levels are 16, 32, 48 and 64 images of the same
+    target images, each sample as many distinct images as its level."""
+    out = tmp_path / "long"
+    main(_argv(world, out, "--model", "oracle", "--profile", "long", "--findings", "F1", "--count", "2"))
+    record = orjson.loads((out / "study.json").read_bytes())
+    f1 = record["findings"][0]
+    assert record["profile"] == "long" and [lv["value"] for lv in f1["levels"]] == [16, 32, 48, 64]
+    assert all(lv["n"] == 2 and lv["metric"] == 1.0 for lv in f1["levels"])
+    from mimic_vlm.store import load_bench
+
+    sizes = {len(s.images) for b in (out / "benches").iterdir() if (b / "samples.jsonl").is_file()
+             for s in load_bench(b).samples}
+    assert sizes == {16, 32, 48, 64}

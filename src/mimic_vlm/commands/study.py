@@ -17,8 +17,9 @@ def study(
     model: str = typer.Option(..., help="Any --model spec of `mimic eval` (hf:, tiny:, toy:, openai:, baselines)."),
     out: Path = typer.Option(..., help="Study folder: study.json, study.md, figures/, benches/, runs/ (resumable)."),
     findings: str = typer.Option("all", help="Which findings, e.g. F1,F3 (default: F1-F7)."),
-    profile: str = typer.Option("quick", help="quick (a CPU in minutes, toy-world ranges) or paper (the paper's "
-                                              "ranges, up to 10 images, for real models on GPUs)."),
+    profile: str = typer.Option("quick", help="quick (a CPU in minutes, toy-world ranges), paper (the paper's "
+                                              "ranges, up to 10 images, for real models on GPUs) or long (16-64 "
+                                              "images, for long-context models)."),
     count: int | None = typer.Option(None, min=2, help="Base samples per design (quick 200, paper 500)."),
     source: str = typer.Option("toy", help="Annotation source: toy, coco or openimages."),
     annotations: Path | None = typer.Option(None, help="Annotations file (toy: the model's world, rendered into "

@@ -12,7 +12,8 @@ A sweep cannot lie about what it measured: every value is checked (the generator
 built; where spread and distractors are both set, n_images is derived from them; a bench is reused only when
 its manifest records the requested task, count, seed, controls and source files (else refused, or rebuilt with
 `overwrite`, and the runner then refuses or redoes runs scored on the old one). A point is
-`{"value": CONTROL VALUE, "score": {"value", "ci"}, "metric", "n", "vision_tokens", "model_options", "run"}`.
+`{"value": CONTROL VALUE, "score": {"value", "ci"}, "metric", "n", "vision_tokens", "input_tokens",
+"model_options", "run"}` (the token means are None where the model does not report them).
 
 ```
 OUT/
@@ -236,7 +237,8 @@ def sweep_point(value: str, scores: dict[str, Any], task: str, run_dir: Path, ou
     sample, the model options, and the run folder."""
     h = headline(scores, task)
     return {"value": value, "score": {"value": h["value"], "ci": h["ci"]}, "metric": h["metric"], "n": h["n"],
-            "vision_tokens": mean_vision_tokens(run_dir), "run": str(run_dir.relative_to(out)),
+            "vision_tokens": mean_tokens(run_dir, "vision_tokens"), "input_tokens": mean_tokens(run_dir, "prompt_tokens"),
+            "run": str(run_dir.relative_to(out)),
             "model_options": {k: described.get(k) for k in MODEL_OPTIONS}}
 
 
@@ -256,27 +258,29 @@ def _pooled(model: Any, k: int, spec: str) -> Any:
     return pooled_model(model, k)
 
 
-def mean_vision_tokens(run_dir: Path) -> float | None:
-    """Mean image tokens per sample over a run's predictions; None when the model does not report them."""
+def mean_tokens(run_dir: Path, field: str) -> float | None:
+    """Mean of a per-sample token count (`vision_tokens`, or `prompt_tokens`: the whole input) over a run's
+    predictions; None when the model does not report it."""
     from mimic_vlm.schema import read_jsonl
 
-    counts = [r["vision_tokens"] for r in read_jsonl(run_dir / "predictions.jsonl") if r.get("vision_tokens")]
+    counts = [r[field] for r in read_jsonl(run_dir / "predictions.jsonl") if r.get(field)]
     return sum(counts) / len(counts) if counts else None
 
 
 def plot_tokens(result: dict[str, Any], path: Path) -> Path | None:
-    """Score against the mean vision tokens per sample (the model's points only; None without tokens)."""
+    """Score against the mean vision tokens per sample, or the input tokens where a model reports only those (a
+    served model: vLLM's usage names no image tokens); the model's points only; None without tokens."""
     from mimic_vlm.report.plots import line_plot
 
-    points = [p for p in result["points"] if p.get("vision_tokens")]
-    if len(points) < 2:
-        path.unlink(missing_ok=True)
-        return None
-    points.sort(key=lambda p: p["vision_tokens"])
-    metric = label(points[0]["metric"])
-    return line_plot(path, [p["vision_tokens"] for p in points], {result["model"]: [score_of(p) for p in points]},
-                     xlabel="vision tokens per sample (mean)", ylabel=metric, ylim=None,
-                     title=f"{result['task']}: {metric} vs vision tokens ({result['vary']} varied)")
+    for key, what in (("vision_tokens", "vision tokens"), ("input_tokens", "input tokens")):
+        points = sorted((p for p in result["points"] if p.get(key)), key=lambda p: p[key])
+        if len(points) >= 2:
+            metric = label(points[0]["metric"])
+            return line_plot(path, [p[key] for p in points], {result["model"]: [score_of(p) for p in points]},
+                             xlabel=f"{what} per sample (mean)", ylabel=metric, ylim=None,
+                             title=f"{result['task']}: {metric} vs {what} ({result['vary']} varied)")
+    path.unlink(missing_ok=True)
+    return None
 
 
 def plot_sweep(result: dict[str, Any], path: Path) -> Path:

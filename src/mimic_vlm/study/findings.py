@@ -80,4 +80,8 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
             f2_pixels=(448 * 448, 336 * 336, 224 * 224, 168 * 168, 112 * 112), f3_spreads=(1, 2, 3, 4),
             f3_images=4, f3_totals=(4, 5, 6, 7, 8), f5_images="2-4", f5_concepts=(1, 2, 3), f6_samples=100,
             f7_images=2),
+    # long-context models (the seed's "beyond 10-image sequences"): 16-64 images a sample, the tokens recorded
+    Profile("long", count=200, world_images=5000, f1_totals=(16, 32, 48, 64), f1_spread="1-2", f2_images="8-16",
+            f2_pixels=(448 * 448, 224 * 224, 112 * 112), f3_spreads=(1, 2, 4, 8), f3_images=16,
+            f3_totals=(8, 9, 10, 11, 12), f5_images="16", f5_concepts=(1, 2, 3), f6_samples=30, f7_images=2),
 )}
