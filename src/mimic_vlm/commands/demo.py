@@ -145,19 +145,15 @@ def _headlines(runs: list[Path], console: Console) -> None:
 
 def _study(folder: Path, console: Console) -> Path:
     """The demo's few findings of the paper's study on the shipped model, and their verdict table."""
+    from mimic_vlm.commands.study import findings_table
     from mimic_vlm.progress import library_bars
-    from mimic_vlm.study.report import HEADERS, summary_rows
     from mimic_vlm.study.run import study
 
     with RichProgress(transient=True) as bars, library_bars(False):
         record = study(STUDY_MODEL, folder, findings=STUDY_FINDINGS, count=STUDY_COUNT, profile="quick",
                        progress=bars)
-    table = Table(title=f"{STUDY_MODEL}: findings of the paper ({STUDY_COUNT} base samples per design)")
-    for h in HEADERS:
-        table.add_column(h)
-    for row in summary_rows(record):
-        table.add_row(*row)
-    console.print(table)
+    console.print(findings_table(record, f"{STUDY_MODEL}: findings of the paper ({STUDY_COUNT} base samples per "
+                                         "design)"))
     console.print(f"study: {folder / 'study.md'} (all seven findings: mimic study --model {STUDY_MODEL})")
     return folder
 
