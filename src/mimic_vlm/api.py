@@ -41,7 +41,8 @@ if TYPE_CHECKING:
     from mimic_vlm.store import Bench
 
 __all__ = ["Bench", "Comparison", "Metric", "PairedDiff", "Run", "Scores", "TaskScores", "compare", "evaluate",
-           "evaluate_scores", "generate", "load_bench", "load_run", "report", "score", "tasks_of", "toy_world"]
+           "evaluate_scores", "generate", "load_bench", "load_run", "report", "score", "study", "tasks_of",
+           "toy_world"]
 
 PathLike = str | Path
 Choice = str | int | Sequence[int]
@@ -325,6 +326,22 @@ def eval_mask(model: str, mask_layers: str | None, mask_backend: str) -> ImageBl
 
     require(model, "mask", "--mask-layers")
     return mask_from_options(mask_layers, mask_backend)
+
+
+def study(model: str, out: PathLike, *, findings: str | Sequence[str] | None = None, count: int | None = None,
+          profile: str = "quick", source: str = "toy", annotations: PathLike | None = None,
+          images_dir: PathLike | None = None, seed: int = 0, overwrite: bool = False,
+          progress: Progress | None = None, **model_options: Any) -> dict[str, Any]:
+    """The paper's study on `model` (`mimic study`): each finding's paired design evaluated once, with verdicts
+    and intervals, into the resumable folder `out`; returns study.json's content. Without `annotations`, a toy
+    world in the model's preset is rendered into `out`. `model_options`: dtype, device, adapter, max_pixels,
+    image_size, batch_size (as `evaluate`)."""
+    from mimic_vlm.bench.generate import Source
+    from mimic_vlm.study.run import study as run_study
+
+    return run_study(model, Path(out), findings=findings, count=count, profile=profile, seed=seed,
+                     source=Source(source, _path(annotations), _path(images_dir)), model_options=model_options,
+                     overwrite=overwrite, progress=progress)
 
 
 def _python_command(function: str, model: str, out: PathLike) -> list[str]:

@@ -137,3 +137,17 @@ def test_bad_input_is_one_mimic_error(tmp_path):
     with pytest.raises(MimicError, match="--count 0: must be at least 1"):
         mv.generate(tmp_path / "b", count=0)
     assert not (tmp_path / "b").exists()
+
+
+def test_mv_study_runs_the_study_and_the_package_stays_reachable(tmp_path) -> None:
+    """`mv.study` is the `mimic study` of Python (issue 22: "and mv.study once it exists"); the `study`
+    subpackage it shares its name with stays importable."""
+    import mimic_vlm as mv
+    from mimic_vlm.study.run import PROFILES
+
+    world = mv.toy_world(tmp_path / "w", images=80, seed=2, preset="tiny")
+    record = mv.study("oracle", str(tmp_path / "s"), findings="F1,F5", count=3, annotations=world,
+                      images_dir=world.parent / "images")
+    assert record["model"] == "oracle" and [f["id"] for f in record["findings"]] == ["F1", "F5"]
+    assert all(lv["metric"] == 1.0 for f in record["findings"] for lv in f["levels"])
+    assert (tmp_path / "s" / "study.json").is_file() and "quick" in PROFILES
