@@ -213,17 +213,26 @@ def f1(ctx: StudyRun) -> dict[str, Any]:
         return [v for b in bases for v in distractor_levels(ctx.index, b, totals, rng)]
 
     bench = ctx.bench("F1", ctx.design("F1", totals=totals, spread=p.f1_spread), make)
-    rows = ctx.evaluate(bench, "F1")
-    obs = observations(bench, rows, lambda s: s.controls["n_images"])
-    levels = A.levels_table(obs, totals, ctx.replicates, ctx.seed, "F1")
-    effect, mde = A.paired_effect(obs, totals[0], totals[-1], ctx.replicates, ctx.seed, "F1")
-    prior = level_prior(bench.samples, lambda s: s.controls["n_images"] == totals[0])
-    testable, why = A.is_testable(levels[0], prior, f"n_images={totals[0]}")
+    obs, levels, effect, mde, testable, why = paired_by_control(ctx, bench, "F1", "n_images", totals)
     entry = _entry("F1", {"task": "counting", "spread": p.f1_spread, "target images": "the same at every level",
                           "answer": "the same at every level"}, levels, effect, mde, testable, why,
                    _tokens_note(levels, "n_images"))
     ctx._done["F1"] = (entry, bench, obs)
     return dict(entry)
+
+
+def paired_by_control(ctx: StudyRun, bench: Bench, finding: str, control: str,
+                      values: list[int]) -> tuple[list[A.Obs], list[dict[str, Any]], dict[str, Any], float | None, bool,
+                                                        str | None]:
+    """A design whose levels are the values of one sample control, paired on the base sample (F1, F5): its
+    observations, levels, first-to-last effect, detectable effect, and whether the base level is testable."""
+    rows = ctx.evaluate(bench, finding)
+    obs = observations(bench, rows, lambda s: s.controls[control])
+    levels = A.levels_table(obs, values, ctx.replicates, ctx.seed, finding)
+    effect, mde = A.paired_effect(obs, values[0], values[-1], ctx.replicates, ctx.seed, finding)
+    prior = level_prior(bench.samples, lambda s: s.controls[control] == values[0])
+    testable, why = A.is_testable(levels[0], prior, f"{control}={values[0]}")
+    return obs, levels, effect, mde, testable, why
 
 
 def f4(ctx: StudyRun) -> dict[str, Any]:
@@ -359,12 +368,7 @@ def f5(ctx: StudyRun) -> dict[str, Any]:
         return out
 
     bench = ctx.bench("F5", ctx.design("F5", n_images=p.f5_images, concepts=ks), make)
-    rows = ctx.evaluate(bench, "F5")
-    obs = observations(bench, rows, lambda s: s.controls["concepts"])
-    levels = A.levels_table(obs, ks, ctx.replicates, ctx.seed, "F5")
-    effect, mde = A.paired_effect(obs, ks[0], ks[-1], ctx.replicates, ctx.seed, "F5")
-    prior = level_prior(bench.samples, lambda s: s.controls["concepts"] == ks[0])
-    testable, why = A.is_testable(levels[0], prior, f"concepts={ks[0]}")
+    _, levels, effect, mde, testable, why = paired_by_control(ctx, bench, "F5", "concepts", ks)
     note = None if listed == ks else (f"listing asks about at most {len(members)} supercategories here, so its "
                                       f"samples enter the levels up to {max(listed, default=0)} only")
     fixed = {"tasks": "counting, listing", "n_images": p.f5_images, "images": "the same at every level"}
