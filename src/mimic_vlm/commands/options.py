@@ -16,6 +16,8 @@ def seed_option(help: str) -> Any:
     return typer.Option(0, "--seed", min=0, max=MAX_SEED, help=help)
 
 
+AnyModel = Annotated[str, typer.Option(help="Any --model spec of `mimic eval` (hf:, tiny:, toy:, openai:, "
+                                            "baselines).")]
 BenchDir = Annotated[Path, typer.Option(help="Bench folder (samples.jsonl + manifest.json).")]
 Limit = Annotated[int | None, typer.Option(min=1, help="Only N of the selected samples, spread evenly over the "
                                                         "tasks (the first of each task).")]

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mimic_vlm.commands.options import (
+    AnyModel,
     BenchDir,
     Device,
     Dtype,
@@ -131,8 +132,6 @@ def pooling(
     Console().print(f"written: {out}/pooling.json, {out}/pooling.png")
 
 
-SweepModel = Annotated[str, typer.Option(help="Any --model spec of `mimic eval` (hf:, tiny:, toy:, openai:, "
-                                              "baselines).")]
 SweepTask = Annotated[str, typer.Option(help="counting, listing, common or odd_one.")]
 Vary = Annotated[str, typer.Option(help="CONTROL=VALUES, e.g. n_images=2,4,6,8,10, spread=1-4, packed=false,true, "
                                         "target_position=first,middle,last, max_pixels=3136,12544 (the model's "
@@ -149,7 +148,7 @@ Baselines = Annotated[str, typer.Option(help="Baselines drawn on the same plot, 
 
 
 def sweep(
-    model: SweepModel, task: SweepTask, vary: Vary, out: SweepOut, fix: Fix = None, count: Count = 50,
+    model: AnyModel, task: SweepTask, vary: Vary, out: SweepOut, fix: Fix = None, count: Count = 50,
     source: SourceName = "toy", annotations: Annotations = None, images_dir: ImagesDir = None,
     class_descriptions: ClassDescriptions = None, hierarchy: Hierarchy = None, baselines: Baselines = "",
     mask_layers: MaskLayers = None, mask_backend: MaskBackend = "auto",

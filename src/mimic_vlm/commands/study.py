@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mimic_vlm.commands.options import (
+    AnyModel,
     Device,
     Dtype,
     ImageSize,
@@ -25,8 +26,6 @@ from mimic_vlm.commands.probe import Annotations, ClassDescriptions, Hierarchy, 
 from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.limits import MAX_BOOTSTRAP, MAX_COUNT
 
-StudyModel = Annotated[str, typer.Option(help="Any --model spec of `mimic eval` (hf:, tiny:, toy:, openai:, "
-                                              "baselines).")]
 StudyOut = Annotated[Path, typer.Option(help="Study folder: study.json, study.md, figures/, benches/, runs/ "
                                              "(resumable).")]
 Findings = Annotated[str, typer.Option(help="Which findings, e.g. F1,F3 (default: F1-F7).")]
@@ -41,7 +40,7 @@ Bootstrap = Annotated[int, typer.Option(min=100, max=MAX_BOOTSTRAP, help="Bootst
 
 
 def study(
-    model: StudyModel, out: StudyOut, findings: Findings = "all", profile: Profile = "quick", count: Count = None,
+    model: AnyModel, out: StudyOut, findings: Findings = "all", profile: Profile = "quick", count: Count = None,
     source: SourceName = "toy", annotations: Annotations = None, images_dir: ImagesDir = None,
     class_descriptions: ClassDescriptions = None, hierarchy: Hierarchy = None, mask_layers: MaskLayers = None,
     mask_backend: MaskBackend = "auto", adapter: Adapter = None, dtype: Dtype = "auto", device: Device = None,
