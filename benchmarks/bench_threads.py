@@ -33,7 +33,7 @@ def run_demo(extra: dict[str, str], out: Path, images: int, count: int) -> float
     env.update(extra, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     shutil.rmtree(out, ignore_errors=True)
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "mimic_vlm", "demo", "--out", str(out), "--images", str(images),
+    subprocess.run([sys.executable, "-m", "mimic_vlm", "demo", "--out", str(out), "--toy-images", str(images),
                     "--count", str(count)], env=env, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
 

@@ -277,7 +277,7 @@ def _one_thread() -> None:
 
 
 def evaluate(model_dir: Path | str, bench: Path, out: Path, tokens: int, count: int) -> dict[str, Any]:
-    """`mimic eval --model hf:DIR --bench B --max-pixels CAP --ids (the first `count` non-vacuous samples)`."""
+    """`mimic eval B --model hf:DIR --max-pixels CAP --ids (the first `count` non-vacuous samples)`."""
     from mimic_vlm.evaluate.runner import run_eval
     from mimic_vlm.models.registry import load_model
     from mimic_vlm.store import load_bench
@@ -557,10 +557,10 @@ def summarize(root: Path, plan: Plan) -> str:
             lines.append(f"| {k} | {m['value']:.3f} [{m['ci'][0]:.3f}, {m['ci'][1]:.3f}] | {p['value']:.3f} "
                          f"[{p['ci'][0]:.3f}, {p['ci'][1]:.3f}] | {m['n']} | {m['vision_tokens']:.0f} | "
                          f"{row['target'] or '-'} | {'-' if row['met'] is None else row['met']} |")
-    for name in ("A", "B"):
-        state = _trainer_state(root / "runs" / name)
+    for run in sorted((root / "runs").glob("[AB]*")) if (root / "runs").is_dir() else []:
+        state = _trainer_state(run)
         if state:
-            lines.append(f"\nstage {name}: step {state['global_step']} of {state['max_steps']}")
+            lines.append(f"\nstage {run.name}: step {state['global_step']} of {state['max_steps']}")
     return "\n".join(lines) if lines else "nothing has finished yet"
 
 
@@ -584,13 +584,28 @@ def run_all(root: Path, plan: Plan) -> str:
     a = stage(root, plan, "A", init, mixture, plan.steps, "constant", 0.01, plan.patience)
     start = best(a)
     log(f"stage A: best validation checkpoint {start} ({a[start]:.3f})")
-    b = stage(root, plan, "B", root / "models" / start, mixture, plan.cool_steps, "linear", 0.0, None)
-    scores = {**a, **b}
+    cool(root, plan, start)
+    scores = validated(root)
     chosen = best(scores)
     log(f"chosen on validation: {chosen} ({scores[chosen]:.3f})")
     result = heldout(root, plan, chosen)
     finish(root, chosen, result)
     return summarize(root, plan)
+
+
+def cool(root: Path, plan: Plan, start: str) -> dict[str, float]:
+    """Stage B: a linear cool-down from one stage-A checkpoint (`B-<start>`). Several may run, from
+    checkpoints that stage A has already validated, while A goes on; the choice stays on validation."""
+    mixture = training_data(root, plan, world(root, plan, "train"))
+    if not (root / "val" / f"{start}.json").exists():
+        raise SystemExit(f"--cool-from {start}: not a validated checkpoint (see --summary)")
+    return stage(root, plan, f"B-{start}", root / "models" / start, mixture, plan.cool_steps, "linear", 0.0, None)
+
+
+def validated(root: Path) -> dict[str, float]:
+    """Every checkpoint's validation score so far (stage A and every cool-down)."""
+    return {r.stem: float(json.loads(r.read_text())["score"]) for r in (root / "val").glob("*.json")
+            if r.stem != "init-0"}
 
 
 def override(plan: Plan, items: list[str]) -> Plan:
@@ -614,11 +629,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=None, help=f"working folder (default {ROOT})")
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="override a Plan field, e.g. --set steps=4000 (recorded in plan.json)")
+    ap.add_argument("--cool-from", metavar="CHECKPOINT", default=None,
+                    help="only run a cool-down from this validated stage-A checkpoint (e.g. A-2000), beside stage A")
     args = ap.parse_args(argv)
     plan = override(SMOKE if args.smoke else Plan(), args.set)
     root = args.out or ROOT
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.summary:
+        print(summarize(root, plan))
+        return
+    if args.cool_from:
+        cool(root, plan, args.cool_from)
         print(summarize(root, plan))
         return
     print(run_all(root, plan))

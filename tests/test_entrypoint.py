@@ -11,7 +11,7 @@ def mimic(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_error_message_is_printed_verbatim_with_exit_code_2(tmp_path):
-    r = mimic("eval", "--bench", str(tmp_path), "--model", "nosuch:x", "--out", str(tmp_path / "run"))
+    r = mimic("eval", str(tmp_path), "--model", "nosuch:x", "--out", str(tmp_path / "run"))
     assert r.returncode == 2
     assert r.stderr.strip() == f"error: {tmp_path}: not a bench (no samples.jsonl)"
     assert not (tmp_path / "run").exists()
@@ -19,7 +19,7 @@ def test_error_message_is_printed_verbatim_with_exit_code_2(tmp_path):
 
 def test_markup_and_emoji_codes_in_messages_are_not_interpreted(bench_dir, tmp_path):
     # a real bench (an empty samples.jsonl is now refused first, issue 11), so the model spec is what fails
-    r = mimic("eval", "--bench", str(bench_dir), "--model", "nosuch:x", "--out", str(tmp_path / "run"))
+    r = mimic("eval", str(bench_dir), "--model", "nosuch:x", "--out", str(tmp_path / "run"))
     assert r.returncode == 2 and "--model nosuch:x: unknown model kind 'nosuch'" in r.stderr
 
 

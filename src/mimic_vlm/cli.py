@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 from rich.text import Text
-from typer.core import TyperOption
+from typer.core import TyperArgument, TyperOption
 
 from mimic_vlm import threads
 from mimic_vlm.commands import (
@@ -24,6 +24,7 @@ from mimic_vlm.commands import (
     suites,
     train,
 )
+from mimic_vlm.commands.renamed import modernize
 from mimic_vlm.errors import MimicError, os_error
 from mimic_vlm.terminal import printable
 
@@ -61,6 +62,11 @@ def _say(message: str) -> None:
                                             soft_wrap=True)
 
 
+def _note(message: str) -> None:
+    Console(stderr=True, emoji=False).print(Text("note: ", style="yellow") + Text(printable(message)), highlight=False,
+                                            soft_wrap=True)
+
+
 def usage_line(e: Exception) -> str:
     """A usage error (unknown option, a value out of range) as one line, pointing at the command's help."""
     ctx = getattr(e, "ctx", None)
@@ -69,14 +75,26 @@ def usage_line(e: Exception) -> str:
 
 
 def named_metavars(command: Any) -> Any:
-    """`--count COUNT`, not typer's `--count <int range>`: the placeholder names the value, the help its form."""
+    """`--count COUNT`, not typer's `--count <int range>`; `BENCH` and `[PATH]`, not `{bench}` and `bench <path>`:
+    the placeholder names the value, the help its form."""
     for param in command.params:
         if isinstance(param, TyperOption) and not param.is_flag and param.metavar is None:
             long = max(param.opts, key=len)
             param.metavar = long.lstrip("-").replace("-", "_").upper()
+        elif isinstance(param, TyperArgument):
+            _plain_argument(param)
     for sub in getattr(command, "commands", {}).values():
         named_metavars(sub)
     return command
+
+
+def _plain_argument(param: TyperArgument) -> None:
+    name = param.metavar or (param.name or "").upper()
+    shown = name + ("..." if param.nargs != 1 else "")
+    usage = shown if param.required else f"[{shown}]"
+    param.get_usage_pieces = lambda ctx: [usage]  # type: ignore[method-assign]
+    param._rich_display_name = lambda: shown  # type: ignore[method-assign]
+    param.display_type_rich = lambda ctx: ""  # type: ignore[method-assign]
 
 
 def _terminated(signum: int, frame: object) -> None:
@@ -107,7 +125,8 @@ def _exit(code: int) -> NoReturn:
 def _main(argv: list[str] | None) -> None:
     try:
         command = named_metavars(typer.main.get_command(app))
-        code = command.main(args=argv, prog_name="mimic", standalone_mode=False)
+        args = modernize(sys.argv[1:] if argv is None else list(argv), _note)
+        code = command.main(args=args, prog_name="mimic", standalone_mode=False)
         if isinstance(code, int) and code:  # typer.Exit(n) is returned, not raised, in this mode
             if code == 130:  # typer turns Ctrl-C (and SIGTERM, see above) into 130 without a word
                 _say("interrupted")

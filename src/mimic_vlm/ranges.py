@@ -1,7 +1,7 @@
 """Lists as people type them on a command line: integers ("5", "2-6", "2,4,8", "3,5,8-9") and names
 ("counting,listing").
 
-One reader for every option that takes them (controls, mask layers, sweep values, --tasks); each caller adds
+One reader for every option that takes them (controls, mask layers, sweep values, --task); each caller adds
 its own meaning (sorted sets, keywords such as "second-half", order kept). An empty item ("2,,4", "a,") is
 an error, never skipped: it is a typo, and skipping it would silently run something else than was asked.
 """
@@ -40,7 +40,7 @@ def parse_int_list(text: str) -> list[int]:
 
 
 def parse_name_list(text: str | None, option: str) -> list[str] | None:
-    """The names of a comma list (`--tasks counting,listing`), in order; None when the option is not given.
+    """The names of a comma list (`--task counting,listing`), in order; None when the option is not given.
     An empty list (",") or an empty item ("a,,b") is a MimicError naming `option`: run with every task
     instead of the ones asked would be a silent surprise."""
     if text is None:

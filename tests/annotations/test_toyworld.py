@@ -118,14 +118,14 @@ def test_ensure_renders_once(tmp_path: Path) -> None:
 
 
 def test_cli_renders_and_refuses_an_existing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    main(["toy", "--out", str(tmp_path / "t"), "--images", "4", "--seed", "2"])
+    main(["toy", "--out", str(tmp_path / "t"), "--toy-images", "4", "--seed", "2"])
     out = capsys.readouterr().out
     assert "images" in out and "crowd regions" in out
     assert len(list((tmp_path / "t" / "images").iterdir())) == 4
     with pytest.raises(SystemExit) as e:
-        main(["toy", "--out", str(tmp_path / "t"), "--images", "4"])
+        main(["toy", "--out", str(tmp_path / "t"), "--toy-images", "4"])
     assert e.value.code == 2 and "output folder exists" in capsys.readouterr().err
-    with pytest.raises(MimicError, match="--images"):
+    with pytest.raises(MimicError, match="--toy-images"):
         render_toy_world(tmp_path / "none", n_images=0)
     assert not (tmp_path / "none").exists()
 
@@ -151,11 +151,11 @@ def test_tiny_preset_is_a_smaller_world_that_records_itself(tmp_path: Path, caps
     catalog = load_catalog("toy", ann, ann.parent / "images")
     assert catalog.n_categories == 4 and int(catalog.counts.sum()) == len(raw["annotations"])
     assert _files(ann.parent) == _files(render_toy_world(tmp_path / "again", 80, seed=3, preset=tiny).parent)
-    main(["toy", "--out", str(tmp_path / "cli"), "--images", "3", "--preset", "tiny"])
+    main(["toy", "--out", str(tmp_path / "cli"), "--toy-images", "3", "--toy-preset", "tiny"])
     assert "tiny" in capsys.readouterr().out
     with pytest.raises(SystemExit) as e:
-        main(["toy", "--out", str(tmp_path / "bad"), "--preset", "huge"])
-    assert e.value.code == 2 and "--preset 'huge': unknown toy world preset; choose one of default, tiny, study" in (
+        main(["toy", "--out", str(tmp_path / "bad"), "--toy-preset", "huge"])
+    assert e.value.code == 2 and "--toy-preset 'huge': unknown toy world preset; choose one of default, tiny, study" in (
         capsys.readouterr().err)
     assert not (tmp_path / "bad").exists()
 

@@ -82,7 +82,7 @@ def test_all_is_all_tasks_and_the_manifest_says_so(tmp_path):
 def test_api_and_cli_write_the_same_files(tmp_path):
     """One implementation: the command and the function give byte-identical benches, runs and scores."""
     world = mv.toy_world(tmp_path / "w", images=60, seed=0, preset="tiny")
-    run_cli("toy", "--out", str(tmp_path / "w2"), "--images", "60", "--preset", "tiny")
+    run_cli("toy", "--out", str(tmp_path / "w2"), "--toy-images", "60", "--toy-preset", "tiny")
     assert (tmp_path / "w2" / "annotations.json").read_bytes() == world.read_bytes()
     mv.generate(tmp_path / "b", annotations=world, count=3, n_images="2-4", seed=2)
     run_cli("generate", "--annotations", str(world), "--count", "3", "--n-images", "2-4", "--seed", "2",
@@ -90,7 +90,7 @@ def test_api_and_cli_write_the_same_files(tmp_path):
     for name in ("samples.jsonl",):
         assert (tmp_path / "b" / name).read_bytes() == (tmp_path / "b2" / name).read_bytes()
     run = mv.evaluate(tmp_path / "b", "chance", tmp_path / "r")
-    run_cli("eval", "--bench", str(tmp_path / "b"), "--model", "chance", "--out", str(tmp_path / "r2"),
+    run_cli("eval", str(tmp_path / "b"), "--model", "chance", "--out", str(tmp_path / "r2"),
             "--no-progress")
     assert (tmp_path / "r" / "scores.json").read_bytes() == (tmp_path / "r2" / "scores.json").read_bytes()
     assert run.model == "chance" and run.bench == (tmp_path / "b").resolve()

@@ -60,7 +60,7 @@ def test_report_skips_a_training_folder_with_a_note(bench, tmp_path, capsys):
 
 
 def test_no_progress_silences_the_loading_bar(bench, tmp_path, capfd):
-    argv = ["eval", "--bench", str(bench.root), "--model", "toy:mimic-tiny", "--limit", "1"]
+    argv = ["eval", str(bench.root), "--model", "toy:mimic-tiny", "--limit", "1"]
     assert code_of([*argv, "--out", str(tmp_path / "a")]) == 0
     assert "Loading weights" in capfd.readouterr().err  # the bar this test is about, shown by default
     assert code_of([*argv, "--out", str(tmp_path / "b"), "--no-progress"]) == 0

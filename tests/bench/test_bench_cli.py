@@ -29,7 +29,7 @@ def test_toy_default_world_end_to_end(toy_bench, tmp_path, capsys):
     assert exit_code(["validate", str(toy_bench)]) == 0
     assert exit_code(["validate", str(toy_bench), "--annotations", str(toy_bench / "toy_annotations.json")]) == 0
     sheet = tmp_path / "sheet.png"
-    assert exit_code(["inspect", str(toy_bench), "--sheet", str(sheet), "--n", "4"]) == 0
+    assert exit_code(["inspect", str(toy_bench), "--sheet", str(sheet), "--limit", "4"]) == 0
     assert "counting: 4 samples" in capsys.readouterr().out
     with Image.open(sheet) as im:
         assert im.width >= 640 and im.height > 4 * 160

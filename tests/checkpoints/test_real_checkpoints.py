@@ -59,7 +59,7 @@ def test_loads_the_real_folder_without_torchvision(real_model):
 
 
 def test_image_size_only_where_the_family_has_a_fixed_size(real_model, bench, tmp_path, capsys):
-    code = _run(["eval", "--bench", str(bench), "--model", f"hf:{real_model}", "--out", str(tmp_path / "r"),
+    code = _run(["eval", str(bench), "--model", f"hf:{real_model}", "--out", str(tmp_path / "r"),
                  "--device", "cpu", "--no-progress", "--image-size", "512", "--limit", "1"])
     if family(real_model) == "qwen2_vl":  # its size.longest_edge is max_pixels: refused, not misread
         assert code == 2 and not (tmp_path / "r").exists()
@@ -75,7 +75,7 @@ def test_eval_batched_equals_batch_one_with_and_without_mask(real_model, bench, 
     for mask in ([], ["--mask-layers", "0"]):
         for batch in ("3", "1"):
             run = tmp_path / f"{bool(mask)}-{batch}"
-            assert _run(["eval", "--bench", str(bench), "--model", f"hf:{real_model}", "--out", str(run),
+            assert _run(["eval", str(bench), "--model", f"hf:{real_model}", "--out", str(run),
                          "--batch-size", batch, "--device", "cpu", "--no-progress", *fast, *mask]) == 0
             runs[bool(mask), batch] = _outputs(run)
         assert runs[bool(mask), "3"] == runs[bool(mask), "1"]
@@ -140,7 +140,7 @@ def test_collator_labels_on_the_real_chat_template(real_model, bench):
 
 def test_probe_attention(real_model, bench, tmp_path):
     out = tmp_path / "probe"
-    assert _run(["probe", "attention", "--model", f"hf:{real_model}", "--bench", str(bench), "--out", str(out),
+    assert _run(["probe", "attention", "--model", f"hf:{real_model}", str(bench), "--out", str(out),
                  "--bootstrap", "10", "--device", "cpu", *FAST[family(real_model)]]) == 0
     result = json.loads((out / "attention.json").read_text())
     assert result["samples"] == 3 and [row["layer"] for row in result["layers"]] == [0, 1]
@@ -163,7 +163,7 @@ def test_train_then_eval_adapter_reuses_the_resolution(real_model, bench, tmp_pa
     assert (trained["max_pixels"], trained["image_size"]) == ((3136, None) if resolution[0] == "--max-pixels"
                                                              else (None, 512))
     run = tmp_path / "run"
-    assert _run(["eval", "--bench", str(bench), "--model", f"hf:{real_model}", "--adapter", str(adapter),
+    assert _run(["eval", str(bench), "--model", f"hf:{real_model}", "--adapter", str(adapter),
                  "--out", str(run), "--device", "cpu", "--no-progress", "--limit", "1"]) == 0
     model = json.loads((run / "run.json").read_text())["settings"]["model"]
     assert (model["max_pixels"], model.get("image_size")) == (trained["max_pixels"], trained["image_size"])

@@ -26,7 +26,7 @@ def preds(bench_dir, tmp_path) -> Path:
 
 
 def _score(cli, bench, predictions, *extra):
-    return cli("score", "--bench", bench, "--predictions", predictions, "--bootstrap", "10", *extra)
+    return cli("score", bench, "--predictions", predictions, "--bootstrap", "10", *extra)
 
 
 def _edited(bench: Path, to: Path, ids: set[str]) -> Path:
@@ -76,7 +76,7 @@ def test_score_refuses_an_existing_file_without_overwrite(cli, bench_dir, preds,
 def test_score_never_writes_into_another_bench_or_run(cli, bench_dir, preds, tmp_path):
     """Not the predictions read nor the --bench only: any bench's or run's files are off limits."""
     run = tmp_path / "run"
-    assert cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", run).code == 0
+    assert cli("eval", bench_dir, "--model", "oracle", "--out", run).code == 0
     before = (run / "predictions.jsonl").read_bytes()
     _score(cli, bench_dir, preds, "--scored", run / "predictions.jsonl", "--overwrite").one_error_line(
         f"is inside the run folder {run}")
@@ -104,19 +104,19 @@ def test_score_garbage_pickle_is_one_error_line(cli, bench_dir, tmp_path):
 
 def test_score_refuses_a_run_of_another_bench(cli, bench_dir, tmp_path):
     run = tmp_path / "run"
-    assert cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", run).code == 0
+    assert cli("eval", bench_dir, "--model", "oracle", "--out", run).code == 0
     other = _edited(bench_dir, tmp_path / "other", {"counting-000000"})
     line = _score(cli, other, run / "predictions.jsonl").one_error_line(str(run / "predictions.jsonl"), str(other),
                                                                         str(bench_dir), "manifest hash")
-    assert "--bench" in line
+    assert "not on the bench" in line
     assert _score(cli, bench_dir, run / "predictions.jsonl").code == 0  # its own bench: fine
 
 
 def _two_runs(cli, bench_dir: Path, tmp_path: Path, differ: set[str]) -> tuple[Path, Path, Path]:
     other = _edited(bench_dir, tmp_path / "other", differ)
     a, b = tmp_path / "a", tmp_path / "b"
-    assert cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", a).code == 0
-    assert cli("eval", "--bench", other, "--model", "oracle", "--out", b).code == 0
+    assert cli("eval", bench_dir, "--model", "oracle", "--out", a).code == 0
+    assert cli("eval", other, "--model", "oracle", "--out", b).code == 0
     return a, b, other
 
 
@@ -221,11 +221,11 @@ def test_generate_refuses_an_empty_item(cli, tmp_path):
 
 
 def test_eval_refuses_an_empty_task_list(cli, bench_dir, tmp_path):
-    for flag in ("--tasks", "--ids"):
-        cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", tmp_path / "r", flag, ","
+    for flag in ("--task", "--ids"):
+        cli("eval", bench_dir, "--model", "oracle", "--out", tmp_path / "r", flag, ","
             ).one_error_line(f"{flag} ',': names nothing")
-    for flag, value in (("--tasks", "counting,,listing"), ("--ids", "a,")):
-        cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", tmp_path / "r", flag, value
+    for flag, value in (("--task", "counting,,listing"), ("--ids", "a,")):
+        cli("eval", bench_dir, "--model", "oracle", "--out", tmp_path / "r", flag, value
             ).one_error_line(f"{flag} {value!r}: an empty item in the list")
     assert not (tmp_path / "r").exists()
 
@@ -233,14 +233,14 @@ def test_eval_refuses_an_empty_task_list(cli, bench_dir, tmp_path):
 def test_select_and_name_lists():
     s = Sample(id="a", task="counting", images=[], question="q", answer=1, gt="1", targets=[], controls={},
                source="toy")
-    with pytest.raises(MimicError, match="--tasks"):
+    with pytest.raises(MimicError, match="--task"):
         select([s], tasks=[])
     assert select([s], tasks=None) == [s]
-    assert parse_name_list(None, "--tasks") is None
-    assert parse_name_list(" counting, listing ", "--tasks") == ["counting", "listing"]
+    assert parse_name_list(None, "--task") is None
+    assert parse_name_list(" counting, listing ", "--task") == ["counting", "listing"]
     for bad, why in ((",", "names nothing"), ("", "names nothing"), ("counting,,listing", "empty item")):
         with pytest.raises(MimicError, match=why):
-            parse_name_list(bad, "--tasks")
+            parse_name_list(bad, "--task")
 
 
 def test_sweep_values_refuse_an_empty_item():
@@ -268,6 +268,6 @@ def test_inspect_sheet_replaces_only_an_earlier_sheet(cli, bench_dir, tmp_path):
 def test_demo_models_and_pooling_factors_are_strict_lists(cli, bench_dir, tmp_path):
     cli("demo", "--out", tmp_path / "d", "--models", "chance,,chance").one_error_line("--models", "an empty item")
     cli("demo", "--out", tmp_path / "d", "--models", "chance,chance").one_error_line("a model is named twice")
-    cli("probe", "pooling", "--model", "tiny:qwen2_vl", "--bench", bench_dir, "--out", tmp_path / "p",
+    cli("probe", "pooling", "--model", "tiny:qwen2_vl", bench_dir, "--out", tmp_path / "p",
         "--factors", "1,,2").one_error_line("--factors '1,,2': an empty item")
     assert not (tmp_path / "d").exists() and not (tmp_path / "p").exists()

@@ -27,9 +27,9 @@ def test_malformed_sample_is_one_line_naming_file_and_line(bench_dir, tmp_path, 
     write_rows(bench_dir / "samples.jsonl", data)
     out = tmp_path / "out"
     (tmp_path / "p.jsonl").write_text('{"id": "counting-000000", "output": "3"}\n')
-    argv = {"eval": ["eval", "--bench", bench_dir, "--model", "oracle", "--out", out],
+    argv = {"eval": ["eval", bench_dir, "--model", "oracle", "--out", out],
             "validate": ["validate", bench_dir],
-            "score": ["score", "--bench", bench_dir, "--predictions", tmp_path / "p.jsonl", "--out", out],
+            "score": ["score", bench_dir, "--predictions", tmp_path / "p.jsonl", "--out", out],
             "export": ["export", bench_dir, "--format", "hf", "--out", out],
             "inspect": ["inspect", bench_dir, "--sheet", out]}[command]
     cli(*argv).one_error_line(message, str(bench_dir / "samples.jsonl"))
@@ -39,7 +39,7 @@ def test_malformed_sample_is_one_line_naming_file_and_line(bench_dir, tmp_path, 
 def test_a_line_that_is_a_json_array(bench_dir, tmp_path, cli):
     lines = (bench_dir / "samples.jsonl").read_bytes().splitlines()
     (bench_dir / "samples.jsonl").write_bytes(lines[0] + b"\n[1, 2]\n")
-    cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", tmp_path / "run").one_error_line(
+    cli("eval", bench_dir, "--model", "oracle", "--out", tmp_path / "run").one_error_line(
         f"{bench_dir / 'samples.jsonl'}:2: a sample must be a JSON object, not a list")
     assert not (tmp_path / "run").exists()
 
@@ -47,15 +47,15 @@ def test_a_line_that_is_a_json_array(bench_dir, tmp_path, cli):
 def test_empty_samples_file_is_refused_not_scored_0_of_0(bench_dir, tmp_path, cli):
     (bench_dir / "samples.jsonl").write_text("\n")
     (tmp_path / "p.jsonl").write_text('{"id": "x", "output": "3"}\n')
-    for argv in (["eval", "--bench", bench_dir, "--model", "chance", "--out", tmp_path / "run"],
-                 ["score", "--bench", bench_dir, "--predictions", tmp_path / "p.jsonl"], ["validate", bench_dir]):
+    for argv in (["eval", bench_dir, "--model", "chance", "--out", tmp_path / "run"],
+                 ["score", bench_dir, "--predictions", tmp_path / "p.jsonl"], ["validate", bench_dir]):
         cli(*argv).one_error_line(f"{bench_dir / 'samples.jsonl'}: no samples (the file is empty)")
     assert not (tmp_path / "run").exists()
 
 
 def test_missing_manifest_is_named(bench_dir, tmp_path, cli):
     (bench_dir / "manifest.json").unlink()
-    cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", tmp_path / "run").one_error_line(
+    cli("eval", bench_dir, "--model", "oracle", "--out", tmp_path / "run").one_error_line(
         f"{bench_dir}: not a bench (no manifest.json")
     assert not (tmp_path / "run").exists()
 
@@ -69,7 +69,7 @@ def test_missing_manifest_is_named(bench_dir, tmp_path, cli):
 ])
 def test_malformed_predictions(bench_dir, tmp_path, cli, content, message):
     (tmp_path / "p.jsonl").write_text(content)
-    cli("score", "--bench", bench_dir, "--predictions", tmp_path / "p.jsonl", "--out",
+    cli("score", bench_dir, "--predictions", tmp_path / "p.jsonl", "--out",
         tmp_path / "s.json").one_error_line(message)
     assert not (tmp_path / "s.json").exists()
 

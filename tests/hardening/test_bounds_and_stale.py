@@ -13,7 +13,7 @@ from mimic_vlm import limits
 
 def test_a_prediction_line_without_output_is_predicted_again(bench_dir, tmp_path, cli):
     out = tmp_path / "run"
-    argv = ("eval", "--bench", bench_dir, "--model", "oracle", "--out", out, "--no-progress")
+    argv = ("eval", bench_dir, "--model", "oracle", "--out", out, "--no-progress")
     assert cli(*argv).code == 0
     data = rows(out / "predictions.jsonl")
     write_rows(out / "predictions.jsonl", [data[0], {"id": data[1]["id"]}])  # the output cut off
@@ -27,7 +27,7 @@ def test_a_prediction_line_without_output_is_predicted_again(bench_dir, tmp_path
 
 def test_report_does_not_pair_outputs_with_a_regenerated_bench(bench_dir, tmp_path, cli):
     run = tmp_path / "run"
-    assert cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", run, "--no-progress").code == 0
+    assert cli("eval", bench_dir, "--model", "oracle", "--out", run, "--no-progress").code == 0
     data = rows(bench_dir / "samples.jsonl")
     write_rows(bench_dir / "samples.jsonl", [{**d, "question": "How many cats are there?", "targets": ["cat"]}
                                              for d in data])  # regenerated: same ids, other questions
@@ -35,7 +35,7 @@ def test_report_does_not_pair_outputs_with_a_regenerated_bench(bench_dir, tmp_pa
     html = (tmp_path / "r" / "report.html").read_text()
     assert "How many cats" not in html and "changed after run run was scored" in html
     # score refuses the run's predictions against the changed bench (the recorded hash differs)
-    cli("score", "--bench", bench_dir, "--predictions", run / "predictions.jsonl", "--bootstrap", "10"
+    cli("score", bench_dir, "--predictions", run / "predictions.jsonl", "--bootstrap", "10"
         ).one_error_line("manifest hash")
 
 
@@ -49,7 +49,7 @@ def test_train_numbers_are_finite_and_bounded(tmp_path, cli, option, value):
     data.write_text("[]")
     r = cli("train", "--model", "tiny:qwen2_vl", "--data", data, "--out", tmp_path / "t", option, value)
     line = r.one_error_line(f"'{option}'")
-    assert "Input should be" in line
+    assert "Input should be" in line or "is not in the range" in line
     assert not (tmp_path / "t").exists()
 
 
@@ -62,8 +62,8 @@ def test_train_numbers_are_finite_and_bounded(tmp_path, cli, option, value):
 ], ids=lambda a: " ".join(a[:1] + a[-2:]))
 def test_numeric_options_have_upper_bounds(bench_dir, tmp_path, cli, argv):
     extra = {"generate": ["--out", tmp_path / "o"], "demo": ["--out", tmp_path / "o"],
-             "eval": ["--bench", bench_dir, "--out", tmp_path / "o"],
-             "score": ["--bench", bench_dir, "--predictions", tmp_path / "p.jsonl"],
+             "eval": [bench_dir, "--out", tmp_path / "o"],
+             "score": [bench_dir, "--predictions", tmp_path / "p.jsonl"],
              "compare": [tmp_path / "a", tmp_path / "b"], "cost": []}[argv[0]]
     line = cli(*argv, *extra).one_error_line()
     assert "Input should be less than or equal to" in line, line
@@ -92,7 +92,7 @@ def test_the_next_run_removes_what_a_killed_run_left(tmp_path, cli):
     import time
 
     out = tmp_path / "world"
-    proc = subprocess.Popen([sys.executable, "-m", "mimic_vlm", "toy", "--out", str(out), "--images", "100000"],
+    proc = subprocess.Popen([sys.executable, "-m", "mimic_vlm", "toy", "--out", str(out), "--toy-images", "100000"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while not any(p.name.startswith(".world.tmp-") for p in tmp_path.iterdir()):
@@ -105,7 +105,7 @@ def test_the_next_run_removes_what_a_killed_run_left(tmp_path, cli):
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         (tmp_path / f".world.tmp-{alive.pid}-busy").mkdir()  # a live process's build is left alone
-        assert cli("toy", "--out", out, "--images", "3").code == 0
+        assert cli("toy", "--out", out, "--toy-images", "3").code == 0
         assert sorted(p.name for p in tmp_path.iterdir()) == [f".world.tmp-{alive.pid}-busy", "world"]
     finally:
         alive.kill()
@@ -134,7 +134,7 @@ def test_a_full_disk_names_the_folder_asked_for_not_a_temp_file(tmp_path):
         resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
 
     out = tmp_path / "world"
-    r = subprocess.run([sys.executable, "-m", "mimic_vlm", "toy", "--out", str(out), "--images", "40"],
+    r = subprocess.run([sys.executable, "-m", "mimic_vlm", "toy", "--out", str(out), "--toy-images", "40"],
                        capture_output=True, text=True, timeout=300, preexec_fn=small_files)
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [f"error: {out / 'annotations.json'}: File too large (EFBIG)"], r.stderr
     assert list(tmp_path.iterdir()) == []

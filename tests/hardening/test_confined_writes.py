@@ -19,7 +19,7 @@ def world(tmp_path_factory) -> Path:
     from mimic_vlm.cli import main
 
     out = tmp_path_factory.mktemp("w") / "world"
-    main(["toy", "--out", str(out), "--images", "12"])
+    main(["toy", "--out", str(out), "--toy-images", "12"])
     return out
 
 
@@ -94,7 +94,7 @@ def test_inspect_and_validate_print_data_escaped(bench_dir, tmp_path, cli):
 def test_an_error_line_prints_data_escaped(bench_dir, tmp_path, cli):
     preds = tmp_path / "p.jsonl"
     write_rows(preds, [{"id": "\x1b[2Jnosuch\nline two", "output": "3"}])
-    r = cli("score", "--bench", bench_dir, "--predictions", preds, "--bootstrap", "10")
+    r = cli("score", bench_dir, "--predictions", preds, "--bootstrap", "10")
     line = r.one_error_line(str(preds))
     assert "\x1b" not in r.err and "\\x1b[2Jnosuch" in line
 

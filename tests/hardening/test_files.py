@@ -61,6 +61,6 @@ def test_inspect_sheet_never_draws_a_file_outside_the_bench(bench_dir, tmp_path,
     assert not (tmp_path / "s.png").exists()
     data[0]["images"][0] = "/etc/passwd"  # absolute: drawn only if it decodes as an image; here a grey tile
     write_rows(bench_dir / "samples.jsonl", data)
-    assert cli("inspect", bench_dir, "--sheet", tmp_path / "s.png", "--n", "1").code == 0
+    assert cli("inspect", bench_dir, "--sheet", tmp_path / "s.png", "--limit", "1").code == 0
     with Image.open(tmp_path / "s.png") as sheet:
         assert sheet.convert("RGB").getpixel((8 + 80, 8 + 20)) == (200, 200, 200)

@@ -53,8 +53,8 @@ def test_read_only_output_folder(bench_dir, tmp_path, mounted):
     (ro / "kept.json").write_text("{}")
     (tmp_path / "p.jsonl").write_text('{"id": "counting-000000", "output": "3"}\n')
     setup = f"mount --bind {ro} {ro} && mount -o remount,bind,ro {ro}"
-    for argv in (["score", "--bench", bench_dir, "--predictions", tmp_path / "p.jsonl", "--out", ro / "s.json"],
-                 ["eval", "--bench", bench_dir, "--model", "oracle", "--out", ro / "run", "--no-progress"],
+    for argv in (["score", bench_dir, "--predictions", tmp_path / "p.jsonl", "--out", ro / "s.json"],
+                 ["eval", bench_dir, "--model", "oracle", "--out", ro / "run", "--no-progress"],
                  ["export", bench_dir, "--format", "vlmevalkit", "--out", ro / "x"]):
         _one_line(mounted(setup, argv), str(ro), "Read-only file system", "EROFS")
     assert sorted(p.name for p in ro.iterdir()) == ["kept.json"] and (ro / "kept.json").read_text() == "{}"

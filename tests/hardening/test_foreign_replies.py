@@ -57,7 +57,7 @@ def _reply(message: object, usage: object = None) -> bytes:
 
 
 def _eval(cli, bench, server, out, *extra):
-    return cli("eval", "--bench", bench, "--model", f"openai:m@{server.url}", "--out", out, "--retries", "0",
+    return cli("eval", bench, "--model", f"openai:m@{server.url}", "--out", out, "--retries", "0",
                "--no-progress", *extra)
 
 

@@ -116,11 +116,11 @@ def world(tmp_path_factory) -> dict[str, Path]:
         except SystemExit as e:
             assert not e.code, argv
 
-    ok("toy", "--out", root / "world", "--images", "12", "--seed", "1")
+    ok("toy", "--out", root / "world", "--toy-images", "12", "--seed", "1")
     ok("generate", "--source", "coco", "--annotations", root / "world" / "annotations.json", "--images-dir",
        root / "world" / "images", "--count", "2", "--task", "counting", "--n-images", "2-3", "--out",
        root / "bench", "--copy-images")
-    ok("eval", "--bench", root / "bench", "--model", "oracle", "--out", root / "run", "--no-progress")
+    ok("eval", root / "bench", "--model", "oracle", "--out", root / "run", "--no-progress")
     preds = root / "predictions.jsonl"
     preds.write_text("".join(json.dumps({"id": r["id"], "output": r["output"]}) + "\n"
                              for r in rows(root / "run" / "predictions.jsonl")))
@@ -150,9 +150,9 @@ def bench_case(command: str) -> Case:
         (bench / "samples.jsonl").write_text(text)
         out = tmp / "out"
         argv = {"validate": ["validate", bench],
-                "eval": ["eval", "--bench", bench, "--model", rng.choice(["chance", "prior", "single-image",
+                "eval": ["eval", bench, "--model", rng.choice(["chance", "prior", "single-image",
                                                                           "oracle"]), "--out", out],
-                "score": ["score", "--bench", bench, "--predictions", world["predictions"], "--out", out],
+                "score": ["score", bench, "--predictions", world["predictions"], "--out", out],
                 "export": ["export", bench, "--format", rng.choice(["vlmevalkit", "lmms-eval", "hf"]), "--out", out],
                 }[command]
         return kind, argv, out
@@ -163,7 +163,7 @@ def bench_case(command: str) -> Case:
 def predictions_case(world, tmp, rng):
     kind, text = mutate_predictions(rng, world["predictions"].read_text())
     (tmp / "p.jsonl").write_text(text)
-    return kind, ["score", "--bench", world["bench"], "--predictions", tmp / "p.jsonl", "--out", tmp / "out"], \
+    return kind, ["score", world["bench"], "--predictions", tmp / "p.jsonl", "--out", tmp / "out"], \
         tmp / "out"
 
 

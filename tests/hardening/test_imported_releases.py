@@ -38,7 +38,7 @@ def test_import_official_types_its_fields(tmp_path, cli, row, problem):
 def test_import_official_reads_a_sound_count(tmp_path, cli):
     _official(tmp_path, {"gt": 0})
     assert cli("import-official", tmp_path / "mimic", "--out", tmp_path / "b").code == 0
-    assert cli("score", "--bench", tmp_path / "b", "--predictions", _answer(tmp_path), "--bootstrap", "10").code == 0
+    assert cli("score", tmp_path / "b", "--predictions", _answer(tmp_path), "--bootstrap", "10").code == 0
 
 
 def _answer(tmp_path: Path) -> Path:

@@ -30,7 +30,7 @@ def test_a_prediction_pickle_runs_nothing(cli, bench_dir, tmp_path):
     marker = tmp_path / "RAN"
     pkl = tmp_path / "x.pkl"
     pkl.write_bytes(pickle.dumps({0: Payload(marker)}))
-    cli("score", "--bench", bench_dir, "--predictions", pkl, "--bootstrap", "10").one_error_line(
+    cli("score", bench_dir, "--predictions", pkl, "--bootstrap", "10").one_error_line(
         str(pkl), "not a VLMEvalKit prediction pickle", "refused to load posix.system")
     assert not marker.exists()
 
@@ -62,7 +62,7 @@ def test_an_xlsx_formula_is_never_evaluated(cli, bench_dir, tmp_path):
     ids = [r["id"] for r in rows(bench_dir / "samples.jsonl")]
     formula = f"=cmd|' /C touch {marker}'!A0"
     pd.DataFrame({"id": ids, "prediction": [formula, "3"]}).to_excel(path, index=False)
-    r = cli("score", "--bench", bench_dir, "--predictions", path, "--bootstrap", "10", "--scored", tmp_path / "s")
+    r = cli("score", bench_dir, "--predictions", path, "--bootstrap", "10", "--scored", tmp_path / "s")
     assert r.code == 0, r.err
     assert [x["output"] for x in rows(tmp_path / "s")] == ["", "3"] and not marker.exists()
 
@@ -86,7 +86,7 @@ def test_json_strings_are_data(cli, bench_dir, tmp_path):
     preds = tmp_path / "p.jsonl"
     ids = [r["id"] for r in rows(bench_dir / "samples.jsonl")]
     preds.write_text("".join(json.dumps({"id": i, "output": code}) + "\n" for i in ids))
-    assert cli("score", "--bench", bench_dir, "--predictions", preds, "--bootstrap", "10").code == 0
+    assert cli("score", bench_dir, "--predictions", preds, "--bootstrap", "10").code == 0
     assert not marker.exists()
 
 
@@ -108,7 +108,7 @@ def test_a_model_folder_with_its_own_code_is_refused_even_with_yes_piped_in(benc
     (folder / "evil.py").write_text(f"import pathlib\npathlib.Path({str(marker)!r}).touch()\n"
                                     "from transformers import PretrainedConfig as EvilConfig\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    r = subprocess.run([sys.executable, "-m", "mimic_vlm", "eval", "--bench", str(bench_dir), "--model",
+    r = subprocess.run([sys.executable, "-m", "mimic_vlm", "eval", str(bench_dir), "--model",
                         f"hf:{folder}", "--out", str(tmp_path / "run"), "--no-progress"], input="y\ny\ny\n",
                        capture_output=True, text=True, timeout=300, env=env)
     assert not marker.exists()

@@ -22,20 +22,20 @@ def foreign(tmp_path):
 def commands(bench_dir, tmp_path, out):
     run = tmp_path / "run"
     return {
-        "toy": ["toy", "--out", out, "--images", "3"],
+        "toy": ["toy", "--out", out, "--toy-images", "3"],
         "generate": ["generate", "--out", out, "--toy-images", "10", "--count", "2", "--task", "counting"],
         "report": ["report", run, "--out", out],
         "export": ["export", bench_dir, "--format", "hf", "--out", out],
         "pack": ["pack", bench_dir, "--out", out],
-        "eval": ["eval", "--bench", bench_dir, "--model", "oracle", "--out", out],
-        "demo": ["demo", "--out", out, "--images", "10", "--count", "1", "--models", "oracle"],
+        "eval": ["eval", bench_dir, "--model", "oracle", "--out", out],
+        "demo": ["demo", "--out", out, "--toy-images", "10", "--count", "1", "--models", "oracle"],
     }
 
 
 @pytest.mark.parametrize("command", ["toy", "generate", "report", "export", "pack", "eval", "demo"])
 def test_overwrite_never_deletes_a_folder_the_tool_did_not_make(bench_dir, tmp_path, cli, foreign, command):
     if command == "report":
-        assert cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", tmp_path / "run").code == 0
+        assert cli("eval", bench_dir, "--model", "oracle", "--out", tmp_path / "run").code == 0
     argv = commands(bench_dir, tmp_path, foreign)[command]
     r = cli(*argv, "--overwrite")
     r.one_error_line(str(foreign), "did not write there" if command != "eval" else "not a run folder")
@@ -44,7 +44,7 @@ def test_overwrite_never_deletes_a_folder_the_tool_did_not_make(bench_dir, tmp_p
 
 @pytest.mark.parametrize("command", ["toy", "report", "export", "pack"])
 def test_overwrite_replaces_what_the_tool_made(bench_dir, tmp_path, cli, command):
-    assert cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", tmp_path / "run").code == 0
+    assert cli("eval", bench_dir, "--model", "oracle", "--out", tmp_path / "run").code == 0
     out = tmp_path / "made"
     argv = commands(bench_dir, tmp_path, out)[command]
     assert cli(*argv).code == 0
@@ -89,7 +89,7 @@ def test_bench_files_are_group_readable_under_the_usual_umask(bench_dir, tmp_pat
 def test_a_study_never_writes_into_a_folder_of_other_files(bench_dir, tmp_path, cli, foreign, command):
     """Its files mixed in would let another command's --overwrite take the folder for one it made."""
     argv = {"sweep": ["sweep", "--model", "chance", "--task", "counting", "--vary", "n_images=2,3", "--count", "2"],
-            "pooling": ["probe", "pooling", "--model", "tiny:qwen2_vl", "--bench", bench_dir, "--factors", "1",
+            "pooling": ["probe", "pooling", "--model", "tiny:qwen2_vl", bench_dir, "--factors", "1",
                         "--limit", "1"]}[command]
     what = {"sweep": "mimic sweep", "pooling": "mimic probe pooling"}[command]
     cli(*argv, "--out", foreign, "--no-progress").one_error_line(
@@ -103,7 +103,7 @@ def test_overwrite_never_takes_another_commands_output(bench_dir, tmp_path, cli)
     assert cli("sweep", "--model", "chance", "--task", "counting", "--vary", "n_images=2,3", "--count", "2",
                "--out", sweep, "--no-progress").code == 0
     before = sorted(p.name for p in sweep.iterdir())
-    cli("demo", "--out", sweep, "--images", "10", "--count", "1", "--models", "oracle", "--overwrite").one_error_line(
+    cli("demo", "--out", sweep, "--toy-images", "10", "--count", "1", "--models", "oracle", "--overwrite").one_error_line(
         f"{sweep}: holds files mimic did not write there")
     assert sorted(p.name for p in sweep.iterdir()) == before
     generated = tmp_path / "generated"
@@ -114,7 +114,7 @@ def test_overwrite_never_takes_another_commands_output(bench_dir, tmp_path, cli)
 
 def test_a_failed_demo_leaves_nothing_and_a_failed_overwrite_keeps_the_old_demo(tmp_path, cli):
     out = tmp_path / "demo"
-    argv = ["demo", "--out", out, "--images", "20", "--count", "1", "--n-images", "2"]
+    argv = ["demo", "--out", out, "--toy-images", "20", "--count", "1", "--n-images", "2"]
     cli(*argv, "--models", "nosuch").one_error_line("--model nosuch: unknown model kind 'nosuch'")
     assert not out.exists() and not list(tmp_path.glob(".demo*"))
     assert cli(*argv, "--models", "oracle").code == 0

@@ -33,10 +33,10 @@ def _dead_url() -> str:
 
 def test_eval_overwrite_keeps_the_old_run_when_the_model_fails(bench_dir, tmp_path, cli):
     out = tmp_path / "run"
-    assert cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", out, "--no-progress").code == 0
+    assert cli("eval", bench_dir, "--model", "oracle", "--out", out, "--no-progress").code == 0
     before = _snapshot(out)
     url = _dead_url()
-    cli("eval", "--bench", bench_dir, "--model", f"openai:m@{url}", "--out", out, "--overwrite", "--retries", "0",
+    cli("eval", bench_dir, "--model", f"openai:m@{url}", "--out", out, "--overwrite", "--retries", "0",
         "--no-progress").one_error_line(f"openai:m@{url}: sample")
     assert _snapshot(out) == before  # predictions and scores of the finished run, byte for byte
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bench", "run"]  # no stage left behind
@@ -44,8 +44,8 @@ def test_eval_overwrite_keeps_the_old_run_when_the_model_fails(bench_dir, tmp_pa
 
 def test_eval_overwrite_replaces_once_the_new_run_is_scored(bench_dir, tmp_path, cli):
     out = tmp_path / "run"
-    assert cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", out, "--no-progress").code == 0
-    assert cli("eval", "--bench", bench_dir, "--model", "chance", "--out", out, "--overwrite",
+    assert cli("eval", bench_dir, "--model", "oracle", "--out", out, "--no-progress").code == 0
+    assert cli("eval", bench_dir, "--model", "chance", "--out", out, "--overwrite",
                "--no-progress").code == 0
     assert {r["id"] for r in rows(out / "predictions.jsonl")} == {"counting-000000", "counting-000001"}
     assert '"chance"' in (out / "run.json").read_text() and (out / "scores.json").is_file()
@@ -55,11 +55,11 @@ def test_eval_overwrite_replaces_once_the_new_run_is_scored(bench_dir, tmp_path,
 def test_ctrl_c_during_an_overwrite_keeps_the_old_run_and_the_rerun_resumes(bench_dir, tmp_path, cli):
     grow_bench(bench_dir, 12)
     out = tmp_path / "run"
-    assert cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", out, "--no-progress").code == 0
+    assert cli("eval", bench_dir, "--model", "oracle", "--out", out, "--no-progress").code == 0
     before = _snapshot(out)
     server = SlowChatServer(delay_s=0.25)
     try:
-        argv = ["eval", "--bench", str(bench_dir), "--model", f"openai:m@{server.url}", "--out", str(out),
+        argv = ["eval", str(bench_dir), "--model", f"openai:m@{server.url}", "--out", str(out),
                 "--concurrency", "1", "--no-progress", "--overwrite"]
         proc = subprocess.Popen([sys.executable, "-m", "mimic_vlm", *argv], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
@@ -87,13 +87,13 @@ def test_ctrl_c_during_an_overwrite_keeps_the_old_run_and_the_rerun_resumes(benc
 @pytest.mark.parametrize("name", ["predictions.jsonl", "scores.json"])
 def test_a_symlink_inside_a_run_folder_is_refused(bench_dir, tmp_path, cli, name):
     out = tmp_path / "run"
-    assert cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", out, "--no-progress").code == 0
+    assert cli("eval", bench_dir, "--model", "oracle", "--out", out, "--no-progress").code == 0
     precious = tmp_path / "precious.txt"
     precious.write_text("keep me\n" * 3)
     (out / name).unlink()
     os.symlink(precious, out / name)
     for extra in ([], ["--overwrite"]):
-        cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", out, "--no-progress", *extra).one_error_line(
+        cli("eval", bench_dir, "--model", "oracle", "--out", out, "--no-progress", *extra).one_error_line(
             f"{out / name}: a symbolic link inside the run folder")
     assert precious.read_text() == "keep me\n" * 3 and (out / name).is_symlink()
 

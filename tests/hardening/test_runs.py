@@ -38,7 +38,7 @@ def _wait_for(predicate, proc, seconds=60.0) -> None:
 
 
 def _eval_argv(bench, url, out):
-    return ["eval", "--bench", str(bench), "--model", f"openai:m@{url}", "--out", str(out), "--concurrency", "1",
+    return ["eval", str(bench), "--model", f"openai:m@{url}", "--out", str(out), "--concurrency", "1",
             "--no-progress"]
 
 
@@ -50,7 +50,7 @@ def test_a_run_that_fails_before_any_prediction_leaves_no_folder(bench_dir, tmp_
     r = cli(*_eval_argv(bench_dir, f"http://127.0.0.1:{port}/v1", out), "--retries", "0")
     r.one_error_line(f"openai:m@http://127.0.0.1:{port}/v1: sample")
     assert not out.exists()
-    assert cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", tmp_path / "runs" / "ok").code == 0
+    assert cli("eval", bench_dir, "--model", "oracle", "--out", tmp_path / "runs" / "ok").code == 0
     assert cli("report", *sorted((tmp_path / "runs").iterdir()), "--out", tmp_path / "report").code == 0
 
 
@@ -113,7 +113,7 @@ def test_the_folder_stays_held_while_the_run_is_scored(bench_dir, tmp_path, cli,
         return real_finish(*args, **kwargs)
 
     monkeypatch.setattr(runner, "finish", finish_while_another_tries)
-    assert cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", out, "--no-progress").code == 0
+    assert cli("eval", bench_dir, "--model", "oracle", "--out", out, "--no-progress").code == 0
     assert refusals == [f"{out}: another mimic eval is writing to this folder right now; wait for it to finish "
                         "or choose another --out"]
 
@@ -125,8 +125,8 @@ def test_report_refuses_runs_of_two_benches_unless_asked(bench_dir, tmp_path, cl
         os.symlink(bench_dir / name, other / name)
     data = rows(bench_dir / "samples.jsonl")
     write_rows(other / "samples.jsonl", data[:1])
-    assert cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", tmp_path / "a").code == 0
-    assert cli("eval", "--bench", other, "--model", "oracle", "--out", tmp_path / "b").code == 0
+    assert cli("eval", bench_dir, "--model", "oracle", "--out", tmp_path / "a").code == 0
+    assert cli("eval", other, "--model", "oracle", "--out", tmp_path / "b").code == 0
     cli("report", tmp_path / "a", tmp_path / "b", "--out", tmp_path / "r").one_error_line(
         "the runs were scored on 2 different benches", "--allow-mixed")
     assert not (tmp_path / "r").exists()
@@ -138,16 +138,16 @@ def test_a_write_the_file_system_refuses_is_one_line(bench_dir, tmp_path, cli):
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where a folder should be")
     (tmp_path / "p.jsonl").write_text('{"id": "counting-000000", "output": "3"}\n')
-    cli("score", "--bench", bench_dir, "--predictions", tmp_path / "p.jsonl", "--out",
+    cli("score", bench_dir, "--predictions", tmp_path / "p.jsonl", "--out",
         blocker / "scores.json").one_error_line(str(blocker), "EEXIST")
     cli("generate", "--out", blocker / "bench", "--toy-images", "5").one_error_line(str(blocker))
-    cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", blocker / "run").one_error_line(str(blocker))
+    cli("eval", bench_dir, "--model", "oracle", "--out", blocker / "run").one_error_line(str(blocker))
     assert blocker.read_text() == "a file where a folder should be"
 
 
 def test_overwrite_replaces_a_torn_run_but_never_a_train_output(bench_dir, tmp_path, cli):
     out = tmp_path / "run"
-    argv = ("eval", "--bench", bench_dir, "--model", "oracle", "--out", out, "--no-progress")
+    argv = ("eval", bench_dir, "--model", "oracle", "--out", out, "--no-progress")
     assert cli(*argv).code == 0
     (out / "run.json").write_text('{"settings": ')  # torn
     cli(*argv).one_error_line(f"{out / 'run.json'}: unreadable run settings; use --overwrite to start this run again")
@@ -157,7 +157,7 @@ def test_overwrite_replaces_a_torn_run_but_never_a_train_output(bench_dir, tmp_p
     trained.mkdir()
     (trained / "run.json").write_text('{"base_kwargs": {}, "lr": 0.001}')
     (trained / "adapter_model.safetensors").write_bytes(b"weights")
-    r = cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", trained, "--overwrite", "--no-progress")
+    r = cli("eval", bench_dir, "--model", "oracle", "--out", trained, "--overwrite", "--no-progress")
     r.one_error_line(f"{trained}: its run.json is not a mimic eval run's (a mimic train output?), so --overwrite "
                      "does not replace it; choose another --out")
     assert (trained / "adapter_model.safetensors").read_bytes() == b"weights"
@@ -173,7 +173,7 @@ def test_a_file_that_is_no_image_fails_before_any_prediction(bench_dir, tmp_path
     first = json.loads((bench / "samples.jsonl").read_text().splitlines()[0])
     (bench / first["images"][0]).write_bytes(b"garbage")
     out = tmp_path / "run"
-    cli("eval", "--bench", bench, "--model", "oracle", "--out", out).one_error_line(
+    cli("eval", bench, "--model", "oracle", "--out", out).one_error_line(
         f"sample {first['id']}: {bench / first['images'][0]}: corrupt or unreadable image")
     assert not out.exists()
 
@@ -181,7 +181,7 @@ def test_a_file_that_is_no_image_fails_before_any_prediction(bench_dir, tmp_path
 def test_sigterm_cleans_up_like_ctrl_c(tmp_path):
     """kill and a scheduler's time limit send SIGTERM: the half-built folder goes, as on Ctrl-C."""
     out = tmp_path / "world"
-    proc = subprocess.Popen([sys.executable, "-m", "mimic_vlm", "toy", "--out", str(out), "--images", "100000"],
+    proc = subprocess.Popen([sys.executable, "-m", "mimic_vlm", "toy", "--out", str(out), "--toy-images", "100000"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     _wait_for(lambda: any(p.name.startswith(".world.tmp-") for p in tmp_path.iterdir()), proc)
     proc.send_signal(signal.SIGTERM)

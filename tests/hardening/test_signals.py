@@ -19,7 +19,7 @@ def test_a_signal_with_requests_in_flight_ends_the_run_in_seconds(bench_dir, tmp
     server.hold_after = 4  # the first batch answers; every later request hangs until the server is released
     out = tmp_path / "run"
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "mimic_vlm", "eval", "--bench", str(bench_dir), "--model",
+        proc = subprocess.Popen([sys.executable, "-m", "mimic_vlm", "eval", str(bench_dir), "--model",
                                  f"openai:m@{server.url}", "--out", str(out), "--concurrency", "4", "--timeout",
                                  "120", "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60

@@ -56,7 +56,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 def test_train_never_takes_an_eval_run_folder(bench_dir, data, tmp_path, cli, overwrite):
     """An eval run folder holds a run.json too; train used to take it for its own and replace it."""
     victim = tmp_path / "victim"
-    assert cli("eval", "--bench", bench_dir, "--model", "chance", "--out", victim, "--no-progress").code == 0
+    assert cli("eval", bench_dir, "--model", "chance", "--out", victim, "--no-progress").code == 0
     before = snapshot(victim)
     assert "predictions.jsonl" in before
     cli(*train_args(data, victim, *(["--overwrite"] if overwrite else []))).one_error_line(
@@ -146,10 +146,9 @@ def test_tiny_build_refuses_what_base_config_refuses():
 
 OPTIONS = [
     (["--seed", "-1"], "'--seed': Input should be greater than or equal to 0"),
-    (["--seed", str(2**63)], "'--seed': Input should be less than or equal to 9223372036854775807"),
-    (["--seed", str(2**32)], "--seed 4294967296: training needs a seed from 0 to 4294967295"),
+    (["--seed", str(2**32)], "'--seed': Input should be less than or equal to 4294967295"),
     (["--max-steps", "0"], "--max-steps 0: give a number of steps >= 1, or -1 to train for --epochs"),
-    (["--max-steps", "-1", "--epochs", "0"], "--epochs 0.0: must be > 0"),
+    (["--max-steps", "-1", "--epochs", "0"], "'--epochs': 0 is not in the range 0<x<=10000"),
     (["--num-processes", "2"], "--num-processes 2: only with --accelerate-config"),
 ]
 
@@ -190,7 +189,7 @@ def broken_copy(adapter: Path, to: Path, name: str, content: bytes | None) -> Pa
 
 def test_eval_adapter_problems_name_the_folder(bench_dir, adapter, tmp_path, cli):
     def ev(model: str, folder: Path):
-        return cli("eval", "--bench", bench_dir, "--model", model, "--adapter", folder, "--out", tmp_path / "ev",
+        return cli("eval", bench_dir, "--model", model, "--adapter", folder, "--out", tmp_path / "ev",
                    "--no-progress")
 
     ev("tiny:smolvlm", adapter).one_error_line(f"--adapter {adapter}: trained on --model tiny:qwen2_vl, "

@@ -16,7 +16,7 @@ from mimic_vlm.models.trained import TrainedSettings
 @pytest.mark.parametrize("ci", [[0.1], [0.1, "x"], "wide", [0.1, 0.2, 0.3], [True, 1.0]])
 def test_report_refuses_a_scores_json_with_a_bad_ci(bench_dir, tmp_path, cli, ci):
     run = tmp_path / "run"
-    assert cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", run, "--no-progress").code == 0
+    assert cli("eval", bench_dir, "--model", "oracle", "--out", run, "--no-progress").code == 0
     scores = json.loads((run / "scores.json").read_text())
     task = scores["tasks"]["counting"]
     task["metrics"][task["headline"]]["ci"] = ci
@@ -29,7 +29,7 @@ def test_report_refuses_a_scores_json_with_a_bad_ci(bench_dir, tmp_path, cli, ci
 
 def test_report_refuses_a_bad_ci_inside_a_control_split(bench_dir, tmp_path, cli):
     run = tmp_path / "run"
-    assert cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", run, "--no-progress").code == 0
+    assert cli("eval", bench_dir, "--model", "oracle", "--out", run, "--no-progress").code == 0
     scores = json.loads((run / "scores.json").read_text())
     entry = next(iter(next(iter(scores["tasks"]["counting"]["by_control"].values())).values()))
     next(iter(entry["metrics"].values()))["ci"] = [0.5]
@@ -53,7 +53,7 @@ def test_an_ill_typed_mimic_train_json_is_one_line(bench_dir, tmp_path, cli, fie
                                                           field: value}))
     with pytest.raises(MimicError, match="mimic_train.json"):
         TrainedSettings.from_dict(json.loads((folder / "mimic_train.json").read_text()), "mimic_train.json")
-    cli("eval", "--bench", bench_dir, "--model", "tiny:qwen2_vl", "--adapter", folder, "--out", tmp_path / "ev",
+    cli("eval", bench_dir, "--model", "tiny:qwen2_vl", "--adapter", folder, "--out", tmp_path / "ev",
         "--no-progress").one_error_line(f"{folder / 'mimic_train.json'}: {problem}")
     assert not (tmp_path / "ev").exists()
 
@@ -69,17 +69,17 @@ def test_a_malformed_xlsx_is_one_line(bench_dir, tmp_path, cli, members):
     with zipfile.ZipFile(path, "w") as z:
         for name, text in members.items():
             z.writestr(name, text)
-    cli("score", "--bench", bench_dir, "--predictions", path, "--bootstrap", "10").one_error_line(
+    cli("score", bench_dir, "--predictions", path, "--bootstrap", "10").one_error_line(
         f"{path}: not an xlsx workbook")
 
 
 def test_a_non_utf8_id_file_is_one_line(bench_dir, tmp_path, cli):
     ids = tmp_path / "ids.txt"
     ids.write_bytes(b"counting-000000\n\xff\xfe\n")
-    cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", tmp_path / "run", "--ids", f"@{ids}").one_error_line(
+    cli("eval", bench_dir, "--model", "oracle", "--out", tmp_path / "run", "--ids", f"@{ids}").one_error_line(
         f"--ids @{ids}: not UTF-8 text (byte 16); one id per line")
     ids.write_bytes(b"\xef\xbb\xbfcounting-000001\n")  # a BOM is no part of the first id
-    assert cli("eval", "--bench", bench_dir, "--model", "oracle", "--out", tmp_path / "run", "--ids", f"@{ids}",
+    assert cli("eval", bench_dir, "--model", "oracle", "--out", tmp_path / "run", "--ids", f"@{ids}",
                "--no-progress").code == 0
     assert [r["id"] for r in rows(tmp_path / "run" / "predictions.jsonl")] == ["counting-000001"]
 
@@ -96,6 +96,6 @@ def test_a_bom_csv_is_read_not_reported_as_a_missing_column(bench_dir, tmp_path,
     path = tmp_path / "p.csv"
     ids = [r["id"] for r in rows(bench_dir / "samples.jsonl")]
     path.write_bytes(("\ufeffid,prediction\n" + "".join(f"{i},3\n" for i in ids)).encode())
-    r = cli("score", "--bench", bench_dir, "--predictions", path, "--bootstrap", "10", "--scored", tmp_path / "s")
+    r = cli("score", bench_dir, "--predictions", path, "--bootstrap", "10", "--scored", tmp_path / "s")
     assert r.code == 0, r.err
     assert [x["id"] for x in rows(tmp_path / "s")] == ids

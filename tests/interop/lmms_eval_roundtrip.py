@@ -106,7 +106,7 @@ def main() -> int:
         return 1
     logs = sorted((work / "out").rglob("*_samples_*.jsonl"))
     predictions = [a for p in logs for a in ("--predictions", str(p))]
-    subprocess.run([*mimic, "score", "--bench", str(bench), *predictions, "--scored", str(work / "rows.jsonl"),
+    subprocess.run([*mimic, "score", str(bench), *predictions, "--scored", str(work / "rows.jsonl"),
                     "--out", str(work / "scores.json"), "--bootstrap", "0"], check=True, env=env, capture_output=True)
     # per sample: the score lmms-eval logged (from the exported hooks) == the score `mimic score` gives
     logged: dict[str, dict[str, Any]] = {}

@@ -48,7 +48,7 @@ def test_cli_json_and_errors(tmp_path, capsys) -> None:
         main(argv)
         outputs.append(json.loads(capsys.readouterr().out))
     assert outputs[0] == outputs[1] == outputs[2]
-    main(["cost", "qwen2-vl-7b", "--images", "4"])
+    main(["cost", "qwen2-vl-7b", "--n-images", "4"])
     assert "attention FLOPs, one masked layer" in capsys.readouterr().out
     for argv, message in ((["cost", "gpt-9"], "gpt-9: neither a config.json path nor a known model"),
                           (["cost", "--layers", "4"], "missing --heads, --hidden, --intermediate"),

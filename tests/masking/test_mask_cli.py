@@ -17,7 +17,7 @@ from mimic_vlm.cli import main
 def test_eval_and_train_refuse_bad_mask_options_first(option: list[str], message: str, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture) -> None:
     missing = tmp_path / "missing"  # neither bench, data nor model exist: the mask option is what fails
-    commands = [["eval", "--bench", str(missing), "--model", f"hf:{missing}", "--out", str(tmp_path / "run")],
+    commands = [["eval", str(missing), "--model", f"hf:{missing}", "--out", str(tmp_path / "run")],
                 ["train", "--model", f"hf:{missing}", "--data", str(missing / "d.json"), "--out", str(tmp_path / "o")]]
     for command in commands:
         with pytest.raises(SystemExit) as exc:

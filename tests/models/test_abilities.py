@@ -25,7 +25,7 @@ def test_abilities_by_kind() -> None:
 
 
 def test_eval_takes_a_mask_on_a_toy_model(bench_dir: Path, tmp_path: Path) -> None:
-    main(["eval", "--bench", str(bench_dir), "--model", "toy:mimic-tiny", "--mask-layers", "2-3", "--limit", "1",
+    main(["eval", str(bench_dir), "--model", "toy:mimic-tiny", "--mask-layers", "2-3", "--limit", "1",
           "--out", str(tmp_path / "run"), "--no-progress"])
     run = orjson.loads((tmp_path / "run" / "run.json").read_bytes())
     assert run["settings"]["model"]["mask"]["layers"] == "2-3"

@@ -69,7 +69,7 @@ def test_toy_model_takes_the_mask_in_eval(world: Path, tmp_path: Path) -> None:
     bench = generate_bench(load_catalog("toy", world, world.parent / "images"), ["counting"], 2,
                            Controls.parse(n_images=2), 0, tmp_path / "bench", copy_images=True)
     out = tmp_path / "run"
-    main(["eval", "--model", "toy:mimic-tiny", "--bench", str(bench), "--out", str(out), "--device", "cpu",
+    main(["eval", "--model", "toy:mimic-tiny", str(bench), "--out", str(out), "--device", "cpu",
           "--mask-layers", "all", "--mask-backend", "blocks", "--no-progress"])
     model = json.loads((out / "run.json").read_text())["settings"]["model"]
     assert model["model"] == "toy:mimic-tiny" and model["mask"]["layers"] == "all"

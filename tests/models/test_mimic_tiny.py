@@ -34,7 +34,7 @@ def held_out(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def _accuracy(bench: Path, out: Path) -> tuple[float, float]:
     """(the model's accuracy, the majority answer's share) on `bench`."""
-    main(["eval", "--model", "toy:mimic-tiny", "--bench", str(bench), "--out", str(out), "--device", "cpu",
+    main(["eval", "--model", "toy:mimic-tiny", str(bench), "--out", str(out), "--device", "cpu",
           "--no-progress"])
     rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     gold = [json.loads(line)["gt"] for line in (bench / "samples.jsonl").read_text().splitlines()]

@@ -121,7 +121,7 @@ def test_probe_bench_and_cli(bench_dir: Path, tmp_path: Path) -> None:
     row = result["layers"][0]
     assert row["answer.target"]["n"] == 2 and row["answer.target"]["ci"][0] <= row["answer.target"]["value"]
     out = tmp_path / "probe"
-    main(["probe", "attention", "--model", "tiny:qwen2_vl", "--bench", str(bench_dir), "--out", str(out),
+    main(["probe", "attention", "--model", "tiny:qwen2_vl", str(bench_dir), "--out", str(out),
           "--limit", "1", "--mask-layers", "3", "--bootstrap", "20"])
     saved = orjson.loads((out / "attention.json").read_bytes())
     assert saved["samples"] == 1 and saved["layers"][3]["vision.other"]["value"] == 0

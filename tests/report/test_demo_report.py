@@ -11,7 +11,7 @@ from mimic_vlm.cli import main
 def test_demo_report_has_compare_and_browser(tmp_path):
     out = tmp_path / "demo"
     with pytest.raises(SystemExit) as e:
-        main(["demo", "--out", str(out), "--images", "60", "--count", "3", "--models", "oracle,chance"])
+        main(["demo", "--out", str(out), "--toy-images", "60", "--count", "3", "--models", "oracle,chance"])
         raise SystemExit(0)
     assert e.value.code == 0
     md = (out / "report" / "report.md").read_text()
@@ -29,7 +29,7 @@ def test_demo_runs_the_study_on_the_shipped_model_and_reports_it(tmp_path, capsy
     demo.STUDY_COUNT = 12  # the step, not its statistics: a few base samples per design
     try:
         with pytest.raises(SystemExit) as e:
-            main(["demo", "--out", str(out), "--images", "120", "--count", "3", "--models", "prior,toy:mimic-tiny"])
+            main(["demo", "--out", str(out), "--toy-images", "120", "--count", "3", "--models", "prior,toy:mimic-tiny"])
             raise SystemExit(0)
     finally:
         demo.STUDY_COUNT = count
@@ -49,7 +49,7 @@ def test_no_study_without_the_shipped_model_or_with_no_study(tmp_path):
     for models, extra in (("oracle,chance", []), ("oracle,toy:mimic-tiny", ["--no-study"])):
         out = tmp_path / models.replace(",", "-").replace(":", "-")
         with pytest.raises(SystemExit) as e:
-            main(["demo", "--out", str(out), "--images", "60", "--count", "2", "--models", models, *extra])
+            main(["demo", "--out", str(out), "--toy-images", "60", "--count", "2", "--models", models, *extra])
             raise SystemExit(0)
         assert e.value.code == 0 and not (out / "study").exists()
         assert "## The paper's study" not in (out / "report" / "report.md").read_text()

@@ -70,7 +70,7 @@ def test_base_vs_fine_tuned_only_with_a_fine_tuned_run(bench, make_run):
 
 def test_terminal_names_metrics_like_the_report(bench, tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
-        main(["eval", "--bench", str(bench.root), "--model", "oracle", "--out", str(tmp_path / "r"),
+        main(["eval", str(bench.root), "--model", "oracle", "--out", str(tmp_path / "r"),
               "--no-progress"])
         raise SystemExit(0)
     assert e.value.code == 0

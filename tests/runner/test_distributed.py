@@ -28,7 +28,7 @@ def test_two_ranks_shard_and_merge_like_one_process(bench_dir: Path, tmp_path: P
     run_eval(bench, load_model("chance", bench=bench), tmp_path / "one")
     torchrun = Path(sys.executable).with_name("torchrun")
     done = subprocess.run([str(torchrun), "--nproc-per-node", "2", "--master-addr", "127.0.0.1", "--master-port",
-                           str(_free_port()), "-m", "mimic_vlm", "eval", "--bench", str(bench_dir), "--model", "chance",
+                           str(_free_port()), "-m", "mimic_vlm", "eval", str(bench_dir), "--model", "chance",
                            "--out", str(tmp_path / "two"), "--no-progress"], capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["predictions.jsonl", "run.json", "scores.json"]

@@ -83,7 +83,7 @@ def test_run_over_server_then_garbage_keeps_what_was_saved(chat_server, bench_di
                                                            capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "run"
     chat_server.plan = ["ok"] * 5 + ["garbage"]
-    argv = ["eval", "--bench", str(bench_dir), "--model", f"openai:served@{chat_server.url}", "--out", str(out),
+    argv = ["eval", str(bench_dir), "--model", f"openai:served@{chat_server.url}", "--out", str(out),
             "--no-progress"]
     with pytest.raises(SystemExit) as exc:
         main([*argv, "--concurrency", "1"])

@@ -124,7 +124,7 @@ def test_cli_faults_exit_2_before_any_output(bench_dir: Path, tmp_path: Path,
                                  ("chance", ["--mask-layers", "2-3"], "only hf:, tiny:, toy: models take"),
                                  ("oracle", ["--prompt-template", "{oops}"], "bad placeholder")]:
         with pytest.raises(SystemExit) as exc:
-            main(["eval", "--bench", str(bench_dir), "--model", spec, "--out", str(tmp_path / "run"), *extra])
+            main(["eval", str(bench_dir), "--model", spec, "--out", str(tmp_path / "run"), *extra])
         assert exc.value.code == 2 and message in capsys.readouterr().err
         assert not (tmp_path / "run").exists()
 
@@ -132,7 +132,7 @@ def test_cli_faults_exit_2_before_any_output(bench_dir: Path, tmp_path: Path,
 def test_resume_after_sigkill_loses_and_duplicates_nothing(tmp_path: Path, bench_factory) -> None:
     bench_dir = bench_factory("bench12", per_task=3)
     run = tmp_path / "run"
-    argv = ["eval", "--bench", str(bench_dir), "--model", "tiny:qwen2_vl", "--out", str(run), "--no-progress",
+    argv = ["eval", str(bench_dir), "--model", "tiny:qwen2_vl", "--out", str(run), "--no-progress",
             "--device", "cpu"]
     proc = subprocess.Popen([sys.executable, "-m", "mimic_vlm", *argv, "--batch-size", "1"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -165,11 +165,11 @@ def test_oracle_is_perfect_on_a_generated_toy_bench(tmp_path: Path) -> None:
 def test_cli_selection_options_and_summary_table(bench_dir: Path, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture) -> None:
     (tmp_path / "ids.txt").write_text("common-0002\nlisting-0001\n\ncounting-0000\n")
-    main(["eval", "--bench", str(bench_dir), "--model", "oracle", "--out", str(tmp_path / "a"), "--ids",
-          f"@{tmp_path / 'ids.txt'}", "--tasks", "listing,common", "--no-progress"])
+    main(["eval", str(bench_dir), "--model", "oracle", "--out", str(tmp_path / "a"), "--ids",
+          f"@{tmp_path / 'ids.txt'}", "--task", "listing,common", "--no-progress"])
     assert [r["id"] for r in lines(tmp_path / "a")] == ["listing-0001", "common-0002"]
     printed = capsys.readouterr().out
     assert "MIMIC score" in printed and "unparsed answers: 0 of 2" in printed
-    main(["eval", "--bench", str(bench_dir), "--model", "prior", "--out", str(tmp_path / "b"), "--limit", "5",
+    main(["eval", str(bench_dir), "--model", "prior", "--out", str(tmp_path / "b"), "--limit", "5",
           "--no-progress"])
     assert len(lines(tmp_path / "b")) == 5

@@ -20,7 +20,7 @@ def lines(run: Path) -> list[dict[str, Any]]:
 
 
 def eval_argv(bench: Path, server, out: Path, *extra: str) -> list[str]:
-    return ["eval", "--bench", str(bench), "--model", f"openai:served@{server.url}", "--out", str(out),
+    return ["eval", str(bench), "--model", f"openai:served@{server.url}", "--out", str(out),
             "--no-progress", "--retries", "0", *extra]
 
 
@@ -45,7 +45,7 @@ def test_reasoning_server_preset_and_truncation(chat_server, bench_factory, tmp_
     samples = load_bench(bench).samples
     chat_server.respond = thinking_server
     short = tmp_path / "short"
-    main([*eval_argv(bench, chat_server, short, "--tasks", "counting")])  # the tasks' own 16 tokens
+    main([*eval_argv(bench, chat_server, short, "--task", "counting")])  # the tasks' own 16 tokens
     rows = lines(short)
     assert all(r["truncated"] is True and r["unparsed"] is False and r["parsed"] is None for r in rows)
     assert all(r["reasoning"] == "Image 1 shows two, image" and r["reasoning_tokens"] == 16 for r in rows)
@@ -83,7 +83,7 @@ def test_think_tags_inside_content_and_configured_tags(chat_server, bench_factor
     chat_server.respond = lambda body, images: {"choices": [{"message": {
         "content": f"[[plan]]maybe {images + 3}[[/plan]] {images}"}, "finish_reason": "stop"}]}
     out = tmp_path / "run"
-    main([*eval_argv(bench, chat_server, out, "--tasks", "counting", "--reasoning-tags", "[[plan]],[[/plan]]")])
+    main([*eval_argv(bench, chat_server, out, "--task", "counting", "--reasoning-tags", "[[plan]],[[/plan]]")])
     (row,) = lines(out)
     n = len(load_bench(bench).samples[0].images)
     assert row["output"] == f"[[plan]]maybe {n + 3}[[/plan]] {n}" and row["reasoning"] == f"maybe {n + 3}"
@@ -129,7 +129,7 @@ def test_too_many_images_is_one_line_exit_2_and_keeps_predictions(chat_server, b
     main([*eval_argv(bench, chat_server, out, "--ids", ",".join(few))])  # within the limit: a run
     assert len(lines(out)) == len(few)
     chat_server.requests.clear()
-    argv = ["eval", "--bench", str(bench), "--model", f"openai:served@{chat_server.url}", "--out", str(out),
+    argv = ["eval", str(bench), "--model", f"openai:served@{chat_server.url}", "--out", str(out),
             "--no-progress", "--retries", "0"]
     capsys.readouterr()
     with pytest.raises(SystemExit) as exc:

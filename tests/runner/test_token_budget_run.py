@@ -21,7 +21,7 @@ def lines(run: Path) -> list[dict]:
 @pytest.mark.parametrize("family", ["qwen2_vl", "idefics3"])
 def test_token_budget_run_equals_batch_size_one(family: str, bench_factory, tmp_path: Path) -> None:
     bench = bench_factory("b", per_task=2, max_images=4)
-    argv = ["eval", "--bench", str(bench), "--model", f"tiny:{family}", "--no-progress", "--device", "cpu"]
+    argv = ["eval", str(bench), "--model", f"tiny:{family}", "--no-progress", "--device", "cpu"]
     main([*argv, "--out", str(tmp_path / "one"), "--batch-size", "1"])
     main([*argv, "--out", str(tmp_path / "budget"), "--max-batch-tokens", "300"])  # 1-3 rows a forward
     assert lines(tmp_path / "budget") == lines(tmp_path / "one")

@@ -38,7 +38,7 @@ def _run(args: list[str]) -> int:
 
 def test_score_cli_default_and_official(bench, tmp_path, capsys):
     preds = _predictions(tmp_path / "p.jsonl", bench, skip=1)
-    assert _run(["score", "--bench", str(bench), "--predictions", str(preds), "--out", str(tmp_path / "d.json"),
+    assert _run(["score", str(bench), "--predictions", str(preds), "--out", str(tmp_path / "d.json"),
                  "--scored", str(tmp_path / "rows.jsonl"), "--bootstrap", "100"]) == 0
     out = capsys.readouterr().out
     assert "MIMIC score" in out and "1 without a prediction" in out
@@ -50,7 +50,7 @@ def test_score_cli_default_and_official(bench, tmp_path, capsys):
     assert d["official"] is False and d["overall"]["n_missing"] == 1
     assert d["tasks"]["common"]["metrics"]["correct"]["value"] == 0.0  # "carrot" is not "car"
     assert d["tasks"]["counting"]["metrics"]["correct"]["value"] == pytest.approx(2 / 3)  # one missing
-    assert _run(["score", "--bench", str(bench), "--predictions", str(preds), "--official",
+    assert _run(["score", str(bench), "--predictions", str(preds), "--official",
                  "--out", str(tmp_path / "o.json"), "--bootstrap", "100"]) == 0
     assert "reproduces lmms-eval, bugs included" in capsys.readouterr().out
     o = json.loads((tmp_path / "o.json").read_text())
@@ -69,7 +69,7 @@ def test_score_cli_default_and_official(bench, tmp_path, capsys):
 def test_score_cli_bad_predictions(bench, tmp_path, capsys, lines, message):
     (tmp_path / "p.jsonl").write_text(lines)
     out = tmp_path / "s.json"
-    assert _run(["score", "--bench", str(bench), "--predictions", str(tmp_path / "p.jsonl"),
+    assert _run(["score", str(bench), "--predictions", str(tmp_path / "p.jsonl"),
                  "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert message in err and err.startswith("error:") and len(err.strip().splitlines()) == 1
@@ -82,7 +82,7 @@ def test_report_md_and_html_with_plots(bench, tmp_path, capsys, monkeypatch):
     for name, flags in (("model-a", []), ("model-a-official", ["--official"])):
         run = tmp_path / name
         run.mkdir()
-        assert _run(["score", "--bench", str(bench), "--predictions", str(preds), "--out",
+        assert _run(["score", str(bench), "--predictions", str(preds), "--out",
                      str(run / "scores.json"), "--bootstrap", "50", *flags]) == 0
         runs.append(str(run))
     (Path(runs[0]) / "run.json").write_text(json.dumps(  # as `mimic eval` writes it

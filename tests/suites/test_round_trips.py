@@ -74,7 +74,7 @@ def test_lmms_eval_log_samples_score_like_our_predictions(benches, which, tmp_pa
         rows, scores = score_predictions(bench, logs, official=official, bootstrap=50)
         mine, expected = score_predictions(bench, _ours(bench, tmp_path / "p.jsonl"), official=official, bootstrap=50)
         assert rows == mine and scores == expected
-    assert _run(["score", "--bench", str(bench.root), *[a for p in logs for a in ("--predictions", str(p))],
+    assert _run(["score", str(bench.root), *[a for p in logs for a in ("--predictions", str(p))],
                  "--out", str(tmp_path / "s.json"), "--bootstrap", "0"]) == 0
 
 

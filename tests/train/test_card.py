@@ -30,7 +30,7 @@ def test_train_writes_a_real_model_card(toy, tmp_path, monkeypatch):
     assert f"| steps | `{record['steps']}` |" in card and record["steps"] == 2
     assert "| seed | `7` |" in card and "| max pixels per image | `3136` |" in card
     assert f"```bash\nmimic {' '.join(args)}\n```" in card
-    assert f"mimic eval --model tiny:qwen2_vl --adapter {out} --bench BENCH --out RUN" in card
+    assert f"mimic eval BENCH --model tiny:qwen2_vl --adapter {out} --out RUN" in card
 
 
 def test_invocation_names_the_command_as_typed():

@@ -219,7 +219,7 @@ def test_adapter_through_mimic_eval_matches_the_trained_model(toy, tmp_path):
     result = train(config(toy, tmp_path / "adapter", model=f"hf:{tmp_path / 'base'}", mask_layers="2-3"))
     main(["generate", "--task", "counting", "--count", "4", "--n-images", "2-3", "--toy-images", "12",
           "--out", str(tmp_path / "bench")])
-    main(["eval", "--model", f"hf:{tmp_path / 'base'}", "--adapter", str(tmp_path / "adapter"), "--bench",
+    main(["eval", "--model", f"hf:{tmp_path / 'base'}", "--adapter", str(tmp_path / "adapter"),
           str(tmp_path / "bench"), "--out", str(tmp_path / "run"), "--device", "cpu", "--no-progress"])
     in_memory = HFModel(result.model, processor, name="in-memory")
     run_eval(load_bench(tmp_path / "bench"), in_memory, tmp_path / "run-mem")

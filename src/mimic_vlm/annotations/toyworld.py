@@ -279,10 +279,10 @@ PRESETS: dict[str, ToyPreset] = {p.name: p for p in (
     ToyPreset("study", 224, ("apple", "banana", "car", "bus"), (0.02, 0.53, 0.45), (0.5, 0.3, 0.2), 0.0,
               80.0, 160.0, backgrounds=1),
 )}
-"""Named toy worlds (`mimic toy --preset NAME`); `default` is the original world, byte for byte."""
+"""Named toy worlds (`mimic toy --toy-preset NAME`); `default` is the original world, byte for byte."""
 
 
-def get_preset(name: str | ToyPreset, option: str = "--preset") -> ToyPreset:
+def get_preset(name: str | ToyPreset, option: str = "--toy-preset") -> ToyPreset:
     """The preset called `name`; an unknown name is a MimicError naming `option`."""
     if isinstance(name, ToyPreset):
         return name
@@ -431,7 +431,7 @@ def render_toy_world(out_dir: Path, n_images: int = 500, seed: int = 0, overwrit
     """
     p = get_preset(preset)
     if n_images < 1:
-        raise MimicError(f"--images: need at least 1 image, got {n_images}")
+        raise MimicError(f"--toy-images: need at least 1 image, got {n_images}")
     rng = np.random.default_rng(seed)
     taxonomy = p.taxonomy
     images: list[dict[str, Any]] = []

@@ -42,7 +42,7 @@ class Source:
     oi_hierarchy: Path | None = None
     toy_images: int = DEFAULT_TOY_IMAGES
     toy_preset: str = "default"
-    """Which toy world the default one is (`mimic toy --preset`)."""
+    """Which toy world the default one is (`mimic toy --toy-preset`)."""
 
     def catalog(self, check_images: bool = True) -> Catalog:
         return load_catalog(self.source, self.annotations, self.images_dir, min_area=self.min_area,

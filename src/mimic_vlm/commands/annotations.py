@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mimic_vlm.commands.options import Overwrite, seed_option
+from mimic_vlm.commands.options import Overwrite, ToyImages, ToyPreset, seed_option
 from mimic_vlm.commands.progress import RichProgress
 
 
@@ -19,11 +19,10 @@ def register(app: typer.Typer) -> None:
 
 def toy(
     out: Path = typer.Option(..., "--out", help="Folder to create: images/*.png and annotations.json (COCO format)."),
-    images: int = typer.Option(500, "--images", min=1, help="Number of scenes to render."),
+    images: ToyImages = 500,
     seed: int = seed_option("Random seed; the same seed gives byte-identical files."),
     overwrite: Overwrite = False,
-    preset: str = typer.Option("default", "--preset", help="default (256 px, 18 categories) | tiny (112 px, "
-                               "4 large icons in 2 supercategories, few instances: what a tiny model can learn)."),
+    preset: ToyPreset = "default",
 ) -> None:
     """Render the built-in toy world: COCO-like scenes with exact COCO instance annotations."""
     from mimic_vlm.annotations.load import load_catalog

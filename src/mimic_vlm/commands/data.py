@@ -9,10 +9,21 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from mimic_vlm.commands.options import Overwrite, seed_option
+from mimic_vlm.commands.options import (
+    BenchDir,
+    Count,
+    ImagesDir,
+    NImages,
+    OiClasses,
+    OiHierarchy,
+    Overwrite,
+    SourceName,
+    ToyImages,
+    ToyPreset,
+    seed_option,
+)
 from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import MimicError
-from mimic_vlm.limits import MAX_COUNT
 from mimic_vlm.terminal import printable
 
 
@@ -26,13 +37,9 @@ def _opt(flag: str, help: str, **kw: Any) -> Any:
     return typer.Option(flag, help=help, **kw)
 
 
-SourceName = Annotated[str, _opt("--source", "toy | coco | openimages.")]
 Annotations = Annotated[Path | None, _opt("--annotations", "COCO instances JSON (toy, coco) or OpenImages box CSV. "
                                           "--source toy without it builds a default toy world inside OUT.")]
-ImagesDir = Annotated[Path | None, _opt("--images-dir", "Folder holding the source images.")]
 TaskName = Annotated[str, _opt("--task", "counting | listing | common | odd_one | all.")]
-Count = Annotated[int, _opt("--count", "Samples per task.", min=1, max=MAX_COUNT)]
-NImages = Annotated[str, _opt("--n-images", "Images per sample: N, A-B or a,b,c (1-64).")]
 Spread = Annotated[str | None, _opt("--spread", "Images holding a target (default: drawn).")]
 Distractors = Annotated[str | None, _opt("--distractors", "Images holding no target.")]
 Concepts = Annotated[str, _opt("--concepts", "Categories (counting) / supercategories (listing) asked.")]
@@ -50,11 +57,6 @@ MinArea = Annotated[float, _opt("--min-area", "Instances smaller than this (px^2
 Purpose = Annotated[str, _opt("--for", "eval | training (adds LLaVA and HF-messages conversations).")]
 TrainingPhrasing = Annotated[str, _opt("--training-phrasing", "paraphrased (varied questions, sentence answers) | "
                                        "eval (the evaluation prompt and the bare answer, as scored).")]
-ToyPreset = Annotated[str, _opt("--toy-preset", "World the default toy world is rendered from (see `mimic toy "
-                                                "--preset`).")]
-OiClasses = Annotated[Path | None, _opt("--oi-classes", "OpenImages class descriptions CSV.")]
-OiHierarchy = Annotated[Path | None, _opt("--oi-hierarchy", "OpenImages label hierarchy JSON.")]
-ToyImages = Annotated[int | None, _opt("--toy-images", "Scenes of the default toy world (default 500).", min=1)]
 PackTargets = Annotated[bool, _opt("--pack-targets", "Put each sample's target-holding images side by side in one "
                                    "image (distractors stay separate): same information, fewer images.")]
 
@@ -67,7 +69,7 @@ def generate(
     seed: int = seed_option("Random seed; the same inputs and seed give identical benches."),
     copy_images: CopyImages = False, overwrite: Overwrite = False, min_area: MinArea = 0.0,
     purpose: Purpose = "eval", training_phrasing: TrainingPhrasing = "paraphrased", toy_preset: ToyPreset = "default",
-    oi_classes: OiClasses = None, oi_hierarchy: OiHierarchy = None, toy_images: ToyImages = None,
+    oi_classes: OiClasses = None, oi_hierarchy: OiHierarchy = None, toy_images: ToyImages = 500,
     pack_targets: PackTargets = False,
 ) -> None:
     """Compose a controlled multi-image bench (or training set) from annotations."""
@@ -90,13 +92,12 @@ def generate(
 
 
 def validate(
-    bench: Path = typer.Argument(..., help="Bench folder."),
+    bench: BenchDir,
     annotations: Path | None = typer.Option(None, "--annotations", help="Re-derive from these annotations."),
     source: str | None = typer.Option(None, "--source", help="Source of --annotations (default: the bench's)."),
-    images_dir: Path | None = typer.Option(None, "--images-dir", help="Images folder (not needed to validate)."),
+    images_dir: ImagesDir = None,
     min_area: float = typer.Option(0.0, "--min-area", min=0.0, help="The --min-area the bench was generated with."),
-    oi_classes: Path | None = typer.Option(None, "--oi-classes", help="OpenImages class descriptions CSV."),
-    oi_hierarchy: Path | None = typer.Option(None, "--oi-hierarchy", help="OpenImages label hierarchy JSON."),
+    oi_classes: OiClasses = None, oi_hierarchy: OiHierarchy = None,
 ) -> None:
     """Re-derive every answer and control; exit 1 and list the disagreements if any."""
     from mimic_vlm.bench.generate import Source
@@ -123,9 +124,9 @@ def validate(
 
 
 def inspect(
-    bench: Path = typer.Argument(..., help="Bench folder."),
+    bench: BenchDir,
     sheet: Path | None = typer.Option(None, "--sheet", help="Contact sheet PNG (default BENCH/contact_sheet.png)."),
-    n: int = typer.Option(6, "--n", min=1, help="Samples on the contact sheet."),
+    n: int = typer.Option(6, "--limit", min=1, help="Samples on the contact sheet."),
 ) -> None:
     """Print the distribution of answers and controls and write a contact sheet of a few samples."""
     from mimic_vlm.bench.inspect import check_sheet_path, contact_sheet, print_summary, sheet_unreadable

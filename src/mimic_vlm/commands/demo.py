@@ -17,11 +17,10 @@ from rich.console import Console
 from rich.rule import Rule
 from rich.table import Table
 
-from mimic_vlm.commands.options import seed_option
+from mimic_vlm.commands.options import Count, NImages, ToyImages, ToyPreset, seed_option
 from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import MimicError
 from mimic_vlm.files import has_files
-from mimic_vlm.limits import MAX_COUNT
 from mimic_vlm.ranges import parse_name_list
 from mimic_vlm.schema import TASKS
 
@@ -45,12 +44,9 @@ def register(app: typer.Typer) -> None:
 
 def demo(
     out: Path = typer.Option(Path("demo-out"), "--out", help="Folder for everything the demo writes."),
-    images: int = typer.Option(300, "--images", min=1, help="Scenes rendered in the toy world."),
-    count: int = typer.Option(50, "--count", min=1, max=MAX_COUNT, help="Samples per task."),
-    n_images: str = typer.Option("2-5", "--n-images", help="Images per sample: N, A-B or a,b,c."),
+    images: ToyImages = 300, count: Count = 50, n_images: NImages = "2-5",
     seed: int = seed_option("Seed of the toy world and of the bench."),
-    preset: str = typer.Option("tiny", "--preset", help="Toy world (see `mimic toy --preset`); toy:mimic-tiny "
-                               "was trained on `tiny` scenes (other seeds than the demo's)."),
+    preset: ToyPreset = "tiny",
     models: str = typer.Option(",".join(DEMO_MODELS), "--models", help="Comma-separated model specs to evaluate."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
     study: bool = typer.Option(True, "--study/--no-study", help=f"Also run {STUDY_FINDINGS} of the paper's "
@@ -90,7 +86,7 @@ def _demo(out: Path, images: int, count: int, controls: Any, seed: int, world: A
 
     console.print(Rule(f"2. bench: {count} samples per task, {', '.join(TASKS)}"))
     bench_dir = generate_bench(catalog, list(TASKS), count, controls, seed, out / "bench", copy_images=True,
-                               command=f"mimic demo --preset {world.name} --images {images} --count {count} "
+                               command=f"mimic demo --toy-preset {world.name} --toy-images {images} --count {count} "
                                        f"--seed {seed}")
     bench = load_bench(bench_dir)
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from mimic_vlm.commands.options import (
+    Adapter,
     BenchDir,
     Device,
     Dtype,
@@ -18,6 +19,8 @@ from mimic_vlm.commands.options import (
     Limit,
     MaskBackend,
     MaskLayers,
+    MaxPixels,
+    Official,
     ReplaceRuns,
     ShowProgress,
     seed_option,
@@ -28,9 +31,6 @@ from mimic_vlm.limits import MAX_PERMUTATIONS, MAX_TIMEOUT_S
 from mimic_vlm.ranges import parse_name_list
 from mimic_vlm.report.blocks import fmt, label  # the report's names: accuracy, micro F1
 from mimic_vlm.schema import TASKS
-
-if TYPE_CHECKING:
-    pass
 
 
 def _ids(value: str | None) -> list[str] | None:
@@ -68,11 +68,10 @@ def summary_table(scores: dict[str, Any], title: str) -> Table:
 ModelSpec = Annotated[str, typer.Option(help="hf:PATH_OR_ID | tiny:FAMILY | toy:NAME | openai:MODEL@BASE_URL | "
                                               "chance | prior | single-image | oracle")]
 RunOut = Annotated[Path, typer.Option(help="Run folder; rerunning the same command resumes it.")]
-Tasks = Annotated[str | None, typer.Option(help="Comma-separated tasks, e.g. counting,listing.")]
+Tasks = Annotated[str | None, typer.Option("--task", help="Only these tasks, comma-separated, e.g. counting,listing.")]
 Ids = Annotated[str | None, typer.Option(help="Comma-separated sample ids, or @FILE with one per line.")]
 BatchSize = Annotated[int | None, typer.Option(min=1, help="Requests per batch (hf/tiny default 8; outputs do not "
                                                            "depend on it).")]
-Official = Annotated[bool, typer.Option(help="Score exactly like the official lmms-eval MIMIC code.")]
 SystemPrompt = Annotated[str | None, typer.Option(help="System message for every request.")]
 MaxNewTokens = Annotated[int | None, typer.Option(min=1, help="Override the tasks' token budgets (16; 32 listing).")]
 Reasoning = Annotated[bool, typer.Option("--reasoning", help="Preset for thinking models: token budgets raised to "
@@ -89,9 +88,6 @@ PromptTemplate = Annotated[str | None, typer.Option(
          "image interleaves the images.")]
 DeviceMap = Annotated[str | None, typer.Option(help="transformers device_map, e.g. auto (hf).")]
 Attention = Annotated[str | None, typer.Option(help="sdpa, eager, flash_attention_2 ... (hf/tiny).")]
-EvalMaxPixels = Annotated[int | None, typer.Option(min=1, help="Per-image pixel cap (w*h), aspect kept (with "
-                                                               "--adapter: the training run's unless given).")]
-Adapter = Annotated[str | None, typer.Option(help="PEFT adapter folder (its training mask is re-applied).")]
 Concurrency = Annotated[int, typer.Option(min=1, help="Requests in flight (openai).")]
 Timeout = Annotated[float, typer.Option(min=0.001, max=MAX_TIMEOUT_S, help="Seconds per HTTP request, all of it "
                                                                                 "(openai).")]
@@ -110,7 +106,7 @@ def eval_(
     reasoning_tags: ReasoningTags = "<think>,</think>", prompt_template: PromptTemplate = None,
     mask_layers: MaskLayers = None, mask_backend: MaskBackend = "auto", dtype: Dtype = "auto",
     device: Device = None, device_map: DeviceMap = None, attn_implementation: Attention = None,
-    max_pixels: EvalMaxPixels = None, image_size: ImageSize = None, adapter: Adapter = None,
+    max_pixels: MaxPixels = None, image_size: ImageSize = None, adapter: Adapter = None,
     concurrency: Concurrency = 8, jpeg_quality: JpegQuality = None, max_batch_tokens: MaxBatchTokens = None,
     timeout: Timeout = 120.0, retries: Retries = 4, api_key_env: ApiKeyEnv = None,
     seed: int = seed_option("Seed of the chance baseline."), permutations: Permutations = 0,
@@ -122,7 +118,7 @@ def eval_(
 
     with RichProgress(disable=not progress) as bars:
         scores = evaluate_scores(
-            bench, model, out, limit=limit, tasks=parse_name_list(tasks, "--tasks"), ids=_ids(ids),
+            bench, model, out, limit=limit, tasks=parse_name_list(tasks, "--task"), ids=_ids(ids),
             batch_size=batch_size, official=official, overwrite=overwrite,
             prompt_template=prompt_template.replace("\\n", "\n") if prompt_template else None,
             system_prompt=system_prompt, max_new_tokens=max_new_tokens, reasoning=reasoning,

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from mimic_vlm.commands.options import MASK_LAYERS
 from mimic_vlm.errors import MimicError
 from mimic_vlm.limits import MAX_LAYERS
 
@@ -17,7 +18,7 @@ def register(app: typer.Typer) -> None:
 
 
 def cost(
-    model: str | None = typer.Argument(None, help="A config.json (or model folder), or a known model: "
+    model: str | None = typer.Argument(None, metavar="MODEL", help="A config.json (or model folder), or a known model: "
                                                   "llava-ov-0.5b, llava-ov-7b, qwen2-vl-2b, qwen2-vl-7b, ..."),
     layers: int | None = typer.Option(None, min=1, max=MAX_LAYERS, help="Decoder layers (explicit sizes instead of MODEL)."),
     heads: int | None = typer.Option(None, min=1, help="Attention heads."),
@@ -25,12 +26,12 @@ def cost(
     head_dim: int | None = typer.Option(None, min=1, help="Head dimension (default: hidden / heads)."),
     hidden: int | None = typer.Option(None, min=1, help="Hidden size."),
     intermediate: int | None = typer.Option(None, min=1, help="MLP intermediate size."),
-    images: int = typer.Option(8, min=1, help="Images per sample."),
+    images: int = typer.Option(8, "--n-images", min=1, help="Images per sample."),
     tokens_per_image: int = typer.Option(730, min=1, help="Tokens per image (LLaVA-OV: 729 + newline)."),
     text_tokens: int = typer.Option(60, min=0, help="Text tokens after the images."),
     prefix_tokens: int = typer.Option(0, min=0, help="Text tokens before the images."),
-    mask_layers: str = typer.Option("second-half", help="Masked layers: 'A-B', 'A,B', 'second-half', 'all'."),
-    batch: int = typer.Option(1, min=1, help="Samples per batch (scales FLOPs and mask memory)."),
+    mask_layers: str = typer.Option("second-half", help=f"Masked {MASK_LAYERS}."),
+    batch: int = typer.Option(1, "--batch-size", min=1, help="Samples per batch (scales FLOPs and mask memory)."),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
     """Attention and decoder FLOPs with/without the image-block mask, and official vs our mask memory."""

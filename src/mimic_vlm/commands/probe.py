@@ -17,14 +17,19 @@ from mimic_vlm.commands.options import (
     BenchDir,
     Device,
     Dtype,
+    ImagesDir,
     ImageSize,
     Limit,
     MaskBackend,
     MaskLayers,
     MaxPixels,
+    OiClasses,
+    OiHierarchy,
     Overwrite,
     ReplaceRuns,
     ShowProgress,
+    SourceName,
+    StudyAnnotations,
     seed_option,
 )
 from mimic_vlm.commands.progress import RichProgress
@@ -68,8 +73,7 @@ def _ints(text: str, option: str) -> list[int]:
 
 def attention(
     model: LocalModel, bench: BenchDir, out: AttentionOut, limit: Limit = None,
-    mask_layers: Annotated[str | None, typer.Option(help="Attach the image-block mask (eager) on these layers "
-                                                         "(A-B, a,b,c, second-half, all).")] = None,
+    mask_layers: MaskLayers = None,
     bootstrap: Annotated[int, typer.Option(min=0, max=MAX_BOOTSTRAP, help="Bootstrap replicates for the intervals.")] = 1000,
     dtype: ProbeDtype = "float32", device: Device = None, max_pixels: MaxPixels = None, image_size: ImageSize = None,
     overwrite: Overwrite = False,
@@ -105,7 +109,7 @@ def _print_attention(result: dict[str, Any], model: str, out: Path) -> None:
 
 
 def pooling(
-    model: Annotated[str, typer.Option(help=MODEL_HELP + " Qwen2-VL, Qwen2.5-VL or LLaVA-OneVision.")],
+    model: Annotated[str, typer.Option(help=MODEL_HELP + " Qwen2-VL, Qwen2.5-VL, LLaVA-OneVision or InternVL.")],
     bench: BenchDir,
     out: Annotated[Path, typer.Option(help="Output folder: pooling.json, pooling.png, runs/k=K/ (resumable).")],
     factors: Annotated[str, typer.Option(help="Pooling factors k: each image's n tokens become ceil(n/k).")]
@@ -138,19 +142,14 @@ Vary = Annotated[str, typer.Option(help="CONTROL=VALUES, e.g. n_images=2,4,6,8,1
                                         "per-image pixel cap) or pooling=1,2,4 (vision tokens pooled).")]
 SweepOut = Annotated[Path, typer.Option(help="Output folder: sweep.json, sweep.png, benches/, runs/ (resumable).")]
 Fix = Annotated[list[str] | None, typer.Option(help="CONTROL=VALUE held fixed (repeatable), e.g. --fix spread=2.")]
-Count = Annotated[int, typer.Option(min=1, max=MAX_COUNT, help="Samples per value.")]
-SourceName = Annotated[str, typer.Option(help="Annotation source: toy, coco or openimages.")]
-Annotations = Annotated[Path | None, typer.Option(help="Annotations file (toy: rendered into OUT if omitted).")]
-ImagesDir = Annotated[Path | None, typer.Option(help="Folder of the source images.")]
-ClassDescriptions = Annotated[Path | None, typer.Option(help="OpenImages class descriptions CSV.")]
-Hierarchy = Annotated[Path | None, typer.Option(help="OpenImages hierarchy JSON.")]
+SweepCount = Annotated[int, typer.Option(min=1, max=MAX_COUNT, help="Samples per value.")]
 Baselines = Annotated[str, typer.Option(help="Baselines drawn on the same plot, e.g. chance,single-image,oracle.")]
 
 
 def sweep(
-    model: AnyModel, task: SweepTask, vary: Vary, out: SweepOut, fix: Fix = None, count: Count = 50,
-    source: SourceName = "toy", annotations: Annotations = None, images_dir: ImagesDir = None,
-    class_descriptions: ClassDescriptions = None, hierarchy: Hierarchy = None, baselines: Baselines = "",
+    model: AnyModel, task: SweepTask, vary: Vary, out: SweepOut, fix: Fix = None, count: SweepCount = 50,
+    source: SourceName = "toy", annotations: StudyAnnotations = None, images_dir: ImagesDir = None,
+    oi_classes: OiClasses = None, oi_hierarchy: OiHierarchy = None, baselines: Baselines = "",
     mask_layers: MaskLayers = None, mask_backend: MaskBackend = "auto",
     seed: int = seed_option("Generator seed (the same for every value)."), dtype: Dtype = "auto",
     device: Device = None, max_pixels: MaxPixels = None, progress: ShowProgress = True,
@@ -170,8 +169,7 @@ def sweep(
     with cleaned_on_failure(out, "runs"):
         if source == "toy" and annotations is None:  # a default world, kept in OUT so a rerun resumes on it
             annotations = ensure_toy_world(out / "toy-world")
-        catalog = Source(source, annotations, images_dir, oi_classes=class_descriptions,
-                         oi_hierarchy=hierarchy).catalog()
+        catalog = Source(source, annotations, images_dir, oi_classes=oi_classes, oi_hierarchy=oi_hierarchy).catalog()
         with RichProgress(disable=not progress) as bars:
             result = run_sweep(catalog, model=model, task=task, vary=name, values=sweep_values(values),
                                fixed=fixed, count=count, out=out, seed=seed,
@@ -208,7 +206,7 @@ def _print_sweep(result: dict[str, Any], model: str, task: str, name: str, out: 
 
 
 def pack(
-    bench: Annotated[Path, typer.Argument(help="Bench folder (its counting and listing samples are packed).")],
+    bench: BenchDir,
     out: Annotated[Path, typer.Option(help="New bench folder.")], overwrite: Overwrite = False,
     task: Annotated[str | None, typer.Option("--task", help="counting, listing or counting,listing (default: both; "
                                                             "common and odd_one cannot be packed).")] = None,
@@ -227,9 +225,17 @@ def pack(
                     + (f" ({left} samples of other tasks left out)" if left else ""))
 
 
+def _usage(ctx: typer.Context) -> None:
+    """Bare `mimic probe`: its usage, exit 0 (as bare `mimic`)."""
+    if ctx.invoked_subcommand is None:
+        print(ctx.get_help())
+        raise typer.Exit()
+
+
 def register(app: typer.Typer) -> None:
-    probe = typer.Typer(help="Diagnostics: attention by layer, vision-token pooling.", no_args_is_help=True,
+    probe = typer.Typer(help="Diagnostics: attention by layer, vision-token pooling.", invoke_without_command=True,
                         rich_markup_mode=None)
+    probe.callback()(_usage)
     probe.command("attention")(attention)
     probe.command("pooling")(pooling)
     app.add_typer(probe, name="probe")

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mimic_vlm.commands.options import seed_option
+from mimic_vlm.commands.options import BenchDir, Official, seed_option
 from mimic_vlm.errors import MimicError
 from mimic_vlm.limits import MAX_BOOTSTRAP
 
@@ -38,11 +38,11 @@ def print_scores(scores: dict[str, Any], console: Console | None = None) -> None
 
 
 def score(
-    bench: Path = typer.Option(..., "--bench", help="Bench folder (samples.jsonl + manifest.json)."),
+    bench: BenchDir,
     predictions: list[Path] = typer.Option(..., "--predictions", help=(
         "Predictions (repeatable): JSONL of {id, output}; lmms-eval --log_samples JSONL of an exported task; "
         "VLMEvalKit prediction files (.xlsx with openpyxl, .csv, .tsv, .pkl).")),
-    official: bool = typer.Option(False, "--official", help="Reproduce the official lmms-eval scoring."),
+    official: Official = False,
     out: Path | None = typer.Option(None, "--out", help="Write scores.json here."),
     scored: Path | None = typer.Option(None, "--scored", help="Write each sample's parse and score (JSONL)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out / --scored file "
@@ -59,7 +59,7 @@ def score(
 
 
 def report(
-    runs: list[Path] = typer.Argument(..., help="Run folders (each with scores.json)."),
+    runs: list[Path] = typer.Argument(..., metavar="RUN", help="Run folders (each with scores.json)."),
     out: Path = typer.Option(..., "--out", help="Report folder: report.md, report.html, figures/."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing report folder."),
     title: str = typer.Option("MIMIC evaluation report", help="Report title."),
@@ -76,7 +76,8 @@ def report(
 
 
 def compare(
-    runs: list[Path] = typer.Argument(..., help="Run folders: the first (A) against each of the others (B)."),
+    runs: list[Path] = typer.Argument(..., metavar="RUN", help="Run folders: the first (A) against each of "
+                                                                    "the others (B)."),
     out: Path | None = typer.Option(None, "--out", help="Folder for compare.json and compare.md."),
     shared_ids: bool = typer.Option(False, "--shared-ids", help="Compare runs of different benches on the "
                                                                  "samples they share (same id, same sample)."),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,18 +10,24 @@ from rich.console import Console
 from rich.table import Table
 
 from mimic_vlm.commands.options import (
+    Adapter,
     AnyModel,
     Device,
     Dtype,
+    ImagesDir,
     ImageSize,
     MaskBackend,
     MaskLayers,
     MaxPixels,
+    OiClasses,
+    OiHierarchy,
     ReplaceRuns,
     ShowProgress,
+    SourceName,
+    StudyAnnotations,
     seed_option,
 )
-from mimic_vlm.commands.probe import Annotations, ClassDescriptions, Hierarchy, ImagesDir, SourceName
+from mimic_vlm.commands.probe import cleaned_on_failure
 from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.limits import MAX_BOOTSTRAP, MAX_COUNT
 
@@ -34,15 +39,14 @@ Profile = Annotated[str, typer.Option(help="quick (a CPU in minutes, toy-world r
                                            "long-context models).")]
 Count = Annotated[int | None, typer.Option(min=2, max=MAX_COUNT, help="Base samples per design (quick 200, paper "
                                                                       "500).")]
-Adapter = Annotated[str | None, typer.Option(help="PEFT adapter folder (its training mask is re-applied).")]
 BatchSize = Annotated[int | None, typer.Option(min=1, help="Requests per batch.")]
 Bootstrap = Annotated[int, typer.Option(min=100, max=MAX_BOOTSTRAP, help="Bootstrap replicates for the intervals.")]
 
 
 def study(
     model: AnyModel, out: StudyOut, findings: Findings = "all", profile: Profile = "quick", count: Count = None,
-    source: SourceName = "toy", annotations: Annotations = None, images_dir: ImagesDir = None,
-    class_descriptions: ClassDescriptions = None, hierarchy: Hierarchy = None, mask_layers: MaskLayers = None,
+    source: SourceName = "toy", annotations: StudyAnnotations = None, images_dir: ImagesDir = None,
+    oi_classes: OiClasses = None, oi_hierarchy: OiHierarchy = None, mask_layers: MaskLayers = None,
     mask_backend: MaskBackend = "auto", adapter: Adapter = None, dtype: Dtype = "auto", device: Device = None,
     max_pixels: MaxPixels = None, image_size: ImageSize = None, batch_size: BatchSize = None,
     seed: int = seed_option("Seed of the designs and the intervals."), bootstrap: Bootstrap = 1000,
@@ -53,19 +57,13 @@ def study(
     from mimic_vlm.masking import mask_from_options
     from mimic_vlm.study.run import study as run_study
 
-    created = not out.exists()
     options = {"mask": mask_from_options(mask_layers, mask_backend), "adapter": adapter, "dtype": dtype,
                "device": device, "max_pixels": max_pixels, "image_size": image_size, "batch_size": batch_size}
-    try:
-        with RichProgress(disable=not progress) as bars:
-            record = run_study(model, out, findings=findings, count=count, profile=profile, seed=seed,
-                               source=Source(source, annotations, images_dir, oi_classes=class_descriptions,
-                                             oi_hierarchy=hierarchy),
-                               model_options=options, overwrite=overwrite, replicates=bootstrap, progress=bars)
-    except BaseException:
-        if created and not (out / "runs").exists():  # failed before any run: no folder of leftovers
-            shutil.rmtree(out, ignore_errors=True)
-        raise
+    with cleaned_on_failure(out, "runs"), RichProgress(disable=not progress) as bars:  # no folder of leftovers
+        record = run_study(model, out, findings=findings, count=count, profile=profile, seed=seed,
+                           source=Source(source, annotations, images_dir, oi_classes=oi_classes,
+                                         oi_hierarchy=oi_hierarchy),
+                           model_options=options, overwrite=overwrite, replicates=bootstrap, progress=bars)
     Console().print(findings_table(record, f"{model}: the paper's findings ({profile} profile)"))
     Console().print(f"written: {out}/study.json, {out}/study.md, {out}/figures/")
 

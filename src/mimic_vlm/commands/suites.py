@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from mimic_vlm.commands.options import Overwrite
+from mimic_vlm.commands.options import BenchDir, Overwrite
 from mimic_vlm.commands.progress import RichProgress
 from mimic_vlm.errors import MimicError
 from mimic_vlm.terminal import printable
@@ -37,8 +37,8 @@ def _print_report(report: ImportReport, what: str) -> None:
 
 
 def import_(
-    benchmark: str = typer.Argument(..., help="muirbench | blink | mantis-eval | nlvr2 | mirb | mmiu"),
-    path: Path | None = typer.Argument(None, help="The release on disk: a data file or the folder holding "
+    benchmark: str = typer.Argument(..., metavar="BENCHMARK", help="muirbench | blink | mantis-eval | nlvr2 | mirb | mmiu"),
+    path: Path | None = typer.Argument(None, metavar="PATH", help="The release on disk: a data file or the folder holding "
                                                   "its parquet / arrow / json files (and image folders)."),
     out: Path = typer.Option(..., "--out", help="Bench folder to create."),
     split: str | None = typer.Option(None, help="Split to read (default: the benchmark's answered split)."),
@@ -62,14 +62,14 @@ def import_(
     _print_report(report, benchmark)
 
 def import_official(
-    path: Path = typer.Argument(..., help="The released MIMIC dataset (anurag4446/mimic) on disk: config "
+    path: Path = typer.Argument(..., metavar="PATH", help="The released MIMIC dataset (anurag4446/mimic) on disk: config "
                                           "folders of parquet files and/or save_to_disk folders."),
     out: Path = typer.Option(..., "--out", help="Bench folder to create."),
     split: str = typer.Option("test", help="Split to read."),
     config: str | None = typer.Option(None, help="Treat every file as this config (counting, common, oddone, "
                                                  "listing, counting_unbalanced) instead of its folder name."),
-    images: Path | None = typer.Option(None, "--images", help="Folder of the images named by file (COCO "
-                                                               "train2017, for counting_unbalanced)."),
+    images: Path | None = typer.Option(None, "--images-dir", help="Folder of the images named by file (COCO "
+                                                                   "train2017, for counting_unbalanced)."),
     coco_annotations: Path | None = typer.Option(None, "--coco-annotations", help="COCO instances json: "
                                                  "adds the category vocabulary the scorers use."),
     overwrite: Overwrite = False,
@@ -83,7 +83,7 @@ def import_official(
     _print_report(report, "MIMIC (official release)")
 
 def export(
-    bench: Path = typer.Argument(..., help="Bench folder."),
+    bench: BenchDir,
     fmt: str = typer.Option(..., "--format", help="hf | lmms-eval | vlmevalkit"),
     out: Path = typer.Option(..., "--out", help="Folder to create."),
     name: str | None = typer.Option(None, help="Task / file name (default: the bench folder's name)."),

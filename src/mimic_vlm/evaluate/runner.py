@@ -97,8 +97,8 @@ class Prompting:
 def select(samples: Sequence[Sample], *, tasks: Sequence[str] | None = None, ids: Sequence[str] | None = None,
            limit: int | None = None) -> list[Sample]:
     """The samples a run covers (all of `tasks` and `ids` when given), in bench order; ids or tasks the
-    bench does not know are a MimicError; so is an empty list (`--tasks ,`): it must not mean "all"."""
-    for option, given in (("--tasks", tasks), ("--ids", ids)):
+    bench does not know are a MimicError; so is an empty list (`--task ,`): it must not mean "all"."""
+    for option, given in (("--task", tasks), ("--ids", ids)):
         if given is not None and not given:
             raise MimicError(f"{option}: the list is empty; name at least one (or leave {option} out for all)")
     for t in tasks or ():

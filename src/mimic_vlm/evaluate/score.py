@@ -97,7 +97,7 @@ def check_same_bench(bench: Bench, predictions: Path) -> None:
     recorded = recorded_bench(predictions)
     if recorded is not None and recorded[0] != bench.manifest_hash:
         raise MimicError(f"{predictions}: made by a run on the bench {recorded[1]} (manifest hash {recorded[0][:12]}, "
-                         f"{predictions.parent / 'run.json'}), not on --bench {bench.root} (manifest hash "
+                         f"{predictions.parent / 'run.json'}), not on the bench {bench.root} (manifest hash "
                          f"{bench.manifest_hash[:12]}); score it against the bench it was made on")
 
 
@@ -112,7 +112,7 @@ def read_predictions(bench: Bench, path: str | Path | Sequence[str | Path]) -> d
 
 def output_problem(target: Path, inputs: Sequence[Path]) -> str | None:
     """Why `target` must never be written, whatever --overwrite says (None when it may): it is one of the
-    predictions read, or inside a bench folder (the --bench's or any other: its samples, manifest or images)
+    predictions read, or inside a bench folder (the one scored or any other: its samples, manifest or images)
     or a run folder."""
     where = target.resolve()
     for p in inputs:

@@ -84,7 +84,7 @@ def browser_data(bench: Bench, runs: list[RunData]) -> dict[str, Any]:
     by_run = [{r["id"]: r for r in run.predictions} for run in runs]
     scored = {i for rows in by_run for i in rows}
     for s in bench.samples:
-        if scored and s.id not in scored:  # a run over part of a bench (--limit, --tasks) shows that part
+        if scored and s.id not in scored:  # a run over part of a bench (--limit, --task) shows that part
             continue
         paths = bench.image_paths(s)
         imgs = [index.setdefault(p, len(index)) for p in paths]

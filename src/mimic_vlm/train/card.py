@@ -77,8 +77,8 @@ def model_card(record: dict[str, Any], folder: str | Path, command: str) -> str:
     versions = record.get("versions") or {}
     if versions:
         lines.append("| versions | " + ", ".join(f"{k} {v}" for k, v in versions.items()) + " |")
-    use = (f"mimic eval --model {base or 'BASE'} --adapter {folder} --bench BENCH --out RUN" if adapter
-           else f"mimic eval --model hf:{folder} --bench BENCH --out RUN")
+    use = (f"mimic eval BENCH --model {base or 'BASE'} --adapter {folder} --out RUN" if adapter
+           else f"mimic eval BENCH --model hf:{folder} --out RUN")
     lines += ["", "## Command", "", "```bash", command, "```", "", "## Use", "", "```bash", use, "```", "",
               "The mask and the image resolution of training are re-applied from `mimic_train.json` on load"
               + (" (`mimic_vlm.train.load_trained`)." if adapter else "."), ""]
