@@ -146,7 +146,7 @@ def test_resume_after_sigkill_loses_and_duplicates_nothing(tmp_path: Path, bench
     done = (run / "predictions.jsonl").read_bytes().count(b"\n")
     assert 2 <= done < 12 and not (run / "scores.json").exists()
     main([*argv, "--batch-size", "3"])  # resume, another batch size
-    main([*argv[:6], str(tmp_path / "ref"), *argv[7:], "--batch-size", "8"])  # uninterrupted reference
+    main([*argv[:5], str(tmp_path / "ref"), *argv[6:], "--batch-size", "8"])  # uninterrupted reference
     assert lines(run) == lines(tmp_path / "ref")
     assert len(lines(run)) == 12 and len({r["id"] for r in lines(run)}) == 12
 

@@ -49,7 +49,8 @@ def test_smoke_runs_the_whole_recipe_and_resumes_without_redoing_anything(studya
     kept = {r["id"] for f in common.glob("train_w*_b*.json") for r in json.loads(f.read_text())}
     assert kept and not kept & studyable.vacuous_ids(common)  # no common sample with a blank image is trained on
     vals = {p.stem: json.loads(p.read_text()) for p in (tmp_path / "val").glob("*.json")}
-    assert {"init-0", "A-1", "B-1"} <= set(vals) and set(vals["A-1"]["probes"]) == set(studyable.PROBES)
+    cooled = [k for k in vals if k.startswith("B-A-")]  # the cool-down from the best stage-A checkpoint
+    assert {"init-0", "A-1"} <= set(vals) and cooled and set(vals["A-1"]["probes"]) == set(studyable.PROBES)
     (held,) = [json.loads(p.read_text()) for p in (tmp_path / "heldout").glob("*.json")]
     assert held["world_seed"] == studyable.SMOKE.heldout_seed and set(held["probes"]) == set(studyable.PROBES)
     row = held["probes"]["count-2-36tok"]
@@ -65,3 +66,10 @@ def test_smoke_runs_the_whole_recipe_and_resumes_without_redoing_anything(studya
     studyable.main(["--smoke", "--out", str(tmp_path), "--summary"])
     text = capsys.readouterr().out
     assert "| A-1 |" in text and "Held-out world (seed 23)" in text and "| count-2-packed |" in text
+    assert f"stage {cooled[0].rsplit('-', 1)[0]}: step" in text
+    # a second cool-down, from another validated stage-A checkpoint, beside the first (chosen on validation too)
+    other = next(k for k in ("A-1", "A-2") if not cooled[0].startswith(f"B-{k}-"))
+    studyable.main(["--smoke", "--out", str(tmp_path), "--cool-from", other])
+    assert (tmp_path / "val" / f"B-{other}-1.json").exists()
+    with pytest.raises(SystemExit, match="A-99: not a validated checkpoint"):
+        studyable.main(["--smoke", "--out", str(tmp_path), "--cool-from", "A-99"])
