@@ -531,6 +531,47 @@ def finish(root: Path, chosen: str, result: dict[str, Any]) -> None:
         log(f"all targets met: {chosen} copied to {final}")
 
 
+def ship(root: Path, plan: Plan, dest: Path) -> None:
+    """OUT/final (every target met) -> the package's model folder: weights, processor files, the toy world it
+    was trained on (`toy_world.json`, what `mimic study` renders for it) and `training.json` (the plan, the
+    held-out result and the training wall time). The model card is written by hand from `--summary`."""
+    final = root / "final"
+    if not (final / "heldout.json").exists():
+        raise SystemExit(f"{final}: no model met every target yet (see --summary)")
+    result = json.loads((final / "heldout.json").read_text())
+    tmp = dest.with_name(dest.name + ".shipping")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for f in (*WEIGHT_FILES, *PROCESSOR_FILES):
+        shutil.copy2(final / f, tmp / f)
+    if (dest / "MODEL_CARD.md").exists():
+        shutil.copy2(dest / "MODEL_CARD.md", tmp / "MODEL_CARD.md")
+    (tmp / "toy_world.json").write_text(json.dumps({"preset": plan.preset}) + "\n")
+    record = {"recipe": "benchmarks/studyable.py", "plan": asdict(plan), "chosen": result["model"],
+              "heldout": result, "training_hours": wall_hours(root)}
+    (tmp / "training.json").write_text(json.dumps(record, indent=1) + "\n")
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.rename(dest)
+    log(f"shipped {result['model']} to {dest}")
+
+
+def wall_hours(root: Path) -> dict[str, float]:
+    """Hours each stage trained, from the logged step times (gaps over 15 minutes are interruptions; the
+    discarded first start, log-first-start.txt, is left out)."""
+    stamps: dict[str, list[float]] = {}
+    for f in [p for p in (root / "log.txt", *root.glob("log-cool-*.txt")) if p.exists()]:
+        for line in f.read_text(errors="replace").splitlines():
+            if line.startswith("[") and ": train " in line:
+                when, _, rest = line[1:].partition("] ")
+                stage = rest.split(":", 1)[0]
+                stamps.setdefault(stage, []).append(time.mktime(time.strptime(when, "%Y-%m-%d %H:%M:%S")))
+    hours = {}
+    for stage, times in stamps.items():
+        times = sorted(set(times))
+        hours[stage] = round(sum(b - a for a, b in zip(times, times[1:]) if b - a < 900) / 3600, 2)
+    return hours
+
+
 # ---------------------------------------------------------------- summary
 
 def summarize(root: Path, plan: Plan) -> str:
@@ -629,6 +670,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=None, help=f"working folder (default {ROOT})")
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="override a Plan field, e.g. --set steps=4000 (recorded in plan.json)")
+    ap.add_argument("--ship", type=Path, metavar="DIR", default=None,
+                    help="copy OUT/final (every target met) into this model folder, e.g. "
+                         "src/mimic_vlm/models/weights/mimic-tiny")
     ap.add_argument("--cool-from", metavar="CHECKPOINT", default=None,
                     help="only run a cool-down from this validated stage-A checkpoint (e.g. A-2000), beside stage A")
     args = ap.parse_args(argv)
@@ -637,6 +681,9 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.summary:
         print(summarize(root, plan))
+        return
+    if args.ship:
+        ship(root, plan, args.ship)
         return
     if args.cool_from:
         cool(root, plan, args.cool_from)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -73,3 +74,15 @@ def test_smoke_runs_the_whole_recipe_and_resumes_without_redoing_anything(studya
     assert (tmp_path / "val" / f"B-{other}-1.json").exists()
     with pytest.raises(SystemExit, match="A-99: not a validated checkpoint"):
         studyable.main(["--smoke", "--out", str(tmp_path), "--cool-from", "A-99"])
+    ship = tmp_path / "ship"
+    if not held["all_targets_met"]:  # smoke sizes meet no target: ship refuses, then ships a stand-in
+        with pytest.raises(SystemExit, match="no model met every target"):
+            studyable.main(["--smoke", "--out", str(tmp_path), "--ship", str(ship)])
+        shutil.copytree(tmp_path / "models" / held["model"], tmp_path / "final")
+        (tmp_path / "final" / "heldout.json").write_text(json.dumps(held))
+    studyable.main(["--smoke", "--out", str(tmp_path), "--ship", str(ship)])
+    assert json.loads((ship / "toy_world.json").read_text()) == {"preset": studyable.SMOKE.preset}
+    record = json.loads((ship / "training.json").read_text())
+    assert record["chosen"] == held["model"] and record["plan"]["preset"] == studyable.SMOKE.preset
+    assert {"model.safetensors", "config.json", "tokenizer.json", "processor_config.json"} <= {
+        p.name for p in ship.iterdir()}
