@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -568,7 +569,7 @@ def wall_hours(root: Path) -> dict[str, float]:
     hours = {}
     for stage, times in stamps.items():
         times = sorted(set(times))
-        hours[stage] = round(sum(b - a for a, b in zip(times, times[1:]) if b - a < 900) / 3600, 2)
+        hours[stage] = round(sum(b - a for a, b in itertools.pairwise(times) if b - a < 900) / 3600, 2)
     return hours
 
 
