@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import http.server
+import json
+import threading
+import time
 from pathlib import Path
 
 import orjson
@@ -15,19 +19,20 @@ def write_rows(path: Path, data: list) -> None:
     path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in data))
 
 
-class SlowChatServer:
-    """A real OpenAI-compatible server on 127.0.0.1 that answers "1" after `delay_s`, in a thread.
+ONE = json.dumps({"choices": [{"message": {"role": "assistant", "content": "1"}}],
+                  "usage": {"prompt_tokens": 1, "completion_tokens": 1}}).encode()
+"""The reply of a well-behaved server: the answer "1"."""
+
+
+class ChatServer:
+    """A real OpenAI-compatible server on 127.0.0.1, in a thread, answering every POST with `body` after
+    `delay_s` (sent `drip_s` apart byte by byte when `drip_s` > 0).
 
     With `hold_after = k`, requests after the first k wait until `released` is set: a test can keep a run busy
     for as long as it needs, however slowly the machine starts a second process.
     """
 
-    def __init__(self, delay_s: float) -> None:
-        import http.server
-        import json
-        import threading
-        import time
-
+    def __init__(self, body: bytes = ONE, delay_s: float = 0.0, drip_s: float = 0.0) -> None:
         self.hold_after: int | None = None
         self.released = threading.Event()
         self.served = 0
@@ -46,14 +51,15 @@ class SlowChatServer:
                 if held:
                     server.released.wait(120)
                 time.sleep(delay_s)
-                data = json.dumps({"choices": [{"message": {"role": "assistant", "content": "1"}}],
-                                   "usage": {"prompt_tokens": 1, "completion_tokens": 1}}).encode()
                 try:
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
+                    self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
-                    self.wfile.write(data)
+                    for chunk in ([body[i:i + 1] for i in range(len(body))] if drip_s else [body]):
+                        self.wfile.write(chunk)
+                        self.wfile.flush()
+                        time.sleep(drip_s)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 

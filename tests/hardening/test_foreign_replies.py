@@ -4,51 +4,14 @@ its reply byte by byte meets a deadline for the whole request."""
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 import time
 
 import pytest
-from hardening_helpers import rows
+from hardening_helpers import ChatServer, rows
 
 from mimic_vlm.evaluate.score import score_output
 from mimic_vlm.schema import Sample
-
-
-class ReplyServer:
-    """A real HTTP server on 127.0.0.1 answering every POST with `body` (sent `drip_s` apart byte by byte)."""
-
-    def __init__(self, body: bytes, drip_s: float = 0.0) -> None:
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802
-                self.rfile.read(int(self.headers["Content-Length"]))
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(server.body)))
-                    self.end_headers()
-                    for i in range(len(server.body)):
-                        self.wfile.write(server.body[i:i + 1])
-                        self.wfile.flush()
-                        time.sleep(server.drip_s)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        self.body, self.drip_s = body, drip_s
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def _reply(message: object, usage: object = None) -> bytes:
@@ -73,7 +36,7 @@ def _eval(cli, bench, server, out, *extra):
      "the server's usage.prompt_tokens is -1, expected a whole number of tokens"),
 ])
 def test_a_malformed_reply_is_one_line(bench_dir, tmp_path, cli, body, problem):
-    server = ReplyServer(body)
+    server = ChatServer(body)
     try:
         _eval(cli, bench_dir, server, tmp_path / "run").one_error_line(f"openai:m@{server.url}: sample", problem)
     finally:
@@ -82,7 +45,7 @@ def test_a_malformed_reply_is_one_line(bench_dir, tmp_path, cli, body, problem):
 
 
 def test_list_of_parts_content_is_read_as_its_text(bench_dir, tmp_path, cli):
-    server = ReplyServer(_reply({"role": "assistant", "content": [{"type": "text", "text": "There are "},
+    server = ChatServer(_reply({"role": "assistant", "content": [{"type": "text", "text": "There are "},
                                                                  {"type": "image_url", "image_url": {}},
                                                                  {"type": "text", "text": "3 dogs."}]}))
     try:
@@ -95,7 +58,7 @@ def test_list_of_parts_content_is_read_as_its_text(bench_dir, tmp_path, cli):
 
 def test_a_dripping_server_meets_the_deadline_of_the_whole_request(bench_dir, tmp_path, cli):
     """Each byte comes well within the per-read timeout, so only a deadline for the whole reply ends it."""
-    server = ReplyServer(_reply({"content": "3"}), drip_s=0.05)  # ~100 bytes: ~5 s in all
+    server = ChatServer(_reply({"content": "3"}), drip_s=0.05)  # ~100 bytes: ~5 s in all
     start = time.monotonic()
     try:
         _eval(cli, bench_dir, server, tmp_path / "run", "--timeout", "0.5", "--concurrency", "1").one_error_line(
@@ -121,7 +84,7 @@ def test_a_number_of_thousands_of_digits_is_no_count(output, official):
 
 
 def test_an_answer_of_thousands_of_digits_is_scored_in_a_run(bench_dir, tmp_path, cli):
-    server = ReplyServer(_reply({"content": BIG}))
+    server = ChatServer(_reply({"content": BIG}))
     try:
         assert _eval(cli, bench_dir, server, tmp_path / "run").code == 0
     finally:

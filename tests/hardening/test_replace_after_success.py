@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hardening_helpers import SlowChatServer, grow_bench, rows
+from hardening_helpers import ChatServer, grow_bench, rows
 from transformers import TrainerCallback
 
 from mimic_vlm.errors import MimicError
@@ -57,7 +57,7 @@ def test_ctrl_c_during_an_overwrite_keeps_the_old_run_and_the_rerun_resumes(benc
     out = tmp_path / "run"
     assert cli("eval", bench_dir, "--model", "oracle", "--out", out, "--no-progress").code == 0
     before = _snapshot(out)
-    server = SlowChatServer(delay_s=0.25)
+    server = ChatServer(delay_s=0.25)
     try:
         argv = ["eval", str(bench_dir), "--model", f"openai:m@{server.url}", "--out", str(out),
                 "--concurrency", "1", "--no-progress", "--overwrite"]

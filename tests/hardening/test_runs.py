@@ -11,7 +11,7 @@ import sys
 import time
 
 import pytest
-from hardening_helpers import SlowChatServer, grow_bench, rows, write_rows
+from hardening_helpers import ChatServer, grow_bench, rows, write_rows
 
 from mimic_vlm.errors import MimicError
 
@@ -20,7 +20,7 @@ N = 12
 
 @pytest.fixture
 def slow_server():
-    server = SlowChatServer(delay_s=0.25)
+    server = ChatServer(delay_s=0.25)
     yield server
     server.close()
 

@@ -9,13 +9,13 @@ import sys
 import time
 
 import pytest
-from hardening_helpers import SlowChatServer, grow_bench
+from hardening_helpers import ChatServer, grow_bench
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_a_signal_with_requests_in_flight_ends_the_run_in_seconds(bench_dir, tmp_path, signum):
     grow_bench(bench_dir, 12)
-    server = SlowChatServer(delay_s=0.0)
+    server = ChatServer(delay_s=0.0)
     server.hold_after = 4  # the first batch answers; every later request hangs until the server is released
     out = tmp_path / "run"
     try:
