@@ -200,38 +200,20 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return (max(0.0, c - h), min(1.0, c + h))
 
 
-def mcnemar(b: int, c: int) -> float:
-    """Exact two-sided McNemar p-value: b, c = pairs where only the first / only the second is right."""
-    n = b + c
-    if n == 0:
-        return 1.0
-    tail = sum(math.comb(n, k) for k in range(min(b, c) + 1)) / 2 ** n
-    return min(1.0, 2 * tail)
-
-
-def paired_bootstrap(a: np.ndarray, b: np.ndarray, n_boot: int, seed: int = 0) -> tuple[float, float, float]:
-    """Mean of a - b over samples (each a per-sample accuracy averaged over seeds), with a 95% interval from
-    resampling the samples (the same resample for both arms: the comparison stays paired)."""
-    rng = np.random.default_rng(seed)
-    d = a - b
-    idx = rng.integers(0, len(d), size=(n_boot, len(d)))
-    boots = d[idx].mean(1)
-    return float(d.mean()), float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))
-
-
 def seed_level_difference(matched: list[tuple[dict[str, bool], dict[str, bool]]], ids: list[str], only_a: int,
                           only_b: int, n_boot: int, key: str) -> tuple[float, float, float, float, list[float]]:
     """(A - B, interval low, high, p, per-seed A - B) of seed-matched runs on the same samples, the seeds a
     level: a two-level bootstrap (seeds, then samples) keeps the seed-to-seed variance in the interval, and
     its p-value comes from the same replicates. With one seed pair: the paired bootstrap and exact McNemar."""
-    from mimic_vlm.evaluate.stats import bootstrap_p, two_level_bootstrap
+    from mimic_vlm.evaluate.stats import bootstrap_p, mcnemar_exact, paired_difference, two_level_bootstrap
 
     table = np.array([[float(pa[i]) - float(pb[i]) for i in ids] for pa, pb in matched])
     per_seed = [float(x) for x in table.mean(axis=1)]
-    if len(matched) == 1:
-        d, dlo, dhi = paired_bootstrap(np.array([float(matched[0][0][i]) for i in ids]),
-                                       np.array([float(matched[0][1][i]) for i in ids]), n_boot)
-        return d, dlo, dhi, mcnemar(only_a, only_b), per_seed
+    if len(matched) == 1:  # paired_difference gives its second argument minus its first: A - B here
+        one, _ = paired_difference([float(matched[0][1][i]) for i in ids], [float(matched[0][0][i]) for i in ids],
+                                   n_boot, seed=0, key=key)
+        assert one.value is not None and one.ci is not None
+        return one.value, one.ci[0], one.ci[1], mcnemar_exact(only_a, only_b), per_seed
     est, reps = two_level_bootstrap(table, n_boot, seed=0, key=key)
     assert est.value is not None and est.ci is not None
     return est.value, est.ci[0], est.ci[1], bootstrap_p(reps) or 1.0, per_seed
