@@ -26,6 +26,9 @@ the grown model computes exactly what the shipped one did) and trains it on the 
     python benchmarks/studyable.py                    # the full run (hours of one core); rerun to resume
     python benchmarks/studyable.py --summary          # validation curve and held-out table so far
     python benchmarks/studyable.py --smoke --out DIR  # the same pipeline at toy sizes (CI, well under a minute)
+    python benchmarks/studyable.py --cool-from A-2500 # a cool-down from a validated checkpoint, beside stage A
+    python benchmarks/studyable.py --heldout          # stop here: the best validated so far, on the held-out world
+    python benchmarks/studyable.py --ship src/mimic_vlm/models/weights/mimic-tiny   # once every target is met
 
 Every step is skipped when its output exists, so rerunning the same command continues where it stopped
 (`mimic train --resume` inside a stage). Default folder: /work/studyable (rebuilt from nothing if missing).
@@ -674,6 +677,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--ship", type=Path, metavar="DIR", default=None,
                     help="copy OUT/final (every target met) into this model folder, e.g. "
                          "src/mimic_vlm/models/weights/mimic-tiny")
+    ap.add_argument("--heldout", action="store_true",
+                    help="choose on validation among every checkpoint validated so far, score it on the held-out "
+                         "world and copy it to OUT/final if it meets every target (stage A may still be running)")
     ap.add_argument("--cool-from", metavar="CHECKPOINT", default=None,
                     help="only run a cool-down from this validated stage-A checkpoint (e.g. A-2000), beside stage A")
     args = ap.parse_args(argv)
@@ -685,6 +691,12 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.ship:
         ship(root, plan, args.ship)
+        return
+    if args.heldout:
+        chosen = best(validated(root))
+        log(f"chosen on validation so far: {chosen}")
+        finish(root, chosen, heldout(root, plan, chosen))
+        print(summarize(root, plan))
         return
     if args.cool_from:
         cool(root, plan, args.cool_from)

@@ -74,6 +74,9 @@ def test_smoke_runs_the_whole_recipe_and_resumes_without_redoing_anything(studya
     assert (tmp_path / "val" / f"B-{other}-1.json").exists()
     with pytest.raises(SystemExit, match="A-99: not a validated checkpoint"):
         studyable.main(["--smoke", "--out", str(tmp_path), "--cool-from", "A-99"])
+    studyable.main(["--smoke", "--out", str(tmp_path), "--heldout"])  # the best validated so far, held out
+    chosen = studyable.best(studyable.validated(tmp_path))
+    assert (tmp_path / "heldout" / f"{chosen}.json").exists() and "init-0" not in studyable.validated(tmp_path)
     ship = tmp_path / "ship"
     if not held["all_targets_met"]:  # smoke sizes meet no target: ship refuses, then ships a stand-in
         with pytest.raises(SystemExit, match="no model met every target"):
