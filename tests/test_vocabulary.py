@@ -176,3 +176,26 @@ def test_bare_group_prints_its_usage_without_an_error(capsys):
     captured = capsys.readouterr()
     assert captured.out.startswith("Usage: mimic probe") and "attention" in captured.out
     assert "error" not in captured.err
+
+
+ROOT = README.parent
+DOCS = [README, ROOT / "PYPI.md", ROOT / "BENCHMARKS.md", *sorted((ROOT / "benchmarks").glob("*.md")),
+        *sorted((ROOT / "src" / "mimic_vlm" / "models" / "weights").glob("*/MODEL_CARD.md"))]
+
+
+def doc_commands(doc: Path) -> list[tuple[str, list[str]]]:
+    """Every `mimic COMMAND ... --option` a document shows (code blocks and inline code), with its options."""
+    found = []
+    for path, rest in re.findall(r"mimic ((?:probe )?[a-z][a-z-]*)([^`#\n]*)", doc.read_text()):
+        if path in COMMANDS:
+            found.append((path, re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", rest)))
+    return found
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=[d.name for d in DOCS])
+def test_every_command_line_in_the_docs_uses_options_its_command_takes(doc):
+    shown = doc_commands(doc)
+    assert shown or doc.name != "README.md"
+    for path, names in shown:
+        for name in names:
+            assert name in options(path) or name == "--help", f"{doc.name}: mimic {path} {name}"
