@@ -14,12 +14,17 @@ AREAS = ("annotations", "compose", "long", "scoring", "runner", "masking", "prob
          "report", "threads")
 
 
-def main() -> None:
+def assembled() -> str:
+    """BENCHMARKS.md as the result files make it."""
     parts = [(RESULTS / "_summary.md").read_text().rstrip() + "\n"]
     for area in AREAS:
         text = (RESULTS / f"{area}.md").read_text().strip()
         parts.append(text.replace("\n## ", "\n### ") + "\n")  # each area is one section; its parts go one level down
-    (ROOT / "BENCHMARKS.md").write_text("\n".join(parts))
+    return "\n".join(parts)
+
+
+def main() -> None:
+    (ROOT / "BENCHMARKS.md").write_text(assembled())
 
 
 if __name__ == "__main__":

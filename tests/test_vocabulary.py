@@ -199,3 +199,14 @@ def test_every_command_line_in_the_docs_uses_options_its_command_takes(doc):
     for path, names in shown:
         for name in names:
             assert name in options(path) or name == "--help", f"{doc.name}: mimic {path} {name}"
+
+
+def test_benchmarks_md_is_what_its_result_files_assemble():
+    """BENCHMARKS.md is generated (`python benchmarks/assemble.py`): an edit made to it alone is lost."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("assemble", ROOT / "benchmarks" / "assemble.py")
+    assert spec is not None and spec.loader is not None
+    assemble = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(assemble)
+    assert (ROOT / "BENCHMARKS.md").read_text() == assemble.assembled()
