@@ -294,11 +294,38 @@ def summarize(root: Path, plan: Plan) -> str:
                      f"{d:+.3f} [{dlo:+.3f}, {dhi:+.3f}] | {p:.3g} |")
     counts = {n: sum(v == n for v in n_images.values()) for n in sizes}
     text = ("Held-out bench: " + ", ".join(f"{c} samples with {n} image(s)" for n, c in counts.items())
-            + ".\n\n" + "\n".join(lines) + "\n\n" + "\n".join(pairs) + "\n" + probe_table(root))
+            + ".\n\n" + "\n".join(lines) + "\n\n" + "\n".join(pairs) + "\n" + step_time_table(root)
+            + probe_table(root))
     (root / "results.md").write_text(text)
     (root / "results.json").write_text(json.dumps({"plan": asdict(plan), "arms": table, "paired": paired}, indent=2))
     plot(root, table, sizes)
     return text
+
+
+def step_time_table(root: Path) -> str:
+    """Training seconds per step by arm (mimic_train.json `timing`), and the masked over the unmasked runs of the
+    same data and seed: the mask's training cost, measured run against run on this machine."""
+    timed: dict[str, dict[int | None, float]] = {}
+    for f in sorted((root / "runs").glob("*/mimic_train.json")) if (root / "runs").is_dir() else []:
+        per_step = (json.loads(f.read_text()).get("timing") or {}).get("seconds_per_step")
+        if per_step:
+            arm, seed = arm_of(f.parent.name)
+            timed.setdefault(arm, {})[seed] = per_step
+    if not timed:
+        return ""
+    rows = ["\nTraining time per step (`timing` in each run's mimic_train.json; runs of one arm differ only in "
+            "seed):\n", "| arm | runs | s / step, mean (min-max) | masked / unmasked, same data and seed |",
+            "|---|---|---|---|"]
+    for arm, seeds in timed.items():
+        ratio = "-"
+        partner = timed.get(arm.replace("mask-", "nomask-")) if arm.startswith("mask-") else None
+        if partner:
+            ratios = [seeds[s] / partner[s] for s in seeds if s in partner]
+            ratio = f"{np.mean(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})" if ratios else "-"
+        values = list(seeds.values())
+        rows.append(f"| {LABELS.get(arm, arm)} | {len(values)} | {np.mean(values):.2f} ({min(values):.2f}-"
+                    f"{max(values):.2f}) | {ratio} |")
+    return "\n".join(rows) + "\n"
 
 
 def probe_table(root: Path) -> str:

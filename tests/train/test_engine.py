@@ -92,6 +92,9 @@ def test_saved_adapter_reloads_to_the_same_outputs(lora_run, batch):
     assert written["lora"]["r"] == 8 and written["lora"]["train_projector"] is True
     assert written["steps"] == 20 and written["seed"] == 0 and written["mask_layers"] is None
     assert written["data"][0]["sha256"] and written["samples"] == 8 == settings["samples"]
+    timing = written["timing"]  # what a mask's training cost is read from
+    assert timing["steps"] == 20 and timing["seconds"] > 0
+    assert timing["seconds_per_step"] == pytest.approx(timing["seconds"] / 20, rel=1e-3)
 
 
 def test_masked_training_learns_and_reloads_with_its_mask(toy, tmp_path, batch):
@@ -156,6 +159,8 @@ def test_killed_run_resumes_to_the_same_weights(toy, tmp_path):
     steps = StepRecorder()
     resumed = train(config(toy, out, **kw), resume=True, callbacks=[steps])
     assert steps.seen[0] > 2 and steps.seen[-1] == 12  # it continued from a checkpoint, not from step 0
+    timing = json.loads((out / TRAIN_SETTINGS).read_text())["timing"]
+    assert timing["steps"] == 12 - (steps.seen[0] - 1)  # only the steps this process trained are timed
     want, got = _weights(reference.model), _weights(resumed.model)
     assert want.keys() == got.keys()
     assert all(torch.allclose(want[k], got[k], atol=1e-6) for k in want)

@@ -35,6 +35,7 @@ def test_smoke_runs_every_arm_and_writes_tables_plot_and_probes(remedies, tmp_pa
         assert p["p"] == mcnemar_exact(p["only_a"], p["only_b"]) and p["pairs"] == 1
     text = (tmp_path / "results.md").read_text()
     assert "| LoRA, mask 2-3, + extra 2-10 image data | 1 |" in text and "exact McNemar p" in text
+    assert "| masked / unmasked, same data and seed |" in text and "| LoRA, mask 2-3, base data | 1 |" in text
     assert (tmp_path / "accuracy_by_images.png").stat().st_size > 10_000
     masked = json.loads((tmp_path / "probe" / "mask-extra-s0.json").read_text())["layers"]
     plain = json.loads((tmp_path / "probe" / "nomask-extra-s0.json").read_text())["layers"]

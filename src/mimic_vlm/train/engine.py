@@ -11,6 +11,7 @@ import dataclasses
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -400,7 +401,9 @@ def _fit(cfg: TrainConfig, real: TrainConfig, model: Any, processor: Any, collat
     trainer.remove_callback(PrinterCallback)  # the progress bar shows the logs; trainer_state.json keeps them
     if trainer.is_world_process_zero():
         write_json_atomic(cfg.out / RUN_SETTINGS, real.record())
+    started, first_step = time.perf_counter(), trainer.state.global_step if last is None else _step_of(last)
     output = trainer.train(resume_from_checkpoint=last)
+    timing = _timing(time.perf_counter() - started, trainer.state.global_step - first_step)
 
     for config in cached:  # the saved model generates with its cache, as the base did
         config.use_cache = True
@@ -416,7 +419,7 @@ def _fit(cfg: TrainConfig, real: TrainConfig, model: Any, processor: Any, collat
         "mask_backend_resolved": mask.resolved["training"] if mask is not None and mask.resolved else None,
         "data": data.files, "samples": len(data.conversations), "dropped_too_many_images": data.dropped,
         "max_images": cfg.max_images, "max_pixels": cfg.max_pixels, "image_size": cfg.image_size, "seed": cfg.seed, "steps": trainer.state.global_step,
-        "train_loss": output.training_loss,
+        "train_loss": output.training_loss, "timing": timing,
         "epochs": cfg.epochs, "batch_size": cfg.batch_size, "grad_accum": cfg.grad_accum,
         "world_size": args.world_size, "lr": cfg.lr, "lr_scheduler": cfg.lr_scheduler,
         "warmup_ratio": cfg.warmup_ratio, "precision": precision,
@@ -430,6 +433,21 @@ def _fit(cfg: TrainConfig, real: TrainConfig, model: Any, processor: Any, collat
         if cfg.out != real.out:
             swap_in(cfg.out, real.out)
     return TrainResult(real.out, model, trainer.state.log_history, settings.to_dict())
+
+
+def _step_of(checkpoint: str) -> int:
+    """The step a `checkpoint-N` folder was saved at."""
+    try:
+        return int(Path(checkpoint).name.rsplit("-", 1)[1])
+    except (IndexError, ValueError):
+        return 0
+
+
+def _timing(seconds: float, steps: int) -> dict[str, float | int | None]:
+    """Wall time of the steps this process trained (a resumed run times only its own part): what the mask's
+    cost is read from, run against run on the same machine."""
+    return {"seconds": round(seconds, 3), "steps": steps,
+            "seconds_per_step": round(seconds / steps, 4) if steps > 0 else None}
 
 
 def _versions() -> dict[str, str]:
