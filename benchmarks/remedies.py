@@ -27,6 +27,7 @@ exists, so a rerun continues where it stopped):
     python benchmarks/remedies.py                    # the full run, two jobs of one thread each; resumable
     python benchmarks/remedies.py --summary          # tables from whatever has finished
     python benchmarks/remedies.py --smoke --out DIR  # the same pipeline at toy sizes (CI, a few seconds)
+    python benchmarks/remedies.py --long             # the studyable base, 64 tokens per image (issue 21 item 4)
 
 Results: benchmarks/_data/remedies/results.md (+ results.json, accuracy_by_images.png, probe/*.json).
 """
@@ -46,7 +47,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent / "_data" / "remedies"
-MASK = "2-3"
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,17 @@ class Plan:
     lora_alpha: int = 32
     probe_limit: int = 60
     bootstrap: int = 2000
+    base: str = ""
+    """The base model folder (`hf:`); "" is the shipped `toy:mimic-tiny`."""
+    preset: str = "tiny"
+    """The toy world the base was trained on (training and held-out scenes are drawn from it)."""
+    max_pixels: int = 0
+    """Per-image pixel cap in training, evaluation and probes (0: the processor's own)."""
+    mask: str = "2-3"
+    """The masked layers: the deeper half of the base's text layers."""
+    base_n: str = "1-4"
+    extra_n: str = "2-10"
+    """Images per sample of the base data (the base's range) and of the extra multi-image data."""
 
 
 SMOKE = Plan(train_images=60, eval_images=40, base_count=8, extra_count=8, eval_count=6, eval_n="1,2,3",
@@ -79,18 +90,34 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def base_folder() -> Path:
+LONG = Plan(base="/work/studyable/final", preset="study", train_seed=21, eval_seed=24, max_pixels=224 * 224,
+            mask="4-7", base_n="1-2", extra_n="2-8", eval_n="1,2,4,6,8", eval_count=300)
+"""Issue 21 item 4: the studyable 8-layer base, 64 vision tokens per image (long image runs, up to 512 vision
+tokens a sample), the mask on its deeper half. CPU: about 26 s a training step at this length, so its 12
+fine-tunes take about 9 hours of one core; on a GPU, minutes."""
+
+
+def base_folder(plan: Plan) -> Path:
     from mimic_vlm.models.registry import WEIGHTS
 
-    return WEIGHTS / "mimic-tiny"
+    return Path(plan.base) if plan.base else WEIGHTS / "mimic-tiny"
+
+
+def labels(plan: Plan) -> dict[str, str]:
+    base = "base `toy:mimic-tiny`" if not plan.base else f"base `{Path(plan.base).name}`"
+    extra = f"+ extra {plan.extra_n} image data"
+    return {"prior": "answer prior (`--model prior`)", "base": base,
+            "base+mask": f"base, mask {plan.mask} at inference only", "nomask-base": "LoRA, no mask, base data",
+            "mask-base": f"LoRA, mask {plan.mask}, base data", "nomask-extra": f"LoRA, no mask, {extra}",
+            "mask-extra": f"LoRA, mask {plan.mask}, {extra}"}
 
 
 # ---------------------------------------------------------------- 1-2. worlds and data
 
-def world(root: Path, name: str, n: int, seed: int) -> Path:
+def world(root: Path, name: str, n: int, seed: int, preset: str) -> Path:
     from mimic_vlm.annotations.toyworld import ensure_toy_world
 
-    return ensure_toy_world(root / "world" / name, n, seed, preset="tiny")
+    return ensure_toy_world(root / "world" / name, n, seed, preset=preset)
 
 
 def bench(root: Path, name: str, annotations: Path, count: int, n_images: str, seed: int, training: bool,
@@ -125,16 +152,17 @@ def finetune(root: Path, plan: Plan, arm: str, seed: int, data: list[str]) -> Pa
     _one_thread()
     out = root / "runs" / f"{arm}-s{seed}"
     if not (out / "mimic_train.json").exists():
-        cfg = TrainConfig(model=f"hf:{base_folder()}", data=data, out=out, method="lora",
+        cfg = TrainConfig(model=f"hf:{base_folder(plan)}", data=data, out=out, method="lora",
                           lora=LoraSettings(plan.lora_r, plan.lora_alpha, 0.05), train_projector=True,
-                          mask_layers=MASK if ARMS[arm][0] else None, max_steps=plan.steps, batch_size=plan.batch,
+                          mask_layers=plan.mask if ARMS[arm][0] else None, max_pixels=plan.max_pixels or None,
+                          max_steps=plan.steps, batch_size=plan.batch,
                           lr=plan.lr, warmup_ratio=0.05, precision="fp32", gradient_checkpointing=False,
                           save_steps=max(plan.steps // 2, 1), logging_steps=max(plan.steps // 10, 1), seed=seed)
         train(cfg, resume=last_checkpoint(out / "checkpoints") is not None)  # continue a killed run
     return out
 
 
-def evaluate(root: Path, name: str, eval_bench: Path, spec: str, adapter: Path | None = None,
+def evaluate(root: Path, plan: Plan, name: str, eval_bench: Path, spec: str, adapter: Path | None = None,
              mask: str | None = None) -> Path:
     from mimic_vlm.evaluate.runner import run_eval
     from mimic_vlm.masking import mask_from_options
@@ -146,7 +174,8 @@ def evaluate(root: Path, name: str, eval_bench: Path, spec: str, adapter: Path |
     if not (out / "scores.json").exists() or _bench_of(out) != str(eval_bench.resolve()):
         b = load_bench(eval_bench)
         model = load_model(spec, bench=b, device="cpu", batch_size=16, adapter=str(adapter) if adapter else None,
-                           mask=mask_from_options(mask, "sdpa") if mask else None)
+                           mask=mask_from_options(mask, "sdpa") if mask else None,
+                           max_pixels=plan.max_pixels or None)
         run_eval(b, model, out, overwrite=True,
                  command=["benchmarks/remedies.py", spec, *(["--adapter", str(adapter)] if adapter else [])])
     return out
@@ -162,7 +191,7 @@ def _bench_of(run: Path) -> str | None:
 
 def job(root: Path, plan: Plan, arm: str, seed: int, data: list[str], eval_bench: Path) -> str:
     run = finetune(root, plan, arm, seed, data)
-    evaluate(root, f"{arm}-s{seed}", eval_bench, f"hf:{base_folder()}", adapter=run)
+    evaluate(root, plan, f"{arm}-s{seed}", eval_bench, f"hf:{base_folder(plan)}", adapter=run)
     return f"{arm}-s{seed}"
 
 
@@ -180,9 +209,9 @@ def probe(root: Path, plan: Plan, name: str, eval_bench: Path, adapter: Path | N
         b = load_bench(eval_bench)
         multi = [s for s in b.samples if len(s.images) >= 2]
         b.samples = multi
-        hf = load_model(f"hf:{base_folder()}", bench=b, device="cpu", dtype="float32",
+        hf = load_model(f"hf:{base_folder(plan)}", bench=b, device="cpu", dtype="float32",
                         adapter=str(adapter) if adapter else None,
-                        mask=mask_from_options(mask, "eager") if mask else None)
+                        mask=mask_from_options(mask, "eager") if mask else None, max_pixels=plan.max_pixels or None)
         result = probe_bench(hf, b, limit=plan.probe_limit, n_boot=plan.bootstrap)
         out.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out, result)
@@ -234,10 +263,6 @@ def arm_of(name: str) -> tuple[str, int | None]:
     return (arm, int(seed)) if sep and arm in ARMS and seed.isdigit() else (name, None)
 
 
-LABELS = {"prior": "answer prior (`--model prior`)", "base": "base `toy:mimic-tiny`",
-          "base+mask": "base, mask 2-3 at inference only", "nomask-base": "LoRA, no mask, base data",
-          "mask-base": "LoRA, mask 2-3, base data", "nomask-extra": "LoRA, no mask, + extra 2-10 image data",
-          "mask-extra": "LoRA, mask 2-3, + extra 2-10 image data"}
 COMPARISONS = (("mask-base", "nomask-base"), ("mask-extra", "nomask-extra"), ("nomask-extra", "nomask-base"),
                ("mask-extra", "mask-base"), ("nomask-base", "base"), ("nomask-extra", "base"), ("base+mask", "base"))
 
@@ -254,7 +279,8 @@ def summarize(root: Path, plan: Plan) -> str:
         arm, seed = arm_of(name)
         arms.setdefault(arm, {})[seed] = preds
     sizes = sorted(set(n_images.values()))
-    order = [a for a in LABELS if a in arms] + sorted(set(arms) - set(LABELS))
+    names = labels(plan)
+    order = [a for a in names if a in arms] + sorted(set(arms) - set(names))
     lines = ["| arm | runs | accuracy [Wilson 95%, pooled] | seed mean ± sd (min-max) | "
              + " | ".join(f"{n} img" for n in sizes) + " |", "|---|---|---|---|" + "---|" * len(sizes)]
     table: dict[str, dict] = {}
@@ -271,7 +297,7 @@ def summarize(root: Path, plan: Plan) -> str:
         table[arm] = {"runs": len(seeds), "acc": sum(flat) / len(flat), "ci": [lo, hi], "seed_accs": accs,
                       "by_images": {str(n): list(v) for n, v in by_n.items()}}
         spread = f"{np.mean(accs):.3f} ± {sd:.3f} ({min(accs):.3f}-{max(accs):.3f})" if len(accs) > 1 else "-"
-        lines.append(f"| {LABELS.get(arm, arm)} | {len(seeds)} | {sum(flat) / len(flat):.3f} [{lo:.3f}, {hi:.3f}] | "
+        lines.append(f"| {names.get(arm, arm)} | {len(seeds)} | {sum(flat) / len(flat):.3f} [{lo:.3f}, {hi:.3f}] | "
                      f"{spread} | " + " | ".join(f"{a:.2f} [{lo_:.2f}, {hi_:.2f}]" for a, lo_, hi_ in by_n.values())
                      + " |")
     pairs = ["| comparison (A vs B) | seed pairs | A - B per seed | only A right / only B right (all seeds) | "
@@ -289,20 +315,20 @@ def summarize(root: Path, plan: Plan) -> str:
         paired.append({"a": a, "b": b, "pairs": len(matched), "only_a": only_a, "only_b": only_b, "p": p,
                        "diff": [d, dlo, dhi], "per_seed": per_seed,
                        "test": "exact McNemar" if len(matched) == 1 else "two-level bootstrap"})
-        pairs.append(f"| {LABELS.get(a, a)} vs {LABELS.get(b, b)} | {len(matched)} | "
+        pairs.append(f"| {names.get(a, a)} vs {names.get(b, b)} | {len(matched)} | "
                      f"{', '.join(f'{x:+.3f}' for x in per_seed)} | {only_a} / {only_b} | "
                      f"{d:+.3f} [{dlo:+.3f}, {dhi:+.3f}] | {p:.3g} |")
     counts = {n: sum(v == n for v in n_images.values()) for n in sizes}
     text = ("Held-out bench: " + ", ".join(f"{c} samples with {n} image(s)" for n, c in counts.items())
-            + ".\n\n" + "\n".join(lines) + "\n\n" + "\n".join(pairs) + "\n" + step_time_table(root)
-            + probe_table(root))
+            + ".\n\n" + "\n".join(lines) + "\n\n" + "\n".join(pairs) + "\n" + step_time_table(root, names)
+            + probe_table(root, names))
     (root / "results.md").write_text(text)
     (root / "results.json").write_text(json.dumps({"plan": asdict(plan), "arms": table, "paired": paired}, indent=2))
-    plot(root, table, sizes)
+    plot(root, table, sizes, names)
     return text
 
 
-def step_time_table(root: Path) -> str:
+def step_time_table(root: Path, names: dict[str, str]) -> str:
     """Training seconds per step by arm (mimic_train.json `timing`), and the masked over the unmasked runs of the
     same data and seed: the mask's training cost, measured run against run on this machine."""
     timed: dict[str, dict[int | None, float]] = {}
@@ -323,12 +349,12 @@ def step_time_table(root: Path) -> str:
             ratios = [seeds[s] / partner[s] for s in seeds if s in partner]
             ratio = f"{np.mean(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})" if ratios else "-"
         values = list(seeds.values())
-        rows.append(f"| {LABELS.get(arm, arm)} | {len(values)} | {np.mean(values):.2f} ({min(values):.2f}-"
+        rows.append(f"| {names.get(arm, arm)} | {len(values)} | {np.mean(values):.2f} ({min(values):.2f}-"
                     f"{max(values):.2f}) | {ratio} |")
     return "\n".join(rows) + "\n"
 
 
-def probe_table(root: Path) -> str:
+def probe_table(root: Path, names: dict[str, str]) -> str:
     files = sorted((root / "probe").glob("*.json")) if (root / "probe").is_dir() else []
     if not files:
         return ""
@@ -340,7 +366,7 @@ def probe_table(root: Path) -> str:
     rows = []
     for name, r in results.items():
         cells = [_share(row["vision.other"]) + f" / {row['vision.own']['value']:.3f}" for row in r["layers"]]
-        rows.append(f"| {LABELS.get(arm_of(name)[0], name)}{'' if arm_of(name)[1] is None else ' (seed 0)'} | "
+        rows.append(f"| {names.get(arm_of(name)[0], name)}{'' if arm_of(name)[1] is None else ' (seed 0)'} | "
                     f"{r['samples']} | " + " | ".join(cells) + " |")
     return head + "\n".join(rows) + "\n"
 
@@ -350,7 +376,7 @@ def _share(entry: dict) -> str:
     return f"{entry['value']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
-def plot(root: Path, table: dict, sizes: list[int]) -> None:
+def plot(root: Path, table: dict, sizes: list[int], names: dict[str, str]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -362,7 +388,7 @@ def plot(root: Path, table: dict, sizes: list[int]) -> None:
         # clipped at 0: a Wilson bound at p = 1 can round a hair below the point
         lo = [max(0.0, row["by_images"][str(n)][0] - row["by_images"][str(n)][1]) for n in sizes]
         hi = [max(0.0, row["by_images"][str(n)][2] - row["by_images"][str(n)][0]) for n in sizes]
-        ax.errorbar(sizes, ys, yerr=[lo, hi], marker="o", capsize=2, label=f"{LABELS.get(arm, arm)} ({row['runs']})")
+        ax.errorbar(sizes, ys, yerr=[lo, hi], marker="o", capsize=2, label=f"{names.get(arm, arm)} ({row['runs']})")
     ax.set_xlabel("images in the sample (base trained on 1-4)")
     ax.set_ylabel("counting exact match")
     ax.set_ylim(0, 1.02)
@@ -379,15 +405,15 @@ def plot(root: Path, table: dict, sizes: list[int]) -> None:
 def run_all(root: Path, plan: Plan, jobs: int) -> str:
     root.mkdir(parents=True, exist_ok=True)
     log(f"plan {plan}")
-    train_world = world(root, "train", plan.train_images, plan.train_seed)
-    eval_world = world(root, "eval", plan.eval_images, plan.eval_seed)
-    base_data = bench(root, "base", train_world, plan.base_count, "1-4", plan.train_seed + 100, True)
-    extra_data = bench(root, "extra", train_world, plan.extra_count, "2-10", plan.train_seed + 200, True)
+    train_world = world(root, "train", plan.train_images, plan.train_seed, plan.preset)
+    eval_world = world(root, "eval", plan.eval_images, plan.eval_seed, plan.preset)
+    base_data = bench(root, "base", train_world, plan.base_count, plan.base_n, plan.train_seed + 100, True)
+    extra_data = bench(root, "extra", train_world, plan.extra_count, plan.extra_n, plan.train_seed + 200, True)
     eval_bench = bench(root, f"eval-{plan.eval_balance}", eval_world, plan.eval_count, plan.eval_n,
                        plan.eval_seed + 300, False, plan.eval_balance)
-    evaluate(root, "prior", eval_bench, "prior")
-    evaluate(root, "base", eval_bench, f"hf:{base_folder()}")
-    evaluate(root, "base+mask", eval_bench, f"hf:{base_folder()}", mask=MASK)
+    evaluate(root, plan, "prior", eval_bench, "prior")
+    evaluate(root, plan, "base", eval_bench, f"hf:{base_folder(plan)}")
+    evaluate(root, plan, "base+mask", eval_bench, f"hf:{base_folder(plan)}", mask=plan.mask)
     log("base evaluated")
     specs = [(arm, seed, [str(base_data / "train_llava.json")]
               + ([str(extra_data / "train_llava.json")] if extra else []))
@@ -403,7 +429,7 @@ def run_all(root: Path, plan: Plan, jobs: int) -> str:
     probe(root, plan, "base", eval_bench)
     for arm in ARMS:
         probe(root, plan, f"{arm}-s{plan.seeds[0]}", eval_bench, adapter=root / "runs" / f"{arm}-s{plan.seeds[0]}",
-              mask=MASK if ARMS[arm][0] else None)
+              mask=plan.mask if ARMS[arm][0] else None)
     return summarize(root, plan)
 
 
@@ -428,12 +454,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--summary", action="store_true", help="only summarise what has finished")
     ap.add_argument("--smoke", action="store_true", help="toy sizes: the whole pipeline in seconds (CI)")
     ap.add_argument("--out", type=Path, default=None, help=f"results folder (default {ROOT})")
+    ap.add_argument("--long", action="store_true",
+                    help="issue 21 item 4: the studyable base at 64 vision tokens per image (see LONG; GPU advised)")
     ap.add_argument("--jobs", type=int, default=2, help="fine-tuning jobs in parallel (one thread each)")
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="override a Plan field, e.g. --set steps=40 --set seeds=0,1,2 (recorded in results.json)")
     args = ap.parse_args(argv)
-    plan = override(SMOKE if args.smoke else Plan(), args.set)
-    root = args.out or ROOT
+    plan = override(SMOKE if args.smoke else LONG if args.long else Plan(), args.set)
+    root = args.out or (ROOT.with_name("remedies-long") if args.long else ROOT)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.summary:
         print(summarize(root, plan))

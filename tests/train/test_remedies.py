@@ -55,3 +55,19 @@ def test_statistics(remedies) -> None:
     assert d == 0.25 == per_seed[0] and dlo == 0.0 and 0.25 <= dhi <= 0.75 and p == mcnemar_exact(1, 0) == 1.0
     d, dlo, dhi, p, per_seed = remedies.seed_level_difference([(a, b), (a, a)], list(a), 1, 0, 500, "t")
     assert d == 0.125 and per_seed == [0.25, 0.0] and dlo <= 0.0 < dhi  # seeds as a level: the spread widens it
+
+
+def test_another_base_world_and_pixel_cap_reach_every_step(remedies, tmp_path: Path) -> None:
+    """The plan's world, pixel cap and mask reach data, training, evaluation and labels (what `--long` changes)."""
+    remedies.main(["--smoke", "--out", str(tmp_path), "--set", "preset=study", "--set", "max_pixels=12544",
+                   "--set", "extra_n=2-3"])
+    world = json.loads((tmp_path / "world" / "train" / "annotations.json").read_text())
+    assert {im["width"] for im in world["images"]} == {224}  # the `study` world
+    train = json.loads((tmp_path / "runs" / "mask-extra-s0" / "mimic_train.json").read_text())
+    assert train["max_pixels"] == 12544 and train["mask_layers"] == "2-3"
+    rows = [json.loads(x) for x in (tmp_path / "evals" / "mask-extra-s0" / "predictions.jsonl").read_text().splitlines()]
+    samples = {s["id"]: s for s in map(json.loads, (tmp_path / "data" / "eval-natural" / "samples.jsonl")
+                                        .read_text().splitlines())}
+    assert all(r["vision_tokens"] == 16 * len(samples[r["id"]]["images"]) for r in rows)  # 112 px: 16 tokens
+    assert "LoRA, mask 2-3, + extra 2-3 image data" in (tmp_path / "results.md").read_text()
+    assert remedies.labels(remedies.LONG)["mask-extra"] == "LoRA, mask 4-7, + extra 2-8 image data"
