@@ -11,6 +11,7 @@ import pytest
 from mimic_vlm.annotations.toyworld import render_toy_world
 from mimic_vlm.cli import main
 from mimic_vlm.study.analysis import FINDING_KEYS, STUDY_KEYS
+from mimic_vlm.errors import MimicError
 from mimic_vlm.study.run import model_world, study
 
 
@@ -116,6 +117,20 @@ def test_bad_requests_fail_before_any_work(tmp_path: Path, capsys: pytest.Captur
     assert "--mask-layers: --model oracle takes no attention mask" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
     assert model_world("toy:mimic-tiny") == "tiny" and model_world("oracle") == "tiny"
+
+
+def test_a_model_folder_names_the_toy_world_the_study_renders(tmp_path: Path) -> None:
+    """A model trained on another toy world records it (`toy_world.json`); the study renders that world (read
+    through the model kind: a comparison of the kind record with a string had made every model `tiny`)."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    assert model_world(f"hf:{folder}") == "tiny"
+    (folder / "toy_world.json").write_text('{"preset": "study"}')
+    assert model_world(f"hf:{folder}") == "study"
+    with pytest.raises(MimicError, match="toy_world.json of hf:.*: unknown toy world preset"):
+        (folder / "toy_world.json").write_text('{"preset": "huge"}')
+        study(f"hf:{folder}", tmp_path / "s", findings="F1", count=2)
+    assert not (tmp_path / "s").exists()
 
 
 def _source(world: Path):  # type: ignore[no-untyped-def]

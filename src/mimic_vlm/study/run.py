@@ -61,7 +61,7 @@ def model_world(spec: str) -> str:
     from mimic_vlm.models.registry import WEIGHTS, check_spec
 
     kind, arg = check_spec(spec)
-    folder = WEIGHTS / arg if kind == "toy" else Path(arg).expanduser() if kind == "hf" else None
+    folder = WEIGHTS / arg if kind.name == "toy" else Path(arg).expanduser() if kind.name == "hf" else None
     record = folder / WORLD_RECORD if folder is not None else None
     if record is not None and record.is_file():
         preset = read_json(record).get("preset")
