@@ -10,8 +10,8 @@ import pytest
 
 from mimic_vlm.annotations.toyworld import render_toy_world
 from mimic_vlm.cli import main
-from mimic_vlm.study.analysis import FINDING_KEYS, STUDY_KEYS
 from mimic_vlm.errors import MimicError
+from mimic_vlm.study.analysis import FINDING_KEYS, STUDY_KEYS
 from mimic_vlm.study.run import model_world, study
 
 
