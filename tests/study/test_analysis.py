@@ -27,6 +27,7 @@ F7 = FINDINGS["F7"]  # the paper's side: > 0
     ({"value": -0.2, "ci": [-0.3, -0.1]}, 0.2, "inconclusive"),   # clear interval, Holm-adjusted p too large
     ({"value": -0.2, "ci": [-0.3, -0.1]}, None, "reproduced"),    # no test: the interval decides
     ({"value": 0.2, "ci": [0.1, 0.3]}, 0.001, "opposite"),
+    ({"value": 0.2, "ci": [0.1, 0.3]}, 0.09, "inconclusive"),  # against the paper: the same Holm rule applies
     ({"value": -0.02, "ci": [-0.2, 0.16]}, 0.6, "inconclusive"),  # holds 0, wider than 0.10
     ({"value": -0.01, "ci": [-0.04, 0.03]}, 0.6, "not_reproduced"),  # holds 0, narrower than 0.10
     ({"value": None, "ci": None}, None, "inconclusive"),

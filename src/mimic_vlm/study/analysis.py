@@ -10,9 +10,10 @@ Verdicts (one per finding):
   cannot run the design); the reason says which;
 - `reproduced`: the effect's 95% interval is clear of 0 on the paper's side (and its p-value, Holm-adjusted
   over the study's findings, is below 0.05 where the finding has one);
-- `opposite`: the interval is clear of 0 on the other side;
+- `opposite`: the interval is clear of 0 on the other side (and the adjusted p is below 0.05, as for
+  `reproduced`: an effect against the paper is held to the same standard as one for it);
 - `inconclusive`: the interval holds 0 and is wider than the effect the paper implies (too few samples to
-  tell), or the interval is clear but the adjusted p is not;
+  tell), or the interval is clear (on either side) but the adjusted p is not;
 - `not_reproduced`: the interval holds 0 and is narrower than the effect the paper implies.
 """
 
@@ -177,10 +178,11 @@ def decide(finding: Finding, effect: dict[str, Any], p_adjusted: float | None, t
     clear = ci[0] > 0 or ci[1] < 0
     if clear:
         sign = 1 if ci[0] > 0 else -1
+        where = "the paper's side" if sign == finding.direction else f"the side opposite to the paper's ({side})"
+        if p_adjusted is not None and p_adjusted >= ALPHA:  # either way: one rule for both sides
+            return "inconclusive", f"effect {shown}: the interval is clear of 0 on {where} but{adj} is not below {ALPHA}"
         if sign != finding.direction:
             return "opposite", f"effect {shown}{adj}: clear of 0 on the side opposite to the paper's (its side: {side})"
-        if p_adjusted is not None and p_adjusted >= ALPHA:
-            return "inconclusive", f"effect {shown}: the interval is clear of 0 but{adj} is not below {ALPHA}"
         return "reproduced", f"effect {shown}{adj}: clear of 0 on the paper's side"
     width = ci[1] - ci[0]
     if width > interest:
