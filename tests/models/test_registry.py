@@ -19,7 +19,7 @@ def test_unknown_kind_lists_the_known_ones() -> None:
         load_model("tiny:")
     with pytest.raises(MimicError, match="unknown tiny model family"):
         load_model("tiny:gpt2")
-    with pytest.raises(MimicError, match=r"toy:nosuch: no packaged model of that name; known: mimic-tiny"):
+    with pytest.raises(MimicError, match=r"toy:nosuch: no packaged model of that name; known: mimic-study, mimic-tiny"):
         load_model("toy:nosuch")
 
 
