@@ -55,16 +55,15 @@ for _area in (annotations, data, evaluate, scoring, masking, train, probe, study
     _area.register(app)
 
 
-def _say(message: str) -> None:
+def _say(message: str, label: str = "error", style: str = "bold red") -> None:
     """One plain line on stderr: no rich markup or emoji codes (":x:" in "nosuch:x") may be read into it, and
     no control character from data (an ESC sequence in a sample id)."""
-    Console(stderr=True, emoji=False).print(Text("error: ", style="bold red") + Text(printable(message)), highlight=False,
+    Console(stderr=True, emoji=False).print(Text(f"{label}: ", style=style) + Text(printable(message)), highlight=False,
                                             soft_wrap=True)
 
 
 def _note(message: str) -> None:
-    Console(stderr=True, emoji=False).print(Text("note: ", style="yellow") + Text(printable(message)), highlight=False,
-                                            soft_wrap=True)
+    _say(message, "note", "yellow")
 
 
 def usage_line(e: Exception) -> str:

@@ -23,11 +23,17 @@ FLOORS = {"count1": 0.85, "count2": 0.6, "common": 0.9, "listing": 0.85}
 def held_out(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Counting on 1 and on 2 images, 2-image `common` and listing benches of a `tiny` world whose seed (99)
     no training used."""
-    root = tmp_path_factory.mktemp("mimic-tiny")
-    ann = render_toy_world(root / "world", n_images=80, seed=99, preset="tiny")
+    return _benches(tmp_path_factory.mktemp("mimic-tiny"), "tiny", BENCHES)
+
+
+BENCHES = {"count1": ("counting", "1"), "count2": ("counting", "2"), "common": ("common", "2"),
+           "listing": ("listing", "2")}
+
+
+def _benches(root: Path, preset: str, benches: dict[str, tuple[str, str]]) -> dict[str, Path]:
+    """40 samples a bench, drawn from an 80-scene world of `preset` whose seed (99) no training used."""
+    ann = render_toy_world(root / "world", n_images=80, seed=99, preset=preset)
     catalog = load_catalog("toy", ann, ann.parent / "images")
-    benches = {"count1": ("counting", "1"), "count2": ("counting", "2"), "common": ("common", "2"),
-               "listing": ("listing", "2")}
     return {name: generate_bench(catalog, [task], 40, Controls.parse(n_images=n), 7, root / name, copy_images=True)
             for name, (task, n) in benches.items()}
 
@@ -77,13 +83,7 @@ processor's 64 vision tokens per image; measured, exact on a CPU: 0.875, 0.70, 0
 
 @pytest.fixture(scope="module")
 def study_held_out(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("mimic-study")
-    ann = render_toy_world(root / "world", n_images=80, seed=99, preset="study")
-    catalog = load_catalog("toy", ann, ann.parent / "images")
-    benches = {"count1": ("counting", "1"), "count2": ("counting", "2"), "common": ("common", "2"),
-               "listing": ("listing", "2"), "odd_one": ("odd_one", "2")}
-    return {name: generate_bench(catalog, [task], 40, Controls.parse(n_images=n), 7, root / name, copy_images=True)
-            for name, (task, n) in benches.items()}
+    return _benches(tmp_path_factory.mktemp("mimic-study"), "study", {**BENCHES, "odd_one": ("odd_one", "2")})
 
 
 def test_the_studyable_model_is_packaged_with_its_world_and_record() -> None:
