@@ -69,7 +69,7 @@ class Plan:
     probe_limit: int = 60
     bootstrap: int = 2000
     base: str = ""
-    """The base model folder (`hf:`); "" is the shipped `toy:mimic-tiny`."""
+    """The base model: a folder (`hf:`), or the name of a packaged model ("" is `toy:mimic-tiny`)."""
     preset: str = "tiny"
     """The toy world the base was trained on (training and held-out scenes are drawn from it)."""
     max_pixels: int = 0
@@ -90,21 +90,21 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-LONG = Plan(base="/work/studyable/final", preset="study", train_seed=21, eval_seed=24, max_pixels=224 * 224,
-            mask="4-7", base_n="1-2", extra_n="2-8", eval_n="1,2,4,6,8", eval_count=300)
-"""Issue 21 item 4: the studyable 8-layer base, 64 vision tokens per image (long image runs, up to 512 vision
-tokens a sample), the mask on its deeper half. CPU: about 26 s a training step at this length, so its 12
-fine-tunes take about 9 hours of one core; on a GPU, minutes."""
+LONG = Plan(base="mimic-study", preset="study", train_seed=21, eval_seed=24, max_pixels=224 * 224,
+            mask="4-7", base_n="1-2", extra_n="2-8", eval_n="1,2,4,6,8", eval_count=300, steps=60, batch=8)
+"""Issue 21 item 4: the shipped studyable 8-layer base (`toy:mimic-study`), 64 vision tokens per image (long
+image runs, up to 512 vision tokens a sample), the mask on its deeper half. 60 steps of 8 samples (half the
+samples of the short plan) keep its 12 fine-tunes to about 3 hours of two CPU cores; on a GPU, minutes."""
 
 
 def base_folder(plan: Plan) -> Path:
     from mimic_vlm.models.registry import WEIGHTS
 
-    return Path(plan.base) if plan.base else WEIGHTS / "mimic-tiny"
+    return Path(plan.base) if "/" in plan.base else WEIGHTS / (plan.base or "mimic-tiny")
 
 
 def labels(plan: Plan) -> dict[str, str]:
-    base = "base `toy:mimic-tiny`" if not plan.base else f"base `{Path(plan.base).name}`"
+    base = f"base `toy:{plan.base or 'mimic-tiny'}`" if "/" not in plan.base else f"base `{Path(plan.base).name}`"
     extra = f"+ extra {plan.extra_n} image data"
     return {"prior": "answer prior (`--model prior`)", "base": base,
             "base+mask": f"base, mask {plan.mask} at inference only", "nomask-base": "LoRA, no mask, base data",

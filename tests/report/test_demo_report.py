@@ -21,7 +21,7 @@ def test_demo_report_has_compare_and_browser(tmp_path):
 
 
 def test_demo_runs_the_study_on_the_shipped_model_and_reports_it(tmp_path, capsys):
-    """The demo's study step: F1, F4 and F5 on toy:mimic-tiny, printed as a verdict table and in the report."""
+    """The demo's study step: F1, F4 and F5 on toy:mimic-study, printed as a verdict table and in the report."""
     from mimic_vlm.commands import demo
 
     out = tmp_path / "demo"
@@ -29,13 +29,13 @@ def test_demo_runs_the_study_on_the_shipped_model_and_reports_it(tmp_path, capsy
     demo.STUDY_COUNT = 12  # the step, not its statistics: a few base samples per design
     try:
         with pytest.raises(SystemExit) as e:
-            main(["demo", "--out", str(out), "--toy-images", "120", "--count", "3", "--models", "prior,toy:mimic-tiny"])
+            main(["demo", "--out", str(out), "--toy-images", "120", "--count", "3", "--models", "prior,toy:mimic-study"])
             raise SystemExit(0)
     finally:
         demo.STUDY_COUNT = count
     assert e.value.code == 0
     record = orjson.loads((out / "study" / "study.json").read_bytes())
-    assert record["model"] == "toy:mimic-tiny" and [f["id"] for f in record["findings"]] == ["F1", "F4", "F5"]
+    assert record["model"] == "toy:mimic-study" and [f["id"] for f in record["findings"]] == ["F1", "F4", "F5"]
     printed = capsys.readouterr().out
     assert "headline scores" in printed and "findings of the paper" in printed
     for f in record["findings"]:
@@ -46,7 +46,7 @@ def test_demo_runs_the_study_on_the_shipped_model_and_reports_it(tmp_path, capsy
 
 
 def test_no_study_without_the_shipped_model_or_with_no_study(tmp_path):
-    for models, extra in (("oracle,chance", []), ("oracle,toy:mimic-tiny", ["--no-study"])):
+    for models, extra in (("oracle,chance", []), ("oracle,toy:mimic-study", ["--no-study"])):
         out = tmp_path / models.replace(",", "-").replace(":", "-")
         with pytest.raises(SystemExit) as e:
             main(["demo", "--out", str(out), "--toy-images", "60", "--count", "2", "--models", models, *extra])

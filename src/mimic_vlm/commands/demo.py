@@ -1,7 +1,7 @@
 """`mimic demo`: the main job on the built-in toy world, end to end, with nothing downloaded.
 
 toy world -> bench of all four tasks -> validation -> summary + contact sheet -> baselines and the shipped
-trained tiny VLM (`toy:mimic-tiny`, trained on the `tiny` toy world) evaluated -> a quick run of the paper's
+trained tiny VLM (`toy:mimic-study`, trained on the `study` toy world the demo renders) evaluated -> a quick run of the paper's
 study on the shipped model (a few findings, small paired designs) -> report. Every step is a library call that
 the other commands also use.
 """
@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from mimic_vlm.annotations.catalog import Catalog
     from mimic_vlm.store import Bench
 
-DEMO_MODELS = ("oracle", "single-image", "prior", "chance", "toy:mimic-tiny")
-STUDY_MODEL = "toy:mimic-tiny"
+DEMO_MODELS = ("oracle", "single-image", "prior", "chance", "toy:mimic-study")
+STUDY_MODEL = "toy:mimic-study"
 STUDY_FINDINGS = "F1,F4,F5"
 """The demo's study: more images, distractors by spread, more query concepts (the ones a minute affords)."""
 STUDY_COUNT = 100
@@ -46,7 +46,7 @@ def demo(
     out: Path = typer.Option(Path("demo-out"), "--out", help="Folder for everything the demo writes."),
     images: ToyImages = 300, count: Count = 50, n_images: NImages = "2-5",
     seed: int = seed_option("Seed of the toy world and of the bench."),
-    preset: ToyPreset = "tiny",
+    preset: ToyPreset = "study",
     models: str = typer.Option(",".join(DEMO_MODELS), "--models", help="Comma-separated model specs to evaluate."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
     study: bool = typer.Option(True, "--study/--no-study", help=f"Also run {STUDY_FINDINGS} of the paper's "
