@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from mimic_vlm.annotations.catalog import Catalog
-from mimic_vlm.compose.templates import gt_string
+from mimic_vlm.compose.templates import gt_string, question
 from mimic_vlm.errors import MimicError
 from mimic_vlm.schema import Answer, Sample
 
@@ -291,6 +291,18 @@ def make_sample(index: CatalogIndex, task: str, images: list[int], question: str
                   source=index.catalog.source, image_objects=[index.objects(i) for i in images],
                   image_uncertain=[index.uncertain_names(i) for i in images])
 
+
+
+def named_answers_sample(index: CatalogIndex, task: str, images: list[int], answer_ids: list[int] | tuple[int, ...],
+                         layout: Callable[[int, int], dict[str, int]], drawn: dict[str, Any],
+                         rng: Stream) -> Sample:
+    """The sample of a set whose answer is categories by name (common, odd_one): one name, or the sorted
+    names; `layout(n_images, answers)` gives the task's image controls."""
+    names = sorted(index.names[c] for c in answer_ids)
+    n, a = len(images), len(names)
+    controls = {**layout(n, a), "balance": drawn["balance"], "blank_images": drawn.get("blank_images", True)}
+    return make_sample(index, task, rng.shuffled(list(images)), question(task, names, a),
+                       names[0] if a == 1 else names, names, controls)
 
 @dataclass(frozen=True)
 class Composer:

@@ -23,11 +23,11 @@ from mimic_vlm.compose.base import (
     Unsatisfiable,
     draw_distinct,
     from_pool,
-    make_sample,
+    named_answers_sample,
 )
 from mimic_vlm.compose.search import Budget, Found, Set
-from mimic_vlm.compose.templates import question
 from mimic_vlm.schema import Sample
+from mimic_vlm.tasks.common import common_layout
 
 REPAIRS = 16
 
@@ -93,12 +93,7 @@ def compose(index: CatalogIndex, drawn: dict[str, Any], rng: Stream) -> Sample:
 def build(index: CatalogIndex, drawn: dict[str, Any], images: list[int], answer_ids: list[int] | tuple[int, ...],
           rng: Stream) -> Sample:
     """The sample of a valid set: `answer_ids` are the categories common to the images."""
-    names = sorted(index.names[c] for c in answer_ids)
-    n, a = len(images), len(names)
-    controls = {"n_images": n, "spread": n, "distractors": 0, "concepts": a, "answers": a,
-                "balance": drawn["balance"], "blank_images": drawn.get("blank_images", True)}
-    return make_sample(index, "common", rng.shuffled(list(images)), question("common", names, a),
-                       names[0] if a == 1 else names, names, controls)
+    return named_answers_sample(index, "common", images, answer_ids, common_layout, drawn, rng)
 
 
 def search(index: CatalogIndex, drawn: dict[str, Any], budget: Budget, rng: Stream) -> Found:

@@ -24,7 +24,7 @@ from mimic_vlm.compose.base import (
     Unsatisfiable,
     draw_distinct,
     from_pool,
-    make_sample,
+    named_answers_sample,
 )
 from mimic_vlm.compose.search import Budget, Found, Set
 from mimic_vlm.schema import Sample
@@ -129,11 +129,7 @@ def compose(index: CatalogIndex, drawn: dict[str, Any], rng: Stream) -> Sample:
 def build(index: CatalogIndex, drawn: dict[str, Any], images: list[int], odd: list[int] | tuple[int, ...],
           rng: Stream) -> Sample:
     """The sample of a valid set: `odd` are the categories held by exactly one of the images."""
-    names = sorted(index.names[c] for c in odd)
-    n, a = len(images), len(names)
-    controls = {**odd_one_layout(n, a), "balance": drawn["balance"], "blank_images": drawn.get("blank_images", True)}
-    return make_sample(index, TASK.name, rng.shuffled(list(images)), TASK.question(names, a),
-                       names[0] if a == 1 else names, names, controls)
+    return named_answers_sample(index, TASK.name, images, odd, odd_one_layout, drawn, rng)
 
 
 def search(index: CatalogIndex, drawn: dict[str, Any], budget: Budget, rng: Stream) -> Found:

@@ -7,6 +7,11 @@ from collections.abc import Sequence
 from mimic_vlm.tasks.base import Answer, Draw, Objects, Task, choice_answer
 
 
+def common_layout(n: int, answers: int) -> dict[str, int]:
+    """The image controls of a common sample: its answers are in every image, so spread = n, no distractors."""
+    return {"n_images": n, "spread": n, "distractors": 0, "concepts": answers, "answers": answers}
+
+
 class Common(Task):
     name = "common"
     avoids_blank = True
@@ -42,9 +47,7 @@ class Common(Task):
         answer = sorted(set.intersection(*(set(o) for o in objects)))
         also = sorted(set.intersection(*maybe) - set(answer))
         problems = [f"{', '.join(also)} may also be in every image (uncertain cells)"] if also else []
-        n, a = len(objects), len(answer)
-        controls = {"n_images": n, "spread": n, "distractors": 0, "concepts": a, "answers": a}
-        return choice_answer(answer), controls, problems
+        return choice_answer(answer), common_layout(len(objects), len(answer)), problems
 
     def question(self, targets: list[str], answers: int = 1) -> str:
         if answers == 1:
