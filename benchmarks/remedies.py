@@ -29,6 +29,9 @@ exists, so a rerun continues where it stopped):
     python benchmarks/remedies.py --smoke --out DIR  # the same pipeline at toy sizes (CI, a few seconds)
     python benchmarks/remedies.py --long             # the studyable base, 64 tokens per image (issue 21 item 4)
 
+Stop a run with `kill -- -PGID` (its process group: the fine-tuning jobs are worker processes that outlive a
+killed parent); a rerun of the same plan continues, and a finished run of another plan is refused.
+
 Results: benchmarks/_data/remedies/results.md (+ results.json, accuracy_by_images.png, probe/*.json).
 """
 
@@ -91,10 +94,11 @@ def log(msg: str) -> None:
 
 
 LONG = Plan(base="mimic-study", preset="study", train_seed=21, eval_seed=24, max_pixels=224 * 224,
-            mask="4-7", base_n="1-2", extra_n="2-8", eval_n="1,2,4,6,8", eval_count=300, steps=60, batch=8)
+            mask="4-7", base_n="1-2", extra_n="2-8", eval_n="1,2,4,6,8", eval_count=300)
 """Issue 21 item 4: the shipped studyable 8-layer base (`toy:mimic-study`), 64 vision tokens per image (long
-image runs, up to 512 vision tokens a sample), the mask on its deeper half. 60 steps of 8 samples (half the
-samples of the short plan) keep its 12 fine-tunes to about 3 hours of two CPU cores; on a GPU, minutes."""
+image runs, up to 512 vision tokens a sample), the mask on its deeper half; the short plan's training size
+(100 steps of 16). CPU: 1-2 s a step on 1-2 image data, 6-7 s with the extra 2-8 image data, so its 12
+fine-tunes take about 1.5 hours of one core; on a GPU, minutes."""
 
 
 def base_folder(plan: Plan) -> Path:
@@ -151,6 +155,7 @@ def finetune(root: Path, plan: Plan, arm: str, seed: int, data: list[str]) -> Pa
 
     _one_thread()
     out = root / "runs" / f"{arm}-s{seed}"
+    _check_finished_run(out, plan, arm, seed)
     if not (out / "mimic_train.json").exists():
         cfg = TrainConfig(model=f"hf:{base_folder(plan)}", data=data, out=out, method="lora",
                           lora=LoraSettings(plan.lora_r, plan.lora_alpha, 0.05), train_projector=True,
@@ -160,6 +165,20 @@ def finetune(root: Path, plan: Plan, arm: str, seed: int, data: list[str]) -> Pa
                           save_steps=max(plan.steps // 2, 1), logging_steps=max(plan.steps // 10, 1), seed=seed)
         train(cfg, resume=last_checkpoint(out / "checkpoints") is not None)  # continue a killed run
     return out
+
+
+def _check_finished_run(out: Path, plan: Plan, arm: str, seed: int) -> None:
+    """A finished run is reused only when it was trained as this plan trains it; a run of another plan (other
+    steps, batch, mask or seed) in the folder is refused, never scored as this plan's."""
+    try:
+        done = json.loads((out / "mimic_train.json").read_text())
+    except (OSError, ValueError):
+        return
+    want = {"steps": plan.steps, "batch_size": plan.batch, "mask_layers": plan.mask if ARMS[arm][0] else None,
+            "seed": seed}
+    have = {k: done.get(k) for k in want}
+    if have != want:
+        raise SystemExit(f"{out}: trained with {have}, this plan trains {want}; move it away or use another --out")
 
 
 def evaluate(root: Path, plan: Plan, name: str, eval_bench: Path, spec: str, adapter: Path | None = None,

@@ -71,3 +71,5 @@ def test_another_base_world_and_pixel_cap_reach_every_step(remedies, tmp_path: P
     assert all(r["vision_tokens"] == 16 * len(samples[r["id"]]["images"]) for r in rows)  # 112 px: 16 tokens
     assert "LoRA, mask 2-3, + extra 2-3 image data" in (tmp_path / "results.md").read_text()
     assert remedies.labels(remedies.LONG)["mask-extra"] == "LoRA, mask 4-7, + extra 2-8 image data"
+    with pytest.raises(SystemExit, match=r"nomask-base-s0: trained with .*'steps': 2.*this plan trains .*'steps': 3"):
+        remedies.main(["--smoke", "--out", str(tmp_path), "--set", "steps=3"])  # another plan's run is refused
