@@ -343,7 +343,7 @@ def summarize(root: Path, plan: Plan) -> str:
             + probe_table(root, names))
     (root / "results.md").write_text(text)
     (root / "results.json").write_text(json.dumps({"plan": asdict(plan), "arms": table, "paired": paired}, indent=2))
-    plot(root, table, sizes, names)
+    plot(root, table, sizes, names, plan)
     return text
 
 
@@ -395,7 +395,7 @@ def _share(entry: dict) -> str:
     return f"{entry['value']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
-def plot(root: Path, table: dict, sizes: list[int], names: dict[str, str]) -> None:
+def plot(root: Path, table: dict, sizes: list[int], names: dict[str, str], plan: Plan) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -408,12 +408,12 @@ def plot(root: Path, table: dict, sizes: list[int], names: dict[str, str]) -> No
         lo = [max(0.0, row["by_images"][str(n)][0] - row["by_images"][str(n)][1]) for n in sizes]
         hi = [max(0.0, row["by_images"][str(n)][2] - row["by_images"][str(n)][0]) for n in sizes]
         ax.errorbar(sizes, ys, yerr=[lo, hi], marker="o", capsize=2, label=f"{names.get(arm, arm)} ({row['runs']})")
-    ax.set_xlabel("images in the sample (base trained on 1-4)")
+    ax.set_xlabel(f"images in the sample (base data {plan.base_n}, extra data {plan.extra_n})")
     ax.set_ylabel("counting exact match")
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=6)
-    ax.set_title("Remedies on toy:mimic-tiny: accuracy by number of images")
+    ax.set_title(f"Remedies from the {names['base'].replace('`', '')}: accuracy by number of images")
     fig.tight_layout()
     fig.savefig(root / "accuracy_by_images.png", dpi=120)
     plt.close(fig)
