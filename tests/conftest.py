@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,11 @@ from PIL import Image
 
 from mimic_vlm.files import write_json_atomic, write_jsonl_atomic
 from mimic_vlm.schema import Sample
+
+# A test run started in the background of a non-interactive shell (`make test &`) inherits SIGINT ignored, and
+# so would every CLI a test starts: the Ctrl-C tests need SIGINT delivered as it is in a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
