@@ -158,9 +158,9 @@ def atomic_dir(target: str | Path, overwrite: bool = False, marker: Marker | Non
         if str(tmp) not in str(error):
             raise
         raise type(error)(str(error).replace(str(tmp), str(target))) from None
-    except BaseException:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:  # an interrupt can land after mkdtemp made the folder and before `tmp` names it
+        for leftover in [tmp] if tmp is not None else target.parent.glob(f"{temp_prefix(target)}*"):
+            shutil.rmtree(leftover, ignore_errors=True)
         raise
     if replace or target.exists():
         old = target.with_name(f".{target.name}.old-{os.getpid()}")

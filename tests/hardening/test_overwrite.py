@@ -59,6 +59,21 @@ def test_an_empty_folder_needs_no_overwrite(bench_dir, tmp_path, cli):
     assert cli("export", bench_dir, "--format", "vlmevalkit", "--out", tmp_path / "empty").code == 0
 
 
+def test_an_interrupt_as_the_temporary_folder_is_made_leaves_nothing(tmp_path, monkeypatch):
+    """SIGTERM / Ctrl-C can land after mkdtemp made the folder and before the builder holds its name."""
+    import tempfile
+
+    made = tempfile.mkdtemp
+
+    def interrupted(*args, **kwargs):
+        made(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tempfile, "mkdtemp", interrupted)
+    with pytest.raises(KeyboardInterrupt), atomic_dir(tmp_path / "d"):
+        pass
+    assert list(tmp_path.iterdir()) == []
+
 @pytest.mark.parametrize(("umask", "file_mode", "dir_mode"), [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700),
                                                               (0o002, 0o664, 0o775)])
 def test_atomic_writes_honour_the_umask(tmp_path, umask, file_mode, dir_mode):
