@@ -6,9 +6,10 @@ world when no annotations are given, the catalog, the samples, the folder, and t
 
 from __future__ import annotations
 
+import os
+import secrets
 import shlex
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -94,7 +95,9 @@ def generate(source: Source, tasks: Sequence[str], count: int, controls: Control
     try:
         if source.source == "toy" and source.annotations is None:
             out.parent.mkdir(parents=True, exist_ok=True)
-            scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.toy-", dir=out.parent))
+            # named before it is made: an interrupt between the two cannot leave a folder nobody removes
+            scratch = out.parent / f".{out.name}.toy-{os.getpid()}-{secrets.token_hex(4)}"
+            scratch.mkdir()
             annotations = render_toy_world(scratch / "world", source.toy_images, seed, progress=progress,
                                            preset=preset)
             source = replace(source, annotations=annotations, images_dir=annotations.parent / "images")
