@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ import orjson
 
 from mimic_vlm.errors import MimicError, os_error
 from mimic_vlm.schema import dumps
-from mimic_vlm.staging import sweep_leftovers, temp_prefix
+from mimic_vlm.staging import swap_in, sweep_leftovers, temp_path
 
 
 def write_jsonl_atomic(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
@@ -47,15 +46,15 @@ def _umask() -> int:
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:
-    """Write all of `data` or nothing, with the mode a plain `open()` would give (the umask honoured: mkstemp
-    alone makes 0600 files, unreadable to the group a bench or report is shared with)."""
+    """Write all of `data` or nothing, with the mode a plain `open()` would give (the umask honoured, not
+    mkstemp's 0600: a bench or report is shared with a group)."""
     path = Path(path)
     if path.is_dir():
         raise MimicError(f"{path}: is a folder, expected a file name to write")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    tmp = temp_path(path)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -139,33 +138,23 @@ def atomic_dir(target: str | Path, overwrite: bool = False, marker: Marker | Non
     """Build a folder in a temporary sibling and move it into place only if the block succeeds.
 
     An existing `target` follows `check_output_folder`; it is replaced only after success, so a failed run
-    never destroys what was there. The folder gets the umask's mode (not mkdtemp's 0700).
+    never destroys what was there. The folder gets the umask's mode.
     """
     target = Path(target)
-    replace = check_output_folder(target, overwrite, marker)
+    check_output_folder(target, overwrite, marker)
     target.parent.mkdir(parents=True, exist_ok=True)
     sweep_leftovers(target)  # what a killed run of the same command left
-    tmp: Path | None = None
-    try:  # made inside the try: a SIGTERM / Ctrl-C right after it is created still removes it
-        tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(target), dir=target.parent))
-        os.chmod(tmp, 0o777 & ~_umask())
+    tmp = temp_path(target)
+    try:
+        tmp.mkdir()  # the umask's mode
         yield tmp
     except (OSError, MimicError) as e:  # a full disk: name the folder asked for, not the temporary one removed
-        if tmp is None:
-            raise
         shutil.rmtree(tmp, ignore_errors=True)
         error = os_error(e) if isinstance(e, OSError) else e
         if str(tmp) not in str(error):
             raise
         raise type(error)(str(error).replace(str(tmp), str(target))) from None
-    except BaseException:  # an interrupt can land after mkdtemp made the folder and before `tmp` names it
-        for leftover in [tmp] if tmp is not None else target.parent.glob(f"{temp_prefix(target)}*"):
-            shutil.rmtree(leftover, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if replace or target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
-        os.replace(tmp, target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, target)
+    swap_in(tmp, target)

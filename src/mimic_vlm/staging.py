@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 from pathlib import Path
 
@@ -37,6 +38,12 @@ def temp_prefix(out: Path) -> str:
     """The name a temporary build of `out` starts with: it carries the builder's pid, so a later run can tell a
     folder left by a killed process from one a live process is still building."""
     return f".{out.name}.tmp-{os.getpid()}-"
+
+
+def temp_path(out: Path) -> Path:
+    """A new name beside `out` for a temporary build of it (`temp_prefix`, then a random part). Hold the name,
+    then make the file or folder inside the `try` that removes it: an interrupt at any point leaves nothing."""
+    return out.with_name(f"{temp_prefix(out)}{secrets.token_hex(4)}")
 
 
 def sweep_leftovers(out: Path) -> None:

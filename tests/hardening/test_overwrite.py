@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -60,19 +61,19 @@ def test_an_empty_folder_needs_no_overwrite(bench_dir, tmp_path, cli):
 
 
 def test_an_interrupt_as_the_temporary_folder_is_made_leaves_nothing(tmp_path, monkeypatch):
-    """SIGTERM / Ctrl-C can land after mkdtemp made the folder and before the builder holds its name."""
-    import tempfile
+    """SIGTERM / Ctrl-C can land the moment the temporary folder exists: it is still removed."""
+    made = Path.mkdir
 
-    made = tempfile.mkdtemp
+    def interrupted(self, *args, **kwargs):
+        made(self, *args, **kwargs)
+        if self.name.startswith(".d.tmp-"):
+            raise KeyboardInterrupt
 
-    def interrupted(*args, **kwargs):
-        made(*args, **kwargs)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(tempfile, "mkdtemp", interrupted)
+    monkeypatch.setattr(Path, "mkdir", interrupted)
     with pytest.raises(KeyboardInterrupt), atomic_dir(tmp_path / "d"):
         pass
     assert list(tmp_path.iterdir()) == []
+
 
 @pytest.mark.parametrize(("umask", "file_mode", "dir_mode"), [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700),
                                                               (0o002, 0o664, 0o775)])

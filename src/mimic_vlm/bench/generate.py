@@ -6,8 +6,6 @@ world when no annotations are given, the catalog, the samples, the folder, and t
 
 from __future__ import annotations
 
-import os
-import secrets
 import shlex
 import shutil
 from collections.abc import Sequence
@@ -25,6 +23,7 @@ from mimic_vlm.compose.generate import compose_bench, task_list
 from mimic_vlm.errors import MimicError
 from mimic_vlm.files import check_output_folder
 from mimic_vlm.progress import Progress
+from mimic_vlm.staging import temp_path
 from mimic_vlm.store import GENERATED
 
 DEFAULT_TOY_IMAGES = 500
@@ -95,8 +94,7 @@ def generate(source: Source, tasks: Sequence[str], count: int, controls: Control
     try:
         if source.source == "toy" and source.annotations is None:
             out.parent.mkdir(parents=True, exist_ok=True)
-            # named before it is made: an interrupt between the two cannot leave a folder nobody removes
-            scratch = out.parent / f".{out.name}.toy-{os.getpid()}-{secrets.token_hex(4)}"
+            scratch = temp_path(out)
             scratch.mkdir()
             annotations = render_toy_world(scratch / "world", source.toy_images, seed, progress=progress,
                                            preset=preset)
