@@ -292,7 +292,6 @@ def make_sample(index: CatalogIndex, task: str, images: list[int], question: str
                   image_uncertain=[index.uncertain_names(i) for i in images])
 
 
-
 def named_answers_sample(index: CatalogIndex, task: str, images: list[int], answer_ids: list[int] | tuple[int, ...],
                          layout: Callable[[int, int], dict[str, int]], drawn: dict[str, Any],
                          rng: Stream) -> Sample:
@@ -303,6 +302,7 @@ def named_answers_sample(index: CatalogIndex, task: str, images: list[int], answ
     controls = {**layout(n, a), "balance": drawn["balance"], "blank_images": drawn.get("blank_images", True)}
     return make_sample(index, task, rng.shuffled(list(images)), question(task, names, a),
                        names[0] if a == 1 else names, names, controls)
+
 
 @dataclass(frozen=True)
 class Composer:

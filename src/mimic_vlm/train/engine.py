@@ -401,7 +401,8 @@ def _fit(cfg: TrainConfig, real: TrainConfig, model: Any, processor: Any, collat
     trainer.remove_callback(PrinterCallback)  # the progress bar shows the logs; trainer_state.json keeps them
     if trainer.is_world_process_zero():
         write_json_atomic(cfg.out / RUN_SETTINGS, real.record())
-    started, first_step = time.perf_counter(), trainer.state.global_step if last is None else _step_of(last)
+    first_step = 0 if last is None else read_json(Path(last) / "trainer_state.json")["global_step"]  # resumed from
+    started = time.perf_counter()
     output = trainer.train(resume_from_checkpoint=last)
     timing = _timing(time.perf_counter() - started, trainer.state.global_step - first_step)
 
@@ -433,14 +434,6 @@ def _fit(cfg: TrainConfig, real: TrainConfig, model: Any, processor: Any, collat
         if cfg.out != real.out:
             swap_in(cfg.out, real.out)
     return TrainResult(real.out, model, trainer.state.log_history, settings.to_dict())
-
-
-def _step_of(checkpoint: str) -> int:
-    """The step a `checkpoint-N` folder was saved at."""
-    try:
-        return int(Path(checkpoint).name.rsplit("-", 1)[1])
-    except (IndexError, ValueError):
-        return 0
 
 
 def _timing(seconds: float, steps: int) -> dict[str, float | int | None]:
