@@ -1,9 +1,9 @@
 """`mimic demo`: the main job on the built-in toy world, end to end, with nothing downloaded.
 
 toy world -> bench of all four tasks -> validation -> summary + contact sheet -> baselines and the shipped
-trained tiny VLM (`toy:mimic-study`, trained on the `study` toy world the demo renders) evaluated -> a quick run of the paper's
-study on the shipped model (a few findings, small paired designs) -> report. Every step is a library call that
-the other commands also use.
+trained tiny VLM (`toy:mimic-study`, trained on the `study` toy world the demo renders) evaluated -> a quick
+run of the paper's study on the shipped model (a few findings, small paired designs) -> report. Every step is
+a library call that the other commands also use.
 """
 
 from __future__ import annotations
