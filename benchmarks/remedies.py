@@ -97,8 +97,8 @@ LONG = Plan(base="mimic-study", preset="study", train_seed=21, eval_seed=24, max
             mask="4-7", base_n="1-2", extra_n="2-8", eval_n="1,2,4,6,8", eval_count=300)
 """Issue 21 item 4: the shipped studyable 8-layer base (`toy:mimic-study`), 64 vision tokens per image (long
 image runs, up to 512 vision tokens a sample), the mask on its deeper half; the short plan's training size
-(100 steps of 16). CPU: 1-2 s a step on 1-2 image data, 6-7 s with the extra 2-8 image data, so its 12
-fine-tunes take about 1.5 hours of one core; on a GPU, minutes."""
+(100 steps of 16). CPU, measured: 1-4 s a step on 1-2 image data, 5-8 s with the extra 2-8 image data, so its
+12 fine-tunes take about 1.3 hours of one core; on a GPU, minutes."""
 
 
 def base_folder(plan: Plan) -> Path:
